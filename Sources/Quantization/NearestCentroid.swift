@@ -1,0 +1,65 @@
+import VectorMath
+
+/// For each row of `points`, the nearest row of `centroids` in squared L2 and that distance.
+///
+/// Computed in blocks through BLAS (`‖c‖² − 2⟨x, c⟩`, then `+ ‖x‖²`), the same kernel for k-means
+/// assignment, coarse quantisation and PQ encoding. Ties go to the lower centroid index.
+/// - Complexity: `2 · n · k · d` flops; memory `pointBlock × k × 4` bytes per thread.
+public func assignNearest(
+    _ points: Matrix, to centroids: Matrix, threads: Int = 1
+) -> (labels: [Int32], distances: [Float]) {
+    precondition(points.dimension == centroids.dimension, "callers check dimensions first")
+    let count = points.rowCount
+    let centroidCount = centroids.rowCount
+    let dimension = points.dimension
+    var labels = [Int32](repeating: 0, count: count)
+    var distances = [Float](repeating: 0, count: count)
+    guard count > 0, centroidCount > 0 else { return (labels, distances) }
+    let centroidNorms = squaredNorms(centroids)
+    let pointBlock = max(16, min(1024, (1 << 22) / max(1, centroidCount)))
+    let blockCount = (count + pointBlock - 1) / pointBlock
+
+    labels.withUnsafeMutableBufferPointer { labelBuffer in
+        distances.withUnsafeMutableBufferPointer { distanceBuffer in
+            let labelOut = UncheckedPointer(labelBuffer.baseAddress!)
+            let distanceOut = UncheckedPointer(distanceBuffer.baseAddress!)
+            points.withUnsafeBufferPointer { pointBuffer in
+                centroids.withUnsafeBufferPointer { centroidBuffer in
+                    let pointBase = pointBuffer.baseAddress!, centroidBase = centroidBuffer.baseAddress!
+                    parallelFor(blockCount, threads: threads) { block in
+                        let first = block * pointBlock
+                        let rows = min(pointBlock, count - first)
+                        var products = [Float](repeating: 0, count: rows * centroidCount)
+                        products.withUnsafeMutableBufferPointer { productBuffer in
+                            let product = productBuffer.baseAddress!
+                            BLAS.multiplyTransposed(
+                                pointBase + first * dimension, rows: rows,
+                                centroidBase, rows: centroidCount,
+                                depth: dimension, into: product)
+                            for row in 0 ..< rows {
+                                let line = product + row * centroidCount
+                                var best = Float.infinity
+                                var bestIndex = 0
+                                for c in 0 ..< centroidCount {
+                                    let partial = centroidNorms[c] - 2 * line[c]
+                                    if partial < best { best = partial; bestIndex = c }
+                                }
+                                let point = pointBase + (first + row) * dimension
+                                let pointNorm = dotProduct(point, point, dimension)
+                                labelOut.pointer[first + row] = Int32(bestIndex)
+                                distanceOut.pointer[first + row] = max(0, best + pointNorm)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return (labels, distances)
+}
+
+/// A raw pointer that crosses into `parallelFor`; each iteration writes a disjoint range.
+struct UncheckedPointer<Element>: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Element>
+    init(_ pointer: UnsafeMutablePointer<Element>) { self.pointer = pointer }
+}

@@ -1,0 +1,207 @@
+import Quantization
+import VectorMath
+
+extension IVFPQIndex {
+    /// Searches a batch of queries; returns up to `k` neighbours per query, best first, ties by id.
+    ///
+    /// Fewer than `k` come back only when the probed lists hold fewer vectors.
+    /// - Complexity per query: `2 · nlist · d` (ranking centroids) `+ 2 · 256 · d` (query tables)
+    ///   `+ nprobe · (m · 256 + L · m)` where L is the mean list length; refine adds
+    ///   `k · refineFactor · d`.
+    public func search(_ queries: Matrix, parameters: SearchParameters) throws(VectorIndexError) -> [[Neighbor]] {
+        try validate(queries, parameters)
+        let queryCount = queries.rowCount
+        let chunk = 32
+        let chunkCount = (queryCount + chunk - 1) / chunk
+        var results = [[Neighbor]](repeating: [], count: queryCount)
+        results.withUnsafeMutableBufferPointer { output in
+            let output = SendableOutput(output)
+            parallelFor(chunkCount, threads: resolvedThreadCount(parameters.threads)) { chunkNumber in
+                let first = chunkNumber * chunk
+                let rows = min(chunk, queryCount - first)
+                var scratch = SearchScratch(index: self, rows: rows)
+                let probes = rankCentroids(queries, first: first, rows: rows, probeCount: parameters.probeCount, scratch: &scratch)
+                fillQueryTables(queries, first: first, rows: rows, scratch: &scratch)
+                for row in 0 ..< rows {
+                    output.buffer[first + row] = searchOne(
+                        queries, row: first + row, tableRow: row, probes: probes[row],
+                        parameters: parameters, scratch: &scratch)
+                }
+            }
+        }
+        return results
+    }
+
+    func validate(_ queries: Matrix, _ parameters: SearchParameters) throws(VectorIndexError) {
+        guard queries.dimension == dimension else { throw .dimensionMismatch(expected: dimension, got: queries.dimension) }
+        if let row = queries.firstNonFiniteRow() { throw .nonFinite(what: "query", row: row) }
+        let available = count
+        guard available > 0 else { throw .emptyIndex }
+        guard parameters.k >= 1, parameters.k <= available else { throw .invalidK(k: parameters.k, available: available) }
+        guard parameters.probeCount >= 1, parameters.probeCount <= listCount else {
+            throw .invalidProbeCount(nprobe: parameters.probeCount, nlist: listCount)
+        }
+        guard parameters.refineFactor >= 0 else {
+            throw .invalidParameter("refine factor \(parameters.refineFactor) must be 0 (off) or at least 1")
+        }
+        if parameters.refineFactor > 1, !configuration.storesVectors { throw .refineNeedsVectors }
+    }
+
+    /// The `nprobe` nearest lists of each query with the query-to-centroid term
+    /// (`‖q − c‖²` for L2, `−⟨q, c⟩` for inner product), nearest first.
+    func rankCentroids(_ queries: Matrix, first: Int, rows: Int, probeCount: Int,
+                       scratch: inout SearchScratch) -> [[Neighbor]] {
+        let dimension = self.dimension, nlist = listCount
+        var probes: [[Neighbor]] = []
+        probes.reserveCapacity(rows)
+        queries.withUnsafeBufferPointer { queryBuffer in
+            coarseCentroids.withUnsafeBufferPointer { centroidBuffer in
+                scratch.coarseProducts.withUnsafeMutableBufferPointer { products in
+                    let queryBase = queryBuffer.baseAddress! + first * dimension
+                    BLAS.multiplyTransposed(queryBase, rows: rows, centroidBuffer.baseAddress!, rows: nlist,
+                                            depth: dimension, into: products.baseAddress!)
+                    for row in 0 ..< rows {
+                        let query = queryBase + row * dimension
+                        let queryNorm = metric == .l2 ? dotProduct(query, query, dimension) : 0
+                        var heap = TopK(k: probeCount)
+                        for list in 0 ..< nlist {
+                            let product = products[row * nlist + list]
+                            let distance = metric == .l2 ? max(0, queryNorm + centroidNorms[list] - 2 * product) : -product
+                            if distance <= heap.worstDistance { heap.insert(distance: distance, id: UInt64(list)) }
+                        }
+                        probes.append(heap.sorted())
+                    }
+                }
+            }
+        }
+        return probes
+    }
+
+    /// Per query and sub-space: `−2⟨q_sub, r⟩` (L2) or `−⟨q_sub, r⟩` (inner product) for the 256
+    /// sub-centroids, one strided `sgemm` per sub-space for the whole chunk.
+    func fillQueryTables(_ queries: Matrix, first: Int, rows: Int, scratch: inout SearchScratch) {
+        let m = codeSize, dsub = quantizer.subDimension, ksub = ProductQuantizer.centroidsPerSubspace
+        let dimension = self.dimension
+        let alpha: Float = metric == .l2 ? -2 : -1
+        queries.withUnsafeBufferPointer { queryBuffer in
+            quantizer.centroids.withUnsafeBufferPointer { codebooks in
+                scratch.queryTables.withUnsafeMutableBufferPointer { tables in
+                    for sub in 0 ..< m {
+                        BLAS.multiplyTransposed(
+                            queryBuffer.baseAddress! + first * dimension + sub * dsub, rows: rows, leadingA: dimension,
+                            codebooks.baseAddress! + sub * ksub * dsub, rows: ksub, leadingB: dsub,
+                            depth: dsub,
+                            into: tables.baseAddress! + sub * ksub, leadingC: m * ksub, alpha: alpha)
+                    }
+                }
+            }
+        }
+    }
+
+    func searchOne(_ queries: Matrix, row: Int, tableRow: Int, probes: [Neighbor],
+                   parameters: SearchParameters, scratch: inout SearchScratch) -> [Neighbor] {
+        let refining = parameters.refineFactor > 1
+        let candidateCount = refining ? parameters.k * parameters.refineFactor : parameters.k
+        var heap = TopK(k: candidateCount)
+        let m = codeSize, tableSize = m * ProductQuantizer.centroidsPerSubspace
+        let l2 = metric == .l2
+        scratch.queryTables.withUnsafeBufferPointer { queryTables in
+            scratch.listTable.withUnsafeMutableBufferPointer { listTable in
+                precomputedTerms.withUnsafeBufferPointer { terms in
+                    lists.withUnsafeBufferPointer { lists in
+                        let queryTable = queryTables.baseAddress! + tableRow * tableSize
+                        for probe in probes {
+                            let listNumber = Int(probe.id.rawValue)
+                            let list = lists[listNumber]
+                            if list.count == 0 { continue }
+                            var table = queryTable
+                            if l2 {
+                                let precomputed = terms.baseAddress! + listNumber * tableSize
+                                for i in 0 ..< tableSize { listTable[i] = precomputed[i] + queryTable[i] }
+                                table = UnsafePointer(listTable.baseAddress!)
+                            }
+                            list.ids.withUnsafeBufferPointer { ids in
+                                list.codes.withUnsafeBufferPointer { codes in
+                                    scanCodes(codes.baseAddress!, ids: ids.baseAddress!, count: list.count, m: m,
+                                              table: table, base: probe.distance,
+                                              listNumber: UInt64(listNumber), heap: &heap)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        guard refining else { return heap.sorted() }
+        return refine(heap, queries: queries, row: row, k: parameters.k)
+    }
+
+    /// Re-scores ADC candidates with exact distances on the stored vectors.
+    func refine(_ candidates: TopK, queries: Matrix, row: Int, k: Int) -> [Neighbor] {
+        var final = TopK(k: k)
+        let dimension = self.dimension
+        queries.withUnsafeBufferPointer { queryBuffer in
+            let query = queryBuffer.baseAddress! + row * dimension
+            for (neighbor, payload) in candidates.sortedWithPayloads() {
+                let list = lists[Int(payload >> 32)]
+                let position = Int(payload & 0xFFFF_FFFF)
+                let exact = list.vectors.withUnsafeBufferPointer { vectors in
+                    metric.distance(query, vectors.baseAddress! + position * dimension, dimension)
+                }
+                final.insert(distance: exact, id: neighbor.id.rawValue)
+            }
+        }
+        return final.sorted()
+    }
+}
+
+/// The ADC scan: `base + Σ_sub table[sub][code[sub]]` for each code, offered to the heap.
+/// The list and position travel as the payload so refine can find the full vector.
+@inline(__always)
+func scanCodes(_ codes: UnsafePointer<UInt8>, ids: UnsafePointer<UInt64>, count: Int, m: Int,
+               table: UnsafePointer<Float>, base: Float, listNumber: UInt64, heap: inout TopK) {
+    let groups = m / 4, rest = m % 4
+    var code = codes
+    for position in 0 ..< count {
+        var sum: Float = 0
+        var t = table
+        var c = code
+        for _ in 0 ..< groups {
+            let a = t[Int(c[0])] + t[256 &+ Int(c[1])]
+            let b = t[512 &+ Int(c[2])] + t[768 &+ Int(c[3])]
+            sum += a + b
+            t += 1024
+            c += 4
+        }
+        for _ in 0 ..< rest {
+            sum += t[Int(c[0])]
+            t += 256
+            c += 1
+        }
+        let distance = base + sum
+        if distance <= heap.worstDistance {
+            heap.insert(distance: distance, id: ids[position], payload: listNumber << 32 | UInt64(position))
+        }
+        code += m
+    }
+}
+
+/// Buffers one search chunk reuses across its queries.
+struct SearchScratch {
+    var coarseProducts: [Float]
+    var queryTables: [Float]
+    var listTable: [Float]
+
+    init(index: IVFPQIndex, rows: Int) {
+        let tableSize = index.codeSize * ProductQuantizer.centroidsPerSubspace
+        coarseProducts = [Float](repeating: 0, count: rows * index.listCount)
+        queryTables = [Float](repeating: 0, count: rows * tableSize)
+        listTable = [Float](repeating: 0, count: tableSize)
+    }
+}
+
+/// The results buffer shared by the search threads; each chunk writes only its own rows.
+struct SendableOutput<Element>: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<Element>
+    init(_ buffer: UnsafeMutableBufferPointer<Element>) { self.buffer = buffer }
+}

@@ -1,0 +1,180 @@
+import Quantization
+import VectorMath
+
+/// How an IVF-PQ index is shaped. These are fixed at training time.
+public struct IVFPQConfiguration: Sendable, Equatable {
+    public var dimension: Int
+    /// Inverted lists (`nlist`). More lists: shorter scans per probe but more centroids to rank
+    /// and a larger precomputed table (`nlist × m × 256 × 4` bytes for L2). `√n … 16√n` is usual.
+    public var listCount: Int
+    /// PQ sub-quantizers (`M`, `--m`): the code size in bytes. More bytes: better recall, more
+    /// memory and a slower scan. Must divide `dimension`.
+    public var subquantizerCount: Int
+    public var metric: Metric
+    /// Keep the full vectors for refine (`4 · d` bytes per vector more).
+    public var storesVectors: Bool
+
+    public init(dimension: Int, listCount: Int, subquantizerCount: Int, metric: Metric = .l2, storesVectors: Bool = false) {
+        self.dimension = dimension
+        self.listCount = listCount
+        self.subquantizerCount = subquantizerCount
+        self.metric = metric
+        self.storesVectors = storesVectors
+    }
+
+    public func validate() throws(VectorIndexError) {
+        guard dimension >= 1 else { throw .invalidParameter("dimension \(dimension) must be positive") }
+        guard listCount >= 1 else { throw .invalidParameter("nlist = \(listCount) must be at least 1") }
+        do { try ProductQuantizer.validate(dimension: dimension, m: subquantizerCount) } catch {
+            throw .quantization(error)
+        }
+    }
+}
+
+/// Training settings: k-means iterations and seed, threads and progress.
+public struct IVFPQTraining: Sendable {
+    /// Lloyd iterations for the coarse quantizer and each sub-quantizer (`niter`, default 25).
+    public var iterations: Int = 25
+    public var seed: UInt64 = 1234
+    public var initialization: KMeansInitialization = .random
+    public var threads: Int = 1
+    public init() {}
+}
+
+/// An inverted-file index with product-quantized residuals (IVF-PQ, `IndexIVFPQ` in FAISS).
+///
+/// Each vector goes to the list of its nearest coarse centroid; the residual to that centroid is
+/// PQ-encoded in `m` bytes. A search ranks the centroids, visits the `nprobe` nearest lists and
+/// scores each code with `m` table lookups (asymmetric distance computation).
+///
+/// For L2 the tables use FAISS's precomputed-term decomposition
+/// `‖q − c − r‖² = ‖q − c‖² + (‖r‖² + 2⟨c, r⟩) − 2⟨q, r⟩`: the middle term is stored per list
+/// (`nlist × m × 256` floats), the last is computed once per query, so a probe costs `m · 256`
+/// additions instead of `d · 256` multiply-adds.
+///
+/// Memory: `8 + m` bytes per vector (`+ 4d` with stored vectors), plus centroids
+/// (`nlist · d · 4`), codebooks (`d · 256 · 4`) and, for L2, the precomputed terms.
+public struct IVFPQIndex: Sendable {
+    public let configuration: IVFPQConfiguration
+    /// `nlist × d` coarse centroids.
+    public let coarseCentroids: Matrix
+    public let quantizer: ProductQuantizer
+    public internal(set) var lists: [InvertedList]
+    /// `‖r‖² + 2⟨c, r⟩` per (list, sub-quantizer, code) for L2; empty for inner product.
+    let precomputedTerms: [Float]
+    /// `‖c‖²` per coarse centroid.
+    let centroidNorms: [Float]
+
+    public var dimension: Int { configuration.dimension }
+    public var metric: Metric { configuration.metric }
+    public var listCount: Int { configuration.listCount }
+    public var codeSize: Int { quantizer.codeSize }
+    public var count: Int { lists.reduce(0) { $0 + $1.count } }
+
+    /// Assembles an index from trained parts (used by training and by the file codec).
+    public init(configuration: IVFPQConfiguration, coarseCentroids: Matrix, quantizer: ProductQuantizer,
+                lists: [InvertedList]? = nil) throws(VectorIndexError) {
+        try configuration.validate()
+        guard coarseCentroids.dimension == configuration.dimension,
+              coarseCentroids.rowCount == configuration.listCount else {
+            throw .corruptFile("coarse centroids are \(coarseCentroids.rowCount)×\(coarseCentroids.dimension), expected \(configuration.listCount)×\(configuration.dimension)")
+        }
+        guard quantizer.dimension == configuration.dimension,
+              quantizer.subquantizerCount == configuration.subquantizerCount else {
+            throw .corruptFile("product quantizer shape does not match the index")
+        }
+        self.configuration = configuration
+        self.coarseCentroids = coarseCentroids
+        self.quantizer = quantizer
+        self.lists = lists ?? Array(repeating: InvertedList(), count: configuration.listCount)
+        self.centroidNorms = squaredNorms(coarseCentroids)
+        self.precomputedTerms = configuration.metric == .l2
+            ? IVFPQIndex.precomputeTerms(coarseCentroids, quantizer) : []
+    }
+
+    /// Trains the coarse quantizer and the product quantizer on `data`; the result holds no vectors.
+    /// - Parameter progress: `(stage, done, total)`; stages are "coarse k-means" (per iteration)
+    ///   and "product quantizer" (per sub-quantizer).
+    public static func train(
+        _ data: Matrix,
+        configuration: IVFPQConfiguration,
+        training: IVFPQTraining = IVFPQTraining(),
+        progress: (@Sendable (_ stage: String, _ done: Int, _ total: Int) -> Void)? = nil
+    ) throws(VectorIndexError) -> IVFPQIndex {
+        try configuration.validate()
+        guard data.dimension == configuration.dimension else {
+            throw .dimensionMismatch(expected: configuration.dimension, got: data.dimension)
+        }
+        if let row = data.firstNonFiniteRow() { throw .nonFinite(what: "training", row: row) }
+        guard data.rowCount >= configuration.listCount else {
+            throw .quantization(.tooFewTrainingVectors(needed: configuration.listCount, got: data.rowCount, what: "nlist = \(configuration.listCount) coarse centroids"))
+        }
+        guard data.rowCount >= ProductQuantizer.centroidsPerSubspace else {
+            throw .quantization(.tooFewTrainingVectors(needed: ProductQuantizer.centroidsPerSubspace, got: data.rowCount, what: "a product quantizer (256 codes per sub-space)"))
+        }
+        do {
+            var coarse = KMeansParameters(centroidCount: configuration.listCount)
+            coarse.iterations = training.iterations
+            coarse.seed = training.seed
+            coarse.initialization = training.initialization
+            coarse.threads = training.threads
+            let iterations = training.iterations
+            let result = try trainKMeans(data, coarse) { iteration, _ in
+                progress?("coarse k-means", iteration, iterations)
+            }
+            let residuals = residualsToNearest(data, centroids: result.centroids, threads: training.threads)
+            let quantizer = try ProductQuantizer.train(
+                residuals, m: configuration.subquantizerCount, iterations: training.iterations,
+                seed: training.seed &+ 7919, threads: training.threads
+            ) { done, total in progress?("product quantizer", done, total) }
+            return try IVFPQIndex(configuration: configuration, coarseCentroids: result.centroids, quantizer: quantizer)
+        } catch let error as QuantizationError {
+            throw .quantization(error)
+        } catch let error as VectorIndexError {
+            throw error
+        } catch {
+            throw .invalidParameter("training failed: \(error)")
+        }
+    }
+
+    /// `x − c(x)` for each row, where `c(x)` is its nearest centroid; also returns the list numbers.
+    static func residualsToNearest(_ data: Matrix, centroids: Matrix, threads: Int) -> Matrix {
+        residuals(data, centroids: centroids, labels: assignNearest(data, to: centroids, threads: threads).labels)
+    }
+
+    static func residuals(_ data: Matrix, centroids: Matrix, labels: [Int32]) -> Matrix {
+        var result = data
+        let dimension = data.dimension
+        centroids.withUnsafeBufferPointer { centroidBuffer in
+            result.withUnsafeMutableBufferPointer { buffer in
+                for row in 0 ..< data.rowCount {
+                    let centroid = Int(labels[row]) * dimension
+                    for j in 0 ..< dimension { buffer[row * dimension + j] -= centroidBuffer[centroid + j] }
+                }
+            }
+        }
+        return result
+    }
+
+    /// `‖r‖² + 2⟨c, r⟩` for every list `c` and every sub-centroid `r` (sub-space by sub-space).
+    static func precomputeTerms(_ centroids: Matrix, _ quantizer: ProductQuantizer) -> [Float] {
+        let m = quantizer.subquantizerCount, dsub = quantizer.subDimension, ksub = ProductQuantizer.centroidsPerSubspace
+        let nlist = centroids.rowCount, dimension = centroids.dimension
+        var terms = [Float](repeating: 0, count: nlist * m * ksub)
+        quantizer.centroids.withUnsafeBufferPointer { codebooks in
+            centroids.withUnsafeBufferPointer { coarse in
+                for sub in 0 ..< m {
+                    for code in 0 ..< ksub {
+                        let r = codebooks.baseAddress! + (sub * ksub + code) * dsub
+                        let norm = dotProduct(r, r, dsub)
+                        for list in 0 ..< nlist {
+                            let c = coarse.baseAddress! + list * dimension + sub * dsub
+                            terms[(list * m + sub) * ksub + code] = norm + 2 * dotProduct(c, r, dsub)
+                        }
+                    }
+                }
+            }
+        }
+        return terms
+    }
+}

@@ -1,0 +1,136 @@
+import Quantization
+import VectorMath
+
+/// The versioned binary index file.
+///
+/// Layout (little-endian):
+/// ```
+/// "SLIX"  magic                      4 bytes
+/// version UInt32 (= 1)
+/// header  metric UInt8, flags UInt8 (bit 0: stores vectors), dimension UInt32,
+///         nlist UInt32, m UInt32, vector count UInt64
+/// header CRC-32                      of the bytes from the magic to here
+/// section "CENT"  nlist × d Float32 coarse centroids, then its CRC-32
+/// section "PQCB"  d × 256 Float32 codebooks (m, 256, dsub), then its CRC-32
+/// section "LIST"  per list: count UInt64, ids UInt64×count, codes m×count, [vectors d×count Float32];
+///                 then one CRC-32 over the whole section
+/// ```
+/// Every length is checked against the file size before it is read, so a truncated or corrupt
+/// file is reported, never trusted.
+public enum IndexFile {
+    public static let magic: [UInt8] = Array("SLIX".utf8)
+    public static let version: UInt32 = 1
+
+    public static func encode(_ index: IVFPQIndex) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.write(magic)
+        writer.write(version)
+        let configuration = index.configuration
+        writer.write(UInt8(configuration.metric == .l2 ? 0 : 1))
+        writer.write(UInt8(configuration.storesVectors ? 1 : 0))
+        writer.write(UInt32(configuration.dimension))
+        writer.write(UInt32(configuration.listCount))
+        writer.write(UInt32(configuration.subquantizerCount))
+        writer.write(UInt64(index.count))
+        writer.write(CRC32.checksum(writer.bytes))
+
+        appendSection("CENT", to: &writer) { $0.write(index.coarseCentroids.values) }
+        appendSection("PQCB", to: &writer) { $0.write(index.quantizer.centroids) }
+        appendSection("LIST", to: &writer) { section in
+            for list in index.lists {
+                section.write(UInt64(list.count))
+                section.write(list.ids)
+                section.write(list.codes)
+                if configuration.storesVectors { section.write(list.vectors) }
+            }
+        }
+        return writer.bytes
+    }
+
+    private static func appendSection(_ tag: String, to writer: inout ByteWriter, _ body: (inout ByteWriter) -> Void) {
+        var section = ByteWriter()
+        section.write(Array(tag.utf8))
+        body(&section)
+        writer.write(section.bytes)
+        writer.write(CRC32.checksum(section.bytes))
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws(VectorIndexError) -> IVFPQIndex {
+        var reader = ByteReader(bytes)
+        guard bytes.count >= 4 else { throw .truncatedFile(needed: 4, available: bytes.count) }
+        guard try reader.readBytes(4) == magic else {
+            throw .corruptFile("it does not start with \"SLIX\": this is not a Sightline index file")
+        }
+        let fileVersion = try reader.read(UInt32.self)
+        guard fileVersion == version else { throw .unsupportedVersion(found: fileVersion, supported: version) }
+        let metricCode = try reader.read(UInt8.self)
+        let flags = try reader.read(UInt8.self)
+        let dimension = Int(try reader.read(UInt32.self))
+        let nlist = Int(try reader.read(UInt32.self))
+        let m = Int(try reader.read(UInt32.self))
+        let vectorCount = try reader.read(UInt64.self)
+        let headerEnd = reader.offset
+        let headerChecksum = try reader.read(UInt32.self)
+        guard headerChecksum == bytes.withUnsafeBytes({ CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[0 ..< headerEnd])) }) else {
+            throw .corruptFile("header checksum mismatch")
+        }
+        guard metricCode <= 1 else { throw .corruptFile("unknown metric code \(metricCode)") }
+        guard dimension >= 1, dimension <= 1 << 16, nlist >= 1, nlist <= 1 << 24, m >= 1, m <= dimension, dimension % m == 0 else {
+            throw .corruptFile("implausible shape d=\(dimension) nlist=\(nlist) m=\(m)")
+        }
+        let configuration = IVFPQConfiguration(
+            dimension: dimension, listCount: nlist, subquantizerCount: m,
+            metric: metricCode == 0 ? .l2 : .innerProduct, storesVectors: flags & 1 == 1)
+
+        let centroidValues = try readSection("CENT", &reader) { section throws(VectorIndexError) in
+            try section.readFloats(nlist * dimension)
+        }
+        let codebookValues = try readSection("PQCB", &reader) { section throws(VectorIndexError) in
+            try section.readFloats(dimension * ProductQuantizer.centroidsPerSubspace)
+        }
+        let lists = try readSection("LIST", &reader) { section throws(VectorIndexError) in
+            var lists: [InvertedList] = []
+            lists.reserveCapacity(nlist)
+            for _ in 0 ..< nlist {
+                let count = try section.read(UInt64.self)
+                guard count <= vectorCount else { throw .corruptFile("a list claims \(count) of \(vectorCount) vectors") }
+                let n = Int(count)
+                let ids = try section.readUInt64s(n)
+                let codes = try section.readBytes(n * m)
+                let vectors = configuration.storesVectors ? try section.readFloats(n * dimension) : []
+                lists.append(InvertedList(ids: ids, codes: codes, vectors: vectors))
+            }
+            return lists
+        }
+        guard reader.remaining == 0 else { throw .corruptFile("\(reader.remaining) unexpected bytes after the last section") }
+        let total = lists.reduce(0) { $0 + $1.count }
+        guard total == vectorCount else { throw .corruptFile("lists hold \(total) vectors, header says \(vectorCount)") }
+        for value in centroidValues + codebookValues where !value.isFinite {
+            throw .corruptFile("a centroid holds NaN or infinity")
+        }
+        do {
+            let centroids = try Matrix(dimension: dimension, values: centroidValues)
+            let quantizer = try ProductQuantizer(dimension: dimension, subquantizerCount: m, centroids: codebookValues)
+            let index = try IVFPQIndex(configuration: configuration, coarseCentroids: centroids, quantizer: quantizer, lists: lists)
+            try index.checkInvariants()
+            return index
+        } catch let error as VectorIndexError {
+            throw error
+        } catch {
+            throw .corruptFile("\(error)")
+        }
+    }
+
+    private static func readSection<T>(
+        _ tag: String, _ reader: inout ByteReader, _ body: (inout ByteReader) throws(VectorIndexError) -> T
+    ) throws(VectorIndexError) -> T {
+        let start = reader.offset
+        guard try reader.readBytes(4) == Array(tag.utf8) else { throw .corruptFile("section \(tag) missing at byte \(start)") }
+        let value = try body(&reader)
+        let end = reader.offset
+        let stored = try reader.read(UInt32.self)
+        let actual = reader.bytes.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[start ..< end])) }
+        guard stored == actual else { throw .corruptFile("section \(tag) checksum mismatch") }
+        return value
+    }
+}

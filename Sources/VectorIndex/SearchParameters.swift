@@ -1,0 +1,22 @@
+/// Per-call search parameters. An index is an immutable value searched with these, so concurrent
+/// queries with different settings need no lock (`SearchParametersIVF` in FAISS).
+public struct SearchParameters: Sendable, Equatable {
+    /// Results per query. Must be between 1 and the number of indexed vectors.
+    public var k: Int
+    /// Inverted lists visited per query (`nprobe`). Cost and recall both grow about linearly
+    /// with it until recall saturates; must be between 1 and `nlist`.
+    public var probeCount: Int
+    /// Re-rank the best `k × refineFactor` ADC candidates with exact distances on the stored
+    /// full vectors (`k_factor` of FAISS `IndexRefine`). 0 or 1 disables it. Needs an index built
+    /// with full vectors (`4 · d` more bytes per vector).
+    public var refineFactor: Int
+    /// Threads over queries; 0 means all cores.
+    public var threads: Int
+
+    public init(k: Int = 10, probeCount: Int = 1, refineFactor: Int = 0, threads: Int = 1) {
+        self.k = k
+        self.probeCount = probeCount
+        self.refineFactor = refineFactor
+        self.threads = threads
+    }
+}
