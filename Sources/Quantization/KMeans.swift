@@ -62,7 +62,6 @@ public func trainKMeans(
     let cap = k * max(1, parameters.maxPointsPerCentroid)
     let points = data.rowCount > cap ? data.rows(at: generator.sample(cap, from: data.rowCount)) : data
     let count = points.rowCount
-    let dimension = points.dimension
 
     var centroids: Matrix
     switch parameters.initialization {
@@ -79,26 +78,40 @@ public func trainKMeans(
         let objective = distances.reduce(0.0) { $0 + Double($1) }
         history.append(objective)
 
-        var sums = [Double](repeating: 0, count: k * dimension)
         var sizes = [Int](repeating: 0, count: k)
-        points.withUnsafeBufferPointer { buffer in
-            for row in 0 ..< count {
-                let label = Int(labels[row])
-                sizes[label] += 1
-                let offset = label * dimension, source = row * dimension
-                for j in 0 ..< dimension { sums[offset + j] += Double(buffer[source + j]) }
+        updateCentroids(&centroids, points: points, labels: labels, sizes: &sizes)
+        splits += splitEmptyClusters(&centroids, sizes: &sizes, generator: &generator)
+        progress?(iteration + 1, objective)
+    }
+    return KMeansResult(centroids: centroids, objectiveHistory: history, trainingPointCount: count, splitCount: splits)
+}
+
+/// Moves each centroid to the mean of its points (empty clusters keep their old centroid until
+/// they are split). Sums run in Double so that large clusters do not lose precision.
+private func updateCentroids(_ centroids: inout Matrix, points: Matrix, labels: [Int32], sizes: inout [Int]) {
+    let k = centroids.rowCount, dimension = points.dimension
+    var sums = [Double](repeating: 0, count: k * dimension)
+    sums.withUnsafeMutableBufferPointer { sumBuffer in
+        sizes.withUnsafeMutableBufferPointer { sizeBuffer in
+            labels.withUnsafeBufferPointer { labelBuffer in
+                points.withUnsafeBufferPointer { buffer in
+                    let sum = sumBuffer.baseAddress!, source = buffer.baseAddress!
+                    for row in 0 ..< points.rowCount {
+                        let label = Int(labelBuffer[row])
+                        sizeBuffer[label] &+= 1
+                        let target = sum + label * dimension, point = source + row * dimension
+                        for j in 0 ..< dimension { target[j] += Double(point[j]) }
+                    }
+                }
             }
         }
         centroids.withUnsafeMutableBufferPointer { buffer in
             for c in 0 ..< k where sizes[c] > 0 {
                 let scale = 1.0 / Double(sizes[c])
-                for j in 0 ..< dimension { buffer[c * dimension + j] = Float(sums[c * dimension + j] * scale) }
+                for j in 0 ..< dimension { buffer[c * dimension + j] = Float(sumBuffer[c * dimension + j] * scale) }
             }
         }
-        splits += splitEmptyClusters(&centroids, sizes: &sizes, generator: &generator)
-        progress?(iteration + 1, objective)
     }
-    return KMeansResult(centroids: centroids, objectiveHistory: history, trainingPointCount: count, splitCount: splits)
 }
 
 /// Gives each empty cluster half of the largest cluster: the two centroids become symmetric

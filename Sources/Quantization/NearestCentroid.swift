@@ -36,18 +36,14 @@ public func assignNearest(
                                 pointBase + first * dimension, rows: rows,
                                 centroidBase, rows: centroidCount,
                                 depth: dimension, into: product)
-                            for row in 0 ..< rows {
-                                let line = product + row * centroidCount
-                                var best = Float.infinity
-                                var bestIndex = 0
-                                for c in 0 ..< centroidCount {
-                                    let partial = centroidNorms[c] - 2 * line[c]
-                                    if partial < best { best = partial; bestIndex = c }
+                            centroidNorms.withUnsafeBufferPointer { norms in
+                                for row in 0 ..< rows {
+                                    let (bestIndex, best) = argminOfNormsMinusTwice(line: product + row * centroidCount, norms: norms.baseAddress!, count: centroidCount)
+                                    let point = pointBase + (first + row) * dimension
+                                    let pointNorm = dotProduct(point, point, dimension)
+                                    labelOut.pointer[first + row] = Int32(bestIndex)
+                                    distanceOut.pointer[first + row] = max(0, best + pointNorm)
                                 }
-                                let point = pointBase + (first + row) * dimension
-                                let pointNorm = dotProduct(point, point, dimension)
-                                labelOut.pointer[first + row] = Int32(bestIndex)
-                                distanceOut.pointer[first + row] = max(0, best + pointNorm)
                             }
                         }
                     }
@@ -56,6 +52,18 @@ public func assignNearest(
         }
     }
     return (labels, distances)
+}
+
+/// `argmin_c (norms[c] − 2·line[c])`, the first index on ties.
+@inline(__always)
+func argminOfNormsMinusTwice(line: UnsafePointer<Float>, norms: UnsafePointer<Float>, count: Int) -> (Int, Float) {
+    var best = Float.infinity
+    var bestIndex = 0
+    for c in 0 ..< count {
+        let partial = norms[c] - 2 * line[c]
+        if partial < best { best = partial; bestIndex = c }
+    }
+    return (bestIndex, best)
 }
 
 /// A raw pointer that crosses into `parallelFor`; each iteration writes a disjoint range.

@@ -1,0 +1,39 @@
+import Foundation
+import Synchronization
+
+/// Prints progress of long steps to standard error, at most a few times a second, so that
+/// standard output stays clean for tables and JSON.
+public final class ProgressReporter: Sendable {
+    private let state = Mutex<(lastPrint: UInt64, lastStage: String)>((0, ""))
+    private let enabled: Bool
+
+    public init(enabled: Bool = true) { self.enabled = enabled }
+
+    /// Reports `done` of `total` for `stage`; the final call (done == total) always prints.
+    public func report(_ stage: String, _ done: Int, _ total: Int, detail: String = "") {
+        guard enabled else { return }
+        let now = DispatchTime.now().uptimeNanoseconds
+        let line: String? = state.withLock { state in
+            let finished = done >= total
+            guard finished || stage != state.lastStage || now - state.lastPrint > 250_000_000 else { return nil }
+            state.lastPrint = now
+            state.lastStage = stage
+            let percent = total > 0 ? 100 * done / total : 100
+            return "\r\(stage): \(done)/\(total) (\(percent)%)\(detail.isEmpty ? "" : " " + detail)\(finished ? "\n" : "")"
+        }
+        if let line { FileHandle.standardError.write(Data(line.utf8)) }
+    }
+
+    /// A one-off message on standard error.
+    public func note(_ message: String) {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+}
+
+/// Wall-clock seconds of `body`.
+public func measureSeconds<T>(_ body: () throws -> T) rethrows -> (T, Double) {
+    let start = DispatchTime.now().uptimeNanoseconds
+    let value = try body()
+    return (value, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+}
