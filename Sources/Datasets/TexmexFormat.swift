@@ -44,13 +44,20 @@ public enum TexmexFormat {
             throw .malformed(path: path, detail: "first record claims dimension \(dimension)")
         }
         let recordSize = 4 + dimension * component.size
-        guard bytes.count % recordSize == 0 else {
-            throw .truncated(path: path, detail: "\(bytes.count) bytes is not a whole number of \(recordSize)-byte records")
-        }
-        let count = bytes.count / recordSize
-        for record in 0 ..< count {
-            let d = Int(loadInt32(bytes, record * recordSize))
-            guard d == dimension else { throw .inconsistentDimension(path: path, record: record, expected: dimension, got: d) }
+        // Walk the records in order so the first bad one is named: a different dimension is a
+        // mixed or corrupt file, a short last record a truncated one.
+        var offset = 0, count = 0
+        while offset < bytes.count {
+            guard bytes.count - offset >= 4 else {
+                throw .truncated(path: path, detail: "record \(count) header is cut off after \(bytes.count - offset) bytes")
+            }
+            let d = Int(loadInt32(bytes, offset))
+            guard d == dimension else { throw .inconsistentDimension(path: path, record: count, expected: dimension, got: d) }
+            guard bytes.count - offset >= recordSize else {
+                throw .truncated(path: path, detail: "record \(count) has \(bytes.count - offset) of \(recordSize) bytes")
+            }
+            offset += recordSize
+            count += 1
         }
         if case .framingOnly = component { return (dimension, []) }
         var values = [Float](repeating: 0, count: count * dimension)

@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+
+/// A small trained and built index shared by the CLI tests (synthetic, 16-d).
+enum Prepared {
+    static let folder = CLI.folder()
+    static let data = "\(folder)/data"
+    static let index: String = {
+        let trained = "\(folder)/trained.slix", built = "\(folder)/built.slix"
+        _ = try? CLI.run(["export", "--dataset", "synthetic:n=3000,q=50,d=16,classes=100,seed=3", "--out-dir", data])
+        _ = try? CLI.run(["train", "--dataset", "\(data)/base.fvecs", "--nlist", "16", "--m", "4", "--iterations", "5", "--out", trained])
+        _ = try? CLI.run(["build", "--index", trained, "--dataset", "\(data)/base.fvecs", "--out", built])
+        return built
+    }()
+}
+
+@Suite(.serialized) struct CLITests {
+    @Test(arguments: ["train", "build", "search", "groundtruth", "bench", "export"])
+    func everyCommandExplainsItself(command: String) throws {
+        let result = try CLI.run([command, "--help"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("USAGE"))
+        #expect(result.stdout.contains("Example"))
+    }
+
+    @Test func endToEndSearchPrintsJSON() throws {
+        let result = try CLI.run(["search", "--index", Prepared.index, "--queries", "\(Prepared.data)/query.fvecs", "--k", "5", "--nprobe", "4", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.count == 50)
+        let first = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any]
+        #expect((first?["ids"] as? [Int])?.count == 5)
+    }
+
+    @Test func benchPrintsTheDocumentedJSONKeys() throws {
+        let result = try CLI.run(["bench", "--dataset", "\(Prepared.data)/base.fvecs", "--queries", "\(Prepared.data)/query.fvecs",
+                                  "--nlist", "16", "--m", "4", "--iterations", "3", "--nprobe", "1,16", "--latency-queries", "10", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let rows = result.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(rows.count == 2)
+        let keys: Set = ["nprobe", "refine", "r_at_1", "recall_at_10", "qps_1t", "qps_mt", "p50_ms", "p99_ms", "index_bytes", "train_s", "build_s"]
+        #expect(rows.allSatisfy { Set($0.keys) == keys })
+        // Probing every list can only find more true neighbours.
+        #expect((rows[1]["recall_at_10"] as! Double) >= (rows[0]["recall_at_10"] as! Double))
+        #expect(result.stderr.contains("ground truth"))
+    }
+
+    /// Each bad input: exit status 2 and one line on standard error that says what is wrong.
+    func expectBadInput(_ arguments: [String], mentions: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let result = try CLI.run(arguments)
+        #expect(result.status == 2, "status \(result.status): \(result.stderr)", sourceLocation: sourceLocation)
+        let lines = result.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
+        #expect(lines.count == 1, "\(result.stderr)", sourceLocation: sourceLocation)
+        #expect(result.stderr.contains(mentions), "\(result.stderr)", sourceLocation: sourceLocation)
+    }
+
+    @Test func wrongDimension() throws {
+        let path = "\(Prepared.folder)/eight.fvecs"
+        try CLI.writeFvecs([[Float](repeating: 0.1, count: 8)], to: path)
+        try expectBadInput(["search", "--index", Prepared.index, "--queries", path], mentions: "holds 16-d vectors, got 8-d")
+    }
+
+    @Test func nanAndInfinity() throws {
+        let path = "\(Prepared.folder)/nan.fvecs"
+        try CLI.writeFvecs([[Float](repeating: 0.1, count: 16), [Float](repeating: .nan, count: 16)], to: path)
+        try expectBadInput(["search", "--index", Prepared.index, "--queries", path], mentions: "row 1 holds NaN")
+        let inf = "\(Prepared.folder)/inf.fvecs"
+        try CLI.writeFvecs([[Float](repeating: .infinity, count: 16)], to: inf)
+        try expectBadInput(["search", "--index", Prepared.index, "--queries", inf], mentions: "row 0 holds NaN or infinity")
+    }
+
+    @Test func emptyTruncatedAndUnknownFiles() throws {
+        let empty = "\(Prepared.folder)/empty.fvecs"
+        FileManager.default.createFile(atPath: empty, contents: Data())
+        try expectBadInput(["search", "--index", Prepared.index, "--queries", empty], mentions: "is empty")
+        let cut = "\(Prepared.folder)/cut.fvecs"
+        let whole = try Data(contentsOf: URL(fileURLWithPath: "\(Prepared.data)/query.fvecs"))
+        try whole.prefix(whole.count - 10).write(to: URL(fileURLWithPath: cut))
+        try expectBadInput(["search", "--index", Prepared.index, "--queries", cut], mentions: "truncated")
+        let unknown = "\(Prepared.folder)/vectors.csv"
+        FileManager.default.createFile(atPath: unknown, contents: Data("1,2".utf8))
+        try expectBadInput(["search", "--index", Prepared.index, "--queries", unknown], mentions: "unknown format")
+        let index = try Data(contentsOf: URL(fileURLWithPath: Prepared.index))
+        let cutIndex = "\(Prepared.folder)/cut.slix"
+        try index.prefix(index.count / 2).write(to: URL(fileURLWithPath: cutIndex))
+        try expectBadInput(["search", "--index", cutIndex, "--queries", "\(Prepared.data)/query.fvecs"], mentions: "truncated")
+    }
+
+    @Test func kAndNprobeOutOfRange() throws {
+        let queries = "\(Prepared.data)/query.fvecs"
+        try expectBadInput(["search", "--index", Prepared.index, "--queries", queries, "--k", "0"], mentions: "k = 0 is out of range")
+        try expectBadInput(["search", "--index", Prepared.index, "--queries", queries, "--k", "3001"], mentions: "k = 3001 is out of range")
+        try expectBadInput(["search", "--index", Prepared.index, "--queries", queries, "--nprobe", "17"], mentions: "nprobe = 17 is out of range")
+    }
+
+    @Test func mNotDividingDAndTooFewTrainingVectors() throws {
+        let out = "\(Prepared.folder)/never.slix"
+        try expectBadInput(["train", "--dataset", "\(Prepared.data)/base.fvecs", "--nlist", "16", "--m", "5", "--out", out], mentions: "m = 5 does not divide the dimension 16")
+        try expectBadInput(["train", "--dataset", "\(Prepared.data)/query.fvecs", "--nlist", "64", "--m", "4", "--out", out],
+                           mentions: "needs at least 64 training vectors, got 50")
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+
+    @Test func unknownDatasetAndMetric() throws {
+        try expectBadInput(["bench", "--dataset", "synthetic:n=-1"], mentions: "invalid synthetic spec")
+        try expectBadInput(["train", "--dataset", "\(Prepared.data)/base.fvecs", "--metric", "cosine", "--out", "/tmp/x.slix"], mentions: "unknown metric")
+    }
+}
