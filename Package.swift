@@ -12,6 +12,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "sightline", targets: ["sightline"]),
+        .executable(name: "sightline-worker", targets: ["sightline-worker"]),
+        .executable(name: "sightline-coordinator", targets: ["sightline-coordinator"]),
         .library(name: "VectorIndex", targets: ["VectorIndex"]),
     ],
     dependencies: [
@@ -22,6 +24,12 @@ let package = Package(
         // System-library shims.
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib"),
+        .systemLibrary(name: "CNNG"),
+        .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c"),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3"),
+
+        // protoc-c output for Proto/sightline.proto (regenerate with scripts/gen-proto).
+        .target(name: "CSightlineProto", dependencies: ["CProtobufC"]),
 
         // Numeric core.
         .target(
@@ -41,10 +49,41 @@ let package = Package(
             dependencies: ["VectorMath", "Quantization", "VectorIndex", "RetrievalEval", "Datasets"],
             swiftSettings: releaseSpeed),
 
+        // Storage, wire format, transport and the cluster.
+        .target(name: "ShardStore", dependencies: ["CSQLite", "VectorIndex"]),
+        .target(name: "Wire", dependencies: ["CSightlineProto", "CProtobufC", "VectorIndex"]),
+        .target(name: "Transport", dependencies: ["CNNG"]),
+        .target(name: "ClusterModel"),
+        .target(name: "ClusterClient", dependencies: ["Wire", "Transport"]),
+        .target(
+            name: "ServiceSupport",
+            dependencies: ["ClusterModel", "Wire", "ShardStore", "Transport", "VectorIndex", "Quantization", "VectorMath"]),
+        .target(
+            name: "WorkerService",
+            dependencies: ["ServiceSupport", "ClusterModel", "Wire", "ShardStore", "VectorIndex", "Quantization", "VectorMath"],
+            swiftSettings: releaseSpeed),
+        .target(
+            name: "CoordinatorService",
+            dependencies: ["ServiceSupport", "ClusterModel", "Wire", "ShardStore", "Transport", "VectorIndex", "VectorMath"],
+            swiftSettings: releaseSpeed),
+
+        .executableTarget(
+            name: "sightline-worker",
+            dependencies: [
+                "WorkerService", "ServiceSupport", "ClusterModel", "Transport", "Wire", "SightlineKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "sightline-coordinator",
+            dependencies: [
+                "CoordinatorService", "ServiceSupport", "ClusterModel", "ShardStore", "Transport", "Wire", "SightlineKit",
+                "Datasets", "VectorIndex", "VectorMath",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .executableTarget(
             name: "sightline",
             dependencies: [
-                "SightlineKit", "Datasets", "VectorIndex", "RetrievalEval",
+                "SightlineKit", "Datasets", "VectorIndex", "RetrievalEval", "VectorMath", "ClusterClient", "Wire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -55,5 +94,8 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "VectorMath"]),
         .testTarget(name: "SightlineKitTests", dependencies: ["SightlineKit", "Datasets", "VectorIndex"]),
         .testTarget(name: "CLITests", dependencies: []),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "Transport", "ClusterModel"]),
+        .testTarget(name: "ShardStoreTests", dependencies: ["ShardStore"]),
+        .testTarget(name: "ClusterTests", dependencies: ["ClusterClient", "Wire", "VectorIndex", "VectorMath", "Datasets", "Transport"]),
     ]
 )

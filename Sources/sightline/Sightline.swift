@@ -14,6 +14,7 @@ struct Sightline: ParsableCommand {
         subcommands: [
             TrainCommand.self, BuildCommand.self, SearchCommand.self, GroundTruthCommand.self,
             BenchCommand.self, ExportCommand.self,
+            IngestCommand.self, QueryCommand.self, StatsCommand.self, BenchClusterCommand.self,
         ])
 
     static func main() {

@@ -1,0 +1,78 @@
+/// One worker of the cluster: the shard it holds and where to reach it. `host`, `data` and
+/// `binary` are read by `scripts/launch-hosts` to start it over ssh.
+public struct WorkerEntry: Sendable, Equatable {
+    public var shard: ShardID
+    public var url: String
+    public var host: String?
+    public var dataDirectory: String?
+    public var binary: String?
+}
+
+/// Index parameters of the cluster's collection.
+public struct IndexSettings: Sendable, Equatable {
+    public var dimension: Int
+    public var nlist: Int
+    public var m: Int
+    public var metric: String
+    public var storesVectors: Bool
+    /// Used when a request says nprobe 0.
+    public var defaultNprobe: Int
+}
+
+/// A cluster configuration file (see cluster/local.toml for every key, documented).
+public struct ClusterConfig: Sendable, Equatable {
+    public var cluster: String
+    public var token: String
+    public var listen: String
+    public var dataDirectory: String
+    public var collection: String
+    public var replication: Int
+    /// Default search deadline in milliseconds.
+    public var deadlineMilliseconds: Int
+    public var index: IndexSettings
+    public var workers: [WorkerEntry]
+
+    public init(parsing text: String) throws(ConfigError) {
+        let document = try ConfigDocument(parsing: text)
+        let root = ConfigTable(values: document.root, name: "")
+        cluster = try root.string("cluster")
+        token = try root.string("token", default: "")
+        listen = try root.string("listen")
+        dataDirectory = try root.string("data")
+        collection = try root.string("collection", default: "default")
+        replication = try root.integer("replication", default: 1)
+        deadlineMilliseconds = try root.integer("deadline_ms", default: 2000)
+        guard let indexValues = document.tables["index"] else { throw .missing(key: "[index]", table: "") }
+        let table = ConfigTable(values: indexValues, name: "index")
+        index = IndexSettings(
+            dimension: try table.integer("dimension"), nlist: try table.integer("nlist"), m: try table.integer("m"),
+            metric: try table.string("metric", default: "l2"), storesVectors: try table.boolean("store_vectors", default: false),
+            defaultNprobe: try table.integer("nprobe", default: 8))
+        var workers: [WorkerEntry] = []
+        for values in document.arrays["workers"] ?? [] {
+            let entry = ConfigTable(values: values, name: "[workers]")
+            let shard = try entry.integer("shard")
+            guard shard >= 0, shard <= Int(UInt32.max) else { throw .invalid("shard \(shard) must be between 0 and \(UInt32.max)") }
+            workers.append(WorkerEntry(shard: ShardID(UInt32(shard)), url: try entry.string("url"), host: try entry.optionalString("host"),
+                                       dataDirectory: try entry.optionalString("data"), binary: try entry.optionalString("binary")))
+        }
+        self.workers = workers
+        try validate()
+    }
+
+    func validate() throws(ConfigError) {
+        guard !cluster.isEmpty else { throw .invalid("cluster name must not be empty") }
+        guard replication == 1 else { throw .invalid("replication = \(replication) is not supported yet: use 1") }
+        guard !workers.isEmpty else { throw .invalid("no [[workers]]: add at least one") }
+        guard Set(workers.map(\.shard)).count == workers.count else { throw .invalid("two workers hold the same shard id") }
+        guard Set(workers.map(\.url)).count == workers.count else { throw .invalid("two workers share one url") }
+        guard index.dimension >= 1, index.nlist >= 1, index.m >= 1, index.dimension % index.m == 0 else {
+            throw .invalid("index: d=\(index.dimension), nlist=\(index.nlist), m=\(index.m): m must divide d and all must be positive")
+        }
+        guard index.metric == "l2" || index.metric == "ip" else { throw .invalid("index.metric must be \"l2\" or \"ip\"") }
+        guard deadlineMilliseconds >= 1 else { throw .invalid("deadline_ms must be positive") }
+        for url in [listen] + workers.map(\.url) where !(url.hasPrefix("tcp://") || url.hasPrefix("ipc://") || url.hasPrefix("inproc://")) {
+            throw .invalid("\(url) is not a tcp://, ipc:// or inproc:// address")
+        }
+    }
+}

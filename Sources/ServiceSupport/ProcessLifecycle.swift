@@ -1,0 +1,46 @@
+import Foundation
+
+/// Blocks the main thread until SIGINT or SIGTERM, then returns so the caller can close its
+/// sockets and stores in order. SIGPIPE is ignored (nng sends with MSG_NOSIGNAL; this is for any
+/// other pipe).
+public func waitForTerminationSignal() {
+    signal(SIGPIPE, SIG_IGN)
+    let semaphore = DispatchSemaphore(value: 0)
+    var sources: [DispatchSourceSignal] = []
+    for number in [SIGINT, SIGTERM] {
+        signal(number, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+        source.setEventHandler { semaphore.signal() }
+        source.resume()
+        sources.append(source)
+    }
+    semaphore.wait()
+    withExtendedLifetime(sources) {}
+}
+
+/// A timestamped line on standard error.
+public func logLine(_ component: String, _ message: String) {
+    let stamp = ISO8601DateFormatter().string(from: Date())
+    FileHandle.standardError.write(Data("\(stamp) \(component): \(message)\n".utf8))
+}
+
+/// The token from `--token`, else `--token-file`, else `SIGHTLINE_TOKEN`.
+public func resolveToken(flag: String?, file: String?) throws -> String {
+    if let flag { return flag }
+    if let file {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw TokenError.unreadable(file)
+        }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+    return ProcessInfo.processInfo.environment["SIGHTLINE_TOKEN"] ?? ""
+}
+
+public enum TokenError: Error, CustomStringConvertible {
+    case unreadable(String)
+    public var description: String {
+        switch self {
+        case .unreadable(let path): return "cannot read the token file \(path)"
+        }
+    }
+}

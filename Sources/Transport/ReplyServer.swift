@@ -1,0 +1,93 @@
+import CNNG
+import Foundation
+
+/// A REP server: `workerCount` threads, each with its own nng context, receive a request, call
+/// `handler` and send its reply. Handlers run on these dedicated threads, never on Swift's
+/// cooperative pool, so a long search or an SQLite commit blocks nobody else.
+///
+/// `@unchecked Sendable`: the nng socket is thread-safe, and the mutable state (`threads`,
+/// `closed`) is only touched under `lock`.
+public final class ReplyServer: @unchecked Sendable {
+    public typealias Handler = @Sendable ([UInt8]) -> [UInt8]
+
+    private var socket = nng_socket()
+    private let handler: Handler
+    private let workerCount: Int
+    private let lock = NSLock()
+    private var threads: [Thread] = []
+    private var closed = false
+    private let finished = DispatchGroup()
+    public let url: String
+
+    /// Listens on `url` (`tcp://HOST:PORT`, `ipc:///path`). Frames above `receiveLimit` bytes are
+    /// dropped by nng with the connection; set it above the application limit so that frames
+    /// between the two get a typed error reply from the handler instead.
+    public init(listen url: String, receiveLimit: Int, workerCount: Int = 8, handler: @escaping Handler) throws(TransportError) {
+        self.url = url
+        self.handler = handler
+        self.workerCount = max(1, workerCount)
+        try check(nng_rep0_open(&socket), "open reply socket")
+        do {
+            try check(nng_socket_set_size(socket, NNG_OPT_RECVMAXSZ, receiveLimit), "set receive limit")
+            var listener = nng_listener()
+            try check(nng_listen(socket, url, &listener, 0), "listen on \(url)")
+        } catch {
+            nng_close(socket)
+            throw error
+        }
+    }
+
+    /// Starts the worker threads.
+    public func start() {
+        lock.lock()
+        defer { lock.unlock() }
+        for index in 0 ..< workerCount {
+            finished.enter()
+            let thread = Thread { [self] in
+                serve()
+                finished.leave()
+            }
+            thread.name = "sightline-rep-\(index)"
+            thread.stackSize = 4 << 20
+            threads.append(thread)
+            thread.start()
+        }
+    }
+
+    private func serve() {
+        var context = nng_ctx()
+        guard nng_ctx_open(&context, socket) == 0 else { return }
+        defer { nng_ctx_close(context) }
+        var aio: OpaquePointer?
+        guard nng_aio_alloc(&aio, nil, nil) == 0 else { return }
+        defer { nng_aio_free(aio) }
+        while true {
+            nng_ctx_recv(context, aio)
+            nng_aio_wait(aio)
+            let received = nng_aio_result(aio)
+            if received == Int32(NNG_ECLOSED.rawValue) { return }
+            guard received == 0, let message = nng_aio_get_msg(aio) else { continue }
+            let reply = handler(consumeMessage(message))
+            guard let outgoing = try? makeMessage(reply) else { continue }
+            nng_aio_set_msg(aio, outgoing)
+            nng_ctx_send(context, aio)
+            nng_aio_wait(aio)
+            let sent = nng_aio_result(aio)
+            if sent != 0 { nng_msg_free(outgoing) }
+            if sent == Int32(NNG_ECLOSED.rawValue) { return }
+        }
+    }
+
+    /// Closes the socket (pending receives end) and waits for the threads to finish their current request.
+    public func close() {
+        lock.lock()
+        let wasClosed = closed
+        closed = true
+        lock.unlock()
+        guard !wasClosed else { return }
+        nng_close(socket)
+        finished.wait()
+    }
+
+    deinit { close() }
+}

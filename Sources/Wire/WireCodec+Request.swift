@@ -1,0 +1,200 @@
+import CProtobufC
+import CSightlineProto
+
+/// protobuf-c encoding and decoding of `Request` and `Response`.
+public enum WireCodec {}
+
+extension WireCodec {
+    public static func encode(_ request: Request) -> [UInt8] {
+        let arena = CArena()
+        let message = arena.message(Sightline__V1__Request.self) { sightline__v1__request__init($0) }
+        let envelope = arena.message(Sightline__V1__Envelope.self) { sightline__v1__envelope__init($0) }
+        envelope.pointee.protocol_version = request.envelope.protocolVersion
+        envelope.pointee.request_id = request.envelope.requestID
+        envelope.pointee.token = arena.string(request.envelope.token)
+        envelope.pointee.deadline_ms = request.envelope.deadlineMilliseconds
+        envelope.pointee.collection = arena.string(request.envelope.collection)
+        message.pointee.envelope = envelope
+
+        func options(_ options: SearchOptions) -> UnsafeMutablePointer<Sightline__V1__SearchOptions> {
+            let pointer = arena.message(Sightline__V1__SearchOptions.self) { sightline__v1__search_options__init($0) }
+            pointer.pointee.k = UInt32(clamping: options.k)
+            pointer.pointee.nprobe = UInt32(clamping: options.nprobe)
+            pointer.pointee.refine = UInt32(clamping: options.refine)
+            return pointer
+        }
+
+        switch request.body {
+        case .search(let vector, let searchOptions):
+            let body = arena.message(Sightline__V1__SearchRequest.self) { sightline__v1__search_request__init($0) }
+            body.pointee.n_vector = vector.count
+            body.pointee.vector = arena.copy(vector)
+            body.pointee.options = options(searchOptions)
+            message.pointee.body_case = SIGHTLINE__V1__REQUEST__BODY_SEARCH
+            message.pointee.search = body
+        case .searchBatch(let batch, let searchOptions):
+            let body = arena.message(Sightline__V1__SearchBatchRequest.self) { sightline__v1__search_batch_request__init($0) }
+            body.pointee.dimension = UInt32(clamping: batch.dimension)
+            body.pointee.n_vectors = batch.values.count
+            body.pointee.vectors = arena.copy(batch.values)
+            body.pointee.options = options(searchOptions)
+            message.pointee.body_case = SIGHTLINE__V1__REQUEST__BODY_SEARCH_BATCH
+            message.pointee.search_batch = body
+        case .add(let batch):
+            let body = arena.message(Sightline__V1__AddRequest.self) { sightline__v1__add_request__init($0) }
+            body.pointee.dimension = UInt32(clamping: batch.vectors.dimension)
+            body.pointee.n_ids = batch.ids.count
+            body.pointee.ids = arena.copy(batch.ids)
+            body.pointee.n_vectors = batch.vectors.values.count
+            body.pointee.vectors = arena.copy(batch.vectors.values)
+            body.pointee.n_labels = batch.labels.count
+            body.pointee.labels = arena.copy(batch.labels)
+            body.pointee.n_keys = batch.keys.count
+            body.pointee.keys = arena.copy(batch.keys.map { arena.string($0) as UnsafeMutablePointer<CChar>? })
+            body.pointee.codebook_version = batch.codebookVersion
+            message.pointee.body_case = SIGHTLINE__V1__REQUEST__BODY_ADD
+            message.pointee.add = body
+        case .delete(let ids):
+            let body = arena.message(Sightline__V1__DeleteRequest.self) { sightline__v1__delete_request__init($0) }
+            body.pointee.n_ids = ids.count
+            body.pointee.ids = arena.copy(ids)
+            message.pointee.body_case = SIGHTLINE__V1__REQUEST__BODY_DELETE
+            message.pointee.delete_ = body
+        case .stats:
+            message.pointee.body_case = SIGHTLINE__V1__REQUEST__BODY_STATS
+            message.pointee.stats = arena.message(Sightline__V1__StatsRequest.self) { sightline__v1__stats_request__init($0) }
+        case .health:
+            message.pointee.body_case = SIGHTLINE__V1__REQUEST__BODY_HEALTH
+            message.pointee.health = arena.message(Sightline__V1__HealthRequest.self) { sightline__v1__health_request__init($0) }
+        case .codebookPush(let version, let indexFile):
+            let body = arena.message(Sightline__V1__CodebookPush.self) { sightline__v1__codebook_push__init($0) }
+            body.pointee.version = version
+            body.pointee.index_file = arena.binary(indexFile)
+            message.pointee.body_case = SIGHTLINE__V1__REQUEST__BODY_CODEBOOK_PUSH
+            message.pointee.codebook_push = body
+        case .codebookFetch:
+            message.pointee.body_case = SIGHTLINE__V1__REQUEST__BODY_CODEBOOK_FETCH
+            message.pointee.codebook_fetch = arena.message(Sightline__V1__CodebookFetch.self) { sightline__v1__codebook_fetch__init($0) }
+        case .shardTransfer(let transfer):
+            let body = arena.message(Sightline__V1__ShardTransferRequest.self) { sightline__v1__shard_transfer_request__init($0) }
+            body.pointee.codebook_version = transfer.codebookVersion
+            body.pointee.n_ids = transfer.ids.count
+            body.pointee.ids = arena.copy(transfer.ids)
+            body.pointee.n_lists = transfer.lists.count
+            body.pointee.lists = arena.copy(transfer.lists)
+            body.pointee.codes = arena.binary(transfer.codes)
+            body.pointee.n_labels = transfer.labels.count
+            body.pointee.labels = arena.copy(transfer.labels)
+            message.pointee.body_case = SIGHTLINE__V1__REQUEST__BODY_SHARD_TRANSFER
+            message.pointee.shard_transfer = body
+        case .verify(let query):
+            let body = arena.message(Sightline__V1__VerifyRequest.self) { sightline__v1__verify_request__init($0) }
+            switch query {
+            case .vectors(let a, let b, let threshold):
+                body.pointee.n_a = a.count
+                body.pointee.a = arena.copy(a)
+                body.pointee.n_b = b.count
+                body.pointee.b = arena.copy(b)
+                body.pointee.threshold = threshold
+            case .ids(let a, let b, let threshold):
+                body.pointee.id_a = a
+                body.pointee.id_b = b
+                body.pointee.by_id = 1
+                body.pointee.threshold = threshold
+            }
+            message.pointee.body_case = SIGHTLINE__V1__REQUEST__BODY_VERIFY
+            message.pointee.verify = body
+        case .identify(let vector, let threshold, let nprobe):
+            let body = arena.message(Sightline__V1__IdentifyRequest.self) { sightline__v1__identify_request__init($0) }
+            body.pointee.n_vector = vector.count
+            body.pointee.vector = arena.copy(vector)
+            body.pointee.threshold = threshold
+            body.pointee.nprobe = UInt32(clamping: nprobe)
+            message.pointee.body_case = SIGHTLINE__V1__REQUEST__BODY_IDENTIFY
+            message.pointee.identify = body
+        case .fetchVectors(let ids):
+            let body = arena.message(Sightline__V1__FetchVectorsRequest.self) { sightline__v1__fetch_vectors_request__init($0) }
+            body.pointee.n_ids = ids.count
+            body.pointee.ids = arena.copy(ids)
+            message.pointee.body_case = SIGHTLINE__V1__REQUEST__BODY_FETCH_VECTORS
+            message.pointee.fetch_vectors = body
+        }
+        let size = sightline__v1__request__get_packed_size(message)
+        var output = [UInt8](repeating: 0, count: size)
+        output.withUnsafeMutableBufferPointer { _ = sightline__v1__request__pack(message, $0.baseAddress!) }
+        return output
+    }
+
+    /// Parses a request frame. Garbage, truncated frames and frames above the limit throw.
+    public static func decodeRequest(_ frame: [UInt8], limit: Int = FrameLimits.maxFrameBytes) throws(WireError) -> Request {
+        guard frame.count <= limit else { throw .oversized(bytes: frame.count, limit: limit) }
+        let unpacked = frame.withUnsafeBufferPointer { sightline__v1__request__unpack(nil, $0.count, $0.baseAddress) }
+        guard let message = unpacked else { throw .malformed("not a Request message") }
+        defer { sightline__v1__request__free_unpacked(message, nil) }
+        guard let envelopePointer = message.pointee.envelope else { throw .missingField("an envelope") }
+        let e = envelopePointer.pointee
+        let envelope = Envelope(requestID: e.request_id, token: string(e.token), deadlineMilliseconds: e.deadline_ms,
+                                collection: string(e.collection), protocolVersion: e.protocol_version)
+        guard envelope.protocolVersion == wireProtocolVersion else {
+            throw .unsupportedVersion(got: envelope.protocolVersion, supported: wireProtocolVersion)
+        }
+        func options(_ pointer: UnsafeMutablePointer<Sightline__V1__SearchOptions>?) throws(WireError) -> SearchOptions {
+            guard let pointer else { throw .missingField("search options (k, nprobe)") }
+            return SearchOptions(k: Int(pointer.pointee.k), nprobe: Int(pointer.pointee.nprobe), refine: Int(pointer.pointee.refine))
+        }
+        let body: RequestBody
+        let m = message.pointee
+        switch m.body_case {
+        case SIGHTLINE__V1__REQUEST__BODY_SEARCH:
+            let b = m.search.pointee
+            body = .search(vector: array(b.vector, b.n_vector), options: try options(b.options))
+        case SIGHTLINE__V1__REQUEST__BODY_SEARCH_BATCH:
+            let b = m.search_batch.pointee
+            body = .searchBatch(VectorBatch(dimension: Int(b.dimension), values: array(b.vectors, b.n_vectors)), options: try options(b.options))
+        case SIGHTLINE__V1__REQUEST__BODY_ADD:
+            let b = m.add.pointee
+            let keys = array(b.keys, b.n_keys).map { string($0) }
+            body = .add(AddBatch(ids: array(b.ids, b.n_ids), vectors: VectorBatch(dimension: Int(b.dimension), values: array(b.vectors, b.n_vectors)),
+                                 labels: array(b.labels, b.n_labels), keys: keys, codebookVersion: b.codebook_version))
+        case SIGHTLINE__V1__REQUEST__BODY_DELETE:
+            let b = m.delete_.pointee
+            body = .delete(ids: array(b.ids, b.n_ids))
+        case SIGHTLINE__V1__REQUEST__BODY_STATS:
+            body = .stats
+        case SIGHTLINE__V1__REQUEST__BODY_HEALTH:
+            body = .health
+        case SIGHTLINE__V1__REQUEST__BODY_CODEBOOK_PUSH:
+            let b = m.codebook_push.pointee
+            body = .codebookPush(version: b.version, indexFile: bytes(b.index_file))
+        case SIGHTLINE__V1__REQUEST__BODY_CODEBOOK_FETCH:
+            body = .codebookFetch
+        case SIGHTLINE__V1__REQUEST__BODY_SHARD_TRANSFER:
+            let b = m.shard_transfer.pointee
+            body = .shardTransfer(ShardTransfer(codebookVersion: b.codebook_version, ids: array(b.ids, b.n_ids), lists: array(b.lists, b.n_lists),
+                                                codes: bytes(b.codes), labels: array(b.labels, b.n_labels)))
+        case SIGHTLINE__V1__REQUEST__BODY_VERIFY:
+            let b = m.verify.pointee
+            body = .verify(b.by_id != 0 ? .ids(a: b.id_a, b: b.id_b, threshold: b.threshold)
+                                        : .vectors(a: array(b.a, b.n_a), b: array(b.b, b.n_b), threshold: b.threshold))
+        case SIGHTLINE__V1__REQUEST__BODY_IDENTIFY:
+            let b = m.identify.pointee
+            body = .identify(vector: array(b.vector, b.n_vector), threshold: b.threshold, nprobe: Int(b.nprobe))
+        case SIGHTLINE__V1__REQUEST__BODY_FETCH_VECTORS:
+            let b = m.fetch_vectors.pointee
+            body = .fetchVectors(ids: array(b.ids, b.n_ids))
+        default:
+            throw .missingField("a body (search, add, …)")
+        }
+        return Request(envelope: envelope, body: body)
+    }
+
+    /// Reads just the request id of a frame that failed to decode fully, so the error reply can
+    /// still carry it (0 when even that is unreadable).
+    public static func bestEffortRequestID(_ frame: [UInt8]) -> UInt64 {
+        guard frame.count <= FrameLimits.maxFrameBytes else { return 0 }
+        let unpacked = frame.withUnsafeBufferPointer { sightline__v1__request__unpack(nil, $0.count, $0.baseAddress) }
+        guard let message = unpacked else { return 0 }
+        defer { sightline__v1__request__free_unpacked(message, nil) }
+        return message.pointee.envelope?.pointee.request_id ?? 0
+    }
+}

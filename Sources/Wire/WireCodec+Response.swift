@@ -1,0 +1,216 @@
+import CProtobufC
+import CSightlineProto
+
+extension WireCodec {
+    public static func encode(_ response: Response) -> [UInt8] {
+        let arena = CArena()
+        let message = arena.message(Sightline__V1__Response.self) { sightline__v1__response__init($0) }
+        message.pointee.request_id = response.requestID
+
+        func neighbors(_ list: NeighborList) -> UnsafeMutablePointer<Sightline__V1__Neighbors> {
+            let pointer = arena.message(Sightline__V1__Neighbors.self) { sightline__v1__neighbors__init($0) }
+            pointer.pointee.n_ids = list.ids.count
+            pointer.pointee.ids = arena.copy(list.ids)
+            pointer.pointee.n_distances = list.distances.count
+            pointer.pointee.distances = arena.copy(list.distances)
+            return pointer
+        }
+        func shardStats(_ stats: [ShardStatsReply]) -> UnsafeMutablePointer<UnsafeMutablePointer<Sightline__V1__ShardStats>?>? {
+            arena.copy(stats.map { s -> UnsafeMutablePointer<Sightline__V1__ShardStats>? in
+                let pointer = arena.message(Sightline__V1__ShardStats.self) { sightline__v1__shard_stats__init($0) }
+                pointer.pointee.shard = s.shard
+                pointer.pointee.vector_count = s.vectorCount
+                pointer.pointee.n_list_sizes = s.listSizes.count
+                pointer.pointee.list_sizes = arena.copy(s.listSizes)
+                pointer.pointee.memory_bytes = s.memoryBytes
+                pointer.pointee.queries_served = s.queriesServed
+                pointer.pointee.latency_p50_ms = s.latencyP50Milliseconds
+                pointer.pointee.latency_p95_ms = s.latencyP95Milliseconds
+                pointer.pointee.latency_p99_ms = s.latencyP99Milliseconds
+                pointer.pointee.codebook_version = s.codebookVersion
+                pointer.pointee.url = arena.string(s.url)
+                pointer.pointee.reachable = s.reachable ? 1 : 0
+                return pointer
+            })
+        }
+
+        switch response.body {
+        case .error(let reply):
+            let body = arena.message(Sightline__V1__Error.self) { sightline__v1__error__init($0) }
+            body.pointee.code = Sightline__V1__ErrorCode(rawValue: reply.code.rawValue)
+            body.pointee.message = arena.string(reply.message)
+            message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_ERROR
+            message.pointee.error = body
+        case .search(let reply):
+            let body = arena.message(Sightline__V1__SearchResponse.self) { sightline__v1__search_response__init($0) }
+            body.pointee.neighbors = neighbors(reply.results.first ?? NeighborList(ids: [], distances: []))
+            body.pointee.partial = reply.partial ? 1 : 0
+            body.pointee.n_missing_shards = reply.missingShards.count
+            body.pointee.missing_shards = arena.copy(reply.missingShards)
+            message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_SEARCH
+            message.pointee.search = body
+        case .searchBatch(let reply):
+            let body = arena.message(Sightline__V1__SearchBatchResponse.self) { sightline__v1__search_batch_response__init($0) }
+            body.pointee.n_results = reply.results.count
+            body.pointee.results = arena.copy(reply.results.map { neighbors($0) as UnsafeMutablePointer<Sightline__V1__Neighbors>? })
+            body.pointee.partial = reply.partial ? 1 : 0
+            body.pointee.n_missing_shards = reply.missingShards.count
+            body.pointee.missing_shards = arena.copy(reply.missingShards)
+            message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_SEARCH_BATCH
+            message.pointee.search_batch = body
+        case .add(let added, let ignored):
+            let body = arena.message(Sightline__V1__AddResponse.self) { sightline__v1__add_response__init($0) }
+            body.pointee.added = added
+            body.pointee.ignored = ignored
+            message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_ADD
+            message.pointee.add = body
+        case .delete(let deleted):
+            let body = arena.message(Sightline__V1__DeleteResponse.self) { sightline__v1__delete_response__init($0) }
+            body.pointee.deleted = deleted
+            message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_DELETE
+            message.pointee.delete_ = body
+        case .stats(let shards, let total):
+            let body = arena.message(Sightline__V1__StatsResponse.self) { sightline__v1__stats_response__init($0) }
+            body.pointee.n_shards = shards.count
+            body.pointee.shards = shardStats(shards)
+            body.pointee.total_vectors = total
+            message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_STATS
+            message.pointee.stats = body
+        case .health(let reply):
+            let body = arena.message(Sightline__V1__HealthResponse.self) { sightline__v1__health_response__init($0) }
+            body.pointee.cluster = arena.string(reply.cluster)
+            body.pointee.shard = reply.shard
+            body.pointee.codebook_version = reply.codebookVersion
+            body.pointee.vector_count = reply.vectorCount
+            body.pointee.state = arena.string(reply.state)
+            body.pointee.n_shards = reply.shards.count
+            body.pointee.shards = shardStats(reply.shards)
+            message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_HEALTH
+            message.pointee.health = body
+        case .codebookPush(let version):
+            let body = arena.message(Sightline__V1__CodebookPushResponse.self) { sightline__v1__codebook_push_response__init($0) }
+            body.pointee.version = version
+            message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_CODEBOOK_PUSH
+            message.pointee.codebook_push = body
+        case .codebookFetch(let version, let indexFile):
+            let body = arena.message(Sightline__V1__CodebookFetchResponse.self) { sightline__v1__codebook_fetch_response__init($0) }
+            body.pointee.version = version
+            body.pointee.index_file = arena.binary(indexFile)
+            message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_CODEBOOK_FETCH
+            message.pointee.codebook_fetch = body
+        case .shardTransfer(let accepted):
+            let body = arena.message(Sightline__V1__ShardTransferResponse.self) { sightline__v1__shard_transfer_response__init($0) }
+            body.pointee.accepted = accepted
+            message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_SHARD_TRANSFER
+            message.pointee.shard_transfer = body
+        case .verify(let distance, let same, let approximate):
+            let body = arena.message(Sightline__V1__VerifyResponse.self) { sightline__v1__verify_response__init($0) }
+            body.pointee.distance = distance
+            body.pointee.same = same ? 1 : 0
+            body.pointee.approximate = approximate ? 1 : 0
+            message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_VERIFY
+            message.pointee.verify = body
+        case .identify(let reply):
+            let body = arena.message(Sightline__V1__IdentifyResponse.self) { sightline__v1__identify_response__init($0) }
+            body.pointee.found = reply.found ? 1 : 0
+            body.pointee.id = reply.id
+            body.pointee.label = reply.label ?? 0
+            body.pointee.has_label = reply.label == nil ? 0 : 1
+            body.pointee.key = arena.string(reply.key)
+            body.pointee.distance = reply.distance
+            body.pointee.partial = reply.partial ? 1 : 0
+            message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_IDENTIFY
+            message.pointee.identify = body
+        case .fetchVectors(let fetched):
+            let body = arena.message(Sightline__V1__FetchVectorsResponse.self) { sightline__v1__fetch_vectors_response__init($0) }
+            body.pointee.dimension = UInt32(clamping: fetched.dimension)
+            body.pointee.n_found = fetched.found.count
+            body.pointee.found = arena.copy(fetched.found)
+            body.pointee.n_vectors = fetched.values.count
+            body.pointee.vectors = arena.copy(fetched.values)
+            body.pointee.approximate = fetched.approximate ? 1 : 0
+            message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_FETCH_VECTORS
+            message.pointee.fetch_vectors = body
+        }
+        let size = sightline__v1__response__get_packed_size(message)
+        var output = [UInt8](repeating: 0, count: size)
+        output.withUnsafeMutableBufferPointer { _ = sightline__v1__response__pack(message, $0.baseAddress!) }
+        return output
+    }
+
+    public static func decodeResponse(_ frame: [UInt8], limit: Int = FrameLimits.maxFrameBytes) throws(WireError) -> Response {
+        guard frame.count <= limit else { throw .oversized(bytes: frame.count, limit: limit) }
+        let unpacked = frame.withUnsafeBufferPointer { sightline__v1__response__unpack(nil, $0.count, $0.baseAddress) }
+        guard let message = unpacked else { throw .malformed("not a Response message") }
+        defer { sightline__v1__response__free_unpacked(message, nil) }
+        let m = message.pointee
+
+        func neighbors(_ pointer: UnsafeMutablePointer<Sightline__V1__Neighbors>?) -> NeighborList {
+            guard let n = pointer?.pointee else { return NeighborList(ids: [], distances: []) }
+            return NeighborList(ids: array(n.ids, n.n_ids), distances: array(n.distances, n.n_distances))
+        }
+        func shardStats(_ pointer: UnsafeMutablePointer<UnsafeMutablePointer<Sightline__V1__ShardStats>?>?, _ count: Int) -> [ShardStatsReply] {
+            array(pointer, count).compactMap { entry in
+                guard let s = entry?.pointee else { return nil }
+                var reply = ShardStatsReply()
+                reply.shard = s.shard
+                reply.vectorCount = s.vector_count
+                reply.listSizes = array(s.list_sizes, s.n_list_sizes)
+                reply.memoryBytes = s.memory_bytes
+                reply.queriesServed = s.queries_served
+                reply.latencyP50Milliseconds = s.latency_p50_ms
+                reply.latencyP95Milliseconds = s.latency_p95_ms
+                reply.latencyP99Milliseconds = s.latency_p99_ms
+                reply.codebookVersion = s.codebook_version
+                reply.url = string(s.url)
+                reply.reachable = s.reachable != 0
+                return reply
+            }
+        }
+
+        let body: ResponseBody
+        switch m.body_case {
+        case SIGHTLINE__V1__RESPONSE__BODY_ERROR:
+            let b = m.error.pointee
+            body = .error(ErrorReply(ErrorCode(rawValue: b.code.rawValue) ?? .unspecified, string(b.message)))
+        case SIGHTLINE__V1__RESPONSE__BODY_SEARCH:
+            let b = m.search.pointee
+            body = .search(SearchReply(results: [neighbors(b.neighbors)], partial: b.partial != 0, missingShards: array(b.missing_shards, b.n_missing_shards)))
+        case SIGHTLINE__V1__RESPONSE__BODY_SEARCH_BATCH:
+            let b = m.search_batch.pointee
+            body = .searchBatch(SearchReply(results: array(b.results, b.n_results).map { neighbors($0) }, partial: b.partial != 0,
+                                            missingShards: array(b.missing_shards, b.n_missing_shards)))
+        case SIGHTLINE__V1__RESPONSE__BODY_ADD:
+            body = .add(added: m.add.pointee.added, ignored: m.add.pointee.ignored)
+        case SIGHTLINE__V1__RESPONSE__BODY_DELETE:
+            body = .delete(deleted: m.delete_.pointee.deleted)
+        case SIGHTLINE__V1__RESPONSE__BODY_STATS:
+            let b = m.stats.pointee
+            body = .stats(shards: shardStats(b.shards, b.n_shards), totalVectors: b.total_vectors)
+        case SIGHTLINE__V1__RESPONSE__BODY_HEALTH:
+            let b = m.health.pointee
+            body = .health(HealthReply(cluster: string(b.cluster), shard: b.shard, codebookVersion: b.codebook_version,
+                                       vectorCount: b.vector_count, state: string(b.state), shards: shardStats(b.shards, b.n_shards)))
+        case SIGHTLINE__V1__RESPONSE__BODY_CODEBOOK_PUSH:
+            body = .codebookPush(version: m.codebook_push.pointee.version)
+        case SIGHTLINE__V1__RESPONSE__BODY_CODEBOOK_FETCH:
+            body = .codebookFetch(version: m.codebook_fetch.pointee.version, indexFile: bytes(m.codebook_fetch.pointee.index_file))
+        case SIGHTLINE__V1__RESPONSE__BODY_SHARD_TRANSFER:
+            body = .shardTransfer(accepted: m.shard_transfer.pointee.accepted)
+        case SIGHTLINE__V1__RESPONSE__BODY_VERIFY:
+            let b = m.verify.pointee
+            body = .verify(distance: b.distance, same: b.same != 0, approximate: b.approximate != 0)
+        case SIGHTLINE__V1__RESPONSE__BODY_IDENTIFY:
+            let b = m.identify.pointee
+            body = .identify(IdentifyReply(found: b.found != 0, id: b.id, label: b.has_label != 0 ? b.label : nil, key: string(b.key),
+                                           distance: b.distance, partial: b.partial != 0))
+        case SIGHTLINE__V1__RESPONSE__BODY_FETCH_VECTORS:
+            let b = m.fetch_vectors.pointee
+            body = .fetchVectors(FetchedVectors(dimension: Int(b.dimension), found: array(b.found, b.n_found),
+                                                values: array(b.vectors, b.n_vectors), approximate: b.approximate != 0))
+        default:
+            throw .missingField("a response body")
+        }
+        return Response(requestID: m.request_id, body: body)
+    }
+}

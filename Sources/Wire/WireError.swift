@@ -1,0 +1,34 @@
+/// Errors of turning bytes into messages. Each is answered with a typed error reply.
+public enum WireError: Error, Equatable, CustomStringConvertible {
+    case oversized(bytes: Int, limit: Int)
+    case malformed(String)
+    case missingField(String)
+    case unsupportedVersion(got: UInt32, supported: UInt32)
+
+    public var description: String {
+        switch self {
+        case .oversized(let bytes, let limit):
+            return "frame of \(bytes) bytes exceeds the \(limit)-byte limit: send smaller batches"
+        case .malformed(let what):
+            return "malformed frame: \(what); send one protobuf Request per message (see docs/PROTOCOL.md)"
+        case .missingField(let field):
+            return "the request lacks \(field)"
+        case .unsupportedVersion(let got, let supported):
+            return "protocol version \(got) is not supported (this server speaks \(supported))"
+        }
+    }
+
+    /// The error code a server answers with.
+    public var code: ErrorCode {
+        switch self {
+        case .unsupportedVersion: return .unsupportedVersion
+        default: return .badRequest
+        }
+    }
+}
+
+/// Frame limits. A frame above `maxFrameBytes` is refused before it is parsed.
+public enum FrameLimits {
+    /// 64 MiB: a 100,000 × 128-float add batch is 51 MiB.
+    public static let maxFrameBytes = 64 << 20
+}

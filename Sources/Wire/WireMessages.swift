@@ -1,0 +1,250 @@
+/// Swift forms of the messages in `Proto/sightline.proto`. Services and clients speak these;
+/// `WireCodec` turns them into protobuf bytes through protobuf-c and back.
+
+/// The protocol version this build speaks (`Envelope.protocol_version`).
+public let wireProtocolVersion: UInt32 = 1
+
+public struct Envelope: Sendable, Equatable {
+    public var protocolVersion: UInt32
+    public var requestID: UInt64
+    public var token: String
+    /// Budget in milliseconds from sending; 0 = the server's default.
+    public var deadlineMilliseconds: UInt32
+    /// Empty means the default collection.
+    public var collection: String
+
+    public init(requestID: UInt64, token: String, deadlineMilliseconds: UInt32 = 0, collection: String = "",
+                protocolVersion: UInt32 = wireProtocolVersion) {
+        self.protocolVersion = protocolVersion
+        self.requestID = requestID
+        self.token = token
+        self.deadlineMilliseconds = deadlineMilliseconds
+        self.collection = collection
+    }
+}
+
+public struct SearchOptions: Sendable, Equatable {
+    public var k: Int
+    public var nprobe: Int
+    public var refine: Int
+    public init(k: Int, nprobe: Int, refine: Int = 0) {
+        self.k = k
+        self.nprobe = nprobe
+        self.refine = refine
+    }
+}
+
+/// `values.count / dimension` vectors, row-major.
+public struct VectorBatch: Sendable, Equatable {
+    public var dimension: Int
+    public var values: [Float]
+    public init(dimension: Int, values: [Float]) {
+        self.dimension = dimension
+        self.values = values
+    }
+    public var count: Int { dimension > 0 ? values.count / dimension : 0 }
+}
+
+public struct AddBatch: Sendable, Equatable {
+    public var ids: [UInt64]
+    public var vectors: VectorBatch
+    /// Empty, or one per id.
+    public var labels: [Int32]
+    /// Empty, or one per id.
+    public var keys: [String]
+    public var codebookVersion: UInt64
+
+    public init(ids: [UInt64], vectors: VectorBatch, labels: [Int32] = [], keys: [String] = [], codebookVersion: UInt64 = 0) {
+        self.ids = ids
+        self.vectors = vectors
+        self.labels = labels
+        self.keys = keys
+        self.codebookVersion = codebookVersion
+    }
+}
+
+public struct ShardTransfer: Sendable, Equatable {
+    public var codebookVersion: UInt64
+    public var ids: [UInt64]
+    public var lists: [UInt32]
+    public var codes: [UInt8]
+    public var labels: [Int32]
+    public init(codebookVersion: UInt64, ids: [UInt64], lists: [UInt32], codes: [UInt8], labels: [Int32] = []) {
+        self.codebookVersion = codebookVersion
+        self.ids = ids
+        self.lists = lists
+        self.codes = codes
+        self.labels = labels
+    }
+}
+
+public enum VerifyQuery: Sendable, Equatable {
+    case vectors(a: [Float], b: [Float], threshold: Float)
+    case ids(a: UInt64, b: UInt64, threshold: Float)
+}
+
+public enum RequestBody: Sendable, Equatable {
+    case search(vector: [Float], options: SearchOptions)
+    case searchBatch(VectorBatch, options: SearchOptions)
+    case add(AddBatch)
+    case delete(ids: [UInt64])
+    case stats
+    case health
+    case codebookPush(version: UInt64, indexFile: [UInt8])
+    case codebookFetch
+    case shardTransfer(ShardTransfer)
+    case verify(VerifyQuery)
+    case identify(vector: [Float], threshold: Float, nprobe: Int)
+    case fetchVectors(ids: [UInt64])
+
+    /// A short name for logs and errors.
+    public var name: String {
+        switch self {
+        case .search: return "search"
+        case .searchBatch: return "search_batch"
+        case .add: return "add"
+        case .delete: return "delete"
+        case .stats: return "stats"
+        case .health: return "health"
+        case .codebookPush: return "codebook_push"
+        case .codebookFetch: return "codebook_fetch"
+        case .shardTransfer: return "shard_transfer"
+        case .verify: return "verify"
+        case .identify: return "identify"
+        case .fetchVectors: return "fetch_vectors"
+        }
+    }
+}
+
+public struct Request: Sendable, Equatable {
+    public var envelope: Envelope
+    public var body: RequestBody
+    public init(envelope: Envelope, body: RequestBody) {
+        self.envelope = envelope
+        self.body = body
+    }
+}
+
+/// `Proto/sightline.proto` `ErrorCode`.
+public enum ErrorCode: UInt32, Sendable, Equatable {
+    case unspecified = 0, badRequest = 1, unauthorized = 2, notFound = 3, unavailable = 4
+    case deadlineExceeded = 5, conflict = 6, internalError = 7, unsupportedVersion = 8
+}
+
+public struct ErrorReply: Sendable, Equatable, Error, CustomStringConvertible {
+    public var code: ErrorCode
+    public var message: String
+    public init(_ code: ErrorCode, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+    public var description: String { "\(code): \(message)" }
+}
+
+/// One query's neighbours, best first.
+public struct NeighborList: Sendable, Equatable {
+    public var ids: [UInt64]
+    public var distances: [Float]
+    public init(ids: [UInt64], distances: [Float]) {
+        self.ids = ids
+        self.distances = distances
+    }
+}
+
+public struct SearchReply: Sendable, Equatable {
+    public var results: [NeighborList]
+    public var partial: Bool
+    public var missingShards: [UInt32]
+    public init(results: [NeighborList], partial: Bool = false, missingShards: [UInt32] = []) {
+        self.results = results
+        self.partial = partial
+        self.missingShards = missingShards
+    }
+}
+
+public struct ShardStatsReply: Sendable, Equatable {
+    public var shard: UInt32 = 0
+    public var vectorCount: UInt64 = 0
+    public var listSizes: [UInt32] = []
+    public var memoryBytes: UInt64 = 0
+    public var queriesServed: UInt64 = 0
+    public var latencyP50Milliseconds: Float = 0
+    public var latencyP95Milliseconds: Float = 0
+    public var latencyP99Milliseconds: Float = 0
+    public var codebookVersion: UInt64 = 0
+    public var url = ""
+    public var reachable = false
+    public init() {}
+}
+
+public struct HealthReply: Sendable, Equatable {
+    public var cluster: String
+    public var shard: UInt32
+    public var codebookVersion: UInt64
+    public var vectorCount: UInt64
+    public var state: String
+    public var shards: [ShardStatsReply]
+    public init(cluster: String, shard: UInt32, codebookVersion: UInt64, vectorCount: UInt64, state: String, shards: [ShardStatsReply] = []) {
+        self.cluster = cluster
+        self.shard = shard
+        self.codebookVersion = codebookVersion
+        self.vectorCount = vectorCount
+        self.state = state
+        self.shards = shards
+    }
+}
+
+public struct IdentifyReply: Sendable, Equatable {
+    public var found: Bool
+    public var id: UInt64
+    public var label: Int32?
+    public var key: String
+    public var distance: Float
+    public var partial: Bool
+    public init(found: Bool, id: UInt64 = 0, label: Int32? = nil, key: String = "", distance: Float = 0, partial: Bool = false) {
+        self.found = found
+        self.id = id
+        self.label = label
+        self.key = key
+        self.distance = distance
+        self.partial = partial
+    }
+}
+
+public struct FetchedVectors: Sendable, Equatable {
+    public var dimension: Int
+    public var found: [UInt64]
+    public var values: [Float]
+    public var approximate: Bool
+    public init(dimension: Int, found: [UInt64], values: [Float], approximate: Bool) {
+        self.dimension = dimension
+        self.found = found
+        self.values = values
+        self.approximate = approximate
+    }
+}
+
+public enum ResponseBody: Sendable, Equatable {
+    case error(ErrorReply)
+    case search(SearchReply)
+    case searchBatch(SearchReply)
+    case add(added: UInt64, ignored: UInt64)
+    case delete(deleted: UInt64)
+    case stats(shards: [ShardStatsReply], totalVectors: UInt64)
+    case health(HealthReply)
+    case codebookPush(version: UInt64)
+    case codebookFetch(version: UInt64, indexFile: [UInt8])
+    case shardTransfer(accepted: UInt64)
+    case verify(distance: Float, same: Bool, approximate: Bool)
+    case identify(IdentifyReply)
+    case fetchVectors(FetchedVectors)
+}
+
+public struct Response: Sendable, Equatable {
+    public var requestID: UInt64
+    public var body: ResponseBody
+    public init(requestID: UInt64, body: ResponseBody) {
+        self.requestID = requestID
+        self.body = body
+    }
+}

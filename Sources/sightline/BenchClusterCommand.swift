@@ -1,0 +1,111 @@
+import ArgumentParser
+import ClusterClient
+import Datasets
+import Dispatch
+import Foundation
+import RetrievalEval
+import SightlineKit
+import Synchronization
+import VectorMath
+import Wire
+
+struct BenchClusterCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-cluster",
+        abstract: "Send a query set through the coordinator, sweep nprobe, compare with exact ground truth.",
+        discussion: """
+        Example: sightline bench-cluster --token-file runs/local/token --dataset fashion-mnist --nprobe 1,4,16 --clients 4 --json
+        Assumes the cluster holds the dataset's base set under ids 0…n−1 (as `sightline ingest` adds it). \
+        Queries go one per request from --clients concurrent clients; latency is per request.
+        """)
+
+    @OptionGroup var target: CoordinatorOptions
+
+    @Option(help: "Dataset whose base set the cluster holds and whose queries are sent.")
+    var dataset: String
+
+    @Option(help: "Comma-separated nprobe values.")
+    var nprobe: String = "1,2,4,8,16"
+
+    @Option(help: "Use only the first N queries (0 = all).")
+    var limit: Int = 2000
+
+    @Option(help: "Concurrent clients.")
+    var clients: Int = 1
+
+    @Option(help: "Search deadline in milliseconds.")
+    var deadlineMs: Int = 2000
+
+    @Flag(help: "One JSON object per row (keys: nprobe, r_at_1, recall_at_10, qps, p50_ms, p95_ms, p99_ms, partial_rate).")
+    var json = false
+
+    func run() throws {
+        try reportingErrors {
+            guard clients >= 1 else { throw SightlineError.badInput("--clients must be at least 1") }
+            let probes = try parseIntegerList(nprobe, name: "nprobe")
+            let client = try target.client()
+            let data = try DatasetCatalog.load(dataset)
+            var queries = data.queries
+            if limit > 0, limit < queries.rowCount { queries = queries.slice(0 ..< limit) }
+            let progress = ProgressReporter()
+            let truth = try Workflows.groundTruth(queries: queries, base: data.base, k: 10, metric: .l2, threads: 0, progress: progress)
+            if !json { printLine("nprobe    R@1  10-R@10      QPS  p50 ms  p95 ms  p99 ms  partial") }
+            for probe in probes {
+                let row = try measure(client: client, queries: queries, truth: truth, nprobe: probe, progress: progress)
+                printLine(json ? row.json : row.text)
+            }
+        }
+    }
+
+    struct Row {
+        var nprobe: Int, rAt1: Double, recallAt10: Double, qps: Double, p50: Double, p95: Double, p99: Double, partialRate: Double
+        var json: String {
+            "{\"nprobe\": \(nprobe), \"r_at_1\": \(rAt1), \"recall_at_10\": \(recallAt10), \"qps\": \(qps), "
+                + "\"p50_ms\": \(p50), \"p95_ms\": \(p95), \"p99_ms\": \(p99), \"partial_rate\": \(partialRate)}"
+        }
+        var text: String {
+            String(format: "%6d %6.4f   %6.4f %8.0f %7.3f %7.3f %7.3f  %7.4f", nprobe, rAt1, recallAt10, qps, p50, p95, p99, partialRate)
+        }
+    }
+
+    func measure(client: CoordinatorClient, queries: Matrix, truth: [[VectorID]], nprobe: Int, progress: ProgressReporter) throws -> Row {
+        let count = queries.rowCount
+        let results = Mutex([[VectorID]](repeating: [], count: count))
+        let latencies = Mutex([Double](repeating: 0, count: count))
+        let partial = Atomic<Int>(0)
+        let next = Atomic<Int>(0)
+        let failure = Mutex<(any Error)?>(nil)
+        let dimension = queries.dimension
+        let (_, seconds) = measureSeconds {
+            DispatchQueue.concurrentPerform(iterations: clients) { _ in
+                while true {
+                    let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                    if index >= count { break }
+                    let vector = Array(queries.row(index))
+                    do {
+                        let (reply, latency) = try measureSeconds {
+                            try clusterCall {
+                                try client.search(VectorBatch(dimension: dimension, values: vector), options: SearchOptions(k: 10, nprobe: nprobe),
+                                                  deadlineMilliseconds: deadlineMs)
+                            }
+                        }
+                        if reply.partial { partial.wrappingAdd(1, ordering: .relaxed) }
+                        results.withLock { $0[index] = reply.results.first?.ids.map { VectorID($0) } ?? [] }
+                        latencies.withLock { $0[index] = latency }
+                        progress.report("nprobe \(nprobe)", index + 1, count)
+                    } catch {
+                        failure.withLock { $0 = $0 ?? error }
+                        next.store(count, ordering: .relaxed)
+                    }
+                }
+            }
+        }
+        if let error = failure.withLock({ $0 }) { throw error }
+        let found = results.withLock { $0 }
+        let sorted = latencies.withLock { $0 }
+        return Row(nprobe: nprobe, rAt1: NeighborRecall.rAt1(results: found, groundTruth: truth),
+                   recallAt10: NeighborRecall.kRecallAtK(results: found, groundTruth: truth, k: 10),
+                   qps: Double(count) / seconds, p50: percentile(sorted, 0.5) * 1000, p95: percentile(sorted, 0.95) * 1000,
+                   p99: percentile(sorted, 0.99) * 1000, partialRate: Double(partial.load(ordering: .relaxed)) / Double(count))
+    }
+}

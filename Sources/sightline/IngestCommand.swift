@@ -1,0 +1,68 @@
+import ArgumentParser
+import ClusterClient
+import Datasets
+import SightlineKit
+import Wire
+
+struct IngestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest",
+        abstract: "Stream a vector file or dataset to the coordinator in batches (ids = first-id + row).",
+        discussion: "Example: sightline ingest --coordinator tcp://127.0.0.1:7700 --token-file runs/local/token --dataset fashion-mnist")
+
+    @OptionGroup var target: CoordinatorOptions
+
+    @Option(help: "Vectors to add: fashion-mnist, synthetic:…, or a .fvecs/.bvecs/.npy path (labels from NAME.labels when present).")
+    var dataset: String
+
+    @Option(help: "Vectors per request.")
+    var batch: Int = 5000
+
+    @Option(help: "Id of the first vector.")
+    var firstId: UInt64 = 0
+
+    @Option(help: "Add only the first N vectors (0 = all).")
+    var limit: Int = 0
+
+    func run() throws {
+        try reportingErrors {
+            guard batch >= 1 else { throw SightlineError.badInput("--batch must be at least 1") }
+            let client = try target.client()
+            let data = try DatasetCatalog.load(dataset)
+            let total = limit > 0 ? min(limit, data.base.rowCount) : data.base.rowCount
+            let progress = ProgressReporter()
+            var added: UInt64 = 0, ignored: UInt64 = 0, start = 0
+            let (_, seconds) = try measureSeconds {
+                while start < total {
+                    let end = min(total, start + batch)
+                    let slice = data.base.slice(start ..< end)
+                    let labels = data.baseLabels.map { Array($0[start ..< end]) } ?? []
+                    let request = AddBatch(ids: (start ..< end).map { firstId + UInt64($0) },
+                                           vectors: VectorBatch(dimension: slice.dimension, values: slice.values), labels: labels)
+                    let reply = try clusterCall { try client.add(request) }
+                    added += reply.added
+                    ignored += reply.ignored
+                    progress.report("ingest", end, total)
+                    start = end
+                }
+            }
+            printLine("ingested \(total) vectors: \(added) added, \(ignored) already present, \(Int(Double(total) / max(seconds, 1e-9))) vectors/s")
+        }
+    }
+}
+
+/// Runs a cluster call, turning server and transport errors into the CLI's error classes.
+func clusterCall<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as ClientError {
+        switch error {
+        case .server(let reply) where reply.code == .badRequest || reply.code == .notFound || reply.code == .unauthorized:
+            throw SightlineError.badInput(error.description)
+        case .server, .transport:
+            throw SightlineError.unavailable(error.description)
+        case .unexpectedReply:
+            throw SightlineError.internalError(error.description)
+        }
+    }
+}
