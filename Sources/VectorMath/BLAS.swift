@@ -12,6 +12,7 @@ public enum BLAS {
         alpha: Float = 1, beta: Float = 0
     ) {
         guard m > 0, n > 0, k > 0 else { return }
+        BlasThreadPolicy.ensureSingleThreaded()
         cblas_sgemm(
             CblasRowMajor, CblasNoTrans, CblasTrans,
             Int32(m), Int32(n), Int32(k),
@@ -29,6 +30,7 @@ public enum BLAS {
         alpha: Float = 1
     ) {
         guard m > 0, n > 0, k > 0 else { return }
+        BlasThreadPolicy.ensureSingleThreaded()
         cblas_sgemm(
             CblasRowMajor, CblasNoTrans, CblasTrans,
             Int32(m), Int32(n), Int32(k),
@@ -36,8 +38,10 @@ public enum BLAS {
             0, c, Int32(leadingC))
     }
 
-    /// Sets how many threads OpenBLAS itself uses. Sightline parallelises its own loops and sets
-    /// this to 1 inside them, so that 2 cores are not asked to run 4 threads.
+    /// Sets how many threads OpenBLAS itself uses. Sightline keeps it at 1 (set before the first
+    /// product): it parallelises its own loops, so 2 cores are never asked to run 4 threads, and a
+    /// product's result never depends on how OpenBLAS split it across threads, which keeps a
+    /// query's distances bit-identical on a single node and on a cluster's workers.
     public static func setThreadCount(_ count: Int) {
         openblas_set_num_threads(Int32(max(1, count)))
     }

@@ -6,8 +6,7 @@ import Synchronization
 ///
 /// Indices are handed out in chunks of `chunk` through one atomic counter, so uneven work (long and
 /// short inverted lists) balances itself. With `threads <= 1` the loop runs inline, in order.
-/// OpenBLAS is held at one thread while Sightline runs its own threads, so that 2 cores are never
-/// asked to run 4 threads.
+/// OpenBLAS is held at one thread (see `BLAS.setThreadCount`).
 ///
 /// `body` may run concurrently with itself: it must write only to disjoint places (its own slot of
 /// an output buffer), which is how every caller in Sightline uses it.

@@ -1,0 +1,142 @@
+import ClusterClient
+import Foundation
+import Testing
+import Wire
+
+/// Real worker and coordinator processes on loopback for one test, each in its own folder, on
+/// ports the kernel hands out. `stop()` ends exactly the processes it started.
+final class LocalCluster: @unchecked Sendable {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static func binary(_ name: String) -> String { root.appendingPathComponent(".build/release/\(name)").path }
+
+    let folder: String
+    let clusterName: String
+    let token: String
+    let coordinatorURL: String
+    var workerURLs: [String]
+    var workers: [Int: Process] = [:]
+    var coordinator: Process?
+    let configPath: String
+    /// Wraps each command, e.g. ["ip", "netns", "exec", NS] for a worker in a namespace.
+    var launchPrefix: (_ role: String) -> [String] = { _ in [] }
+
+    init(name: String, workerCount: Int, index: (dimension: Int, nlist: Int, m: Int), codebooks: [UInt8],
+         token: String = "test-token", urls: (coordinator: String, workers: [String])? = nil, maxFrameBytes: Int? = nil) throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-\(name)-\(getpid())-\(UInt32.random(in: 0 ... .max))").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        self.token = token
+        clusterName = "test-\(name)"
+        coordinatorURL = urls?.coordinator ?? "tcp://127.0.0.1:\(LocalCluster.freePort())"
+        workerURLs = urls?.workers ?? (0 ..< workerCount).map { _ in "tcp://127.0.0.1:\(LocalCluster.freePort())" }
+        try Data(codebooks).write(to: URL(fileURLWithPath: "\(folder)/codebooks.slix"))
+        var config = """
+            cluster = "\(clusterName)"
+            token = "\(token)"
+            listen = "\(coordinatorURL)"
+            data = "\(folder)/coordinator"
+            deadline_ms = 2000
+            [index]
+            dimension = \(index.dimension)
+            nlist = \(index.nlist)
+            m = \(index.m)
+            nprobe = 4
+
+            """
+        for (shard, url) in workerURLs.enumerated() { config += "[[workers]]\nshard = \(shard)\nurl = \"\(url)\"\n" }
+        configPath = "\(folder)/cluster.toml"
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+        self.maxFrameBytes = maxFrameBytes
+    }
+
+    let maxFrameBytes: Int?
+
+    /// A port nobody listens on now (bound to 0, read back, released).
+    static func freePort() -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func launch(_ arguments: [String], role: String, log: String) throws -> Process {
+        let process = Process()
+        let command = launchPrefix(role) + arguments
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        handle.seekToEndOfFile()
+        process.standardOutput = handle
+        process.standardError = handle
+        var environment = ProcessInfo.processInfo.environment
+        environment["SIGHTLINE_TOKEN"] = token
+        process.environment = environment
+        try process.run()
+        return process
+    }
+
+    func startWorker(_ shard: Int) throws {
+        workers[shard] = try launch(
+            [LocalCluster.binary("sightline-worker"), "--listen", workerURLs[shard], "--data", "\(folder)/worker-\(shard)",
+             "--cluster", clusterName, "--shard", "\(shard)"]
+                + (maxFrameBytes.map { ["--max-frame-bytes", "\($0)"] } ?? []),
+            role: "worker-\(shard)", log: "\(folder)/worker-\(shard).log")
+    }
+
+    func start() throws {
+        for shard in workerURLs.indices { try startWorker(shard) }
+        coordinator = try launch(
+            [LocalCluster.binary("sightline-coordinator"), "--config", configPath, "--codebooks", "\(folder)/codebooks.slix"]
+                + (maxFrameBytes.map { ["--max-frame-bytes", "\($0)"] } ?? []),
+            role: "coordinator", log: "\(folder)/coordinator.log")
+        try waitUntilHealthy()
+    }
+
+    func client(token: String? = nil, collection: String = "") throws -> CoordinatorClient {
+        try CoordinatorClient(url: coordinatorURL, token: token ?? self.token, collection: collection)
+    }
+
+    /// Waits until the coordinator reports every worker reachable with the codebooks installed.
+    func waitUntilHealthy(timeout: Double = 60) throws {
+        let client = try client()
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let health = try? client.health(), health.shards.count == workerURLs.count, health.state == "serving" { return }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        throw ClusterTestError.notHealthy(logs())
+    }
+
+    func kill(shard: Int, signal: Int32 = SIGKILL) {
+        guard let process = workers[shard], process.isRunning else { return }
+        Glibc.kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+    }
+
+    func stop() {
+        for process in [coordinator].compactMap({ $0 }) + workers.values where process.isRunning {
+            Glibc.kill(process.processIdentifier, SIGTERM)
+        }
+        for process in [coordinator].compactMap({ $0 }) + workers.values {
+            let deadline = Date().addingTimeInterval(5)
+            while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        }
+    }
+
+    func logs() -> String {
+        (try? FileManager.default.contentsOfDirectory(atPath: folder))?.filter { $0.hasSuffix(".log") }.sorted().map { name in
+            "== \(name)\n" + ((try? String(contentsOfFile: "\(folder)/\(name)", encoding: .utf8)) ?? "").suffix(2000)
+        }.joined(separator: "\n") ?? ""
+    }
+
+    deinit { stop() }
+}
+
+enum ClusterTestError: Error { case notHealthy(String) }
