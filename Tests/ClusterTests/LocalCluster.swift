@@ -89,13 +89,13 @@ final class LocalCluster: @unchecked Sendable {
             role: "worker-\(shard)", log: "\(folder)/worker-\(shard).log")
     }
 
-    func start() throws {
+    func start(waitForHealth: Bool = true) throws {
         for shard in workerURLs.indices { try startWorker(shard) }
         coordinator = try launch(
             [LocalCluster.binary("sightline-coordinator"), "--config", configPath, "--codebooks", "\(folder)/codebooks.slix"]
                 + (maxFrameBytes.map { ["--max-frame-bytes", "\($0)"] } ?? []),
             role: "coordinator", log: "\(folder)/coordinator.log")
-        try waitUntilHealthy()
+        if waitForHealth { try waitUntilHealthy() }
     }
 
     func client(token: String? = nil, collection: String = "") throws -> CoordinatorClient {

@@ -1,0 +1,88 @@
+import Datasets
+import Foundation
+import Testing
+import VectorIndex
+import VectorMath
+
+/// Test hosts in network namespaces (scripts/netns-hosts): a coordinator and three workers, each
+/// with its own address, talking over veth pairs and a bridge that exist only for this test.
+enum TestHosts {
+    static let ipCommand = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    /// Whether namespaces can be made here (root, iproute2, a kernel that allows it).
+    static let available: Bool = {
+        guard let ip = ipCommand, getuid() == 0 else { return false }
+        let name = "slprobe\(getpid() % 100_000)"
+        return run([ip, "netns", "add", name]) == 0 && run([ip, "netns", "del", name]) == 0
+    }()
+
+    @discardableResult
+    static func run(_ command: [String], output: UnsafeMutablePointer<String>? = nil) -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return -1 }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        output?.pointee = String(decoding: data, as: UTF8.self)
+        return process.terminationStatus
+    }
+}
+
+@Suite(.serialized) struct MultiHostTests {
+    @Test(.enabled(if: TestHosts.available, "network namespaces cannot be created here (needs root and iproute2): multi-host test skipped"))
+    func exactMergeAcrossNamespaceHosts() throws {
+        let ip = TestHosts.ipCommand!
+        let prefix = "sl\(getpid() % 10_000)"
+        let script = LocalCluster.root.appendingPathComponent("scripts/netns-hosts").path
+        #expect(TestHosts.run([script, "up", "4", "--prefix", prefix]) == 0)
+        defer { TestHosts.run([script, "down", "4", "--prefix", prefix]) }
+
+        let spec = "synthetic:n=4000,q=200,d=32,classes=200,seed=9"
+        let data = try DatasetCatalog.load(spec)
+        var training = IVFPQTraining()
+        training.iterations = 8
+        let trained = try IVFPQIndex.train(data.train, configuration: IVFPQConfiguration(dimension: 32, listCount: 32, subquantizerCount: 8), training: training)
+        let codebooks = IndexFile.encode(trained)
+        let workerURLs = (1 ... 3).map { "tcp://10.213.0.\($0 + 1):7701" }
+        let cluster = try LocalCluster(name: "hosts", workerCount: 3, index: (32, 32, 8), codebooks: codebooks,
+                                       urls: ("tcp://10.213.0.1:7700", workerURLs))
+        cluster.launchPrefix = { role in
+            let host = role == "coordinator" ? 0 : Int(role.split(separator: "-")[1])! + 1
+            return [ip, "netns", "exec", "\(prefix)-h\(host)"]
+        }
+        defer { cluster.stop() }
+        try cluster.start(waitForHealth: false)
+
+        // The client runs on the coordinator's host.
+        let cli = [ip, "netns", "exec", "\(prefix)-h0", LocalCluster.binary("sightline")]
+        let target = ["--coordinator", cluster.coordinatorURL, "--token", cluster.token]
+        var healthy = false
+        for _ in 0 ..< 150 where !healthy {
+            var output = ""
+            TestHosts.run(cli + ["stats", "--json"] + target, output: &output)
+            healthy = output.components(separatedBy: "\"reachable\": true").count == 4
+            if !healthy { Thread.sleep(forTimeInterval: 0.2) }
+        }
+        try #require(healthy, "cluster on namespace hosts never became healthy:\n\(cluster.logs())")
+        #expect(TestHosts.run(cli + ["ingest", "--dataset", spec] + target) == 0)
+        var output = ""
+        #expect(TestHosts.run(cli + ["query", "--queries", spec, "--k", "10", "--nprobe", "4", "--json"] + target, output: &output) == 0)
+
+        var single = try IndexFile.decode(codebooks)
+        try single.add(data.base, ids: (0 ..< UInt64(data.base.rowCount)).map { VectorID($0) })
+        let expected = try single.search(data.queries, parameters: SearchParameters(k: 10, probeCount: 4))
+        let rows = output.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        try #require(rows.count == 200, "query printed \(rows.count) rows:\n\(output.prefix(500))\n\(cluster.logs())")
+        for (query, row) in rows.enumerated() {
+            let ids = (row["ids"] as? [NSNumber])?.map { $0.uint64Value } ?? []
+            let distances = (row["distances"] as? [NSNumber])?.map { $0.floatValue } ?? []
+            #expect(row["partial"] as? Bool == false)
+            #expect(ids == expected[query].map(\.id.rawValue), "query \(query)")
+            #expect(distances == expected[query].map(\.distance), "query \(query)")
+        }
+    }
+}
