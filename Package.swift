@@ -3,8 +3,11 @@ import PackageDescription
 
 // The numeric core (VectorMath, Quantization, VectorIndex, RetrievalEval) imports only the
 // standard library, the BLAS shim, Synchronization and Dispatch; scripts/check-layout enforces it.
+// SIGHTLINE_TARGET_CPU=haswell (or skylake-avx512, …) opts into wider SIMD for the host; the
+// default build runs on any x86-64.
+let targetCPU = Context.environment["SIGHTLINE_TARGET_CPU"].map { ["-target-cpu", $0] } ?? []
 let releaseSpeed: [SwiftSetting] = [
-    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+    .unsafeFlags(["-enforce-exclusivity=unchecked"] + targetCPU, .when(configuration: .release)),
 ]
 
 let package = Package(

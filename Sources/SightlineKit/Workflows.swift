@@ -8,8 +8,8 @@ public enum Workflows {
     public static func train(
         _ training: Matrix, configuration: IVFPQConfiguration, settings: IVFPQTraining, progress: ProgressReporter
     ) throws -> IVFPQIndex {
-        try IVFPQIndex.train(training, configuration: configuration, training: settings) { stage, done, total in
-            progress.report("train \(stage)", done, total)
+        try IVFPQIndex.train(training, configuration: configuration, training: settings) { stage, done, total, objective in
+            progress.report("train \(stage)", done, total, detail: objective.map { "objective \(String(format: "%.6g", $0))" } ?? "")
         }
     }
 

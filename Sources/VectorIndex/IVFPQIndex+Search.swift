@@ -64,10 +64,16 @@ extension IVFPQIndex {
                         let query = queryBase + row * dimension
                         let queryNorm = metric == .l2 ? dotProduct(query, query, dimension) : 0
                         var heap = TopK(k: probeCount)
-                        for list in 0 ..< nlist {
-                            let product = products[row * nlist + list]
-                            let distance = metric == .l2 ? max(0, queryNorm + centroidNorms[list] - 2 * product) : -product
-                            if distance <= heap.worstDistance { heap.insert(distance: distance, id: UInt64(list)) }
+                        scratch.centroidDistances.withUnsafeMutableBufferPointer { distances in
+                            centroidNorms.withUnsafeBufferPointer { norms in
+                                coarseDistances(products.baseAddress! + row * nlist, norms: norms.baseAddress!, queryNorm: queryNorm,
+                                                l2: metric == .l2, count: nlist, into: distances.baseAddress!)
+                            }
+                            var worst = heap.worstDistance
+                            for list in 0 ..< nlist where distances[list] <= worst {
+                                heap.insert(distance: distances[list], id: UInt64(list))
+                                worst = heap.worstDistance
+                            }
                         }
                         probes.append(heap.sorted())
                     }
@@ -155,6 +161,33 @@ extension IVFPQIndex {
     }
 }
 
+/// Query-to-centroid terms for one query: `max(0, ‖q‖² + ‖c‖² − 2⟨q, c⟩)` for L2, `−⟨q, c⟩` for
+/// inner product, eight lanes at a time (the same arithmetic, in the same order, as one at a time).
+@inline(__always)
+func coarseDistances(_ products: UnsafePointer<Float>, norms: UnsafePointer<Float>, queryNorm: Float, l2: Bool,
+                     count: Int, into output: UnsafeMutablePointer<Float>) {
+    var index = 0
+    if l2 {
+        let q = SIMD8<Float>(repeating: queryNorm), zero = SIMD8<Float>(repeating: 0)
+        while index + 8 <= count {
+            let p = UnsafeRawPointer(products + index).loadUnaligned(as: SIMD8<Float>.self)
+            let n = UnsafeRawPointer(norms + index).loadUnaligned(as: SIMD8<Float>.self)
+            let d = (q + n) - 2 * p
+            UnsafeMutableRawPointer(output + index).storeBytes(of: d.replacing(with: zero, where: d .< zero), as: SIMD8<Float>.self)
+            index += 8
+        }
+        while index < count {
+            output[index] = max(0, queryNorm + norms[index] - 2 * products[index])
+            index += 1
+        }
+    } else {
+        while index < count {
+            output[index] = -products[index]
+            index += 1
+        }
+    }
+}
+
 /// The ADC scan: `base + Σ_sub table[sub][code[sub]]` for each code, offered to the heap.
 /// The list and position travel as the payload so refine can find the full vector.
 @inline(__always)
@@ -162,6 +195,8 @@ func scanCodes(_ codes: UnsafePointer<UInt8>, ids: UnsafePointer<UInt64>, count:
                table: UnsafePointer<Float>, base: Float, listNumber: UInt64, heap: inout TopK) {
     let groups = m / 4, rest = m % 4
     var code = codes
+    // The entry bar lives in a register and is refreshed only after an insertion.
+    var worst = heap.worstDistance
     for position in 0 ..< count {
         var sum: Float = 0
         var t = table
@@ -179,24 +214,32 @@ func scanCodes(_ codes: UnsafePointer<UInt8>, ids: UnsafePointer<UInt64>, count:
             c += 1
         }
         let distance = base + sum
-        if distance <= heap.worstDistance {
+        if distance <= worst {
             heap.insert(distance: distance, id: ids[position], payload: listNumber << 32 | UInt64(position))
+            worst = heap.worstDistance
         }
         code += m
     }
 }
 
-/// Buffers one search chunk reuses across its queries.
+/// Buffers one search chunk reuses across its queries. Left uninitialised: every product and
+/// table is fully written (BLAS with beta = 0) before it is read.
 struct SearchScratch {
     var coarseProducts: [Float]
     var queryTables: [Float]
     var listTable: [Float]
+    var centroidDistances: [Float]
 
     init(index: IVFPQIndex, rows: Int) {
         let tableSize = index.codeSize * ProductQuantizer.centroidsPerSubspace
-        coarseProducts = [Float](repeating: 0, count: rows * index.listCount)
-        queryTables = [Float](repeating: 0, count: rows * tableSize)
-        listTable = [Float](repeating: 0, count: tableSize)
+        coarseProducts = SearchScratch.uninitialized(rows * index.listCount)
+        queryTables = SearchScratch.uninitialized(rows * tableSize)
+        listTable = SearchScratch.uninitialized(tableSize)
+        centroidDistances = SearchScratch.uninitialized(index.listCount)
+    }
+
+    static func uninitialized(_ count: Int) -> [Float] {
+        [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
     }
 }
 

@@ -93,13 +93,13 @@ public struct IVFPQIndex: Sendable {
     }
 
     /// Trains the coarse quantizer and the product quantizer on `data`; the result holds no vectors.
-    /// - Parameter progress: `(stage, done, total)`; stages are "coarse k-means" (per iteration)
-    ///   and "product quantizer" (per sub-quantizer).
+    /// - Parameter progress: `(stage, done, total, objective)`; stages are "coarse k-means" (per
+    ///   iteration, with its objective) and "product quantizer" (per sub-quantizer, no objective).
     public static func train(
         _ data: Matrix,
         configuration: IVFPQConfiguration,
         training: IVFPQTraining = IVFPQTraining(),
-        progress: (@Sendable (_ stage: String, _ done: Int, _ total: Int) -> Void)? = nil
+        progress: (@Sendable (_ stage: String, _ done: Int, _ total: Int, _ objective: Double?) -> Void)? = nil
     ) throws(VectorIndexError) -> IVFPQIndex {
         try configuration.validate()
         guard data.dimension == configuration.dimension else {
@@ -119,14 +119,14 @@ public struct IVFPQIndex: Sendable {
             coarse.initialization = training.initialization
             coarse.threads = training.threads
             let iterations = training.iterations
-            let result = try trainKMeans(data, coarse) { iteration, _ in
-                progress?("coarse k-means", iteration, iterations)
+            let result = try trainKMeans(data, coarse) { iteration, objective in
+                progress?("coarse k-means", iteration, iterations, objective)
             }
             let residuals = residualsToNearest(data, centroids: result.centroids, threads: training.threads)
             let quantizer = try ProductQuantizer.train(
                 residuals, m: configuration.subquantizerCount, iterations: training.iterations,
                 seed: training.seed &+ 7919, threads: training.threads
-            ) { done, total in progress?("product quantizer", done, total) }
+            ) { done, total in progress?("product quantizer", done, total, nil) }
             return try IVFPQIndex(configuration: configuration, coarseCentroids: result.centroids, quantizer: quantizer)
         } catch let error as QuantizationError {
             throw .quantization(error)
