@@ -73,7 +73,7 @@ let package = Package(
         .executableTarget(
             name: "sightline-worker",
             dependencies: [
-                "WorkerService", "ServiceSupport", "ClusterModel", "Transport", "Wire", "SightlineKit",
+                "WorkerService", "ServiceSupport", "ClusterModel", "ClusterClient", "Transport", "Wire", "SightlineKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(

@@ -112,22 +112,16 @@ public struct ProductQuantizer: Sendable, Equatable {
     /// Fills `table` (`m × 256` floats) with the squared L2 distance of each query sub-vector to
     /// each sub-centroid: the asymmetric distance (ADC) of a code is then the sum of `m` lookups.
     public func squaredL2Table(_ query: UnsafePointer<Float>, into table: UnsafeMutablePointer<Float>) {
-        let dsub = subDimension
-        centroids.withUnsafeBufferPointer { buffer in
-            let base = buffer.baseAddress!
-            for sub in 0 ..< subquantizerCount {
-                let queryPart = query + sub * dsub
-                let block = base + sub * ProductQuantizer.centroidsPerSubspace * dsub
-                let row = table + sub * ProductQuantizer.centroidsPerSubspace
-                for c in 0 ..< ProductQuantizer.centroidsPerSubspace {
-                    row[c] = squaredL2(queryPart, block + c * dsub, dsub)
-                }
-            }
-        }
+        fillTable(query, into: table, squaredL2)
     }
 
     /// Fills `table` (`m × 256`) with `⟨query_sub, centroid⟩` for each sub-space.
     public func innerProductTable(_ query: UnsafePointer<Float>, into table: UnsafeMutablePointer<Float>) {
+        fillTable(query, into: table, dotProduct)
+    }
+
+    private func fillTable(_ query: UnsafePointer<Float>, into table: UnsafeMutablePointer<Float>,
+                           _ kernel: (UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Float) {
         let dsub = subDimension
         centroids.withUnsafeBufferPointer { buffer in
             let base = buffer.baseAddress!
@@ -136,7 +130,7 @@ public struct ProductQuantizer: Sendable, Equatable {
                 let block = base + sub * ProductQuantizer.centroidsPerSubspace * dsub
                 let row = table + sub * ProductQuantizer.centroidsPerSubspace
                 for c in 0 ..< ProductQuantizer.centroidsPerSubspace {
-                    row[c] = dotProduct(queryPart, block + c * dsub, dsub)
+                    row[c] = kernel(queryPart, block + c * dsub, dsub)
                 }
             }
         }

@@ -24,23 +24,3 @@ public func logLine(_ component: String, _ message: String) {
     FileHandle.standardError.write(Data("\(stamp) \(component): \(message)\n".utf8))
 }
 
-/// The token from `--token`, else `--token-file`, else `SIGHTLINE_TOKEN`.
-public func resolveToken(flag: String?, file: String?) throws -> String {
-    if let flag { return flag }
-    if let file {
-        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-            throw TokenError.unreadable(file)
-        }
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-    return ProcessInfo.processInfo.environment["SIGHTLINE_TOKEN"] ?? ""
-}
-
-public enum TokenError: Error, CustomStringConvertible {
-    case unreadable(String)
-    public var description: String {
-        switch self {
-        case .unreadable(let path): return "cannot read the token file \(path)"
-        }
-    }
-}

@@ -7,14 +7,7 @@ public final class CatalogDatabase: @unchecked Sendable {
     let database: SQLiteDatabase
 
     public init(directory: String, cluster: String) throws(StoreError) {
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw .sqlite(operation: "create \(directory)", code: 0, message: "\(error.localizedDescription)")
-        }
-        database = try SQLiteDatabase(path: directory + "/catalog.sqlite")
-        try database.execute("""
-            CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        database = try openClusterDatabase(directory: directory, file: "catalog.sqlite", cluster: cluster, schema: """
             CREATE TABLE IF NOT EXISTS collections (
                 name TEXT PRIMARY KEY, dimension INTEGER NOT NULL, nlist INTEGER NOT NULL,
                 m INTEGER NOT NULL, metric TEXT NOT NULL, stores_vectors INTEGER NOT NULL);
@@ -24,15 +17,6 @@ public final class CatalogDatabase: @unchecked Sendable {
             CREATE TABLE IF NOT EXISTS workers (shard INTEGER PRIMARY KEY, url TEXT NOT NULL, last_seen REAL, state TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, label INTEGER, key TEXT);
             """)
-        let select = try database.prepare("SELECT value FROM meta WHERE key = 'cluster'")
-        if try select.step() {
-            let found = select.text(0)
-            guard found == cluster else { throw .otherCluster(found: found, expected: cluster) }
-        } else {
-            let insert = try database.prepare("INSERT INTO meta (key, value) VALUES ('cluster', ?)")
-            try insert.bind(1, cluster)
-            try insert.step()
-        }
     }
 
     /// Records the collection's parameters the first time; later calls must agree.

@@ -27,24 +27,11 @@ public final class ShardDatabase: @unchecked Sendable {
 
     /// Opens or creates the shard in `directory` for `cluster`; refuses a directory of another cluster.
     public init(directory: String, cluster: String) throws(StoreError) {
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw .sqlite(operation: "create \(directory)", code: 0, message: "\(error.localizedDescription)")
-        }
-        database = try SQLiteDatabase(path: directory + "/shard.sqlite")
-        try database.execute("""
-            CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+        database = try openClusterDatabase(directory: directory, file: "shard.sqlite", cluster: cluster, schema: """
             CREATE TABLE IF NOT EXISTS entries (
                 id INTEGER PRIMARY KEY, list INTEGER NOT NULL, code BLOB NOT NULL,
                 vector BLOB, label INTEGER, key TEXT);
             """)
-        if let stored = try meta("cluster") {
-            let name = String(decoding: stored, as: UTF8.self)
-            guard name == cluster else { throw .otherCluster(found: name, expected: cluster) }
-        } else {
-            try setMeta("cluster", Array(cluster.utf8))
-        }
     }
 
     func meta(_ key: String) throws(StoreError) -> [UInt8]? {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ClusterClient
 import ClusterModel
 import Foundation
 import ServiceSupport
@@ -52,7 +53,7 @@ struct Worker: ParsableCommand {
         let service: WorkerService
         let server: ReplyServer
         do {
-            var settings = WorkerSettings(cluster: cluster, shard: ShardID(shard), token: try resolveToken(flag: token, file: tokenFile), dataDirectory: data)
+            var settings = WorkerSettings(cluster: cluster, shard: ShardID(shard), token: try TokenSource.resolve(flag: token, file: tokenFile), dataDirectory: data)
             settings.maxFrameBytes = maxFrameBytes
             service = try WorkerService(settings: settings, log: log)
             server = try ReplyServer(listen: listen, receiveLimit: maxFrameBytes + (1 << 20), workerCount: threads) { service.handle($0) }

@@ -19,18 +19,9 @@ struct CoordinatorOptions: ParsableArguments {
     var collection: String = ""
 
     func client() throws -> CoordinatorClient {
-        try CoordinatorClient(url: coordinator, token: try clientToken(flag: token, file: tokenFile), collection: collection)
+        let resolved: String
+        do { resolved = try TokenSource.resolve(flag: token, file: tokenFile) } catch { throw SightlineError.badInput("\(error)") }
+        return try CoordinatorClient(url: coordinator, token: resolved, collection: collection)
     }
 }
 
-/// The token from `--token`, else `--token-file`, else `SIGHTLINE_TOKEN`.
-func clientToken(flag: String?, file: String?) throws -> String {
-    if let flag { return flag }
-    if let file {
-        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-            throw SightlineError.badInput("cannot read the token file \(file)")
-        }
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-    return ProcessInfo.processInfo.environment["SIGHTLINE_TOKEN"] ?? ""
-}

@@ -185,3 +185,22 @@ import Wire
         #expect(!miss.found)
     }
 }
+
+@Suite(.serialized) struct WorkerStartupTests {
+    /// A worker refuses a data directory that belongs to another cluster: exit status 2 and a log
+    /// line that says so, and the directory is left as it was.
+    @Test func refusesADataDirectoryOfAnotherCluster() throws {
+        let cluster = try LocalCluster(name: "owner", workerCount: 1, index: (16, 16, 4), codebooks: SmallData.codebooks)
+        defer { cluster.stop() }
+        try cluster.start()
+        cluster.stop()
+        let process = try cluster.launch(
+            [LocalCluster.binary("sightline-worker"), "--listen", "tcp://127.0.0.1:\(LocalCluster.freePort())",
+             "--data", "\(cluster.folder)/worker-0", "--cluster", "intruder", "--shard", "0"],
+            role: "intruder", log: "\(cluster.folder)/intruder.log")
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 2)
+        let log = try String(contentsOfFile: "\(cluster.folder)/intruder.log", encoding: .utf8)
+        #expect(log.contains("belongs to cluster \"\(cluster.clusterName)\""))
+    }
+}
