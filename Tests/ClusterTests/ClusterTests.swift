@@ -204,3 +204,30 @@ import Wire
         #expect(log.contains("belongs to cluster \"\(cluster.clusterName)\""))
     }
 }
+
+@Suite(.serialized) struct ClusterCLITests {
+    /// ingest, stats and bench-cluster from the `sightline` binary against real processes.
+    @Test func ingestStatsAndBenchClusterPrintTheDocumentedKeys() throws {
+        let cluster = try LocalCluster(name: "cli", workerCount: 2, index: (16, 16, 4), codebooks: SmallData.codebooks)
+        defer { cluster.stop() }
+        try cluster.start()
+        let spec = "synthetic:n=3000,q=50,d=16,classes=100,seed=21"
+        let target = ["--coordinator", cluster.coordinatorURL, "--token", cluster.token]
+        var output = ""
+        #expect(TestHosts.run([LocalCluster.binary("sightline"), "ingest", "--dataset", spec, "--batch", "700"] + target, output: &output) == 0)
+        #expect(output.contains("ingested 3000 vectors: 3000 added"))
+        #expect(TestHosts.run([LocalCluster.binary("sightline"), "stats", "--json"] + target, output: &output) == 0)
+        let shards = output.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(shards.count == 2 && shards.reduce(0) { $0 + (($1["vectors"] as? Int) ?? 0) } == 3000)
+        #expect(TestHosts.run([LocalCluster.binary("sightline"), "bench-cluster", "--dataset", spec, "--nprobe", "1,16",
+                               "--limit", "50", "--clients", "2", "--json"] + target, output: &output) == 0)
+        let rows = output.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        try #require(rows.count == 2, "\(output)")
+        let keys: Set = ["nprobe", "r_at_1", "recall_at_10", "qps", "p50_ms", "p95_ms", "p99_ms", "partial_rate"]
+        #expect(rows.allSatisfy { Set($0.keys) == keys })
+        #expect((rows[1]["recall_at_10"] as! Double) >= (rows[0]["recall_at_10"] as! Double))
+        #expect(rows.allSatisfy { ($0["partial_rate"] as! Double) == 0 })
+        // A wrong token is a usage error of the CLI: exit status 2.
+        #expect(TestHosts.run([LocalCluster.binary("sightline"), "stats", "--coordinator", cluster.coordinatorURL, "--token", "nope"]) == 2)
+    }
+}

@@ -48,8 +48,8 @@ enum Fixture {
         let truth = try flat.search(Fixture.queries, k: 10).map { $0.map(\.id) }
         let results = try index.search(Fixture.queries, parameters: SearchParameters(k: 10, probeCount: 8)).map { $0.map(\.id) }
         let recall = kRecall(results, truth)
-        // Measured 0.80 with seed 5 (nlist 32, m 8, nprobe 8).
-        #expect(recall > 0.7)
+        // Measured 0.827 with seed 5 (nlist 32, m 8, nprobe 8); 0.841 at nprobe 32.
+        #expect(recall > 0.75)
         let wider = try index.search(Fixture.queries, parameters: SearchParameters(k: 10, probeCount: 32)).map { $0.map(\.id) }
         #expect(kRecall(wider, truth) >= recall)
     }
