@@ -43,6 +43,8 @@ let package = Package(
         .target(name: "VectorIndex", dependencies: ["Quantization", "VectorMath"], swiftSettings: releaseSpeed),
         .target(name: "RetrievalEval", dependencies: ["VectorMath"], swiftSettings: releaseSpeed),
 
+        .target(name: "Descriptors", dependencies: ["VectorMath", .product(name: "RealModule", package: "swift-numerics")], swiftSettings: releaseSpeed),
+
         // Data at the edges.
         .target(name: "Datasets", dependencies: ["VectorMath", "CZlib"], swiftSettings: releaseSpeed),
 
@@ -94,6 +96,7 @@ let package = Package(
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "VectorMath"]),
         .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex", "Quantization", "VectorMath", "Datasets"]),
         .testTarget(name: "RetrievalEvalTests", dependencies: ["RetrievalEval", "VectorMath"]),
+        .testTarget(name: "DescriptorsTests", dependencies: ["Descriptors", "VectorMath", "Datasets", "RetrievalEval"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "VectorMath"]),
         .testTarget(name: "SightlineKitTests", dependencies: ["SightlineKit", "Datasets", "VectorIndex"]),
         .testTarget(name: "CLITests", dependencies: []),

@@ -38,6 +38,23 @@ public enum BLAS {
             0, c, Int32(leadingC))
     }
 
+    /// General `C[m×n] = alpha · op(A) · op(B) + beta · C`, row-major, where `op(X)` is `X` or `Xᵀ`.
+    /// `A` is `m×k` (or `k×m` when transposed), `B` is `k×n` (or `n×k`). The training code's
+    /// forward and backward passes are all this call. Cost: `2·m·n·k` flops.
+    public static func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float = 1, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+        beta: Float = 0, into c: UnsafeMutablePointer<Float>
+    ) {
+        guard m > 0, n > 0, k > 0 else { return }
+        BlasThreadPolicy.ensureSingleThreaded()
+        cblas_sgemm(
+            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha,
+            a, Int32(transposeA ? m : k), b, Int32(transposeB ? k : n),
+            beta, c, Int32(n))
+    }
+
     /// Sets how many threads OpenBLAS itself uses. Sightline keeps it at 1 (set before the first
     /// product): it parallelises its own loops, so 2 cores are never asked to run 4 threads, and a
     /// product's result never depends on how OpenBLAS split it across threads, which keeps a
