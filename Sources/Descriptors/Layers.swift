@@ -71,7 +71,8 @@ public final class ReLU: Layer {
 
     public func forward(_ input: Matrix, training: Bool) -> Matrix {
         var output = input
-        mask = input.values.map { $0 > 0 }
+        // `!(x <= 0)` keeps NaN flowing (a NaN must surface in the loss, not vanish as 0).
+        mask = input.values.map { !($0 <= 0) }
         output.withUnsafeMutableBufferPointer { y in for i in 0 ..< y.count where !mask[i] { y[i] = 0 } }
         return output
     }
@@ -111,6 +112,11 @@ public final class BatchNorm: Layer {
 
     public var parameters: [Parameter] { [scale, shift] }
     public var outputSize: Int { scale.columns }
+
+    func setRunning(mean: [Float], variance: [Float]) {
+        runningMean = mean
+        runningVariance = variance
+    }
 
     public func forward(_ input: Matrix, training: Bool) -> Matrix {
         let batch = input.rowCount, size = outputSize

@@ -1,0 +1,109 @@
+import RealModule
+import VectorMath
+
+/// What a training run uses. Defaults come from the literature, adapted to unit-length
+/// embeddings (see each loss's documentation).
+public struct TrainingSettings: Sendable, Equatable {
+    public var loss: LossKind = .arcface
+    public var epochs: Int = 10
+    /// Images per batch for the classification-style losses.
+    public var batchSize: Int = 256
+    /// P classes × K images per batch for contrastive and triplet.
+    public var classesPerBatch: Int = 10
+    public var imagesPerClass: Int = 16
+    public var optimizer = OptimizerSettings()
+    public var augmentation: Augmentation?
+    public var seed: UInt64 = 7
+    public var tripletMining: TripletMining = .batchHard
+    public init() {}
+}
+
+/// One epoch's summary for progress lines.
+public struct EpochReport: Sendable {
+    public var epoch: Int
+    public var meanLoss: Float
+    public var imagesPerSecond: Double
+    public var seconds: Double
+}
+
+/// Builds the loss a run asks for, with its default margins and scales.
+public func makeLoss(_ kind: LossKind, classCount: Int, dimension: Int, mining: TripletMining = .batchHard,
+                     generator: inout SeededGenerator) -> EmbeddingLoss {
+    switch kind {
+    case .contrastive: return ContrastiveLoss()
+    case .triplet: return TripletLoss(margin: 0.1, mining: mining)
+    case .center: return CenterLoss(classCount: classCount, dimension: dimension, generator: &generator)
+    case .cosface: return MarginSoftmaxLoss(classCount: classCount, dimension: dimension, margin: .cosFace(scale: 64, margin: 0.35), generator: &generator)
+    case .arcface: return MarginSoftmaxLoss(classCount: classCount, dimension: dimension, margin: .arcFace(scale: 64, margin: 0.5), generator: &generator)
+    case .sphereface: return MarginSoftmaxLoss(classCount: classCount, dimension: dimension, margin: .sphereFace(scale: 30, margin: 4, lambda: 1000), generator: &generator)
+    }
+}
+
+/// Trains an `EmbeddingNetwork` with one of the losses.
+public final class DescriptorTrainer {
+    public let network: EmbeddingNetwork
+    public let loss: EmbeddingLoss
+    public let settings: TrainingSettings
+    var generator: SeededGenerator
+
+    public init(shape: NetworkShape, settings: TrainingSettings, classCount: Int) {
+        network = EmbeddingNetwork(shape: shape, seed: settings.seed)
+        var generator = SeededGenerator(seed: settings.seed &+ 1)
+        loss = makeLoss(settings.loss, classCount: classCount, dimension: shape.embeddingSize, mining: settings.tripletMining, generator: &generator)
+        self.settings = settings
+        self.generator = generator
+    }
+
+    /// Runs `settings.epochs` epochs over `images` (one row per image) and `labels` (0…classes−1).
+    /// Throws when the loss stops being finite, naming the epoch and step.
+    public func train(_ images: Matrix, labels: [Int32], report: (EpochReport) -> Void = { _ in }) throws(DescriptorError) -> [EpochReport] {
+        guard images.dimension == network.shape.inputSize else {
+            throw .dimensionMismatch(expected: network.shape.inputSize, got: images.dimension)
+        }
+        guard images.rowCount == labels.count, !labels.isEmpty else {
+            throw .invalidParameter("\(images.rowCount) images but \(labels.count) labels")
+        }
+        if let row = images.firstNonFiniteRow() {
+            throw .invalidParameter("image \(row) holds NaN or infinity: clean or drop it before training")
+        }
+        var sampler = BatchSampler(labels: labels, seed: settings.seed &+ 2)
+        let perEpoch = max(1, images.rowCount / settings.batchSize)
+        let optimizer = Optimizer(settings: settings.optimizer, totalSteps: perEpoch * settings.epochs)
+        let parameters = network.parameters + loss.parameters
+        var reports: [EpochReport] = []
+        for epoch in 1 ... settings.epochs {
+            let start = ContinuousClock.now
+            let batches = settings.loss.needsBalancedBatches
+                ? sampler.balancedBatches(count: perEpoch, classes: settings.classesPerBatch, perClass: settings.imagesPerClass)
+                : sampler.shuffledEpoch(batchSize: min(settings.batchSize, images.rowCount))
+            var total: Float = 0, seen = 0
+            for (step, batch) in batches.enumerated() {
+                var input = images.rows(at: batch)
+                if let augmentation = settings.augmentation { input = augmentation.apply(input, generator: &generator) }
+                let batchLabels = batch.map { labels[$0] }
+                annealSphereFace(step: optimizer.step)
+                parameters.forEach { $0.zeroGradient() }
+                let embeddings = network.forward(input, training: true)
+                let (value, gradient) = loss.lossAndGradient(embeddings, labels: batchLabels)
+                guard value.isFinite, gradient.values.allSatisfy(\.isFinite) else { throw .nonFiniteLoss(epoch: epoch, step: step) }
+                network.backward(gradient)
+                guard parameters.allSatisfy({ $0.gradient.allSatisfy(\.isFinite) }) else { throw .nonFiniteLoss(epoch: epoch, step: step) }
+                optimizer.update(parameters)
+                total += value * Float(batch.count)
+                seen += batch.count
+            }
+            let elapsed = start.duration(to: .now)
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            let entry = EpochReport(epoch: epoch, meanLoss: total / Float(max(1, seen)), imagesPerSecond: Double(seen) / max(seconds, 1e-9), seconds: seconds)
+            reports.append(entry)
+            report(entry)
+        }
+        return reports
+    }
+
+    /// SphereFace's λ falls from 1000 towards 5 as training goes (λ = max(5, 1000 / (1 + 0.1·step))).
+    func annealSphereFace(step: Int) {
+        guard let margin = loss as? MarginSoftmaxLoss, case .sphereFace(let scale, let m, _) = margin.margin else { return }
+        margin.margin = .sphereFace(scale: scale, margin: m, lambda: max(5, 1000 / (1 + 0.1 * Float(step))))
+    }
+}

@@ -1,0 +1,89 @@
+import Datasets
+import Foundation
+import RetrievalEval
+import Testing
+@testable import Descriptors
+@testable import VectorMath
+
+/// Recall@1 with each item querying all others (itself excluded), exact search.
+func recallAt1(_ embeddings: Matrix, labels: [Int32]) throws -> Double {
+    let neighbours = try exactSearch(queries: embeddings, base: embeddings, k: 2, metric: .l2, threads: 2)
+    let ranked = neighbours.enumerated().map { query, row in row.filter { Int($0.id.rawValue) != query }.map { labels[Int($0.id.rawValue)] } }
+    return LabelRetrieval.recallAtR(rankedLabels: ranked, queryLabels: labels, r: 1)
+}
+
+enum SmallFashion {
+    static let data = try! DatasetCatalog.load("fashion-mnist")
+    static let train = data.base.slice(0 ..< 3000)
+    static let trainLabels = Array(data.baseLabels![0 ..< 3000])
+    static let test = data.queries.slice(0 ..< 1000)
+    static let testLabels = Array(data.queryLabels![0 ..< 1000])
+}
+
+@Suite(.serialized) struct TrainingTests {
+    static func settings(_ loss: LossKind) -> TrainingSettings {
+        var settings = TrainingSettings()
+        settings.loss = loss
+        settings.epochs = 4
+        settings.batchSize = 100
+        settings.optimizer.warmupSteps = 10
+        settings.optimizer.learningRate = 2e-3
+        return settings
+    }
+
+    @Test(arguments: [LossKind.arcface, .triplet])
+    func aShortRunLowersTheLossAndRaisesRecall(loss: LossKind) throws {
+        let shape = NetworkShape(inputSize: 784, hiddenSizes: [256], embeddingSize: 64)
+        let trainer = DescriptorTrainer(shape: shape, settings: Self.settings(loss), classCount: 10)
+        let before = try recallAt1(trainer.network.embed(SmallFashion.test), labels: SmallFashion.testLabels)
+        let reports = try trainer.train(SmallFashion.train, labels: SmallFashion.trainLabels)
+        let after = try recallAt1(trainer.network.embed(SmallFashion.test), labels: SmallFashion.testLabels)
+        #expect(reports.last!.meanLoss < reports.first!.meanLoss, "\(reports.map(\.meanLoss))")
+        #expect(after > before + 0.02, "Recall@1 \(before) → \(after)")
+    }
+
+    @Test func modelFilesRoundTripAndEmbedIdentically() throws {
+        let shape = NetworkShape(inputSize: 784, hiddenSizes: [32], embeddingSize: 16)
+        let trainer = DescriptorTrainer(shape: shape, settings: Self.settings(.cosface), classCount: 10)
+        _ = try trainer.train(SmallFashion.train.slice(0 ..< 500), labels: Array(SmallFashion.trainLabels[0 ..< 500]))
+        let bytes = ModelFile.encode(trainer.network)
+        let loaded = try ModelFile.decode(bytes)
+        #expect(ModelFile.encode(loaded) == bytes)
+        let images = SmallFashion.test.slice(0 ..< 20)
+        #expect(try loaded.embed(images) == trainer.network.embed(images))
+    }
+
+    @Test func corruptAndTruncatedModelsAreErrors() throws {
+        let bytes = ModelFile.encode(EmbeddingNetwork(shape: NetworkShape(inputSize: 10, hiddenSizes: [4], embeddingSize: 3), seed: 1))
+        #expect(throws: DescriptorError.self) { try ModelFile.decode(Array(bytes.prefix(bytes.count - 7))) }
+        var flipped = bytes
+        flipped[20] ^= 0xFF
+        #expect(throws: DescriptorError.corruptModel("checksum mismatch")) { try ModelFile.decode(flipped) }
+        #expect(throws: DescriptorError.corruptModel("not a Sightline descriptor model (no SLDM magic)")) { try ModelFile.decode(Array("hello world".utf8)) }
+    }
+
+    @Test func wrongImageSizeAndNaNAreClearErrors() throws {
+        let shape = NetworkShape(inputSize: 784, hiddenSizes: [16], embeddingSize: 8)
+        let trainer = DescriptorTrainer(shape: shape, settings: Self.settings(.arcface), classCount: 10)
+        #expect(throws: DescriptorError.dimensionMismatch(expected: 784, got: 100)) { try trainer.network.embed(Matrix(zeros: 2, dimension: 100)) }
+        var poisoned = SmallFashion.train.slice(0 ..< 200)
+        poisoned.withUnsafeMutableBufferPointer { $0[5 * 784 + 3] = .nan }
+        #expect(throws: DescriptorError.invalidParameter("image 5 holds NaN or infinity: clean or drop it before training")) {
+            try trainer.train(poisoned, labels: Array(SmallFashion.trainLabels[0 ..< 200]))
+        }
+        // A learning rate that blows the weights up: training stops at the first non-finite step.
+        var reckless = Self.settings(.cosface)
+        reckless.optimizer.kind = .sgd
+        reckless.optimizer.learningRate = 1e30
+        reckless.optimizer.warmupSteps = 0
+        let diverging = DescriptorTrainer(shape: shape, settings: reckless, classCount: 10)
+        do {
+            _ = try diverging.train(SmallFashion.train.slice(0 ..< 400), labels: Array(SmallFashion.trainLabels[0 ..< 400]))
+            Issue.record("training with a learning rate of 1e30 did not stop")
+        } catch {
+            guard case .nonFiniteLoss = error else { Issue.record("unexpected \(error)"); return }
+            #expect(error.description.contains("lower the learning rate"))
+        }
+        #expect(DescriptorError.unknownLoss("softmax++").description.contains("arcface"))
+    }
+}
