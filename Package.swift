@@ -51,7 +51,7 @@ let package = Package(
         // Workflows shared by the executables (train, build, search, bench).
         .target(
             name: "SightlineKit",
-            dependencies: ["VectorMath", "Quantization", "VectorIndex", "RetrievalEval", "Datasets"],
+            dependencies: ["VectorMath", "Quantization", "VectorIndex", "RetrievalEval", "Datasets", "Descriptors"],
             swiftSettings: releaseSpeed),
 
         // Storage, wire format, transport and the cluster.
@@ -88,7 +88,7 @@ let package = Package(
         .executableTarget(
             name: "sightline",
             dependencies: [
-                "SightlineKit", "Datasets", "VectorIndex", "RetrievalEval", "VectorMath", "ClusterClient", "Wire",
+                "SightlineKit", "Datasets", "VectorIndex", "RetrievalEval", "VectorMath", "ClusterClient", "Wire", "Descriptors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -99,7 +99,7 @@ let package = Package(
         .testTarget(name: "DescriptorsTests", dependencies: ["Descriptors", "VectorMath", "Datasets", "RetrievalEval"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "VectorMath"]),
         .testTarget(name: "SightlineKitTests", dependencies: ["SightlineKit", "Datasets", "VectorIndex"]),
-        .testTarget(name: "CLITests", dependencies: []),
+        .testTarget(name: "CLITests", dependencies: ["Descriptors", "Datasets", "VectorMath"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Transport", "ClusterModel"]),
         .testTarget(name: "ShardStoreTests", dependencies: ["ShardStore"]),
         .testTarget(name: "ClusterTests", dependencies: ["ClusterClient", "Wire", "VectorIndex", "VectorMath", "Datasets", "Transport"]),

@@ -1,4 +1,5 @@
 import Datasets
+import Descriptors
 import Quantization
 import VectorIndex
 import VectorMath
@@ -32,6 +33,7 @@ public enum SightlineError: Error, CustomStringConvertible {
         case let error as VectorIndexError: return .badInput(error.description)
         case let error as QuantizationError: return .badInput(error.description)
         case let error as VectorMathError: return .badInput(error.description)
+        case let error as DescriptorError: return .badInput(error.description)
         default: return .internalError("\(error)")
         }
     }

@@ -146,3 +146,25 @@ enum GradientCheck {
         #expect(abs(loss.target(-1).0 - (-7)) < 1e-3)  // ψ(π) = −2m + 1 for m = 4
     }
 }
+
+@Suite struct PCATests {
+    /// Data stretched along known axes: PCA finds them, in order, and its rows are orthonormal.
+    @Test func recoversTheLeadingAxes() throws {
+        var generator = SeededGenerator(seed: 4)
+        let scales: [Double] = [5, 3, 1, 0.5, 0.2, 0.1]
+        let data = try Matrix(dimension: 6, values: (0 ..< 2000 * 6).map { Float(generator.nextGaussian() * scales[$0 % 6] + 2) })
+        let pca = try PCA(fitting: data, count: 3)
+        for i in 0 ..< 3 {
+            let row = Array(pca.components.row(i))
+            #expect(abs(abs(row[i]) - 1) < 0.01, "component \(i): \(row)")
+            for j in 0 ..< 3 {
+                let dot = zip(row, pca.components.row(j)).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+                #expect(abs(dot - (i == j ? 1 : 0)) < 1e-4)
+            }
+        }
+        let projected = try pca.project(data)
+        let variances = (0 ..< 3).map { c in (0 ..< 2000).reduce(Float(0)) { $0 + projected.values[$1 * 3 + c] * projected.values[$1 * 3 + c] } / 2000 }
+        #expect(variances[0] > variances[1] && variances[1] > variances[2])
+        #expect(abs(variances[0] - 25) < 2.5)
+    }
+}
