@@ -59,15 +59,11 @@ public func exactSearch(
                                 queryBase + first * dimension, rows: rows,
                                 basePointer + start * dimension, rows: width,
                                 depth: dimension, into: product)
-                            for row in 0 ..< rows {
-                                let line = product + row * width
-                                for column in 0 ..< width {
-                                    let distance = metric == .l2
-                                        ? queryNorms[first + row] + baseNorms[start + column] - 2 * line[column]
-                                        : -line[column]
-                                    if distance <= heaps[row].worstDistance {
-                                        heaps[row].insert(distance: distance, id: UInt64(start + column))
-                                    }
+                            baseNorms.withUnsafeBufferPointer { norms in
+                                for row in 0 ..< rows {
+                                    offerBlock(line: product + row * width, width: width, start: start,
+                                               queryNorm: metric == .l2 ? queryNorms[first + row] : 0,
+                                               baseNorms: metric == .l2 ? norms.baseAddress! + start : nil, heap: &heaps[row])
                                 }
                             }
                             start += width
@@ -90,4 +86,38 @@ public func exactSearch(
         }
     }
     return results
+}
+
+/// Offers one row of a product block to a heap: distances `‖q‖² + ‖x‖² − 2⟨q, x⟩` (L2) or
+/// `−⟨q, x⟩`, eight at a time; only lanes under the heap's bar go through the heap.
+@inline(__always)
+func offerBlock(line: UnsafePointer<Float>, width: Int, start: Int, queryNorm: Float,
+                baseNorms: UnsafePointer<Float>?, heap: inout TopK) {
+    var worst = heap.worstDistance
+    var column = 0
+    let q = SIMD8<Float>(repeating: queryNorm)
+    while column + 8 <= width {
+        let products = UnsafeRawPointer(line + column).loadUnaligned(as: SIMD8<Float>.self)
+        let distances: SIMD8<Float>
+        if let baseNorms {
+            distances = (q + UnsafeRawPointer(baseNorms + column).loadUnaligned(as: SIMD8<Float>.self)) - 2 * products
+        } else {
+            distances = -products
+        }
+        if any(distances .<= SIMD8<Float>(repeating: worst)) {
+            for lane in 0 ..< 8 where distances[lane] <= worst {
+                heap.insert(distance: distances[lane], id: UInt64(start + column + lane))
+                worst = heap.worstDistance
+            }
+        }
+        column += 8
+    }
+    while column < width {
+        let distance = baseNorms.map { queryNorm + $0[column] - 2 * line[column] } ?? -line[column]
+        if distance <= worst {
+            heap.insert(distance: distance, id: UInt64(start + column))
+            worst = heap.worstDistance
+        }
+        column += 1
+    }
 }
