@@ -72,15 +72,15 @@ public struct SyntheticLandmarks: Sendable, Equatable {
         let dimension = self.dimension
         raw.withUnsafeMutableBufferPointer { rawBuffer in
             labels.withUnsafeMutableBufferPointer { labelBuffer in
-                let rawOut = UncheckedOutput(rawBuffer.baseAddress!)
-                let labelOut = UncheckedOutput(labelBuffer.baseAddress!)
+                let rawOut = DisjointWrites(rawBuffer.baseAddress!)
+                let labelOut = DisjointWrites(labelBuffer.baseAddress!)
                 parallelFor(count, threads: threads, chunk: 256) { offset in
                     let item = range.lowerBound + offset
                     var generator = SeededGenerator(seed: seed, stream: split.rawValue << 40 | UInt64(item))
                     let label = context.drawClass(&generator)
-                    labelOut.pointer[offset] = Int32(label)
+                    labelOut.value[offset] = Int32(label)
                     var centreGenerator = SeededGenerator(seed: seed ^ 0xC3A5_C85C_97CB_3127, stream: UInt64(label))
-                    let target = rawOut.pointer + offset * dimension
+                    let target = rawOut.value + offset * dimension
                     for j in 0 ..< dimension {
                         let scale = context.standardDeviations[j]
                         target[j] = Float(scale * (centreGenerator.nextGaussian() + noiseScale * generator.nextGaussian()))
@@ -174,9 +174,4 @@ final class CacheBox: @unchecked Sendable {
         value = context
         return context
     }
-}
-
-struct UncheckedOutput<Element>: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Element>
-    init(_ pointer: UnsafeMutablePointer<Element>) { self.pointer = pointer }
 }

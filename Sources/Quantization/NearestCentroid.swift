@@ -21,8 +21,8 @@ public func assignNearest(
 
     labels.withUnsafeMutableBufferPointer { labelBuffer in
         distances.withUnsafeMutableBufferPointer { distanceBuffer in
-            let labelOut = UncheckedPointer(labelBuffer.baseAddress!)
-            let distanceOut = UncheckedPointer(distanceBuffer.baseAddress!)
+            let labelOut = DisjointWrites(labelBuffer.baseAddress!)
+            let distanceOut = DisjointWrites(distanceBuffer.baseAddress!)
             points.withUnsafeBufferPointer { pointBuffer in
                 centroids.withUnsafeBufferPointer { centroidBuffer in
                     let pointBase = pointBuffer.baseAddress!, centroidBase = centroidBuffer.baseAddress!
@@ -41,8 +41,8 @@ public func assignNearest(
                                     let (bestIndex, best) = argminOfNormsMinusTwice(line: product + row * centroidCount, norms: norms.baseAddress!, count: centroidCount)
                                     let point = pointBase + (first + row) * dimension
                                     let pointNorm = dotProduct(point, point, dimension)
-                                    labelOut.pointer[first + row] = Int32(bestIndex)
-                                    distanceOut.pointer[first + row] = max(0, best + pointNorm)
+                                    labelOut.value[first + row] = Int32(bestIndex)
+                                    distanceOut.value[first + row] = max(0, best + pointNorm)
                                 }
                             }
                         }
@@ -87,8 +87,3 @@ func argminOfNormsMinusTwice(line: UnsafePointer<Float>, norms: UnsafePointer<Fl
     return (bestIndex == Int.max ? 0 : bestIndex, best)
 }
 
-/// A raw pointer that crosses into `parallelFor`; each iteration writes a disjoint range.
-struct UncheckedPointer<Element>: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Element>
-    init(_ pointer: UnsafeMutablePointer<Element>) { self.pointer = pointer }
-}

@@ -23,7 +23,7 @@ public func evaluateRetrieval(_ descriptors: Matrix, labels: [Int32], threads: I
     var precisionSums = [Double](repeating: 0, count: blocks)
     hits.withUnsafeMutableBufferPointer { hitBuffer in
         precisionSums.withUnsafeMutableBufferPointer { apBuffer in
-            let hitOut = UncheckedBox(hitBuffer), apOut = UncheckedBox(apBuffer)
+            let hitOut = DisjointWrites(hitBuffer), apOut = DisjointWrites(apBuffer)
             descriptors.withUnsafeBufferPointer { x in
                 parallelFor(blocks, threads: resolvedThreadCount(threads)) { b in
                     let first = b * block, rows = min(block, n - first)
@@ -41,8 +41,8 @@ public func evaluateRetrieval(_ descriptors: Matrix, labels: [Int32], threads: I
                         for (slot, r) in [1, 2, 4, 8].enumerated() where ranking.prefix(r).contains(true) { localHits[slot] += 1 }
                         localAP += LabelRetrieval.averagePrecision(ranking: ranking, relevantCount: classSizes[labels[query]]! - 1)
                     }
-                    hitOut.buffer[b] = localHits
-                    apOut.buffer[b] = localAP
+                    hitOut.value[b] = localHits
+                    apOut.value[b] = localAP
                     progress?(min(n, first + rows), n)
                 }
             }
@@ -52,10 +52,4 @@ public func evaluateRetrieval(_ descriptors: Matrix, labels: [Int32], threads: I
     return RetrievalQuality(recall: [1: Double(totals[0]) / Double(n), 2: Double(totals[1]) / Double(n),
                                      4: Double(totals[2]) / Double(n), 8: Double(totals[3]) / Double(n)],
                             meanAveragePrecision: precisionSums.reduce(0, +) / Double(n))
-}
-
-/// Lets `parallelFor` iterations write their own slot of a results buffer.
-struct UncheckedBox<Element>: @unchecked Sendable {
-    let buffer: UnsafeMutableBufferPointer<Element>
-    init(_ buffer: UnsafeMutableBufferPointer<Element>) { self.buffer = buffer }
 }

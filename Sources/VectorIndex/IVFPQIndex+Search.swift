@@ -15,7 +15,7 @@ extension IVFPQIndex {
         let chunkCount = (queryCount + chunk - 1) / chunk
         var results = [[Neighbor]](repeating: [], count: queryCount)
         results.withUnsafeMutableBufferPointer { output in
-            let output = SendableOutput(output)
+            let output = DisjointWrites(output)
             parallelFor(chunkCount, threads: resolvedThreadCount(parameters.threads)) { chunkNumber in
                 let first = chunkNumber * chunk
                 let rows = min(chunk, queryCount - first)
@@ -23,7 +23,7 @@ extension IVFPQIndex {
                 let probes = rankCentroids(queries, first: first, rows: rows, probeCount: parameters.probeCount, scratch: &scratch)
                 fillQueryTables(queries, first: first, rows: rows, scratch: &scratch)
                 for row in 0 ..< rows {
-                    output.buffer[first + row] = searchOne(
+                    output.value[first + row] = searchOne(
                         queries, row: first + row, tableRow: row, probes: probes[row],
                         parameters: parameters, scratch: &scratch)
                 }
@@ -243,8 +243,3 @@ struct SearchScratch {
     }
 }
 
-/// The results buffer shared by the search threads; each chunk writes only its own rows.
-struct SendableOutput<Element>: @unchecked Sendable {
-    let buffer: UnsafeMutableBufferPointer<Element>
-    init(_ buffer: UnsafeMutableBufferPointer<Element>) { self.buffer = buffer }
-}

@@ -41,7 +41,7 @@ public func exactSearch(
     var results = [[Neighbor]](repeating: [], count: queryCount)
     let done = Atomic<Int>(0)
     results.withUnsafeMutableBufferPointer { output in
-        let output = UncheckedSendableBox(output)
+        let output = DisjointWrites(output)
         queries.withUnsafeBufferPointer { queryBuffer in
             base.withUnsafeBufferPointer { baseBuffer in
                 let queryBase = queryBuffer.baseAddress!, basePointer = baseBuffer.baseAddress!

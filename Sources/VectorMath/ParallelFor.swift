@@ -21,7 +21,7 @@ public func parallelFor(_ count: Int, threads: Int, chunk: Int = 1, _ body: (Int
     BlasThreadPolicy.ensureSingleThreaded()
     let next = Atomic<Int>(0)
     withoutActuallyEscaping(body) { body in
-        let shared = UncheckedSendableBox(body)
+        let shared = DisjointWrites(body)
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             while true {
                 let start = next.wrappingAdd(chunk, ordering: .relaxed).oldValue
@@ -37,11 +37,12 @@ public func resolvedThreadCount(_ requested: Int) -> Int {
     requested > 0 ? requested : max(1, Int(openblas_get_num_procs()))
 }
 
-/// Carries a closure into `concurrentPerform`. Safe because `parallelFor` documents that `body`
-/// writes only disjoint memory and the closure does not outlive the call.
-struct UncheckedSendableBox<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
+/// Carries a value (a closure, a buffer or a pointer) into `parallelFor`'s iterations. Safe only
+/// because every use writes disjoint places (each iteration its own slots) and the value does not
+/// outlive the loop: the one wrapper Sightline uses for that, so the unchecked claim is made once.
+public struct DisjointWrites<Value>: @unchecked Sendable {
+    public let value: Value
+    public init(_ value: Value) { self.value = value }
 }
 
 enum BlasThreadPolicy {
