@@ -27,6 +27,7 @@ let package = Package(
         // System-library shims.
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib"),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng"),
         .systemLibrary(name: "CNNG"),
         .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c"),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3"),
@@ -46,7 +47,7 @@ let package = Package(
         .target(name: "Descriptors", dependencies: ["VectorMath", .product(name: "RealModule", package: "swift-numerics")], swiftSettings: releaseSpeed),
 
         // Data at the edges.
-        .target(name: "Datasets", dependencies: ["VectorMath", "CZlib"], swiftSettings: releaseSpeed),
+        .target(name: "Datasets", dependencies: ["VectorMath", "CZlib", "CPNG"], swiftSettings: releaseSpeed),
 
         // Workflows shared by the executables (train, build, search, bench).
         .target(

@@ -15,12 +15,18 @@ public struct TrainingSettings: Sendable, Equatable {
     public var augmentation: Augmentation?
     public var seed: UInt64 = 7
     public var tripletMining: TripletMining = .batchHard
+    /// Threads for training: the layers split their products and loops over this many (OpenBLAS
+    /// itself stays at one thread, see `ParallelProducts`).
+    public var threads = 1
     public init() {}
 }
 
 /// One epoch's summary for progress lines.
 public struct EpochReport: Sendable {
     public var epoch: Int
+    /// Batches done in this epoch, out of `steps`: reported every few batches as well.
+    public var step: Int = 0
+    public var steps: Int = 0
     public var meanLoss: Float
     public var imagesPerSecond: Double
     public var seconds: Double
@@ -56,7 +62,9 @@ public final class DescriptorTrainer {
 
     /// Runs `settings.epochs` epochs over `images` (one row per image) and `labels` (0…classes−1).
     /// Throws when the loss stops being finite, naming the epoch and step.
-    public func train(_ images: Matrix, labels: [Int32], report: (EpochReport) -> Void = { _ in }) throws(DescriptorError) -> [EpochReport] {
+    /// `progress` hears about the running epoch every 20 batches; `report` gets each finished epoch.
+    public func train(_ images: Matrix, labels: [Int32], progress: (EpochReport) -> Void = { _ in },
+                      report: (EpochReport) -> Void = { _ in }) throws(DescriptorError) -> [EpochReport] {
         guard images.dimension == network.shape.inputSize else {
             throw .dimensionMismatch(expected: network.shape.inputSize, got: images.dimension)
         }
@@ -66,6 +74,8 @@ public final class DescriptorTrainer {
         if let row = images.firstNonFiniteRow() {
             throw .invalidParameter("image \(row) holds NaN or infinity: clean or drop it before training")
         }
+        network.threads = settings.threads
+        defer { network.threads = 1 }
         var sampler = BatchSampler(labels: labels, seed: settings.seed &+ 2)
         let perEpoch = max(1, images.rowCount / settings.batchSize)
         let optimizer = Optimizer(settings: settings.optimizer, totalSteps: perEpoch * settings.epochs)
@@ -91,14 +101,22 @@ public final class DescriptorTrainer {
                 optimizer.update(parameters)
                 total += value * Float(batch.count)
                 seen += batch.count
+                if (step + 1) % 20 == 0, step + 1 < batches.count {
+                    progress(summary(epoch: epoch, step: step + 1, steps: batches.count, total: total, seen: seen, since: start))
+                }
             }
-            let elapsed = start.duration(to: .now)
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-            let entry = EpochReport(epoch: epoch, meanLoss: total / Float(max(1, seen)), imagesPerSecond: Double(seen) / max(seconds, 1e-9), seconds: seconds)
+            let entry = summary(epoch: epoch, step: batches.count, steps: batches.count, total: total, seen: seen, since: start)
             reports.append(entry)
             report(entry)
         }
         return reports
+    }
+
+    private func summary(epoch: Int, step: Int, steps: Int, total: Float, seen: Int, since start: ContinuousClock.Instant) -> EpochReport {
+        let elapsed = start.duration(to: .now)
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        return EpochReport(epoch: epoch, step: step, steps: steps, meanLoss: total / Float(max(1, seen)),
+                           imagesPerSecond: Double(seen) / max(seconds, 1e-9), seconds: seconds)
     }
 
     /// SphereFace's λ falls from 1000 towards 5 as training goes (λ = max(5, 1000 / (1 + 0.1·step))).

@@ -1,31 +1,73 @@
 import VectorMath
 
-/// The shape of an embedding network: input → (Dense → [BatchNorm] → ReLU) per hidden layer →
-/// Dense → L2-normalise. The last layer's output is the descriptor.
+/// The shape of an embedding network: an optional convolutional front end (3×3 Conv → ReLU → 2×2
+/// max-pool per entry of `convolutionChannels`), then (Dense → [BatchNorm] → ReLU) per hidden
+/// layer → Dense → L2-normalise. The last layer's output is the descriptor.
 public struct NetworkShape: Sendable, Equatable {
     public var inputSize: Int
     public var hiddenSizes: [Int]
     /// Descriptor dimension `d` (default 128).
     public var embeddingSize: Int
     public var batchNorm: Bool
+    /// Output channels of each convolution block; empty for a plain MLP.
+    public var convolutionChannels: [Int]
+    /// The input image's geometry; required when `convolutionChannels` is not empty.
+    public var image: ImageGeometry?
 
-    public init(inputSize: Int, hiddenSizes: [Int] = [1024, 512], embeddingSize: Int = 128, batchNorm: Bool = true) {
+    public init(inputSize: Int, hiddenSizes: [Int] = [1024, 512], embeddingSize: Int = 128, batchNorm: Bool = true,
+                convolutionChannels: [Int] = [], image: ImageGeometry? = nil) {
         self.inputSize = inputSize
         self.hiddenSizes = hiddenSizes
         self.embeddingSize = embeddingSize
         self.batchNorm = batchNorm
+        self.convolutionChannels = convolutionChannels
+        self.image = image
+    }
+
+    /// The convolutional network Sightline trains by default on square grey images of `side`
+    /// pixels: two conv blocks (32, 64 channels), one hidden layer of 256, d = 128.
+    public static func convolutional(side: Int, embeddingSize: Int = 128) -> NetworkShape {
+        NetworkShape(inputSize: side * side, hiddenSizes: [256], embeddingSize: embeddingSize,
+                     convolutionChannels: [32, 64], image: ImageGeometry(width: side, height: side, channels: 1))
+    }
+
+    /// Checks that the convolution blocks fit the image; returns the reason when they do not.
+    public func validate() throws(DescriptorError) {
+        guard inputSize > 0, embeddingSize > 0, hiddenSizes.allSatisfy({ $0 > 0 }), convolutionChannels.allSatisfy({ $0 > 0 }) else {
+            throw .invalidParameter("layer sizes must be positive")
+        }
+        guard !convolutionChannels.isEmpty else { return }
+        guard let image, image.size == inputSize else {
+            throw .invalidParameter("a convolutional network needs the image geometry (width × height × channels = \(inputSize))")
+        }
+        let shrink = 1 << convolutionChannels.count
+        guard image.width >= shrink, image.height >= shrink else {
+            throw .invalidParameter("\(convolutionChannels.count) pooling steps do not fit a \(image.width)×\(image.height) image")
+        }
     }
 }
 
-/// A multi-layer perceptron that maps images (flattened pixels) to unit-length descriptors.
+/// Maps images (flattened pixels) to unit-length descriptors.
 public final class EmbeddingNetwork {
     public let shape: NetworkShape
     public let layers: [Layer]
+    /// Distance under which two descriptors show the same thing, calibrated on training pairs
+    /// (see `VerificationCalibration`); nil until calibrated.
+    public var verificationThreshold: Float?
 
     public init(shape: NetworkShape, seed: UInt64) {
         var generator = SeededGenerator(seed: seed)
         var layers: [Layer] = []
         var width = shape.inputSize
+        if var geometry = shape.image, !shape.convolutionChannels.isEmpty {
+            for (index, channels) in shape.convolutionChannels.enumerated() {
+                let convolution = Conv2D(input: geometry, outChannels: channels, computesInputGradient: index > 0, generator: &generator)
+                let pool = MaxPool2D(input: convolution.outputGeometry)
+                layers += [convolution, ReLU(size: convolution.outputSize), pool]
+                geometry = pool.outputGeometry
+            }
+            width = geometry.size
+        }
         for hidden in shape.hiddenSizes {
             layers.append(Dense(inputSize: width, outputSize: hidden, generator: &generator))
             if shape.batchNorm { layers.append(BatchNorm(size: hidden)) }
@@ -44,6 +86,17 @@ public final class EmbeddingNetwork {
     }
 
     public var parameters: [Parameter] { layers.flatMap(\.parameters) }
+
+    /// Threads for the image-shaped layers' own loops (results do not depend on it).
+    public var threads = 1 {
+        didSet {
+            for layer in layers {
+                (layer as? Conv2D)?.threads = threads
+                (layer as? MaxPool2D)?.threads = threads
+                (layer as? Dense)?.threads = threads
+            }
+        }
+    }
 
     public func forward(_ input: Matrix, training: Bool) -> Matrix {
         layers.reduce(input) { $1.forward($0, training: training) }

@@ -16,6 +16,8 @@ public final class Dense: Layer {
     public let weight: Parameter
     public let bias: Parameter
     private var input = Matrix(zeros: 0, dimension: 1)
+    /// Threads for the products (see `ParallelProducts`).
+    public var threads = 1
 
     public init(inputSize: Int, outputSize: Int, generator: inout SeededGenerator) {
         weight = Parameter.heNormal(name: "dense.weight", rows: outputSize, columns: inputSize, generator: &generator)
@@ -32,7 +34,7 @@ public final class Dense: Layer {
         input.withUnsafeBufferPointer { x in
             weight.values.withUnsafeBufferPointer { w in
                 output.withUnsafeMutableBufferPointer { y in
-                    BLAS.gemm(transposeA: false, transposeB: true, m: batch, n: outSize, k: inSize, x.baseAddress!, w.baseAddress!, into: y.baseAddress!)
+                    ParallelProducts.rowSplit(threads: threads, transposeB: true, m: batch, n: outSize, k: inSize, x.baseAddress!, w.baseAddress!, into: y.baseAddress!)
                     for row in 0 ..< batch { for j in 0 ..< outSize { y[row * outSize + j] += bias.values[j] } }
                 }
             }
@@ -47,11 +49,11 @@ public final class Dense: Layer {
             input.withUnsafeBufferPointer { x in
                 // dW += dYᵀ · X
                 weight.gradient.withUnsafeMutableBufferPointer { dw in
-                    BLAS.gemm(transposeA: true, transposeB: false, m: outSize, n: inSize, k: batch, dy.baseAddress!, x.baseAddress!, beta: 1, into: dw.baseAddress!)
+                    ParallelProducts.accumulateTransposed(threads: threads, m: outSize, n: inSize, k: batch, dy.baseAddress!, x.baseAddress!, into: dw.baseAddress!)
                 }
                 weight.values.withUnsafeBufferPointer { w in
                     inputGradient.withUnsafeMutableBufferPointer { dx in
-                        BLAS.gemm(transposeA: false, transposeB: false, m: batch, n: inSize, k: outSize, dy.baseAddress!, w.baseAddress!, into: dx.baseAddress!)
+                        ParallelProducts.rowSplit(threads: threads, transposeB: false, m: batch, n: inSize, k: outSize, dy.baseAddress!, w.baseAddress!, into: dx.baseAddress!)
                     }
                 }
                 for row in 0 ..< batch { for j in 0 ..< outSize { bias.gradient[j] += dy[row * outSize + j] } }
@@ -63,23 +65,26 @@ public final class Dense: Layer {
 
 /// `max(0, x)`.
 public final class ReLU: Layer {
-    private var mask: [Bool] = []
+    /// The forward output doubles as the mask: the gradient passes where it is not exactly 0.
+    private var output = Matrix(zeros: 0, dimension: 1)
     private let size: Int
     public init(size: Int) { self.size = size }
     public var parameters: [Parameter] { [] }
     public var outputSize: Int { size }
 
     public func forward(_ input: Matrix, training: Bool) -> Matrix {
-        var output = input
-        // `!(x <= 0)` keeps NaN flowing (a NaN must surface in the loss, not vanish as 0).
-        mask = input.values.map { !($0 <= 0) }
-        output.withUnsafeMutableBufferPointer { y in for i in 0 ..< y.count where !mask[i] { y[i] = 0 } }
-        return output
+        var result = input
+        // `x <= 0` is false for NaN, so a NaN keeps flowing (it must surface in the loss, not vanish as 0).
+        result.withUnsafeMutableBufferPointer { y in for i in 0 ..< y.count { y[i] = y[i] <= 0 ? 0 : y[i] } }
+        output = result
+        return result
     }
 
     public func backward(_ gradient: Matrix) -> Matrix {
         var result = gradient
-        result.withUnsafeMutableBufferPointer { g in for i in 0 ..< g.count where !mask[i] { g[i] = 0 } }
+        output.withUnsafeBufferPointer { y in
+            result.withUnsafeMutableBufferPointer { g in for i in 0 ..< g.count { g[i] = y[i] == 0 ? 0 : g[i] } }
+        }
         return result
     }
 }

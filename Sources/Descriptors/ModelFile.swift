@@ -2,13 +2,15 @@ import VectorMath
 
 /// The versioned descriptor-model file: the network without its training head.
 ///
-/// Layout (little-endian): `"SLDM"`, version UInt32 (= 1), input size, hidden count, hidden sizes,
-/// embedding size (UInt32 each), batch-norm flag (UInt8), then every layer's values in order
-/// (dense: weight, bias; batch-norm: scale, shift, running mean, running variance) as Float32,
-/// then a CRC-32 of everything before it.
+/// Layout (little-endian): `"SLDM"`, version UInt32 (= 2), input size, hidden count, hidden sizes,
+/// embedding size (UInt32 each), batch-norm flag (UInt8); since version 2: convolution count,
+/// channels of each, image width, height, channels (UInt32 each; zeros for an MLP) and the
+/// calibrated verification threshold (Float32, NaN when not calibrated); then every layer's values
+/// in order (conv and dense: weight, bias; batch-norm: scale, shift, running mean, running
+/// variance) as Float32, then a CRC-32 of everything before it. Version 1 files still load.
 public enum ModelFile {
     static let magic = Array("SLDM".utf8)
-    public static let version: UInt32 = 1
+    public static let version: UInt32 = 2
 
     public static func encode(_ network: EmbeddingNetwork) -> [UInt8] {
         var bytes = magic
@@ -20,7 +22,13 @@ public enum ModelFile {
         network.shape.hiddenSizes.forEach { put(UInt32($0)) }
         put(UInt32(network.shape.embeddingSize))
         bytes.append(network.shape.batchNorm ? 1 : 0)
+        put(UInt32(network.shape.convolutionChannels.count))
+        network.shape.convolutionChannels.forEach { put(UInt32($0)) }
+        let image = network.shape.image ?? ImageGeometry(width: 0, height: 0, channels: 0)
+        [image.width, image.height, image.channels].forEach { put(UInt32($0)) }
+        put((network.verificationThreshold ?? .nan).bitPattern)
         for layer in network.layers {
+            if let conv = layer as? Conv2D { put(conv.weight.values); put(conv.bias.values) }
             if let dense = layer as? Dense { put(dense.weight.values); put(dense.bias.values) }
             if let norm = layer as? BatchNorm { put(norm.scale.values); put(norm.shift.values); put(norm.runningMean); put(norm.runningVariance) }
         }
@@ -48,7 +56,7 @@ public enum ModelFile {
         }
         guard bytes.count >= 8, Array(try take(4)) == magic else { throw .corruptModel("not a Sightline descriptor model (no SLDM magic)") }
         let fileVersion = try word()
-        guard fileVersion == version else { throw .corruptModel("version \(fileVersion) is not supported (this Sightline reads \(version))") }
+        guard fileVersion == 1 || fileVersion == version else { throw .corruptModel("version \(fileVersion) is not supported (this Sightline reads \(version))") }
         guard CRC32.checksum(Array(bytes[0 ..< bytes.count - 4])) == bytes[(bytes.count - 4)...].reversed().reduce(UInt32(0), { $0 << 8 | UInt32($1) }) else {
             throw .corruptModel("checksum mismatch")
         }
@@ -58,12 +66,30 @@ public enum ModelFile {
         for _ in 0 ..< hiddenCount { hidden.append(Int(try word())) }
         let embeddingSize = Int(try word())
         let batchNorm = try take(1).first! == 1
-        guard inputSize > 0, embeddingSize > 0, hidden.allSatisfy({ $0 > 0 && $0 <= 1 << 16 }), inputSize <= 1 << 24 else {
+        var convolutions: [Int] = [], image: ImageGeometry?, threshold: Float?
+        if fileVersion >= 2 {
+            let convolutionCount = Int(try word())
+            guard convolutionCount <= 16 else { throw .corruptModel("\(convolutionCount) convolution blocks") }
+            for _ in 0 ..< convolutionCount { convolutions.append(Int(try word())) }
+            let geometry = ImageGeometry(width: Int(try word()), height: Int(try word()), channels: Int(try word()))
+            if geometry.size > 0 { image = geometry }
+            let stored = Float(bitPattern: try word())
+            threshold = stored.isNaN ? nil : stored
+        }
+        guard inputSize > 0, embeddingSize > 0, hidden.allSatisfy({ $0 > 0 && $0 <= 1 << 16 }), inputSize <= 1 << 24,
+              convolutions.allSatisfy({ $0 <= 1 << 12 }) else {
             throw .corruptModel("implausible shape")
         }
-        let shape = NetworkShape(inputSize: inputSize, hiddenSizes: hidden, embeddingSize: embeddingSize, batchNorm: batchNorm)
+        let shape = NetworkShape(inputSize: inputSize, hiddenSizes: hidden, embeddingSize: embeddingSize, batchNorm: batchNorm,
+                                 convolutionChannels: convolutions, image: image)
+        do { try shape.validate() } catch { throw .corruptModel("inconsistent shape: \(error)") }
         let network = EmbeddingNetwork(shape: shape, seed: 0)
+        network.verificationThreshold = threshold
         for layer in network.layers {
+            if let conv = layer as? Conv2D {
+                conv.weight.values = try floats(conv.weight.count)
+                conv.bias.values = try floats(conv.bias.count)
+            }
             if let dense = layer as? Dense {
                 dense.weight.values = try floats(dense.weight.count)
                 dense.bias.values = try floats(dense.bias.count)

@@ -8,26 +8,32 @@ import VectorMath
     static let folder = CLI.folder()
     static let model: String = {
         let path = "\(folder)/tiny.sldm"
-        _ = try? CLI.run(["train-descriptor", "--loss", "cosface", "--hidden", "32", "--dim", "16", "--epochs", "1", "--out", path])
+        _ = try? CLI.run(["train-descriptor", "--loss", "cosface", "--conv", "4", "--hidden", "32", "--dim", "16", "--epochs", "1",
+                          "--limit", "3000", "--out", path])
         return path
     }()
 
-    /// `embed` on a handful of images (PGM files written from the test split) equals the
-    /// in-memory forward pass of the same model on the same pixels.
+    /// `embed` on a handful of images (PNG and PGM files written from the test split) equals the
+    /// in-memory forward pass of the same (convolutional) model on the same pixels.
     @Test func embedMatchesTheInMemoryForwardPass() throws {
         let network = try ModelFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: Self.model))))
         let images = try IDXFormat.readImages(DatasetCatalog.fashionMNISTDirectory + "/t10k-images-idx3-ubyte.gz").slice(0 ..< 4)
         var paths: [String] = []
         for row in 0 ..< 4 {
-            let path = "\(Self.folder)/image\(row).pgm"
-            try PGMFormat.write(Array(images.row(row)), width: 28, height: 28, to: path)
+            let path = "\(Self.folder)/image\(row).\(row % 2 == 0 ? "png" : "pgm")"
+            if row % 2 == 0 {
+                try PNGFormat.write(Array(images.row(row)), width: 28, height: 28, to: path)
+            } else {
+                try PGMFormat.write(Array(images.row(row)), width: 28, height: 28, to: path)
+            }
             paths.append(path)
         }
         let out = "\(Self.folder)/four.fvecs"
         let result = try CLI.run(["embed", "--model", Self.model, "--input", paths.joined(separator: ","), "--out", out])
         #expect(result.status == 0, "\(result.stderr)")
         let written = try VectorFiles.read(out)
-        #expect(written == (try network.embed(images)))
+        let expected = try network.embed(images)
+        #expect(written == expected, "largest difference \(zip(written.values, expected.values).map { abs($0 - $1) }.max() ?? -1)")
     }
 
     @Test func evalPrintsRecallAndMAP() throws {
@@ -39,6 +45,14 @@ import VectorMath
             #expect(value > 0 && value <= 1, "\(key) = \(value)")
         }
         #expect((row?["recall_at_8"] as? Double ?? 0) >= (row?["recall_at_1"] as? Double ?? 1))
+        for key in ["verification_accuracy", "tar_at_far_1e-3", "open_set_identification_rate", "identification_at_far_0.1"] {
+            let value = row?[key] as? Double ?? -1
+            #expect(value > 0 && value <= 1, "\(key) = \(value)")
+        }
+        // Rates at the calibrated open-set threshold are rates, and a false-accept rate of 0.1 buys
+        // at least what 0.01 does.
+        #expect((row?["open_set_false_accept_rate"] as? Double ?? -1) >= 0)
+        #expect((row?["identification_at_far_0.1"] as? Double ?? 0) >= (row?["identification_at_far_0.01"] as? Double ?? 1))
     }
 
     @Test func badDescriptorInputsAreClearErrors() throws {
@@ -52,5 +66,85 @@ import VectorMath
         try PGMFormat.write([Float](repeating: 0.5, count: 100), width: 10, height: 10, to: small)
         let wrongSize = try CLI.run(["embed", "--model", Self.model, "--input", small, "--out", "\(Self.folder)/x.fvecs"])
         #expect(wrongSize.status == 2 && wrongSize.stderr.contains("the model takes 784"))
+    }
+
+    @Test func brokenPNGFilesAreClearErrors() throws {
+        let good = "\(Self.folder)/good.png"
+        try PNGFormat.write((0 ..< 784).map { Float($0 % 256) / 255 }, width: 28, height: 28, to: good)
+        #expect(try PNGFormat.read(good) == (0 ..< 784).map { Float($0 % 256) / 255 })
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: good))
+        let cut = "\(Self.folder)/cut.png"
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: cut))
+        let notPNG = "\(Self.folder)/text.png"
+        try Data("hello, not an image".utf8).write(to: URL(fileURLWithPath: notPNG))
+        for (path, message) in [(cut, "PNG data unreadable"), (notPNG, "not a readable PNG"), ("\(Self.folder)/photo.jpg", "must be .png or .pgm")] {
+            let result = try CLI.run(["embed", "--model", Self.model, "--input", path, "--out", "\(Self.folder)/x.fvecs"])
+            #expect(result.status == 2 && result.stderr.contains(message), "\(path): \(result.stderr)")
+        }
+    }
+}
+
+@Suite(.serialized) struct VerifyAndDedupCLITests {
+    static let folder = CLI.folder()
+
+    @Test func verifySaysSameForAnImageAndItselfAndRejectsBadInput() throws {
+        let model = DescriptorCLITests.model
+        let images = try IDXFormat.readImages(DatasetCatalog.fashionMNISTDirectory + "/t10k-images-idx3-ubyte.gz")
+        let first = "\(Self.folder)/a.png", copy = "\(Self.folder)/a-copy.pgm"
+        try PNGFormat.write(Array(images.row(0)), width: 28, height: 28, to: first)
+        try PGMFormat.write(Array(images.row(0)), width: 28, height: 28, to: copy)
+        let same = try CLI.run(["verify", "--model", model, "--json", first, copy])
+        #expect(same.status == 0, "\(same.stderr)")
+        let row = try JSONSerialization.jsonObject(with: Data(same.stdout.utf8)) as? [String: Any]
+        #expect((row?["distance"] as? Double ?? 1) < 1e-5 && row?["same"] as? Bool == true)
+        #expect((row?["threshold"] as? Double ?? 0) > 0, "train-descriptor stores a calibrated threshold")
+        // A threshold of 0 makes any two different images "different".
+        let other = "\(Self.folder)/b.png"
+        try PNGFormat.write(Array(images.row(1)), width: 28, height: 28, to: other)
+        let strict = try CLI.run(["verify", "--model", model, "--threshold", "0", first, other])
+        #expect(strict.status == 0 && strict.stdout.contains("different"), "\(strict.stdout) \(strict.stderr)")
+        let negative = try CLI.run(["verify", "--model", model, "--threshold=-1", first, other])
+        #expect(negative.status == 2 && negative.stderr.contains("--threshold"))
+        let missing = try CLI.run(["verify", "--model", model, first, "\(Self.folder)/nowhere.png"])
+        #expect(missing.status == 2 && missing.stderr.contains("nowhere.png"))
+        let small = "\(Self.folder)/small.png"
+        try PNGFormat.write([Float](repeating: 0.5, count: 100), width: 10, height: 10, to: small)
+        let wrongSize = try CLI.run(["verify", "--model", model, first, small])
+        #expect(wrongSize.status == 2 && wrongSize.stderr.contains("the model takes 784"))
+    }
+
+    /// 1,200 vectors, every fifth a near-copy of the one before: the index finds the same pairs as
+    /// the brute-force baseline, written in the documented TSV form.
+    @Test func dedupThroughTheIndexMatchesTheExactBaseline() throws {
+        var generator = SeededGenerator(seed: 9)
+        var values = (0 ..< 1200 * 16).map { _ in Float(generator.nextGaussian()) }
+        for row in stride(from: 1, to: 1200, by: 5) {
+            for j in 0 ..< 16 { values[row * 16 + j] = values[(row - 1) * 16 + j] + 0.02 * Float(generator.nextGaussian()) }
+        }
+        let input = "\(Self.folder)/dups.fvecs"
+        try VectorFiles.write(try Matrix(dimension: 16, values: values), to: input)
+        let indexed = "\(Self.folder)/index.tsv", exact = "\(Self.folder)/exact.tsv"
+        let viaIndex = try CLI.run(["dedup", "--input", input, "--threshold", "0.05", "--nlist", "16", "--nprobe", "16", "--out", indexed])
+        let viaExact = try CLI.run(["dedup", "--input", input, "--threshold", "0.05", "--exact", "--out", exact])
+        #expect(viaIndex.status == 0 && viaExact.status == 0, "\(viaIndex.stderr) \(viaExact.stderr)")
+        let indexLines = try String(contentsOfFile: indexed, encoding: .utf8).split(separator: "\n")
+        let exactLines = try String(contentsOfFile: exact, encoding: .utf8).split(separator: "\n")
+        #expect(exactLines.count == 240)
+        #expect(indexLines.map { $0.split(separator: "\t").prefix(2) } == exactLines.map { $0.split(separator: "\t").prefix(2) })
+    }
+
+    @Test func dedupRejectsBadInput() throws {
+        let poisoned = "\(Self.folder)/nan.fvecs"
+        var values = [Float](repeating: 0.5, count: 300 * 4)
+        values[7] = .nan
+        try VectorFiles.write(try Matrix(dimension: 4, values: values), to: poisoned)
+        let nan = try CLI.run(["dedup", "--input", poisoned, "--threshold", "0.1"])
+        #expect(nan.status == 2 && nan.stderr.contains("NaN"))
+        let negative = try CLI.run(["dedup", "--input", poisoned, "--threshold=-0.1"])
+        #expect(negative.status == 2)
+        let truncated = "\(Self.folder)/cut.fvecs"
+        try Data(try Data(contentsOf: URL(fileURLWithPath: poisoned)).prefix(30)).write(to: URL(fileURLWithPath: truncated))
+        let cut = try CLI.run(["dedup", "--input", truncated, "--threshold", "0.1"])
+        #expect(cut.status == 2 && !cut.stderr.isEmpty)
     }
 }

@@ -96,6 +96,43 @@ enum GradientCheck {
         #expect(GradientCheck.check(layer: L2Normalize(size: 6), input: GradientCheck.random(4, 6, seed: 5)).input < Self.tolerance)
     }
 
+    @Test func convolution() {
+        var generator = SeededGenerator(seed: 13)
+        let geometry = ImageGeometry(width: 5, height: 4, channels: 2)
+        let layer = Conv2D(input: geometry, outChannels: 3, generator: &generator)
+        let (input, parameters) = GradientCheck.check(layer: layer, input: GradientCheck.random(2, geometry.size, seed: 14))
+        #expect(input < Self.tolerance, "input gradient error \(input)")
+        #expect(parameters < Self.tolerance, "parameter gradient error \(parameters)")
+    }
+
+    @Test func convolutionMatchesADirectSum() {
+        // One 3×3 output pixel computed by hand: im2col must place every tap where the sum expects it.
+        var generator = SeededGenerator(seed: 15)
+        let geometry = ImageGeometry(width: 4, height: 3, channels: 2)
+        let layer = Conv2D(input: geometry, outChannels: 2, generator: &generator)
+        layer.bias.values = [0.25, -0.5]
+        let image = GradientCheck.random(1, geometry.size, seed: 16)
+        let output = layer.forward(image, training: false)
+        for (y, x, out) in [(0, 0, 0), (1, 2, 1), (2, 3, 0)] {
+            var expected = layer.bias.values[out]
+            for ky in 0 ..< 3 { for kx in 0 ..< 3 { for c in 0 ..< 2 {
+                let sy = y + ky - 1, sx = x + kx - 1
+                guard sy >= 0, sy < 3, sx >= 0, sx < 4 else { continue }
+                expected += layer.weight.values[out * 18 + (ky * 3 + kx) * 2 + c] * image.values[(sy * 4 + sx) * 2 + c]
+            } } }
+            #expect(abs(output.values[(y * 4 + x) * 2 + out] - expected) < 1e-5)
+        }
+    }
+
+    @Test func maxPool() {
+        // Distinct values so no window has a tie (where the max is not differentiable).
+        let geometry = ImageGeometry(width: 5, height: 4, channels: 2)
+        let input = try! Matrix(dimension: geometry.size, values: (0 ..< 2 * geometry.size).map { Float(($0 * 37) % 83) * 0.1 })
+        let layer = MaxPool2D(input: geometry)
+        #expect(layer.outputSize == 2 * 2 * 2)
+        #expect(GradientCheck.check(layer: layer, input: input).input < Self.tolerance)
+    }
+
     static let labels: [Int32] = [0, 0, 1, 1, 2, 2, 0, 1]
 
     @Test func contrastive() {

@@ -46,3 +46,30 @@ func randomMatrix(_ rows: Int, _ dimension: Int, seed: UInt64) -> Matrix {
         #expect(Set(sample).count == 50 && sample.allSatisfy { $0 < 60 })
     }
 }
+
+@Suite struct ExactPairsTests {
+    /// Property: the blocked sgemm screen + exact re-score equals the naive double loop, at several
+    /// radii and sizes that do and do not fill the 256-row blocks.
+    @Test(arguments: [(300, 5, UInt64(1)), (700, 16, 2), (257, 3, 3)])
+    func equalsTheNaiveDoubleLoop(count: Int, dimension: Int, seed: UInt64) {
+        var generator = SeededGenerator(seed: seed)
+        var values = (0 ..< count * dimension).map { _ in Float(generator.nextGaussian()) }
+        // Plant near-copies so small radii have pairs.
+        for row in stride(from: 1, to: count, by: 7) {
+            for j in 0 ..< dimension { values[row * dimension + j] = values[(row - 1) * dimension + j] + 0.01 * Float(generator.nextGaussian()) }
+        }
+        let vectors = try! Matrix(dimension: dimension, values: values)
+        for radius: Float in [0.001, 0.05, Float(dimension) * 0.5] {
+            var expected: [RowPair] = []
+            for i in 0 ..< count {
+                for j in (i + 1) ..< count {
+                    let d = Metric.l2.distance(Array(vectors.row(i)), Array(vectors.row(j)), dimension)
+                    if d <= radius { expected.append(RowPair(first: i, second: j, distance: d)) }
+                }
+            }
+            let found = exactPairsWithin(vectors, radius: radius, threads: 2)
+            #expect(found.map { [$0.first, $0.second] } == expected.map { [$0.first, $0.second] }, "radius \(radius)")
+            #expect(found.map(\.distance) == expected.map(\.distance))
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import Datasets
+import Descriptors
+import SightlineKit
+import VectorMath
+
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Are two images the same thing? Prints their descriptor distance and same/different.",
+        discussion: """
+        Example: sightline verify --model runs/arcface.sldm shoe1.png shoe2.png
+        The distance is the squared L2 distance between the two unit-length descriptors (0 to 4). The \\
+        threshold is the one train-descriptor calibrated on training pairs and stored in the model; \\
+        --threshold overrides it. Images: .png or .pgm of the model's input size.
+        """)
+
+    @Option(help: "Model file from train-descriptor.")
+    var model: String
+
+    @Option(help: "Decision threshold (default: the model's calibrated one).")
+    var threshold: Float?
+
+    @Flag(help: "One JSON object.")
+    var json = false
+
+    @Argument(help: "The first image.")
+    var first: String
+
+    @Argument(help: "The second image.")
+    var second: String
+
+    func run() throws {
+        try reportingErrors {
+            let network = try ModelFile.decode(try FileBytes.read(model))
+            guard let limit = threshold ?? network.verificationThreshold else {
+                throw SightlineError.badInput("\(model) carries no calibrated threshold (trained before calibration existed): pass --threshold")
+            }
+            guard limit.isFinite, limit >= 0 else { throw SightlineError.badInput("--threshold must be a finite number ≥ 0") }
+            var pixels = try ImageFile.read(first, expectedPixels: network.shape.inputSize)
+            pixels += try ImageFile.read(second, expectedPixels: network.shape.inputSize)
+            let descriptors = try network.embed(try Matrix(dimension: network.shape.inputSize, values: pixels))
+            let distance = descriptors.withUnsafeBufferPointer { squaredL2($0.baseAddress!, $0.baseAddress! + descriptors.dimension, descriptors.dimension) }
+            let same = distance <= limit
+            if json {
+                printLine("{\"distance\": \(distance), \"threshold\": \(limit), \"same\": \(same)}")
+            } else {
+                printLine(String(format: "distance %.4f %@ threshold %.4f: %@", distance, same ? "≤" : ">", limit, same ? "same" : "different"))
+            }
+        }
+    }
+}
