@@ -24,6 +24,9 @@ struct BenchClusterCommand: ParsableCommand {
     @Option(help: "Dataset whose base set the cluster holds and whose queries are sent.")
     var dataset: String
 
+    @Option(help: "Query vectors when --dataset is a file (labels from NAME.labels when present).")
+    var queries: String?
+
     @Option(help: "Comma-separated nprobe values.")
     var nprobe: String = "1,2,4,8,16"
 
@@ -36,7 +39,7 @@ struct BenchClusterCommand: ParsableCommand {
     @Option(help: "Search deadline in milliseconds.")
     var deadlineMs: Int = 2000
 
-    @Flag(help: "One JSON object per row (keys: nprobe, r_at_1, recall_at_10, qps, p50_ms, p95_ms, p99_ms, partial_rate).")
+    @Flag(help: "One JSON object per row (keys: nprobe, r_at_1, recall_at_10, qps, p50_ms, p95_ms, p99_ms, partial_rate, and label_r_at_1 when both sets carry labels).")
     var json = false
 
     func run() throws {
@@ -44,14 +47,16 @@ struct BenchClusterCommand: ParsableCommand {
             guard clients >= 1 else { throw SightlineError.badInput("--clients must be at least 1") }
             let probes = try parseIntegerList(nprobe, name: "nprobe")
             let client = try target.client()
-            let data = try DatasetCatalog.load(dataset)
+            let data = try DatasetCatalog.load(dataset, queries: self.queries)
             var queries = data.queries
             if limit > 0, limit < queries.rowCount { queries = queries.slice(0 ..< limit) }
+            // With labels on both sides: does the top hit show the same thing (ids = base rows, as `ingest` assigns them)?
+            let labels = data.baseLabels.flatMap { base in data.queryLabels.map { (base, Array($0.prefix(queries.rowCount))) } }
             let progress = ProgressReporter()
             let truth = try Workflows.groundTruth(queries: queries, base: data.base, k: 10, metric: .l2, threads: 0, progress: progress)
-            if !json { printLine("nprobe    R@1  10-R@10      QPS  p50 ms  p95 ms  p99 ms  partial") }
+            if !json { printLine("nprobe    R@1  10-R@10      QPS  p50 ms  p95 ms  p99 ms  partial" + (labels == nil ? "" : "  label R@1")) }
             for probe in probes {
-                let row = try measure(client: client, queries: queries, truth: truth, nprobe: probe, progress: progress)
+                let row = try measure(client: client, queries: queries, truth: truth, labels: labels, nprobe: probe, progress: progress)
                 printLine(json ? row.json : row.text)
             }
         }
@@ -59,16 +64,20 @@ struct BenchClusterCommand: ParsableCommand {
 
     struct Row {
         var nprobe: Int, rAt1: Double, recallAt10: Double, qps: Double, p50: Double, p95: Double, p99: Double, partialRate: Double
+        var labelRAt1: Double?
         var json: String {
             "{\"nprobe\": \(nprobe), \"r_at_1\": \(rAt1), \"recall_at_10\": \(recallAt10), \"qps\": \(qps), "
-                + "\"p50_ms\": \(p50), \"p95_ms\": \(p95), \"p99_ms\": \(p99), \"partial_rate\": \(partialRate)}"
+                + "\"p50_ms\": \(p50), \"p95_ms\": \(p95), \"p99_ms\": \(p99), \"partial_rate\": \(partialRate)"
+                + (labelRAt1.map { ", \"label_r_at_1\": \($0)" } ?? "") + "}"
         }
         var text: String {
             String(format: "%6d %6.4f   %6.4f %8.0f %7.3f %7.3f %7.3f  %7.4f", nprobe, rAt1, recallAt10, qps, p50, p95, p99, partialRate)
+                + (labelRAt1.map { String(format: "     %6.4f", $0) } ?? "")
         }
     }
 
-    func measure(client: CoordinatorClient, queries: Matrix, truth: [[VectorID]], nprobe: Int, progress: ProgressReporter) throws -> Row {
+    func measure(client: CoordinatorClient, queries: Matrix, truth: [[VectorID]], labels: ([Int32], [Int32])?, nprobe: Int,
+                 progress: ProgressReporter) throws -> Row {
         let count = queries.rowCount
         let results = Mutex([[VectorID]](repeating: [], count: count))
         let latencies = Mutex([Double](repeating: 0, count: count))
@@ -106,6 +115,10 @@ struct BenchClusterCommand: ParsableCommand {
         return Row(nprobe: nprobe, rAt1: NeighborRecall.rAt1(results: found, groundTruth: truth),
                    recallAt10: NeighborRecall.kRecallAtK(results: found, groundTruth: truth, k: 10),
                    qps: Double(count) / seconds, p50: percentile(sorted, 0.5) * 1000, p95: percentile(sorted, 0.95) * 1000,
-                   p99: percentile(sorted, 0.99) * 1000, partialRate: Double(partial.load(ordering: .relaxed)) / Double(count))
+                   p99: percentile(sorted, 0.99) * 1000, partialRate: Double(partial.load(ordering: .relaxed)) / Double(count),
+                   labelRAt1: labels.map { base, query in
+                       let hits = zip(found, query).count { ids, label in ids.first.map { Int($0.rawValue) < base.count && base[Int($0.rawValue)] == label } ?? false }
+                       return Double(hits) / Double(max(1, count))
+                   })
     }
 }
