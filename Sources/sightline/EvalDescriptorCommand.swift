@@ -79,17 +79,22 @@ struct EvalDescriptorCommand: ParsableCommand {
                 let (gallery, galleryLabels) = DescriptorTasks.gallery(train, labels: trainLabels, holdingOut: heldOut)
                 let probes = try DescriptorTasks.openSetProbes(gallery: gallery, galleryLabels: galleryLabels, probes: descriptors, probeLabels: labels)
                 let (identified, falseAccepts) = OpenSetIdentification.rates(probes, threshold: openThreshold)
+                let (identifiedAtVerification, falseAcceptsAtVerification) = OpenSetIdentification.rates(probes, threshold: threshold)
                 let (identifiedAt1, _) = OpenSetIdentification.identificationRate(probes, atFalseAcceptRate: 0.01)
                 let (identifiedAt10, _) = OpenSetIdentification.identificationRate(probes, atFalseAcceptRate: 0.1)
                 fields += [("verification_threshold", Double(threshold)), ("verification_accuracy", accuracy), ("tar_at_far_1e-3", tar),
                            ("tar_threshold", Double(tarThreshold)), ("open_set_threshold", Double(openThreshold)),
                            ("open_set_identification_rate", identified), ("open_set_false_accept_rate", falseAccepts),
-                           ("identification_at_far_0.01", identifiedAt1), ("identification_at_far_0.1", identifiedAt10)]
+                           ("identification_at_far_0.01", identifiedAt1), ("identification_at_far_0.1", identifiedAt10),
+                           ("identification_rate_at_verification_threshold", identifiedAtVerification),
+                           ("false_accept_rate_at_verification_threshold", falseAcceptsAtVerification)]
                 lines.append(String(format: "verification: threshold %.4f (%@), test-pair accuracy %.4f, TAR@FAR=1e-3 %.4f",
                                     threshold, storedThreshold == nil ? "calibrated now on training pairs" : "the model's", accuracy, tar))
                 lines.append(String(format: "open-set identification (classes %@ held out of the gallery): threshold %.4f, identification rate %.4f, "
                                     + "false-accept rate %.4f; identification at FAR 0.01: %.4f, at 0.1: %.4f",
                                     holdout, openThreshold, identified, falseAccepts, identifiedAt1, identifiedAt10))
+                lines.append(String(format: "  at the verification threshold (what `sightline identify` uses by default): identification rate %.4f, false-accept rate %.4f",
+                                    identifiedAtVerification, falseAcceptsAtVerification))
             }
             if json {
                 let body = fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ")

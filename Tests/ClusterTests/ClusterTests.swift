@@ -223,8 +223,10 @@ import Wire
                                "--limit", "50", "--clients", "2", "--json"] + target, output: &output) == 0)
         let rows = output.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         try #require(rows.count == 2, "\(output)")
-        let keys: Set = ["nprobe", "r_at_1", "recall_at_10", "qps", "p50_ms", "p95_ms", "p99_ms", "partial_rate"]
+        // The synthetic set carries labels on both sides, so the label column comes too.
+        let keys: Set = ["nprobe", "r_at_1", "recall_at_10", "qps", "p50_ms", "p95_ms", "p99_ms", "partial_rate", "label_r_at_1"]
         #expect(rows.allSatisfy { Set($0.keys) == keys })
+        #expect(rows.allSatisfy { ($0["label_r_at_1"] as! Double) > 0.5 && ($0["label_r_at_1"] as! Double) <= 1 })
         #expect((rows[1]["recall_at_10"] as! Double) >= (rows[0]["recall_at_10"] as! Double))
         #expect(rows.allSatisfy { ($0["partial_rate"] as! Double) == 0 })
         // A wrong token is a usage error of the CLI: exit status 2.
