@@ -15,6 +15,10 @@ public struct TrainingSettings: Sendable, Equatable {
     public var augmentation: Augmentation?
     public var seed: UInt64 = 7
     public var tripletMining: TripletMining = .batchHard
+    /// Instance-level training for near-duplicate search: every image is its own class, seen as
+    /// two independently edited views (`ImageEdit`: shift, crop, noise) in the same batch; the
+    /// labels are ignored. Needs a pair or triplet loss.
+    public var instanceViews = false
     /// Threads for training: the layers split their products and loops over this many (OpenBLAS
     /// itself stays at one thread, see `ParallelProducts`).
     public var threads = 1
@@ -74,23 +78,40 @@ public final class DescriptorTrainer {
         if let row = images.firstNonFiniteRow() {
             throw .invalidParameter("image \(row) holds NaN or infinity: clean or drop it before training")
         }
+        if settings.instanceViews {
+            guard settings.loss.needsBalancedBatches else { throw .invalidParameter("instance training needs the contrastive or triplet loss") }
+            guard Int(Double(images.dimension).squareRoot()) * Int(Double(images.dimension).squareRoot()) == images.dimension else {
+                throw .invalidParameter("instance training edits square grey images; \(images.dimension) values per image is not one")
+            }
+        }
         network.threads = settings.threads
         defer { network.threads = 1 }
         var sampler = BatchSampler(labels: labels, seed: settings.seed &+ 2)
-        let perEpoch = max(1, images.rowCount / settings.batchSize)
+        // Instance batches hold two views of each image.
+        let imagesPerBatch = settings.instanceViews ? max(2, settings.batchSize / 2) : settings.batchSize
+        let perEpoch = max(1, images.rowCount / imagesPerBatch)
         let optimizer = Optimizer(settings: settings.optimizer, totalSteps: perEpoch * settings.epochs)
         let parameters = network.parameters + loss.parameters
         var reports: [EpochReport] = []
         for epoch in 1 ... settings.epochs {
             let start = ContinuousClock.now
-            let batches = settings.loss.needsBalancedBatches
+            // Instance batches draw their images from a few classes: look-alikes are the negatives
+            // that teach a near-duplicate descriptor something.
+            let batches = settings.instanceViews
+                ? sampler.balancedBatches(count: perEpoch, classes: min(4, Set(labels).count), perClass: max(1, imagesPerBatch / min(4, Set(labels).count)))
+                : settings.loss.needsBalancedBatches
                 ? sampler.balancedBatches(count: perEpoch, classes: settings.classesPerBatch, perClass: settings.imagesPerClass)
                 : sampler.shuffledEpoch(batchSize: min(settings.batchSize, images.rowCount))
             var total: Float = 0, seen = 0
             for (step, batch) in batches.enumerated() {
-                var input = images.rows(at: batch)
+                var input: Matrix, batchLabels: [Int32]
+                if settings.instanceViews {
+                    (input, batchLabels) = editedViews(images, batch)
+                } else {
+                    input = images.rows(at: batch)
+                    batchLabels = batch.map { labels[$0] }
+                }
                 if let augmentation = settings.augmentation { input = augmentation.apply(input, generator: &generator) }
-                let batchLabels = batch.map { labels[$0] }
                 annealSphereFace(step: optimizer.step)
                 parameters.forEach { $0.zeroGradient() }
                 let embeddings = network.forward(input, training: true)
@@ -110,6 +131,25 @@ public final class DescriptorTrainer {
             report(entry)
         }
         return reports
+    }
+
+    /// Two independently edited views of each image (one random edit each, or none a quarter of
+    /// the time), labelled by the image's row (an image drawn twice is still one instance).
+    func editedViews(_ images: Matrix, _ batch: [Int]) -> (Matrix, [Int32]) {
+        let side = Int(Double(images.dimension).squareRoot())
+        var values: [Float] = []
+        values.reserveCapacity(2 * batch.count * images.dimension)
+        var labels: [Int32] = []
+        for index in batch {
+            let original = Array(images.row(index))
+            for _ in 0 ..< 2 {
+                let kind = generator.nextInt(below: 4)
+                values += kind == 3 ? original : ImageEdit.random(using: &generator, kind: kind).apply(original, side: side, generator: &generator)
+                labels.append(Int32(truncatingIfNeeded: index))
+            }
+        }
+        // The images' dimension by construction.
+        return (try! Matrix(dimension: images.dimension, values: values), labels)
     }
 
     private func summary(epoch: Int, step: Int, steps: Int, total: Float, seen: Int, since start: ContinuousClock.Instant) -> EpochReport {

@@ -106,6 +106,24 @@ public final class EmbeddingNetwork {
         _ = layers.reversed().reduce(gradient) { $1.backward($0) }
     }
 
+    /// The activations after the first `layerCount` layers (inference mode), each row scaled to
+    /// unit length: earlier layers keep more of what tells two pictures of one kind apart.
+    public func features(_ images: Matrix, layerCount: Int, batchSize: Int = 1024) throws(DescriptorError) -> Matrix {
+        guard images.dimension == shape.inputSize else { throw .dimensionMismatch(expected: shape.inputSize, got: images.dimension) }
+        guard (1 ... layers.count).contains(layerCount) else { throw .invalidParameter("the network has \(layers.count) layers, not \(layerCount)") }
+        var result = Matrix(zeros: 0, dimension: layers[layerCount - 1].outputSize)
+        var start = 0
+        while start < images.rowCount {
+            let end = min(images.rowCount, start + batchSize)
+            var batch = layers.prefix(layerCount).reduce(images.slice(start ..< end)) { $1.forward($0, training: false) }
+            batch.normalizeRows()
+            // Same dimension by construction.
+            try! result.append(batch)
+            start = end
+        }
+        return result
+    }
+
     /// Descriptors for `images` in inference mode, in batches of `batchSize`.
     public func embed(_ images: Matrix, batchSize: Int = 1024) throws(DescriptorError) -> Matrix {
         guard images.dimension == shape.inputSize else { throw .dimensionMismatch(expected: shape.inputSize, got: images.dimension) }

@@ -76,3 +76,31 @@ public struct DuplicateSet: Sendable {
         originalCount = originals.rowCount
     }
 }
+
+/// A training-free near-duplicate descriptor: the image averaged over `pool × pool` cells, centred
+/// (mean 0) and scaled to unit length. Averaging absorbs 1–2 px shifts and noise, centring and
+/// scaling absorb brightness and contrast changes, while the layout that makes one picture
+/// differ from another of the same kind survives.
+public func pooledPixels(_ images: Matrix, side: Int, pool: Int) -> Matrix {
+    precondition(images.dimension == side * side && pool >= 1, "square images")
+    let cells = side / pool
+    var values: [Float] = []
+    values.reserveCapacity(images.rowCount * cells * cells)
+    for row in 0 ..< images.rowCount {
+        let image = Array(images.row(row))
+        var pooled = [Float](repeating: 0, count: cells * cells)
+        for cy in 0 ..< cells {
+            for cx in 0 ..< cells {
+                var sum: Float = 0
+                for y in cy * pool ..< (cy + 1) * pool { for x in cx * pool ..< (cx + 1) * pool { sum += image[y * side + x] } }
+                pooled[cy * cells + cx] = sum / Float(pool * pool)
+            }
+        }
+        let mean = pooled.reduce(0, +) / Float(pooled.count)
+        pooled = pooled.map { $0 - mean }
+        let norm = max(1e-12, pooled.reduce(0) { $0 + $1 * $1 }.squareRoot())
+        values += pooled.map { $0 / norm }
+    }
+    // cells² values per image by construction.
+    return try! Matrix(dimension: cells * cells, values: values)
+}

@@ -24,14 +24,11 @@ public enum DuplicateDetection {
     /// between neighbouring distances.
     public static func calibrateThreshold(_ candidates: [RowPair], truth: Set<[Int]>) -> Float {
         let sorted = candidates.sorted { $0.distance < $1.distance }
-        var hits = 0, best = (f1: -1.0, threshold: Float(0))
-        for (index, pair) in sorted.enumerated() {
-            if truth.contains([pair.first, pair.second]) { hits += 1 }
-            let next = index + 1 < sorted.count ? sorted[index + 1].distance : pair.distance * 1.01 + 1e-6
-            guard next > pair.distance else { continue }
-            let f1 = 2 * Double(hits) / Double(index + 1 + truth.count)
-            if f1 > best.f1 { best = (f1, (pair.distance + next) / 2) }
-        }
-        return best.threshold
+        var hits = 0
+        // F1 = 2·TP / (found + true pairs), with the first index + 1 pairs found.
+        return ThresholdSweep.best(sorted.map(\.distance), floor: -1) { index in
+            if truth.contains([sorted[index].first, sorted[index].second]) { hits += 1 }
+            return 2 * Double(hits) / Double(index + 1 + truth.count)
+        }.threshold
     }
 }

@@ -40,15 +40,11 @@ public enum OpenSetIdentification {
         let sorted = probes.filter(\.distance.isFinite).sorted { $0.distance < $1.distance }
         let known = Double(max(1, sorted.count(where: \.known))), unknown = Double(max(1, sorted.count(where: { !$0.known })))
         var identified = 0.0, falselyAccepted = 0.0
-        var best = (score: 0.5, threshold: (sorted.first?.distance ?? 0) - 1)
-        for (index, probe) in sorted.enumerated() {
+        return ThresholdSweep.best(sorted.map(\.distance), floor: 0.5) { index in
+            let probe = sorted[index]
             if probe.known { if probe.nearestLabel == probe.label { identified += 1 } } else { falselyAccepted += 1 }
-            let next = index + 1 < sorted.count ? sorted[index + 1].distance : probe.distance + 1
-            guard next > probe.distance else { continue }
-            let score = (identified / known + 1 - falselyAccepted / unknown) / 2
-            if score > best.score { best = (score, (probe.distance + next) / 2) }
-        }
-        return best.threshold
+            return (identified / known + 1 - falselyAccepted / unknown) / 2
+        }.threshold
     }
 
     /// The identification rate at the threshold where at most `falseAcceptRate` of the unknown

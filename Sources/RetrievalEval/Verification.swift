@@ -38,17 +38,11 @@ public enum Verification {
     public static func calibrateThreshold(_ pairs: [Pair]) -> Float {
         let sorted = pairs.filter(\.distance.isFinite).sorted { $0.distance < $1.distance }
         let positives = Double(max(1, sorted.count(where: \.same))), negatives = Double(max(1, sorted.count(where: { !$0.same })))
-        // Start with everything rejected; each step accepts one more pair.
         var acceptedPositives = 0.0, acceptedNegatives = 0.0
-        var best = (accuracy: 0.5, threshold: (sorted.first?.distance ?? 0) - 1)
-        for (index, pair) in sorted.enumerated() {
-            if pair.same { acceptedPositives += 1 } else { acceptedNegatives += 1 }
-            let next = index + 1 < sorted.count ? sorted[index + 1].distance : pair.distance + 1
-            guard next > pair.distance else { continue }  // cut only between different distances
-            let accuracy = (acceptedPositives / positives + (negatives - acceptedNegatives) / negatives) / 2
-            if accuracy > best.accuracy { best = (accuracy, (pair.distance + next) / 2) }
-        }
-        return best.threshold
+        return ThresholdSweep.best(sorted.map(\.distance), floor: 0.5) { index in
+            if sorted[index].same { acceptedPositives += 1 } else { acceptedNegatives += 1 }
+            return (acceptedPositives / positives + (negatives - acceptedNegatives) / negatives) / 2
+        }.threshold
     }
 
     /// True-accept rate at the threshold where the false-accept rate over the negatives is at

@@ -81,7 +81,6 @@ extension IVFPQIndex {
                         parameters: RangeSearchParameters, scratch: inout SearchScratch) -> [Neighbor] {
         var found: [Neighbor] = []
         let m = codeSize, tableSize = m * ProductQuantizer.centroidsPerSubspace, dimension = self.dimension
-        let l2 = metric == .l2
         queries.withUnsafeBufferPointer { queryBuffer in
             let query = queryBuffer.baseAddress! + row * dimension
             scratch.queryTables.withUnsafeBufferPointer { queryTables in
@@ -92,12 +91,7 @@ extension IVFPQIndex {
                             let listNumber = Int(probe.id.rawValue)
                             let list = lists[listNumber]
                             if list.count == 0 { continue }
-                            var table = queryTable
-                            if l2 {
-                                let precomputed = terms.baseAddress! + listNumber * tableSize
-                                for i in 0 ..< tableSize { listTable[i] = precomputed[i] + queryTable[i] }
-                                table = UnsafePointer(listTable.baseAddress!)
-                            }
+                            let table = probeTable(listNumber: listNumber, queryTable: queryTable, terms: terms, into: listTable)
                             list.codes.withUnsafeBufferPointer { codes in
                                 list.vectors.withUnsafeBufferPointer { vectors in
                                     for position in 0 ..< list.count {

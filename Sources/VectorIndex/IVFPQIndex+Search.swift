@@ -110,7 +110,6 @@ extension IVFPQIndex {
         let candidateCount = refining ? parameters.k * parameters.refineFactor : parameters.k
         var heap = TopK(k: candidateCount)
         let m = codeSize, tableSize = m * ProductQuantizer.centroidsPerSubspace
-        let l2 = metric == .l2
         scratch.queryTables.withUnsafeBufferPointer { queryTables in
             scratch.listTable.withUnsafeMutableBufferPointer { listTable in
                 precomputedTerms.withUnsafeBufferPointer { terms in
@@ -120,12 +119,7 @@ extension IVFPQIndex {
                             let listNumber = Int(probe.id.rawValue)
                             let list = lists[listNumber]
                             if list.count == 0 { continue }
-                            var table = queryTable
-                            if l2 {
-                                let precomputed = terms.baseAddress! + listNumber * tableSize
-                                for i in 0 ..< tableSize { listTable[i] = precomputed[i] + queryTable[i] }
-                                table = UnsafePointer(listTable.baseAddress!)
-                            }
+                            let table = probeTable(listNumber: listNumber, queryTable: queryTable, terms: terms, into: listTable)
                             list.ids.withUnsafeBufferPointer { ids in
                                 list.codes.withUnsafeBufferPointer { codes in
                                     scanCodes(codes.baseAddress!, ids: ids.baseAddress!, count: list.count, m: m,
@@ -140,6 +134,18 @@ extension IVFPQIndex {
         }
         guard refining else { return heap.sorted() }
         return refine(heap, queries: queries, row: row, k: parameters.k)
+    }
+
+    /// The ADC table of one probed list: for L2 the query's table plus the list's precomputed
+    /// terms (written into `scratch`), for inner product the query's table itself.
+    @inline(__always)
+    func probeTable(listNumber: Int, queryTable: UnsafePointer<Float>, terms: UnsafeBufferPointer<Float>,
+                    into scratch: UnsafeMutableBufferPointer<Float>) -> UnsafePointer<Float> {
+        guard metric == .l2 else { return queryTable }
+        let tableSize = codeSize * ProductQuantizer.centroidsPerSubspace
+        let precomputed = terms.baseAddress! + listNumber * tableSize
+        for i in 0 ..< tableSize { scratch[i] = precomputed[i] + queryTable[i] }
+        return UnsafePointer(scratch.baseAddress!)
     }
 
     /// Re-scores ADC candidates with exact distances on the stored vectors.

@@ -21,8 +21,14 @@ struct DedupEvalCommand: ParsableCommand {
     @Option(help: "Model file (descriptors from the network).")
     var model: String?
 
+    @Option(help: "With --model: use the output of the first N layers instead of the descriptor.")
+    var layers: Int?
+
     @Flag(help: "Raw pixels as the descriptors.")
     var raw = false
+
+    @Option(help: "Pooled pixels as the descriptors: N×N cell averages, centred, unit length (no training).")
+    var pooled: Int?
 
     @Option(help: "Edited copies added to the originals.")
     var copies: Int = 1000
@@ -38,13 +44,18 @@ struct DedupEvalCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            guard (model == nil) != !raw else { throw SightlineError.badInput("give --model FILE or --raw") }
+            guard [model != nil, raw, pooled != nil].count(where: { $0 }) == 1 else { throw SightlineError.badInput("give one of --model FILE, --raw, --pooled N") }
+            if let pooled, !(1 ... 14).contains(pooled) { throw SightlineError.badInput("--pooled must be 1…14") }
             guard originals >= 1000, originals <= 60_000 else { throw SightlineError.badInput("--originals must be 1000…60000") }
             guard copies >= 1, copies <= originals else { throw SightlineError.badInput("--copies must be 1…\(originals)") }
             let data = try DatasetCatalog.load("fashion-mnist")
             let network = try model.map { try ModelFile.decode(try FileBytes.read($0)) }
             network?.threads = resolvedThreadCount(0)
-            let describe: (Matrix) throws -> Matrix = { images in try network?.embed(images) ?? images }
+            let describe: (Matrix) throws -> Matrix = { images in
+                if let pooled { return pooledPixels(images, side: 28, pool: pooled) }
+                if let network, let layers { return try network.features(images, layerCount: layers) }
+                return try network?.embed(images) ?? images
+            }
             let progress = ProgressReporter()
 
             let calibrationSet = DuplicateSet(images: data.base.slice(0 ..< 10_000), side: 28, copies: 1000, seed: 21)
@@ -71,7 +82,7 @@ struct DedupEvalCommand: ParsableCommand {
             let agreement = Double(Set(indexed.pairs.map { [$0.first, $0.second] }).intersection(exactPairs.map { [$0.first, $0.second] }).count)
                 / Double(max(1, exactPairs.count))
             let indexSeconds = indexed.indexSeconds + indexed.searchSeconds
-            let name = model ?? "raw pixels"
+            let name = model ?? pooled.map { "pooled pixels \($0)×\($0)" } ?? "raw pixels"
             if json {
                 printLine("{\"descriptor\": \"\(name)\", \"threshold\": \(threshold), \"vectors\": \(descriptors.rowCount), \"true_pairs\": \(testSet.truePairs.count), "
                     + "\"index_pairs\": \(viaIndex.found), \"index_precision\": \(viaIndex.precision), \"index_recall\": \(viaIndex.recall), "

@@ -44,6 +44,9 @@ struct TrainDescriptorCommand: ParsableCommand {
     @Flag(help: "Augment with random shifts (±2 px) and pixel noise.")
     var augment = false
 
+    @Flag(help: "Instance-level descriptors for near-duplicate search: each image is its own class, seen as two edited views (shift, crop, noise). Use with --loss triplet or contrastive.")
+    var instances = false
+
     @Option(help: "Seed.")
     var seed: UInt64 = 7
 
@@ -79,6 +82,7 @@ struct TrainDescriptorCommand: ParsableCommand {
             settings.optimizer.learningRate = lr
             settings.tripletMining = miningKind
             settings.seed = seed
+            settings.instanceViews = instances
             settings.threads = resolvedThreadCount(threads)
             let side = Int(Double(data.base.dimension).squareRoot())
             if augment, side * side == data.base.dimension { settings.augmentation = Augmentation(side: side) }

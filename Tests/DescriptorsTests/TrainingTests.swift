@@ -42,6 +42,35 @@ enum SmallFashion {
         #expect(after > before + 0.02, "Recall@1 \(before) → \(after)")
     }
 
+    /// Instance training: views are paired by image, and a short run makes an edited copy's
+    /// nearest original its own more often than the untrained net does.
+    @Test func instanceTrainingLearnsToFindEditedCopies() throws {
+        var settings = Self.settings(.triplet)
+        settings.instanceViews = true
+        settings.epochs = 3
+        settings.batchSize = 64
+        let trainer = DescriptorTrainer(shape: NetworkShape(inputSize: 784, hiddenSizes: [128], embeddingSize: 32), settings: settings, classCount: 10)
+        let (views, viewLabels) = trainer.editedViews(SmallFashion.train, [5, 9, 5])
+        #expect(views.rowCount == 6 && viewLabels == [5, 5, 9, 9, 5, 5])
+        let copies = DuplicateSet(images: SmallFashion.test.slice(0 ..< 300), side: 28, copies: 300, seed: 3)
+        func ownOriginalFound() throws -> Double {
+            let embedded = try trainer.network.embed(copies.images)
+            let nearest = try exactSearch(queries: embedded.slice(300 ..< 600), base: embedded.slice(0 ..< 300), k: 1, metric: .l2)
+            return Double(copies.truePairs.count(where: { nearest[$0[1] - 300].first!.id.rawValue == UInt64($0[0]) })) / 300
+        }
+        let before = try ownOriginalFound()
+        let reports = try trainer.train(SmallFashion.train, labels: SmallFashion.trainLabels)
+        let after = try ownOriginalFound()
+        #expect(reports.last!.meanLoss < reports.first!.meanLoss, "\(reports.map(\.meanLoss))")
+        #expect(after > before + 0.05, "copies finding their original: \(before) → \(after)")
+        var classification = settings
+        classification.loss = .arcface
+        #expect(throws: DescriptorError.invalidParameter("instance training needs the contrastive or triplet loss")) {
+            try DescriptorTrainer(shape: NetworkShape(inputSize: 784, hiddenSizes: [8], embeddingSize: 4), settings: classification, classCount: 10)
+                .train(SmallFashion.train.slice(0 ..< 100), labels: Array(SmallFashion.trainLabels[0 ..< 100]))
+        }
+    }
+
     @Test func modelFilesRoundTripAndEmbedIdentically() throws {
         let shape = NetworkShape(inputSize: 784, hiddenSizes: [32], embeddingSize: 16)
         let trainer = DescriptorTrainer(shape: shape, settings: Self.settings(.cosface), classCount: 10)
