@@ -51,9 +51,13 @@ public struct NetworkShape: Sendable, Equatable {
 public final class EmbeddingNetwork {
     public let shape: NetworkShape
     public let layers: [Layer]
-    /// Distance under which two descriptors show the same thing, calibrated on training pairs
-    /// (see `VerificationCalibration`); nil until calibrated.
+    /// Distance under which two descriptors show the same thing, calibrated on training pairs;
+    /// nil until calibrated (`sightline calibrate`, or at the end of `train-descriptor`).
     public var verificationThreshold: Float?
+    /// Distance under which a query's nearest stored item counts as found (open-set
+    /// identification), calibrated on training probes; nil until calibrated. Much tighter than
+    /// the verification threshold: the nearest of many items is always fairly close.
+    public var identificationThreshold: Float?
 
     public init(shape: NetworkShape, seed: UInt64) {
         var generator = SeededGenerator(seed: seed)

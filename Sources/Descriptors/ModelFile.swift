@@ -5,7 +5,8 @@ import VectorMath
 /// Layout (little-endian): `"SLDM"`, version UInt32 (= 2), input size, hidden count, hidden sizes,
 /// embedding size (UInt32 each), batch-norm flag (UInt8); since version 2: convolution count,
 /// channels of each, image width, height, channels (UInt32 each; zeros for an MLP) and the
-/// calibrated verification threshold (Float32, NaN when not calibrated); then every layer's values
+/// calibrated verification and identification thresholds (Float32 each, NaN when not
+/// calibrated); then every layer's values
 /// in order (conv and dense: weight, bias; batch-norm: scale, shift, running mean, running
 /// variance) as Float32, then a CRC-32 of everything before it. Version 1 files still load.
 public enum ModelFile {
@@ -27,6 +28,7 @@ public enum ModelFile {
         let image = network.shape.image ?? ImageGeometry(width: 0, height: 0, channels: 0)
         [image.width, image.height, image.channels].forEach { put(UInt32($0)) }
         put((network.verificationThreshold ?? .nan).bitPattern)
+        put((network.identificationThreshold ?? .nan).bitPattern)
         for layer in network.layers {
             if let conv = layer as? Conv2D { put(conv.weight.values); put(conv.bias.values) }
             if let dense = layer as? Dense { put(dense.weight.values); put(dense.bias.values) }
@@ -66,15 +68,17 @@ public enum ModelFile {
         for _ in 0 ..< hiddenCount { hidden.append(Int(try word())) }
         let embeddingSize = Int(try word())
         let batchNorm = try take(1).first! == 1
-        var convolutions: [Int] = [], image: ImageGeometry?, threshold: Float?
+        var convolutions: [Int] = [], image: ImageGeometry?, thresholds: [Float?] = [nil, nil]
         if fileVersion >= 2 {
             let convolutionCount = Int(try word())
             guard convolutionCount <= 16 else { throw .corruptModel("\(convolutionCount) convolution blocks") }
             for _ in 0 ..< convolutionCount { convolutions.append(Int(try word())) }
             let geometry = ImageGeometry(width: Int(try word()), height: Int(try word()), channels: Int(try word()))
             if geometry.size > 0 { image = geometry }
-            let stored = Float(bitPattern: try word())
-            threshold = stored.isNaN ? nil : stored
+            for slot in 0 ..< 2 {
+                let stored = Float(bitPattern: try word())
+                thresholds[slot] = stored.isNaN ? nil : stored
+            }
         }
         guard inputSize > 0, embeddingSize > 0, hidden.allSatisfy({ $0 > 0 && $0 <= 1 << 16 }), inputSize <= 1 << 24,
               convolutions.allSatisfy({ $0 <= 1 << 12 }) else {
@@ -84,7 +88,8 @@ public enum ModelFile {
                                  convolutionChannels: convolutions, image: image)
         do { try shape.validate() } catch { throw .corruptModel("inconsistent shape: \(error)") }
         let network = EmbeddingNetwork(shape: shape, seed: 0)
-        network.verificationThreshold = threshold
+        network.verificationThreshold = thresholds[0]
+        network.identificationThreshold = thresholds[1]
         for layer in network.layers {
             if let conv = layer as? Conv2D {
                 conv.weight.values = try floats(conv.weight.count)

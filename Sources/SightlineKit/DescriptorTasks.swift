@@ -1,3 +1,4 @@
+import Descriptors
 import RetrievalEval
 import VectorMath
 
@@ -70,5 +71,27 @@ public enum DescriptorTasks {
         let probes = try openSetProbes(gallery: descriptors.rows(at: galleryRows), galleryLabels: galleryRows.map { labels[$0] },
                                        probes: descriptors.rows(at: probeRows), probeLabels: probeRows.map { labels[$0] })
         return OpenSetIdentification.calibrateThreshold(probes)
+    }
+
+    /// The classes a calibration leaves out of its open-set gallery: the last 30 % of the label
+    /// values (at least one), so that some training probes play the unknowns.
+    public static func calibrationHoldout(_ labels: [Int32]) -> Set<Int32> {
+        let classes = Set(labels).sorted()
+        return Set(classes.suffix(max(1, classes.count * 3 / 10)))
+    }
+
+    /// Both thresholds a model carries, from up to 20,000 labelled training images: verification
+    /// (best balanced accuracy on pairs) and identification (best open-set score with
+    /// `calibrationHoldout` left out of the gallery). Returns them without storing them.
+    public static func calibrate(_ network: EmbeddingNetwork, images: Matrix, labels: [Int32], threads: Int = 0) throws -> (verification: Float, identification: Float) {
+        let rows = Array(0 ..< min(20_000, images.rowCount))
+        let previous = network.threads
+        network.threads = resolvedThreadCount(threads)
+        defer { network.threads = previous }
+        let descriptors = try network.embed(images.rows(at: rows))
+        let rowLabels = rows.map { labels[$0] }
+        guard Set(rowLabels).count >= 2 else { throw SightlineError.badInput("calibration needs at least two classes among the first \(rows.count) images") }
+        return (calibrateVerification(descriptors, labels: rowLabels),
+                try calibrateOpenSet(descriptors, labels: rowLabels, holdingOut: calibrationHoldout(rowLabels)))
     }
 }

@@ -24,7 +24,7 @@ struct IdentifyCommand: ParsableCommand {
     @Option(help: "Model file from train-descriptor (the collection must hold its descriptors).")
     var model: String
 
-    @Option(help: "Acceptance threshold (default: the model's calibrated verification threshold).")
+    @Option(help: "Acceptance threshold (default: the model's calibrated identification threshold).")
     var threshold: Float?
 
     @Option(help: "Lists probed per shard (0 = the cluster's default).")
@@ -42,8 +42,8 @@ struct IdentifyCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let network = try ModelFile.decode(try FileBytes.read(model))
-            guard let limit = threshold ?? network.verificationThreshold else {
-                throw SightlineError.badInput("\(model) carries no calibrated threshold: pass --threshold")
+            guard let limit = threshold ?? network.identificationThreshold else {
+                throw SightlineError.badInput("\(model) carries no identification threshold: run sightline calibrate --model \(model), or pass --threshold")
             }
             guard limit.isFinite, limit >= 0 else { throw SightlineError.badInput("--threshold must be a finite number ≥ 0") }
             let pixels = try ImageFile.read(image, expectedPixels: network.shape.inputSize)

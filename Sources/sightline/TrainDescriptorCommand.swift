@@ -109,14 +109,13 @@ struct TrainDescriptorCommand: ParsableCommand {
                                     detail: String(format: "loss %.4f, %.0f images/s, %.0f s", report.meanLoss, report.imagesPerSecond, report.seconds))
                 })
             }
-            // The verification threshold travels with the model: calibrated on training pairs.
-            let calibrationRows = Array(0 ..< min(20_000, data.base.rowCount))
-            trainer.network.threads = settings.threads
-            let calibration = try trainer.network.embed(data.base.rows(at: calibrationRows))
-            trainer.network.verificationThreshold = DescriptorTasks.calibrateVerification(calibration, labels: calibrationRows.map { labels[$0] })
+            // The thresholds travel with the model: calibrated on training images.
+            (trainer.network.verificationThreshold, trainer.network.identificationThreshold) =
+                try DescriptorTasks.calibrate(trainer.network, images: data.base, labels: labels, threads: settings.threads)
             try FileBytes.writeAtomically(ModelFile.encode(trainer.network), to: out)
-            printLine(String(format: "trained %@ (d=%d) for %d epochs in %.1f s, final loss %.4f, verification threshold %.4f -> %@", kind.rawValue, dim,
-                             epochs, seconds, reports.last?.meanLoss ?? 0, trainer.network.verificationThreshold ?? .nan, out))
+            printLine(String(format: "trained %@ (d=%d) for %d epochs in %.1f s, final loss %.4f, thresholds: verification %.4f, identification %.4f -> %@",
+                             kind.rawValue, dim, epochs, seconds, reports.last?.meanLoss ?? 0, trainer.network.verificationThreshold ?? .nan,
+                             trainer.network.identificationThreshold ?? .nan, out))
         }
     }
 }

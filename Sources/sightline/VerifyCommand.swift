@@ -34,7 +34,7 @@ struct VerifyCommand: ParsableCommand {
         try reportingErrors {
             let network = try ModelFile.decode(try FileBytes.read(model))
             guard let limit = threshold ?? network.verificationThreshold else {
-                throw SightlineError.badInput("\(model) carries no calibrated threshold (trained before calibration existed): pass --threshold")
+                throw SightlineError.badInput("\(model) carries no verification threshold: run sightline calibrate --model \(model), or pass --threshold")
             }
             guard limit.isFinite, limit >= 0 else { throw SightlineError.badInput("--threshold must be a finite number ≥ 0") }
             var pixels = try ImageFile.read(first, expectedPixels: network.shape.inputSize)

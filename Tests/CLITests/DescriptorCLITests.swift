@@ -148,3 +148,32 @@ import VectorMath
         #expect(cut.status == 2 && !cut.stderr.isEmpty)
     }
 }
+
+@Suite(.serialized) struct CalibrateCLITests {
+    static let folder = CLI.folder()
+
+    /// A model without thresholds cannot verify until `calibrate` stores them; the identification
+    /// threshold comes out tighter than the verification one (the nearest of many is close).
+    @Test func calibrateStoresBothThresholds() throws {
+        let network = try ModelFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: DescriptorCLITests.model))))
+        network.verificationThreshold = nil
+        network.identificationThreshold = nil
+        let bare = "\(Self.folder)/bare.sldm"
+        try Data(ModelFile.encode(network)).write(to: URL(fileURLWithPath: bare))
+        let image = "\(Self.folder)/one.pgm"
+        try PGMFormat.write([Float](repeating: 0.25, count: 784), width: 28, height: 28, to: image)
+        let refused = try CLI.run(["verify", "--model", bare, image, image])
+        #expect(refused.status == 2 && refused.stderr.contains("sightline calibrate"), "\(refused.stderr)")
+        let calibrated = try CLI.run(["calibrate", "--model", bare])
+        #expect(calibrated.status == 0, "\(calibrated.stderr)")
+        let reloaded = try ModelFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: bare))))
+        let verification = try #require(reloaded.verificationThreshold), identification = try #require(reloaded.identificationThreshold)
+        #expect(verification > 0 && verification.isFinite && identification > 0)
+        #expect(identification < verification)
+        #expect(try CLI.run(["verify", "--model", bare, image, image]).stdout.contains("same"))
+        let unlabelled = "\(Self.folder)/unlabelled.fvecs"
+        try VectorFiles.write(Matrix(zeros: 10, dimension: 784), to: unlabelled)
+        let noLabels = try CLI.run(["calibrate", "--model", bare, "--dataset", unlabelled])
+        #expect(noLabels.status == 2 && noLabels.stderr.contains("no labels"))
+    }
+}

@@ -90,9 +90,10 @@ enum SmallFashion {
         let trainer = DescriptorTrainer(shape: shape, settings: settings, classCount: 10)
         _ = try trainer.train(SmallFashion.train.slice(0 ..< 300), labels: Array(SmallFashion.trainLabels[0 ..< 300]))
         trainer.network.verificationThreshold = 0.875
+        trainer.network.identificationThreshold = 0.125
         let loaded = try ModelFile.decode(ModelFile.encode(trainer.network))
         #expect(loaded.shape == shape)
-        #expect(loaded.verificationThreshold == 0.875)
+        #expect(loaded.verificationThreshold == 0.875 && loaded.identificationThreshold == 0.125)
         let images = SmallFashion.test.slice(0 ..< 12)
         #expect(try loaded.embed(images) == trainer.network.embed(images))
     }
@@ -100,12 +101,12 @@ enum SmallFashion {
     @Test func versionOneModelsStillLoad() throws {
         let network = EmbeddingNetwork(shape: NetworkShape(inputSize: 10, hiddenSizes: [4], embeddingSize: 3), seed: 1)
         let current = ModelFile.encode(network)
-        // Version 1 had no convolution fields and no threshold: 5 words after the batch-norm flag.
+        // Version 1 had no convolution fields and no thresholds: 6 words after the batch-norm flag.
         let flagEnd = 4 + 4 * 5 + 1
-        var old = Array(current[0 ..< 4]) + [1, 0, 0, 0] + Array(current[8 ..< flagEnd]) + Array(current[(flagEnd + 20) ..< (current.count - 4)])
+        var old = Array(current[0 ..< 4]) + [1, 0, 0, 0] + Array(current[8 ..< flagEnd]) + Array(current[(flagEnd + 24) ..< (current.count - 4)])
         withUnsafeBytes(of: CRC32.checksum(old).littleEndian) { old.append(contentsOf: $0) }
         let loaded = try ModelFile.decode(old)
-        #expect(loaded.verificationThreshold == nil)
+        #expect(loaded.verificationThreshold == nil && loaded.identificationThreshold == nil)
         #expect(ModelFile.encode(loaded) == current)
     }
 
