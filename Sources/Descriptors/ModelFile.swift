@@ -2,16 +2,16 @@ import VectorMath
 
 /// The versioned descriptor-model file: the network without its training head.
 ///
-/// Layout (little-endian): `"SLDM"`, version UInt32 (= 2), input size, hidden count, hidden sizes,
+/// Layout (little-endian): `"SLDM"`, version UInt32 (= 3), input size, hidden count, hidden sizes,
 /// embedding size (UInt32 each), batch-norm flag (UInt8); since version 2: convolution count,
 /// channels of each, image width, height, channels (UInt32 each; zeros for an MLP) and the
-/// calibrated verification and identification thresholds (Float32 each, NaN when not
-/// calibrated); then every layer's values
+/// calibrated verification threshold, since version 3 also the identification threshold
+/// (Float32 each, NaN when not calibrated); then every layer's values
 /// in order (conv and dense: weight, bias; batch-norm: scale, shift, running mean, running
-/// variance) as Float32, then a CRC-32 of everything before it. Version 1 files still load.
+/// variance) as Float32, then a CRC-32 of everything before it. Versions 1 and 2 still load.
 public enum ModelFile {
     static let magic = Array("SLDM".utf8)
-    public static let version: UInt32 = 2
+    public static let version: UInt32 = 3
 
     public static func encode(_ network: EmbeddingNetwork) -> [UInt8] {
         var bytes = magic
@@ -58,7 +58,7 @@ public enum ModelFile {
         }
         guard bytes.count >= 8, Array(try take(4)) == magic else { throw .corruptModel("not a Sightline descriptor model (no SLDM magic)") }
         let fileVersion = try word()
-        guard fileVersion == 1 || fileVersion == version else { throw .corruptModel("version \(fileVersion) is not supported (this Sightline reads \(version))") }
+        guard (1 ... version).contains(fileVersion) else { throw .corruptModel("version \(fileVersion) is not supported (this Sightline reads versions 1 to \(version))") }
         guard CRC32.checksum(Array(bytes[0 ..< bytes.count - 4])) == bytes[(bytes.count - 4)...].reversed().reduce(UInt32(0), { $0 << 8 | UInt32($1) }) else {
             throw .corruptModel("checksum mismatch")
         }
@@ -75,7 +75,7 @@ public enum ModelFile {
             for _ in 0 ..< convolutionCount { convolutions.append(Int(try word())) }
             let geometry = ImageGeometry(width: Int(try word()), height: Int(try word()), channels: Int(try word()))
             if geometry.size > 0 { image = geometry }
-            for slot in 0 ..< 2 {
+            for slot in 0 ..< (fileVersion >= 3 ? 2 : 1) {
                 let stored = Float(bitPattern: try word())
                 thresholds[slot] = stored.isNaN ? nil : stored
             }

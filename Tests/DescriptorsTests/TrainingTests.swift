@@ -98,16 +98,27 @@ enum SmallFashion {
         #expect(try loaded.embed(images) == trainer.network.embed(images))
     }
 
-    @Test func versionOneModelsStillLoad() throws {
+    @Test func olderModelVersionsStillLoad() throws {
         let network = EmbeddingNetwork(shape: NetworkShape(inputSize: 10, hiddenSizes: [4], embeddingSize: 3), seed: 1)
+        network.verificationThreshold = 0.5
         let current = ModelFile.encode(network)
-        // Version 1 had no convolution fields and no thresholds: 6 words after the batch-norm flag.
-        let flagEnd = 4 + 4 * 5 + 1
-        var old = Array(current[0 ..< 4]) + [1, 0, 0, 0] + Array(current[8 ..< flagEnd]) + Array(current[(flagEnd + 24) ..< (current.count - 4)])
-        withUnsafeBytes(of: CRC32.checksum(old).littleEndian) { old.append(contentsOf: $0) }
-        let loaded = try ModelFile.decode(old)
-        #expect(loaded.verificationThreshold == nil && loaded.identificationThreshold == nil)
-        #expect(ModelFile.encode(loaded) == current)
+        func rewritten(version: UInt8, keepingWordsAfterFlag kept: Int) -> [UInt8] {
+            // After the batch-norm flag version 3 has 6 words: conv count, width, height, channels,
+            // two thresholds. Version 2 lacks the last, version 1 all six.
+            let flagEnd = 4 + 4 * 5 + 1
+            var bytes = Array(current[0 ..< 4]) + [version, 0, 0, 0] + Array(current[8 ..< flagEnd + 4 * kept])
+                + Array(current[(flagEnd + 24) ..< (current.count - 4)])
+            withUnsafeBytes(of: CRC32.checksum(bytes).littleEndian) { bytes.append(contentsOf: $0) }
+            return bytes
+        }
+        let one = try ModelFile.decode(rewritten(version: 1, keepingWordsAfterFlag: 0))
+        #expect(one.verificationThreshold == nil && one.identificationThreshold == nil)
+        let two = try ModelFile.decode(rewritten(version: 2, keepingWordsAfterFlag: 5))
+        #expect(two.verificationThreshold == 0.5 && two.identificationThreshold == nil)
+        two.verificationThreshold = nil
+        #expect(ModelFile.encode(one) == ModelFile.encode(two))
+        #expect(try one.embed(Matrix(zeros: 2, dimension: 10)) == network.embed(Matrix(zeros: 2, dimension: 10)))
+        #expect(throws: DescriptorError.self) { try ModelFile.decode(rewritten(version: 9, keepingWordsAfterFlag: 6)) }
     }
 
     @Test func corruptAndTruncatedModelsAreErrors() throws {
