@@ -80,11 +80,12 @@ public enum DescriptorTasks {
         return Set(classes.suffix(max(1, classes.count * 3 / 10)))
     }
 
-    /// Both thresholds a model carries, from up to 20,000 labelled training images: verification
+    /// Both thresholds a model carries, from up to 100,000 labelled training images: verification
     /// (best balanced accuracy on pairs) and identification (best open-set score with
-    /// `calibrationHoldout` left out of the gallery). Returns them without storing them.
+    /// `calibrationHoldout` left out of the gallery; the gallery's size matters, since the nearest
+    /// of many items is closer, so every image takes part). Returns them without storing them.
     public static func calibrate(_ network: EmbeddingNetwork, images: Matrix, labels: [Int32], threads: Int = 0) throws -> (verification: Float, identification: Float) {
-        let rows = Array(0 ..< min(20_000, images.rowCount))
+        let rows = Array(0 ..< min(100_000, images.rowCount))
         let previous = network.threads
         network.threads = resolvedThreadCount(threads)
         defer { network.threads = previous }
