@@ -80,30 +80,19 @@ extension IVFPQIndex {
     func rangeSearchOne(_ queries: Matrix, row: Int, tableRow: Int, probes: [Neighbor],
                         parameters: RangeSearchParameters, scratch: inout SearchScratch) -> [Neighbor] {
         var found: [Neighbor] = []
-        let m = codeSize, tableSize = m * ProductQuantizer.centroidsPerSubspace, dimension = self.dimension
+        let m = codeSize, dimension = self.dimension
         queries.withUnsafeBufferPointer { queryBuffer in
             let query = queryBuffer.baseAddress! + row * dimension
-            scratch.queryTables.withUnsafeBufferPointer { queryTables in
-                scratch.listTable.withUnsafeMutableBufferPointer { listTable in
-                    precomputedTerms.withUnsafeBufferPointer { terms in
-                        let queryTable = queryTables.baseAddress! + tableRow * tableSize
-                        for probe in probes {
-                            let listNumber = Int(probe.id.rawValue)
-                            let list = lists[listNumber]
-                            if list.count == 0 { continue }
-                            let table = probeTable(listNumber: listNumber, queryTable: queryTable, terms: terms, into: listTable)
-                            list.codes.withUnsafeBufferPointer { codes in
-                                list.vectors.withUnsafeBufferPointer { vectors in
-                                    for position in 0 ..< list.count {
-                                        var approximate = probe.distance
-                                        let code = codes.baseAddress! + position * m
-                                        for sub in 0 ..< m { approximate += table[sub * 256 + Int(code[sub])] }
-                                        guard approximate <= parameters.candidateRadius else { continue }
-                                        let exact = metric.distance(query, vectors.baseAddress! + position * dimension, dimension)
-                                        if exact <= parameters.radius { found.append(Neighbor(distance: exact, id: VectorID(list.ids[position]))) }
-                                    }
-                                }
-                            }
+            forEachProbedList(tableRow: tableRow, probes: probes, scratch: &scratch) { list, _, table, base in
+                list.codes.withUnsafeBufferPointer { codes in
+                    list.vectors.withUnsafeBufferPointer { vectors in
+                        for position in 0 ..< list.count {
+                            var approximate = base
+                            let code = codes.baseAddress! + position * m
+                            for sub in 0 ..< m { approximate += table[sub * 256 + Int(code[sub])] }
+                            guard approximate <= parameters.candidateRadius else { continue }
+                            let exact = metric.distance(query, vectors.baseAddress! + position * dimension, dimension)
+                            if exact <= parameters.radius { found.append(Neighbor(distance: exact, id: VectorID(list.ids[position]))) }
                         }
                     }
                 }

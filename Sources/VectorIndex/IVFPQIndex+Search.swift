@@ -109,7 +109,25 @@ extension IVFPQIndex {
         let refining = parameters.refineFactor > 1
         let candidateCount = refining ? parameters.k * parameters.refineFactor : parameters.k
         var heap = TopK(k: candidateCount)
-        let m = codeSize, tableSize = m * ProductQuantizer.centroidsPerSubspace
+        let m = codeSize
+        forEachProbedList(tableRow: tableRow, probes: probes, scratch: &scratch) { list, listNumber, table, base in
+            list.ids.withUnsafeBufferPointer { ids in
+                list.codes.withUnsafeBufferPointer { codes in
+                    scanCodes(codes.baseAddress!, ids: ids.baseAddress!, count: list.count, m: m,
+                              table: table, base: base, listNumber: UInt64(listNumber), heap: &heap)
+                }
+            }
+        }
+        guard refining else { return heap.sorted() }
+        return refine(heap, queries: queries, row: row, k: parameters.k)
+    }
+
+    /// Calls `body(list, listNumber, table, base)` for each non-empty probed list, with the list's
+    /// ADC table and the query-to-centroid term, in probe order.
+    @inline(__always)
+    func forEachProbedList(tableRow: Int, probes: [Neighbor], scratch: inout SearchScratch,
+                           _ body: (InvertedList, Int, UnsafePointer<Float>, Float) -> Void) {
+        let tableSize = codeSize * ProductQuantizer.centroidsPerSubspace
         scratch.queryTables.withUnsafeBufferPointer { queryTables in
             scratch.listTable.withUnsafeMutableBufferPointer { listTable in
                 precomputedTerms.withUnsafeBufferPointer { terms in
@@ -119,21 +137,12 @@ extension IVFPQIndex {
                             let listNumber = Int(probe.id.rawValue)
                             let list = lists[listNumber]
                             if list.count == 0 { continue }
-                            let table = probeTable(listNumber: listNumber, queryTable: queryTable, terms: terms, into: listTable)
-                            list.ids.withUnsafeBufferPointer { ids in
-                                list.codes.withUnsafeBufferPointer { codes in
-                                    scanCodes(codes.baseAddress!, ids: ids.baseAddress!, count: list.count, m: m,
-                                              table: table, base: probe.distance,
-                                              listNumber: UInt64(listNumber), heap: &heap)
-                                }
-                            }
+                            body(list, listNumber, probeTable(listNumber: listNumber, queryTable: queryTable, terms: terms, into: listTable), probe.distance)
                         }
                     }
                 }
             }
         }
-        guard refining else { return heap.sorted() }
-        return refine(heap, queries: queries, row: row, k: parameters.k)
     }
 
     /// The ADC table of one probed list: for L2 the query's table plus the list's precomputed

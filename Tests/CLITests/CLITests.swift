@@ -71,14 +71,14 @@ enum Prepared {
 
     @Test func emptyTruncatedAndUnknownFiles() throws {
         let empty = "\(Prepared.folder)/empty.fvecs"
-        FileManager.default.createFile(atPath: empty, contents: Data())
+        #expect(FileManager.default.createFile(atPath: empty, contents: Data()))
         try expectBadInput(["search", "--index", Prepared.index, "--queries", empty], mentions: "is empty")
         let cut = "\(Prepared.folder)/cut.fvecs"
         let whole = try Data(contentsOf: URL(fileURLWithPath: "\(Prepared.data)/query.fvecs"))
         try whole.prefix(whole.count - 10).write(to: URL(fileURLWithPath: cut))
         try expectBadInput(["search", "--index", Prepared.index, "--queries", cut], mentions: "truncated")
         let unknown = "\(Prepared.folder)/vectors.csv"
-        FileManager.default.createFile(atPath: unknown, contents: Data("1,2".utf8))
+        #expect(FileManager.default.createFile(atPath: unknown, contents: Data("1,2".utf8)))
         try expectBadInput(["search", "--index", Prepared.index, "--queries", unknown], mentions: "unknown format")
         let index = try Data(contentsOf: URL(fileURLWithPath: Prepared.index))
         let cutIndex = "\(Prepared.folder)/cut.slix"

@@ -40,10 +40,10 @@ func temporaryPath(_ name: String) -> String {
 
     @Test func emptyUnknownAndMissingFilesAreReported() throws {
         let empty = temporaryPath("empty.fvecs")
-        FileManager.default.createFile(atPath: empty, contents: Data())
+        #expect(FileManager.default.createFile(atPath: empty, contents: Data()))
         #expect(throws: DatasetError.empty(empty)) { try VectorFiles.read(empty) }
         let text = temporaryPath("notes.txt")
-        FileManager.default.createFile(atPath: text, contents: Data("hello".utf8))
+        #expect(FileManager.default.createFile(atPath: text, contents: Data("hello".utf8)))
         #expect(throws: DatasetError.unknownFormat(text)) { try VectorFiles.read(text) }
         #expect(throws: DatasetError.fileNotFound("/nonexistent/x.fvecs")) { try VectorFiles.read("/nonexistent/x.fvecs") }
     }
