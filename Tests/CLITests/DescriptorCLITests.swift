@@ -133,6 +133,22 @@ import VectorMath
         #expect(indexLines.map { $0.split(separator: "\t").prefix(2) } == exactLines.map { $0.split(separator: "\t").prefix(2) })
     }
 
+    @Test func descriptorCommandsRejectConflictingOrUnfitOptions() throws {
+        let both = try CLI.run(["dedup-eval", "--raw", "--pooled", "4"])
+        #expect(both.status == 2 && both.stderr.contains("give one of"), "\(both.stderr)")
+        let copies = try CLI.run(["dedup-eval", "--raw", "--copies", "0"])
+        #expect(copies.status == 2 && copies.stderr.contains("--copies"))
+        let classification = try CLI.run(["train-descriptor", "--instances", "--loss", "arcface", "--limit", "200", "--out", "\(Self.folder)/never.sldm"])
+        #expect(classification.status == 2 && classification.stderr.contains("contrastive or triplet"), "\(classification.stderr)")
+        // Ten values per item are not a square image: conv blocks refuse, and say how to go on.
+        let vectors = "\(Self.folder)/ten.fvecs"
+        try VectorFiles.write(try Matrix(dimension: 10, values: (0 ..< 400).map { Float($0 % 7) }), to: vectors)
+        try VectorFiles.writeLabels((0 ..< 40).map { Int32($0 % 2) }, to: "\(Self.folder)/ten.labels")
+        let notSquare = try CLI.run(["train-descriptor", "--dataset", vectors, "--out", "\(Self.folder)/never.sldm"])
+        #expect(notSquare.status == 2 && notSquare.stderr.contains("--conv none"), "\(notSquare.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: "\(Self.folder)/never.sldm"))
+    }
+
     @Test func dedupRejectsBadInput() throws {
         let poisoned = "\(Self.folder)/nan.fvecs"
         var values = [Float](repeating: 0.5, count: 300 * 4)
