@@ -49,7 +49,8 @@ public func findNearDuplicates(_ vectors: Matrix, settings: DedupSettings, progr
     let parameters = RangeSearchParameters(radius: settings.radius, candidateRadius: candidateRadius,
                                            probeCount: min(settings.probeCount, lists), threads: threads)
     let (pairs, searchSeconds) = try measureSeconds { () throws -> [RowPair] in
-        var found = Set<RowPair>()
+        // Keyed by the pair alone: found from both ends, a pair is kept once.
+        var found: [Int: RowPair] = [:]
         let chunk = 4096
         for start in stride(from: 0, to: n, by: chunk) {
             let rows = Array(start ..< min(n, start + chunk))
@@ -57,12 +58,13 @@ public func findNearDuplicates(_ vectors: Matrix, settings: DedupSettings, progr
             for (row, list) in zip(rows, neighbours) {
                 for neighbour in list where Int(neighbour.id.rawValue) != row {
                     let other = Int(neighbour.id.rawValue)
-                    found.insert(RowPair(first: min(row, other), second: max(row, other), distance: neighbour.distance))
+                    let pair = RowPair(first: min(row, other), second: max(row, other), distance: neighbour.distance)
+                    found[pair.first * n + pair.second] = pair
                 }
             }
             progress?(rows.last! + 1, n)
         }
-        return found.sorted { ($0.first, $0.second) < ($1.first, $1.second) }
+        return found.values.sorted { ($0.first, $0.second) < ($1.first, $1.second) }
     }
     return DedupResult(pairs: pairs, candidateRadius: candidateRadius, listCount: lists, subquantizerCount: m,
                        indexSeconds: indexSeconds, searchSeconds: searchSeconds)

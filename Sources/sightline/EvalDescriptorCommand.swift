@@ -47,6 +47,9 @@ struct EvalDescriptorCommand: ParsableCommand {
             let data = try DatasetCatalog.load(dataset)
             guard let labels = data.queryLabels, let trainLabels = data.baseLabels else { throw SightlineError.badInput("\(dataset) has no labels") }
             let heldOut = Set(try parseIntegerList(holdout, name: "holdout").map(Int32.init))
+            guard !Set(trainLabels).subtracting(heldOut).isEmpty, !heldOut.isDisjoint(with: Set(trainLabels)) else {
+                throw SightlineError.badInput("--holdout \(holdout) must leave some classes in the gallery and hold out at least one of them")
+            }
             let progress = ProgressReporter()
             let describe: (Matrix) throws -> Matrix
             var storedThreshold: Float?, storedIdentification: Float?

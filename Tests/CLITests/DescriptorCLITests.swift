@@ -136,6 +136,8 @@ import VectorMath
     @Test func descriptorCommandsRejectConflictingOrUnfitOptions() throws {
         let both = try CLI.run(["dedup-eval", "--raw", "--pooled", "4"])
         #expect(both.status == 2 && both.stderr.contains("give one of"), "\(both.stderr)")
+        let everything = try CLI.run(["eval-descriptor", "--raw", "--holdout", "0,1,2,3,4,5,6,7,8,9"])
+        #expect(everything.status == 2 && everything.stderr.contains("--holdout"), "\(everything.stderr)")
         let copies = try CLI.run(["dedup-eval", "--raw", "--copies", "0"])
         #expect(copies.status == 2 && copies.stderr.contains("--copies"))
         let classification = try CLI.run(["train-descriptor", "--instances", "--loss", "arcface", "--limit", "200", "--out", "\(Self.folder)/never.sldm"])
