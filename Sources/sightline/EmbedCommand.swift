@@ -39,10 +39,7 @@ struct EmbedCommand: ParsableCommand {
                 let labelPath = input.replacingOccurrences(of: "images-idx3", with: "labels-idx1")
                 if FileManager.default.fileExists(atPath: labelPath) { labels = try IDXFormat.readLabels(labelPath) }
             } else {
-                let paths = input.split(separator: ",").map(String.init)
-                var values: [Float] = []
-                for path in paths { values += try ImageFile.read(path, expectedPixels: network.shape.inputSize) }
-                images = try Matrix(dimension: network.shape.inputSize, values: values)
+                images = try readImageFiles(input.split(separator: ",").map(String.init), for: network)
             }
             let descriptors = try network.embed(images)
             try VectorFiles.write(descriptors, to: out)

@@ -42,12 +42,8 @@ struct IdentifyCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let network = try ModelFile.decode(try FileBytes.read(model))
-            guard let limit = threshold ?? network.identificationThreshold else {
-                throw SightlineError.badInput("\(model) carries no identification threshold: run sightline calibrate --model \(model), or pass --threshold")
-            }
-            guard limit.isFinite, limit >= 0 else { throw SightlineError.badInput("--threshold must be a finite number ≥ 0") }
-            let pixels = try ImageFile.read(image, expectedPixels: network.shape.inputSize)
-            let descriptor = try network.embed(try Matrix(dimension: network.shape.inputSize, values: pixels))
+            let limit = try decisionThreshold(threshold, stored: network.identificationThreshold, kind: "identification", model: model)
+            let descriptor = try network.embed(try readImageFiles([image], for: network))
             let client = try target.client()
             let response = try clusterCall {
                 try client.call(.identify(vector: descriptor.values, threshold: limit, nprobe: nprobe), deadlineMilliseconds: deadlineMs)

@@ -33,13 +33,8 @@ struct VerifyCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let network = try ModelFile.decode(try FileBytes.read(model))
-            guard let limit = threshold ?? network.verificationThreshold else {
-                throw SightlineError.badInput("\(model) carries no verification threshold: run sightline calibrate --model \(model), or pass --threshold")
-            }
-            guard limit.isFinite, limit >= 0 else { throw SightlineError.badInput("--threshold must be a finite number ≥ 0") }
-            var pixels = try ImageFile.read(first, expectedPixels: network.shape.inputSize)
-            pixels += try ImageFile.read(second, expectedPixels: network.shape.inputSize)
-            let descriptors = try network.embed(try Matrix(dimension: network.shape.inputSize, values: pixels))
+            let limit = try decisionThreshold(threshold, stored: network.verificationThreshold, kind: "verification", model: model)
+            let descriptors = try network.embed(try readImageFiles([first, second], for: network))
             let distance = descriptors.withUnsafeBufferPointer { squaredL2($0.baseAddress!, $0.baseAddress! + descriptors.dimension, descriptors.dimension) }
             let same = distance <= limit
             if json {
