@@ -1,14 +1,16 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// The numeric core (VectorMath, Quantization, VectorIndex, RetrievalEval) imports only the
-// standard library, the BLAS shim, Synchronization and Dispatch; scripts/check-layout enforces it.
+// The module graph follows docs/ARCHITECTURE.md; scripts/check-layout fails the test run on any
+// dependency or import outside it. The numeric core (VectorMath, Quantization, VectorIndex,
+// RetrievalEval, Descriptors) imports only the standard library, the BLAS shim, ErrorKinds,
+// Synchronization and Dispatch.
 // SIGHTLINE_TARGET_CPU=haswell (or skylake-avx512, …) opts into wider SIMD for the host; the
 // default build runs on any x86-64.
 let targetCPU = Context.environment["SIGHTLINE_TARGET_CPU"].map { ["-target-cpu", $0] } ?? []
-let releaseSpeed: [SwiftSetting] = [
-    .unsafeFlags(["-enforce-exclusivity=unchecked"] + targetCPU, .when(configuration: .release)),
-]
+
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+let realModule = Target.Dependency.product(name: "RealModule", package: "swift-numerics")
 
 let package = Package(
     name: "Sightline",
@@ -35,62 +37,61 @@ let package = Package(
         // protoc-c output for Proto/sightline.proto (regenerate with scripts/gen-proto).
         .target(name: "CSightlineProto", dependencies: ["CProtobufC"]),
 
+        // Error kinds shared by every module (no dependencies).
+        .target(name: "ErrorKinds"),
+
         // Numeric core.
+        .target(name: "VectorMath", dependencies: ["COpenBLAS", "ErrorKinds", realModule]),
+        .target(name: "Quantization", dependencies: ["VectorMath", "ErrorKinds"]),
+        .target(name: "VectorIndex", dependencies: ["Quantization", "VectorMath", "ErrorKinds"]),
+        .target(name: "RetrievalEval", dependencies: ["VectorMath"]),
+        .target(name: "Descriptors", dependencies: ["VectorMath", "ErrorKinds", realModule]),
+
+        // Files at the edges.
+        .target(name: "Datasets", dependencies: ["VectorMath", "VectorIndex", "ErrorKinds", "CZlib", "CPNG"]),
+
+        // What every executable does on start and while it runs: BLAS core type, signals, log
+        // lines, progress on standard error, the token.
+        .target(name: "ProcessRuntime", dependencies: ["ErrorKinds"]),
+
+        // The single-node jobs of the command line: train, build, ground truth, bench, calibrate.
         .target(
-            name: "VectorMath",
-            dependencies: ["COpenBLAS", .product(name: "RealModule", package: "swift-numerics")],
-            swiftSettings: releaseSpeed),
-        .target(name: "Quantization", dependencies: ["VectorMath"], swiftSettings: releaseSpeed),
-        .target(name: "VectorIndex", dependencies: ["Quantization", "VectorMath"], swiftSettings: releaseSpeed),
-        .target(name: "RetrievalEval", dependencies: ["VectorMath"], swiftSettings: releaseSpeed),
-
-        .target(name: "Descriptors", dependencies: ["VectorMath", .product(name: "RealModule", package: "swift-numerics")], swiftSettings: releaseSpeed),
-
-        // Data at the edges.
-        .target(name: "Datasets", dependencies: ["VectorMath", "CZlib", "CPNG"], swiftSettings: releaseSpeed),
-
-        // Workflows shared by the executables (train, build, search, bench).
-        .target(
-            name: "SightlineKit",
-            dependencies: ["VectorMath", "Quantization", "VectorIndex", "RetrievalEval", "Datasets", "Descriptors"],
-            swiftSettings: releaseSpeed),
+            name: "Workflows",
+            dependencies: ["VectorMath", "VectorIndex", "RetrievalEval", "Datasets", "Descriptors", "ErrorKinds", "ProcessRuntime"]),
 
         // Storage, wire format, transport and the cluster.
-        .target(name: "ShardStore", dependencies: ["CSQLite", "VectorIndex"]),
-        .target(name: "Wire", dependencies: ["CSightlineProto", "CProtobufC", "VectorIndex"]),
-        .target(name: "Transport", dependencies: ["CNNG"]),
-        .target(name: "ClusterModel"),
-        .target(name: "ClusterClient", dependencies: ["Wire", "Transport"]),
+        .target(name: "ShardStore", dependencies: ["CSQLite", "ErrorKinds"]),
+        .target(name: "Wire", dependencies: ["CSightlineProto", "CProtobufC", "ErrorKinds"]),
+        .target(name: "Transport", dependencies: ["CNNG", "ErrorKinds"]),
+        .target(name: "ClusterModel", dependencies: ["VectorMath", "ErrorKinds"]),
+        .target(name: "ClusterClient", dependencies: ["Wire", "Transport", "ErrorKinds"]),
         .target(
             name: "ServiceSupport",
-            dependencies: ["ClusterModel", "Wire", "ShardStore", "Transport", "VectorIndex", "Quantization", "VectorMath"]),
+            dependencies: ["ClusterModel", "Wire", "Transport", "VectorMath", "ProcessRuntime", argumentParser]),
         .target(
             name: "WorkerService",
-            dependencies: ["ServiceSupport", "ClusterModel", "Wire", "ShardStore", "VectorIndex", "Quantization", "VectorMath"],
-            swiftSettings: releaseSpeed),
+            dependencies: ["ServiceSupport", "ClusterModel", "Wire", "ShardStore", "VectorIndex", "Quantization", "VectorMath"]),
         .target(
             name: "CoordinatorService",
-            dependencies: ["ServiceSupport", "ClusterModel", "Wire", "ShardStore", "Transport", "VectorIndex", "VectorMath"],
-            swiftSettings: releaseSpeed),
+            dependencies: [
+                "ServiceSupport", "ClusterModel", "ClusterClient", "Wire", "ShardStore", "Transport", "VectorIndex",
+                "VectorMath",
+            ]),
 
         .executableTarget(
             name: "sightline-worker",
-            dependencies: [
-                "WorkerService", "ServiceSupport", "ClusterModel", "ClusterClient", "Transport", "Wire", "SightlineKit",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]),
+            dependencies: ["WorkerService", "ServiceSupport", "ClusterModel", "ProcessRuntime", argumentParser]),
         .executableTarget(
             name: "sightline-coordinator",
             dependencies: [
-                "CoordinatorService", "ServiceSupport", "ClusterModel", "ShardStore", "Transport", "Wire", "SightlineKit",
-                "Datasets", "VectorIndex", "VectorMath",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "CoordinatorService", "ServiceSupport", "ClusterModel", "ShardStore", "ProcessRuntime", "Workflows",
+                "Datasets", "VectorIndex", "VectorMath", "ErrorKinds", argumentParser,
             ]),
         .executableTarget(
             name: "sightline",
             dependencies: [
-                "SightlineKit", "Datasets", "VectorIndex", "RetrievalEval", "VectorMath", "ClusterClient", "Wire", "Descriptors",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Workflows", "Datasets", "VectorIndex", "RetrievalEval", "VectorMath", "ClusterClient", "Wire", "Descriptors",
+                "ErrorKinds", "ProcessRuntime", argumentParser,
             ]),
 
         .testTarget(name: "VectorMathTests", dependencies: ["VectorMath"]),
@@ -99,10 +100,27 @@ let package = Package(
         .testTarget(name: "RetrievalEvalTests", dependencies: ["RetrievalEval", "VectorMath"]),
         .testTarget(name: "DescriptorsTests", dependencies: ["Descriptors", "VectorMath", "Datasets", "RetrievalEval"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "VectorMath"]),
-        .testTarget(name: "SightlineKitTests", dependencies: ["SightlineKit", "Datasets", "VectorIndex"]),
+        .testTarget(name: "WorkflowsTests", dependencies: ["Workflows", "Datasets", "VectorIndex", "ErrorKinds", "ProcessRuntime"]),
+        .testTarget(name: "ProcessRuntimeTests", dependencies: ["ProcessRuntime", "ErrorKinds"]),
         .testTarget(name: "CLITests", dependencies: ["Descriptors", "Datasets", "VectorMath"]),
-        .testTarget(name: "WireTests", dependencies: ["Wire", "Transport", "ClusterModel"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "ErrorKinds"]),
+        .testTarget(name: "TransportTests", dependencies: ["Transport"]),
         .testTarget(name: "ShardStoreTests", dependencies: ["ShardStore"]),
-        .testTarget(name: "ClusterTests", dependencies: ["ClusterClient", "Wire", "VectorIndex", "VectorMath", "Datasets", "Transport"]),
+        .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel", "ErrorKinds"]),
+        .testTarget(
+            name: "ClusterTests",
+            dependencies: [
+                "ClusterClient", "WorkerService", "CoordinatorService", "ClusterModel", "ShardStore", "Transport", "Wire", "VectorIndex",
+                "VectorMath", "Datasets",
+            ]),
     ]
 )
+
+// One set of Swift settings for every Swift target: strict existential spelling everywhere, and
+// release builds without dynamic exclusivity checks (measured faster in the scan loops).
+for target in package.targets where target.type != .system && target.name != "CSightlineProto" {
+    target.swiftSettings = (target.swiftSettings ?? []) + [
+        .enableUpcomingFeature("ExistentialAny"),
+        .unsafeFlags(["-enforce-exclusivity=unchecked"] + targetCPU, .when(configuration: .release)),
+    ]
+}

@@ -1,4 +1,5 @@
 import Synchronization
+import VectorMath
 
 /// The latencies of the last `capacity` requests and a running count, for stats replies.
 public final class LatencyRecorder: Sendable {
@@ -23,19 +24,7 @@ public final class LatencyRecorder: Sendable {
         let (samples, total) = state.withLock { ($0.samples, $0.total) }
         guard !samples.isEmpty else { return (total, 0, 0, 0) }
         let sorted = samples.sorted()
-        func quantile(_ q: Double) -> Double {
-            sorted[min(sorted.count - 1, max(0, Int((q * Double(sorted.count)).rounded(.up)) - 1))] * 1000
-        }
-        return (total, quantile(0.5), quantile(0.95), quantile(0.99))
+        return (total, percentile(sorted: sorted, 0.5) * 1000, percentile(sorted: sorted, 0.95) * 1000,
+                percentile(sorted: sorted, 0.99) * 1000)
     }
-}
-
-/// Compares two secrets in time independent of where they differ.
-public func constantTimeEquals(_ a: String, _ b: String) -> Bool {
-    let left = Array(a.utf8), right = Array(b.utf8)
-    var difference = UInt8(truncatingIfNeeded: left.count ^ right.count)
-    for index in 0 ..< max(left.count, right.count) {
-        difference |= (index < left.count ? left[index] : 0) ^ (index < right.count ? right[index] : 0)
-    }
-    return difference == 0
 }

@@ -1,12 +1,3 @@
-/// A shard's identifier. Its own type so that it never mixes with vector ids or list numbers.
-public struct ShardID: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible {
-    public var rawValue: UInt32
-    public init(rawValue: UInt32) { self.rawValue = rawValue }
-    public init(_ rawValue: UInt32) { self.rawValue = rawValue }
-    public static func < (lhs: ShardID, rhs: ShardID) -> Bool { lhs.rawValue < rhs.rawValue }
-    public var description: String { String(rawValue) }
-}
-
 /// Rendezvous (highest-random-weight) hashing of vector ids over shards: each id goes to the shard
 /// with the highest `weight(id, shard)`. Adding a shard moves only the ids that now weigh most on
 /// it (about 1/(n+1) of them), and removing one moves only its own ids.

@@ -65,8 +65,15 @@ public struct SyntheticLandmarks: Sendable, Equatable {
     /// - Complexity: `O(|range| · d²)` (the rotation, through BLAS) and `O(classCount)` once for
     ///   the class popularity table.
     public func generate(_ split: Split, range: Range<Int>, threads: Int = 1) -> (vectors: Matrix, labels: [Int32]) {
+        // Rows are rotated in BLAS calls of `block` rows aligned to absolute item numbers, so an
+        // item is always computed in the same call shape at the same position: the bits of a row
+        // never depend on how a set is cut into chunks (a tail of a product may otherwise take
+        // another kernel path).
+        let block = 64
+        let first = range.lowerBound / block * block
+        let end = (range.upperBound + block - 1) / block * block
         let context = GeneratorContext.shared(for: self)
-        let count = range.count
+        let count = end - first
         var raw = Matrix(zeros: count, dimension: dimension)
         var labels = [Int32](repeating: 0, count: count)
         let dimension = self.dimension
@@ -75,7 +82,7 @@ public struct SyntheticLandmarks: Sendable, Equatable {
                 let rawOut = DisjointWrites(rawBuffer.baseAddress!)
                 let labelOut = DisjointWrites(labelBuffer.baseAddress!)
                 parallelFor(count, threads: threads, chunk: 256) { offset in
-                    let item = range.lowerBound + offset
+                    let item = first + offset
                     var generator = SeededGenerator(seed: seed, stream: split.rawValue << 40 | UInt64(item))
                     let label = context.drawClass(&generator)
                     labelOut.value[offset] = Int32(label)
@@ -92,13 +99,17 @@ public struct SyntheticLandmarks: Sendable, Equatable {
         raw.withUnsafeBufferPointer { source in
             context.rotation.withUnsafeBufferPointer { rotation in
                 rotated.withUnsafeMutableBufferPointer { target in
-                    BLAS.multiplyTransposed(source.baseAddress!, rows: count, rotation.baseAddress!, rows: dimension,
-                                            depth: dimension, into: target.baseAddress!)
+                    for start in stride(from: 0, to: count, by: block) {
+                        BLAS.multiplyTransposed(source.baseAddress! + start * dimension, rows: block, rotation.baseAddress!,
+                                                rows: dimension, depth: dimension, into: target.baseAddress! + start * dimension)
+                    }
                 }
             }
         }
-        rotated.normalizeRows()
-        return (rotated, labels)
+        let wanted = (range.lowerBound - first) ..< (range.upperBound - first)
+        var vectors = rotated.slice(wanted)
+        vectors.normalizeRows()
+        return (vectors, Array(labels[wanted]))
     }
 }
 

@@ -38,7 +38,7 @@ public struct EpochReport: Sendable {
 
 /// Builds the loss a run asks for, with its default margins and scales.
 public func makeLoss(_ kind: LossKind, classCount: Int, dimension: Int, mining: TripletMining = .batchHard,
-                     generator: inout SeededGenerator) -> EmbeddingLoss {
+                     generator: inout SeededGenerator) -> any EmbeddingLoss {
     switch kind {
     case .contrastive: return ContrastiveLoss()
     case .triplet: return TripletLoss(margin: 0.1, mining: mining)
@@ -52,7 +52,7 @@ public func makeLoss(_ kind: LossKind, classCount: Int, dimension: Int, mining: 
 /// Trains an `EmbeddingNetwork` with one of the losses.
 public final class DescriptorTrainer {
     public let network: EmbeddingNetwork
-    public let loss: EmbeddingLoss
+    public let loss: any EmbeddingLoss
     public let settings: TrainingSettings
     var generator: SeededGenerator
 

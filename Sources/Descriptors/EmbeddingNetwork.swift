@@ -50,7 +50,7 @@ public struct NetworkShape: Sendable, Equatable {
 /// Maps images (flattened pixels) to unit-length descriptors.
 public final class EmbeddingNetwork {
     public let shape: NetworkShape
-    public let layers: [Layer]
+    public let layers: [any Layer]
     /// Distance under which two descriptors show the same thing, calibrated on training pairs;
     /// nil until calibrated (`sightline calibrate`, or at the end of `train-descriptor`).
     public var verificationThreshold: Float?
@@ -61,7 +61,7 @@ public final class EmbeddingNetwork {
 
     public init(shape: NetworkShape, seed: UInt64) {
         var generator = SeededGenerator(seed: seed)
-        var layers: [Layer] = []
+        var layers: [any Layer] = []
         var width = shape.inputSize
         if var geometry = shape.image, !shape.convolutionChannels.isEmpty {
             for (index, channels) in shape.convolutionChannels.enumerated() {
@@ -84,7 +84,7 @@ public final class EmbeddingNetwork {
         self.layers = layers
     }
 
-    init(shape: NetworkShape, layers: [Layer]) {
+    init(shape: NetworkShape, layers: [any Layer]) {
         self.shape = shape
         self.layers = layers
     }

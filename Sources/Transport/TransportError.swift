@@ -7,6 +7,8 @@ public enum TransportError: Error, Equatable, CustomStringConvertible {
     case timedOut(operation: String)
     case closed
     case invalidAddress(String)
+    /// Nothing serves the address (an in-process server that was closed).
+    case unreachable(String)
 
     public var description: String {
         switch self {
@@ -14,13 +16,14 @@ public enum TransportError: Error, Equatable, CustomStringConvertible {
         case .timedOut(let operation): return "\(operation) timed out"
         case .closed: return "the socket is closed"
         case .invalidAddress(let url): return "\(url) is not a valid address: use tcp://HOST:PORT or ipc:///path"
+        case .unreachable(let url): return "nothing answers at \(url)"
         }
     }
 
     /// True when the peer could not be reached or answered too late.
     public var isUnavailable: Bool {
         switch self {
-        case .timedOut, .closed: return true
+        case .timedOut, .closed, .unreachable: return true
         case .nng(_, let code, _): return code == Int32(NNG_ECONNREFUSED.rawValue) || code == Int32(NNG_ECONNSHUT.rawValue) || code == Int32(NNG_ECONNRESET.rawValue)
         case .invalidAddress: return false
         }

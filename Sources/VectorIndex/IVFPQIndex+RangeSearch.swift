@@ -77,7 +77,7 @@ extension IVFPQIndex {
         return reach * reach
     }
 
-    func rangeSearchOne(_ queries: Matrix, row: Int, tableRow: Int, probes: [Neighbor],
+    func rangeSearchOne(_ queries: Matrix, row: Int, tableRow: Int, probes: [Probe],
                         parameters: RangeSearchParameters, scratch: inout SearchScratch) -> [Neighbor] {
         var found: [Neighbor] = []
         let m = codeSize, dimension = self.dimension

@@ -50,9 +50,9 @@ extension IVFPQIndex {
     /// The `nprobe` nearest lists of each query with the query-to-centroid term
     /// (`‖q − c‖²` for L2, `−⟨q, c⟩` for inner product), nearest first.
     func rankCentroids(_ queries: Matrix, first: Int, rows: Int, probeCount: Int,
-                       scratch: inout SearchScratch) -> [[Neighbor]] {
+                       scratch: inout SearchScratch) -> [[Probe]] {
         let dimension = self.dimension, nlist = listCount
-        var probes: [[Neighbor]] = []
+        var probes: [[Probe]] = []
         probes.reserveCapacity(rows)
         queries.withUnsafeBufferPointer { queryBuffer in
             coarseCentroids.withUnsafeBufferPointer { centroidBuffer in
@@ -75,7 +75,8 @@ extension IVFPQIndex {
                                 worst = heap.worstDistance
                             }
                         }
-                        probes.append(heap.sorted())
+                        // The heap's id slot carries the list number only inside this loop.
+                        probes.append(heap.sorted().map { Probe(list: ListNumber(Int($0.id.rawValue)), centroidDistance: $0.distance) })
                     }
                 }
             }
@@ -104,7 +105,7 @@ extension IVFPQIndex {
         }
     }
 
-    func searchOne(_ queries: Matrix, row: Int, tableRow: Int, probes: [Neighbor],
+    func searchOne(_ queries: Matrix, row: Int, tableRow: Int, probes: [Probe],
                    parameters: SearchParameters, scratch: inout SearchScratch) -> [Neighbor] {
         let refining = parameters.refineFactor > 1
         let candidateCount = refining ? parameters.k * parameters.refineFactor : parameters.k
@@ -125,7 +126,7 @@ extension IVFPQIndex {
     /// Calls `body(list, listNumber, table, base)` for each non-empty probed list, with the list's
     /// ADC table and the query-to-centroid term, in probe order.
     @inline(__always)
-    func forEachProbedList(tableRow: Int, probes: [Neighbor], scratch: inout SearchScratch,
+    func forEachProbedList(tableRow: Int, probes: [Probe], scratch: inout SearchScratch,
                            _ body: (InvertedList, Int, UnsafePointer<Float>, Float) -> Void) {
         let tableSize = codeSize * ProductQuantizer.centroidsPerSubspace
         scratch.queryTables.withUnsafeBufferPointer { queryTables in
@@ -134,10 +135,11 @@ extension IVFPQIndex {
                     lists.withUnsafeBufferPointer { lists in
                         let queryTable = queryTables.baseAddress! + tableRow * tableSize
                         for probe in probes {
-                            let listNumber = Int(probe.id.rawValue)
+                            let listNumber = probe.list.rawValue
                             let list = lists[listNumber]
                             if list.count == 0 { continue }
-                            body(list, listNumber, probeTable(listNumber: listNumber, queryTable: queryTable, terms: terms, into: listTable), probe.distance)
+                            let table = probeTable(listNumber: listNumber, queryTable: queryTable, terms: terms, into: listTable)
+                            body(list, listNumber, table, probe.centroidDistance)
                         }
                     }
                 }

@@ -18,13 +18,6 @@ public enum WireError: Error, Equatable, CustomStringConvertible {
         }
     }
 
-    /// The error code a server answers with.
-    public var code: ErrorCode {
-        switch self {
-        case .unsupportedVersion: return .unsupportedVersion
-        default: return .badRequest
-        }
-    }
 }
 
 /// Frame limits. A frame above `maxFrameBytes` is refused before it is parsed.

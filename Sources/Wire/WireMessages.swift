@@ -97,6 +97,14 @@ public enum RequestBody: Sendable, Equatable {
     case identify(vector: [Float], threshold: Float, nprobe: Int)
     case fetchVectors(ids: [UInt64])
 
+    /// True for the two search requests (timed in a worker's stats).
+    public var isSearch: Bool {
+        switch self {
+        case .search, .searchBatch: return true
+        default: return false
+        }
+    }
+
     /// A short name for logs and errors.
     public var name: String {
         switch self {

@@ -2,12 +2,14 @@ import ArgumentParser
 import ClusterClient
 import Datasets
 import Dispatch
+import ErrorKinds
 import Foundation
+import ProcessRuntime
 import RetrievalEval
-import SightlineKit
 import Synchronization
 import VectorMath
 import Wire
+import Workflows
 
 struct BenchClusterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -53,30 +55,32 @@ struct BenchClusterCommand: ParsableCommand {
             // With labels on both sides: does the top hit show the same thing (ids = base rows, as `ingest` assigns them)?
             let labels = data.baseLabels.flatMap { base in data.queryLabels.map { (base, Array($0.prefix(queries.rowCount))) } }
             let progress = ProgressReporter()
-            let truth = try Workflows.groundTruth(queries: queries, base: data.base, k: 10, metric: .l2, threads: 0, progress: progress)
+            let truth = try IndexPipeline.groundTruth(queries: queries, base: data.base, k: 10, metric: .l2, threads: 0, progress: progress)
             if !json { printLine("nprobe    R@1  10-R@10      QPS  p50 ms  p95 ms  p99 ms  partial" + (labels == nil ? "" : "  label R@1")) }
             for probe in probes {
                 let row = try measure(client: client, queries: queries, truth: truth, labels: labels, nprobe: probe, progress: progress)
-                printLine(json ? row.json : row.text)
+                if json { try printJSON(row) } else { printLine(row.text) }
             }
         }
     }
 
-    struct Row {
+    struct Row: Encodable {
         var nprobe: Int, rAt1: Double, recallAt10: Double, qps: Double, p50: Double, p95: Double, p99: Double, partialRate: Double
+        /// Present only when both sets carry labels.
         var labelRAt1: Double?
-        var json: String {
-            "{\"nprobe\": \(nprobe), \"r_at_1\": \(rAt1), \"recall_at_10\": \(recallAt10), \"qps\": \(qps), "
-                + "\"p50_ms\": \(p50), \"p95_ms\": \(p95), \"p99_ms\": \(p99), \"partial_rate\": \(partialRate)"
-                + (labelRAt1.map { ", \"label_r_at_1\": \($0)" } ?? "") + "}"
+
+        enum CodingKeys: String, CodingKey {
+            case nprobe, rAt1 = "r_at_1", recallAt10 = "recall_at_10", qps, p50 = "p50_ms", p95 = "p95_ms", p99 = "p99_ms"
+            case partialRate = "partial_rate", labelRAt1 = "label_r_at_1"
         }
+
         var text: String {
             String(format: "%6d %6.4f   %6.4f %8.0f %7.3f %7.3f %7.3f  %7.4f", nprobe, rAt1, recallAt10, qps, p50, p95, p99, partialRate)
                 + (labelRAt1.map { String(format: "     %6.4f", $0) } ?? "")
         }
     }
 
-    func measure(client: CoordinatorClient, queries: Matrix, truth: [[VectorID]], labels: ([Int32], [Int32])?, nprobe: Int,
+    func measure(client: ServiceClient, queries: Matrix, truth: [[VectorID]], labels: ([Int32], [Int32])?, nprobe: Int,
                  progress: ProgressReporter) throws -> Row {
         let count = queries.rowCount
         let results = Mutex([[VectorID]](repeating: [], count: count))
@@ -93,10 +97,8 @@ struct BenchClusterCommand: ParsableCommand {
                     let vector = Array(queries.row(index))
                     do {
                         let (reply, latency) = try measureSeconds {
-                            try clusterCall {
-                                try client.search(VectorBatch(dimension: dimension, values: vector), options: SearchOptions(k: 10, nprobe: nprobe),
-                                                  deadlineMilliseconds: deadlineMs)
-                            }
+                            try client.search(VectorBatch(dimension: dimension, values: vector), options: SearchOptions(k: 10, nprobe: nprobe),
+                                              deadlineMilliseconds: deadlineMs)
                         }
                         if reply.partial { partial.wrappingAdd(1, ordering: .relaxed) }
                         results.withLock { $0[index] = reply.results.first?.ids.map { VectorID($0) } ?? [] }

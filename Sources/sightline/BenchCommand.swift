@@ -1,5 +1,8 @@
 import ArgumentParser
-import SightlineKit
+import ErrorKinds
+import Foundation
+import ProcessRuntime
+import Workflows
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -45,11 +48,24 @@ struct BenchCommand: ParsableCommand {
             benchmark.latencySampleCount = latencyQueries
             let rows = try benchmark.run()
             if json {
-                rows.forEach { printLine($0.json) }
+                try rows.forEach(printJSON)
             } else {
                 printLine("\(dataset.name): \(dataset.base.rowCount) base, \(dataset.queries.rowCount) queries, d=\(dataset.base.dimension), nlist=\(shape.nlist), m=\(shape.m)")
                 printLine(formatBenchTable(rows))
             }
         }
     }
+}
+
+/// A fixed-width table of bench rows for the terminal.
+func formatBenchTable(_ rows: [BenchRow]) -> String {
+    var lines = ["nprobe refine    R@1  10-R@10   QPS(1t)   QPS(mt)  p50 ms  p99 ms  index MB  train s  build s"]
+    for row in rows {
+        lines.append(String(format: "%6d %6d %6.4f   %6.4f %9.0f %9.0f %7.3f %7.3f %9.1f %8.2f %8.2f",
+                            row.probeCount, row.refineFactor, row.rAt1, row.recallAt10,
+                            row.queriesPerSecondOneThread, row.queriesPerSecondAllThreads,
+                            row.p50Milliseconds, row.p99Milliseconds, Double(row.indexBytes) / 1e6,
+                            row.trainSeconds, row.buildSeconds))
+    }
+    return lines.joined(separator: "\n")
 }

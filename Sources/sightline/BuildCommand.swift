@@ -1,6 +1,10 @@
 import ArgumentParser
 import Datasets
-import SightlineKit
+import ErrorKinds
+import Foundation
+import ProcessRuntime
+import VectorMath
+import Workflows
 
 struct BuildCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,7 +31,7 @@ struct BuildCommand: ParsableCommand {
             var trained = try IndexStorage.load(index)
             let base = try data.load().base
             let (_, seconds) = try measureSeconds {
-                try Workflows.build(&trained, vectors: base, firstID: firstId, threads: threads, progress: ProgressReporter())
+                try IndexPipeline.build(&trained, vectors: base, firstID: firstId, threads: threads, progress: ProgressReporter())
             }
             try IndexStorage.save(trained, to: out)
             let usage = trained.memoryUsage

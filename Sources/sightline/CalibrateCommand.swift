@@ -1,8 +1,11 @@
 import ArgumentParser
 import Datasets
 import Descriptors
-import SightlineKit
+import ErrorKinds
+import Foundation
+import ProcessRuntime
 import VectorMath
+import Workflows
 
 struct CalibrateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,7 +31,7 @@ struct CalibrateCommand: ParsableCommand {
             let network = try ModelFile.decode(try FileBytes.read(model))
             let data = try DatasetCatalog.load(dataset)
             guard let labels = data.baseLabels else { throw SightlineError.badInput("\(dataset) has no labels: put them in NAME.labels beside the vectors") }
-            (network.verificationThreshold, network.identificationThreshold) = try DescriptorTasks.calibrate(network, images: data.base, labels: labels)
+            (network.verificationThreshold, network.identificationThreshold) = try DescriptorCalibration.calibrate(network, images: data.base, labels: labels)
             try FileBytes.writeAtomically(ModelFile.encode(network), to: model)
             printLine(String(format: "%@: verification threshold %.4f, identification threshold %.4f", model,
                              network.verificationThreshold ?? .nan, network.identificationThreshold ?? .nan))

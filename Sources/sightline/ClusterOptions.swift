@@ -1,8 +1,7 @@
 import ArgumentParser
 import ClusterClient
 import Foundation
-import SightlineKit
-
+import ProcessRuntime
 
 /// How to reach the coordinator.
 struct CoordinatorOptions: ParsableArguments {
@@ -18,10 +17,8 @@ struct CoordinatorOptions: ParsableArguments {
     @Option(help: "Collection (default: the cluster's).")
     var collection: String = ""
 
-    func client() throws -> CoordinatorClient {
-        let resolved: String
-        do { resolved = try TokenSource.resolve(flag: token, file: tokenFile) } catch { throw SightlineError.badInput("\(error)") }
-        return try CoordinatorClient(url: coordinator, token: resolved, collection: collection)
+    func client() throws -> ServiceClient {
+        try ServiceClient(url: coordinator, token: try TokenSource.resolve(flag: token, file: tokenFile), collection: collection)
     }
 }
 

@@ -1,9 +1,10 @@
 import ArgumentParser
 import Datasets
+import ErrorKinds
 import Foundation
-import SightlineKit
 import VectorIndex
 import VectorMath
+import Wire
 
 /// Where the vectors come from.
 struct DatasetOptions: ParsableArguments {
@@ -65,19 +66,14 @@ func parseIntegerList(_ text: String, name: String) throws -> [Int] {
 }
 
 /// Runs a command body; any error becomes one line on standard error and the exit status of its
-/// class (2 for bad input), never a crash or a stack trace.
+/// kind (2: fix the input, 3: try again, 1: a bug), never a crash or a stack trace.
 func reportingErrors(_ body: () throws -> Void) throws {
     do {
         try body()
     } catch let error as ExitCode {
         throw error
     } catch {
-        let classified = SightlineError.classify(error)
-        FileHandle.standardError.write(Data("error: \(classified.description)\n".utf8))
-        throw ExitCode(classified.exitStatus)
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        throw ExitCode(ErrorKind(of: error).exitStatus)
     }
-}
-
-func printLine(_ text: String) {
-    FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }

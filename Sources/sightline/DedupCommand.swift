@@ -1,10 +1,13 @@
 import ArgumentParser
 import Datasets
 import Descriptors
+import ErrorKinds
 import Foundation
+import ProcessRuntime
 import RetrievalEval
-import SightlineKit
+import VectorIndex
 import VectorMath
+import Workflows
 
 struct DedupCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -66,11 +69,18 @@ struct DedupCommand: ParsableCommand {
                 try FileBytes.writeAtomically(Array((text + (pairs.isEmpty ? "" : "\n")).utf8), to: out)
             }
             if json {
-                printLine("{\"pairs\": \(pairs.count), \"seconds\": \(seconds), \"method\": \"\(exact ? "exact" : "ivfpq")\"}")
+                try printJSON(DedupSummary(pairs: pairs.count, seconds: seconds, method: exact ? "exact" : "ivfpq"))
             } else {
                 printLine(String(format: "%d duplicate pairs among %d vectors (%@) in %.2f s%@", pairs.count, vectors.rowCount,
                                  exact ? "exact all pairs" : "IVF-PQ range search", seconds, out.map { " -> \($0)" } ?? ""))
             }
         }
     }
+}
+
+/// `sightline dedup --json`.
+struct DedupSummary: Encodable {
+    var pairs: Int
+    var seconds: Double
+    var method: String
 }

@@ -1,10 +1,13 @@
 import ArgumentParser
 import Datasets
 import Descriptors
+import ErrorKinds
 import Foundation
+import ProcessRuntime
 import RetrievalEval
-import SightlineKit
+import VectorIndex
 import VectorMath
+import Workflows
 
 struct DedupEvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -84,11 +87,17 @@ struct DedupEvalCommand: ParsableCommand {
             let indexSeconds = indexed.indexSeconds + indexed.searchSeconds
             let name = model ?? pooled.map { "pooled pixels \($0)×\($0)" } ?? "raw pixels"
             if json {
-                printLine("{\"descriptor\": \"\(name)\", \"threshold\": \(threshold), \"vectors\": \(descriptors.rowCount), \"true_pairs\": \(testSet.truePairs.count), "
-                    + "\"index_pairs\": \(viaIndex.found), \"index_precision\": \(viaIndex.precision), \"index_recall\": \(viaIndex.recall), "
-                    + "\"exact_pairs\": \(viaExact.found), \"exact_precision\": \(viaExact.precision), \"exact_recall\": \(viaExact.recall), "
-                    + "\"index_finds_of_exact\": \(agreement), \"index_seconds\": \(indexSeconds), \"index_build_seconds\": \(indexed.indexSeconds), "
-                    + "\"exact_seconds\": \(exactSeconds), \"nlist\": \(indexed.listCount), \"m\": \(indexed.subquantizerCount), \"nprobe\": \(nprobe)}")
+                let fields: [String: JSONScalar] = [
+                    "descriptor": .text(name), "threshold": .number(Double(threshold)), "vectors": .integer(descriptors.rowCount),
+                    "true_pairs": .integer(testSet.truePairs.count), "index_pairs": .integer(viaIndex.found),
+                    "index_precision": .number(viaIndex.precision), "index_recall": .number(viaIndex.recall),
+                    "exact_pairs": .integer(viaExact.found), "exact_precision": .number(viaExact.precision),
+                    "exact_recall": .number(viaExact.recall), "index_finds_of_exact": .number(agreement),
+                    "index_seconds": .number(indexSeconds), "index_build_seconds": .number(indexed.indexSeconds),
+                    "exact_seconds": .number(exactSeconds), "nlist": .integer(indexed.listCount),
+                    "m": .integer(indexed.subquantizerCount), "nprobe": .integer(nprobe),
+                ]
+                try printJSON(fields)
             } else {
                 printLine(String(format: "%@: threshold %.4f (calibrated on training copies); %d vectors, %d true pairs", name, threshold, descriptors.rowCount, testSet.truePairs.count))
                 printLine(String(format: "  IVF-PQ range search (nlist %d, m %d, nprobe %d): %d pairs, precision %.4f, recall %.4f, %.2f s (%.2f s of it building the index); finds %.4f of the exact pairs",

@@ -1,9 +1,11 @@
 import ArgumentParser
 import Datasets
 import Descriptors
+import ErrorKinds
 import Foundation
-import SightlineKit
+import ProcessRuntime
 import VectorMath
+import Workflows
 
 struct EmbedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,10 +1,12 @@
 import ArgumentParser
 import Datasets
 import Descriptors
+import ErrorKinds
 import Foundation
+import ProcessRuntime
 import RetrievalEval
-import SightlineKit
 import VectorMath
+import Workflows
 
 struct EvalDescriptorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -98,8 +100,10 @@ struct EvalDescriptorCommand: ParsableCommand {
                                     identified, falseAccepts, identifiedAt1, identifiedAt10))
             }
             if json {
-                let body = fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ")
-                printLine("{\"descriptor\": \"\(name)\", \"dim\": \(descriptors.dimension), \(body)}")
+                var object = Dictionary(uniqueKeysWithValues: fields.map { ($0.0, JSONScalar.number($0.1)) })
+                object["descriptor"] = .text(name)
+                object["dim"] = .integer(descriptors.dimension)
+                try printJSON(object)
             } else {
                 lines.forEach(printLine)
             }

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Datasets
+import ErrorKinds
 import Foundation
-import SightlineKit
+import ProcessRuntime
+import Workflows
 
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -31,8 +33,11 @@ struct ExportCommand: ParsableCommand {
                 let generator = try DatasetCatalog.parseSynthetic(dataset)
                 guard chunk > 0 else { throw SightlineError.badInput("--chunk must be positive") }
                 let splits: [(SyntheticLandmarks.Split, String)] = [(.index, "base"), (.query, "query"), (.train, "train")]
+                let progress = ProgressReporter()
                 for (split, name) in splits where generator.count(of: split) > 0 {
-                    try SyntheticExport.write(generator, split: split, to: "\(outDir)/\(name)", chunk: chunk, threads: threads, progress: ProgressReporter())
+                    try SyntheticExport.write(generator, split: split, to: "\(outDir)/\(name)", chunk: chunk, threads: threads) {
+                        progress.report("generate \(split)", $0, $1)
+                    }
                 }
             } else {
                 let loaded = try DatasetCatalog.load(dataset)

@@ -2,7 +2,8 @@ import ArgumentParser
 import ClusterClient
 import Datasets
 import Descriptors
-import SightlineKit
+import ErrorKinds
+import Foundation
 import VectorMath
 import Wire
 
@@ -45,13 +46,13 @@ struct IdentifyCommand: ParsableCommand {
             let limit = try decisionThreshold(threshold, stored: network.identificationThreshold, kind: "identification", model: model)
             let descriptor = try network.embed(try readImageFiles([image], for: network))
             let client = try target.client()
-            let response = try clusterCall {
-                try client.call(.identify(vector: descriptor.values, threshold: limit, nprobe: nprobe), deadlineMilliseconds: deadlineMs)
+            let response = try client.call(.identify(vector: descriptor.values, threshold: limit, nprobe: nprobe),
+                                           deadlineMilliseconds: deadlineMs)
+            guard case .identify(let reply) = response else {
+                throw SightlineError.internalError("the coordinator answered something other than identify")
             }
-            guard case .identify(let reply) = response else { throw SightlineError.badInput("the coordinator answered something other than identify") }
             if json {
-                printLine("{\"found\": \(reply.found), \"id\": \(reply.found ? String(reply.id) : "null"), \"label\": \(reply.label.map(String.init) ?? "null"), "
-                    + "\"key\": \"\(reply.key)\", \"distance\": \(reply.distance), \"threshold\": \(limit), \"partial\": \(reply.partial)}")
+                try printJSON(IdentifyResult(reply, threshold: limit))
             } else if reply.found {
                 printLine(String(format: "identified: id %llu%@%@, distance %.4f ≤ threshold %.4f", reply.id,
                                  reply.label.map { ", label \($0)" } ?? "", reply.key.isEmpty ? "" : ", key \(reply.key)", reply.distance, limit))
@@ -61,4 +62,38 @@ struct IdentifyCommand: ParsableCommand {
             if reply.partial, !json { printLine("partial answer: some shards did not answer in time") }
         }
     }
+}
+
+/// `sightline identify --json`: id and label are null when nothing is within the threshold.
+struct IdentifyResult: Encodable {
+    var found: Bool
+    var id: UInt64?
+    var label: Int32?
+    var key: String
+    var distance: Float
+    var threshold: Float
+    var partial: Bool
+
+    init(_ reply: IdentifyReply, threshold: Float) {
+        found = reply.found
+        id = reply.found ? reply.id : nil
+        label = reply.label
+        key = reply.key
+        distance = reply.distance
+        self.threshold = threshold
+        partial = reply.partial
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(found, forKey: .found)
+        try container.encode(id, forKey: .id)
+        try container.encode(label, forKey: .label)
+        try container.encode(key, forKey: .key)
+        try container.encode(distance, forKey: .distance)
+        try container.encode(threshold, forKey: .threshold)
+        try container.encode(partial, forKey: .partial)
+    }
+
+    enum CodingKeys: String, CodingKey { case found, id, label, key, distance, threshold, partial }
 }

@@ -1,7 +1,9 @@
 import Datasets
 import Descriptors
-import SightlineKit
+import ErrorKinds
+import ProcessRuntime
 import VectorMath
+import Workflows
 
 /// Image files (.png, .pgm) as one matrix of the model's input size, one row per file.
 func readImageFiles(_ paths: [String], for network: EmbeddingNetwork) throws -> Matrix {

@@ -1,8 +1,11 @@
 import ArgumentParser
 import ClusterClient
 import Datasets
-import SightlineKit
+import ErrorKinds
+import ProcessRuntime
+import VectorMath
 import Wire
+import Workflows
 
 struct IngestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,7 +42,7 @@ struct IngestCommand: ParsableCommand {
                     let labels = data.baseLabels.map { Array($0[start ..< end]) } ?? []
                     let request = AddBatch(ids: (start ..< end).map { firstId + UInt64($0) },
                                            vectors: VectorBatch(dimension: slice.dimension, values: slice.values), labels: labels)
-                    let reply = try clusterCall { try client.add(request) }
+                    let reply = try client.add(request)
                     added += reply.added
                     ignored += reply.ignored
                     progress.report("ingest", end, total)
@@ -47,22 +50,6 @@ struct IngestCommand: ParsableCommand {
                 }
             }
             printLine("ingested \(total) vectors: \(added) added, \(ignored) already present, \(Int(Double(total) / max(seconds, 1e-9))) vectors/s")
-        }
-    }
-}
-
-/// Runs a cluster call, turning server and transport errors into the CLI's error classes.
-func clusterCall<T>(_ body: () throws -> T) throws -> T {
-    do {
-        return try body()
-    } catch let error as ClientError {
-        switch error {
-        case .server(let reply) where reply.code == .badRequest || reply.code == .notFound || reply.code == .unauthorized:
-            throw SightlineError.badInput(error.description)
-        case .server, .transport:
-            throw SightlineError.unavailable(error.description)
-        case .unexpectedReply:
-            throw SightlineError.internalError(error.description)
         }
     }
 }

@@ -1,8 +1,11 @@
 import ArgumentParser
 import ClusterClient
 import Datasets
-import SightlineKit
+import ErrorKinds
+import Foundation
+import ProcessRuntime
 import Wire
+import Workflows
 
 struct QueryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -35,20 +38,30 @@ struct QueryCommand: ParsableCommand {
             let client = try target.client()
             var matrix = queries.contains(".") || queries.contains("/") ? try VectorFiles.read(queries) : try DatasetCatalog.load(queries).queries
             if limit > 0, limit < matrix.rowCount { matrix = matrix.slice(0 ..< limit) }
-            let reply = try clusterCall {
-                try client.search(VectorBatch(dimension: matrix.dimension, values: matrix.values), options: SearchOptions(k: k, nprobe: nprobe),
-                                  deadlineMilliseconds: deadlineMs)
-            }
+            let reply = try client.search(VectorBatch(dimension: matrix.dimension, values: matrix.values),
+                                          options: SearchOptions(k: k, nprobe: nprobe), deadlineMilliseconds: deadlineMs)
             for (number, result) in reply.results.enumerated() {
                 if json {
-                    printLine("{\"query\": \(number), \"ids\": [\(result.ids.map(String.init).joined(separator: ", "))], "
-                        + "\"distances\": [\(result.distances.map { String($0) }.joined(separator: ", "))], "
-                        + "\"partial\": \(reply.partial), \"missing_shards\": [\(reply.missingShards.map(String.init).joined(separator: ", "))]}")
+                    try printJSON(QueryResult(query: number, ids: result.ids, distances: result.distances,
+                                              partial: reply.partial, missingShards: reply.missingShards))
                 } else {
                     printLine("\(number): " + zip(result.ids, result.distances).map { "\($0) (\(String(format: "%.4f", $1)))" }.joined(separator: " "))
                 }
             }
             if reply.partial, !json { printLine("partial answer: shards \(reply.missingShards) did not answer in time") }
         }
+    }
+}
+
+/// One line of `sightline query --json`.
+struct QueryResult: Encodable {
+    var query: Int
+    var ids: [UInt64]
+    var distances: [Float]
+    var partial: Bool
+    var missingShards: [UInt32]
+
+    enum CodingKeys: String, CodingKey {
+        case query, ids, distances, partial, missingShards = "missing_shards"
     }
 }

@@ -1,9 +1,11 @@
 import ArgumentParser
 import Datasets
+import ErrorKinds
 import Foundation
-import SightlineKit
+import ProcessRuntime
 import VectorIndex
 import VectorMath
+import Workflows
 
 struct SearchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -49,13 +51,18 @@ struct SearchCommand: ParsableCommand {
             }
             for (number, row) in results.enumerated() {
                 if json {
-                    let ids = row.map { String($0.id.rawValue) }.joined(separator: ", ")
-                    let distances = row.map { String($0.distance) }.joined(separator: ", ")
-                    printLine("{\"query\": \(number), \"ids\": [\(ids)], \"distances\": [\(distances)]}")
+                    try printJSON(SearchResult(query: number, ids: row.map(\.id.rawValue), distances: row.map(\.distance)))
                 } else {
                     printLine("\(number): " + row.map { "\($0.id.rawValue) (\(String(format: "%.4f", $0.distance)))" }.joined(separator: " "))
                 }
             }
         }
     }
+}
+
+/// One line of `sightline search --json`.
+struct SearchResult: Encodable {
+    var query: Int
+    var ids: [UInt64]
+    var distances: [Float]
 }

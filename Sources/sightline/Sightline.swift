@@ -1,5 +1,7 @@
 import ArgumentParser
-import SightlineKit
+import ErrorKinds
+import ProcessRuntime
+import Workflows
 
 @main
 struct Sightline: ParsableCommand {

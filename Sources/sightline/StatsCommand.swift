@@ -1,7 +1,10 @@
 import ArgumentParser
 import ClusterClient
-import SightlineKit
+import ErrorKinds
+import Foundation
+import ProcessRuntime
 import Wire
+import Workflows
 
 struct StatsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,14 +20,11 @@ struct StatsCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let client = try target.client()
-            let (shards, total) = try clusterCall { try client.stats() }
+            let (shards, total) = try client.stats()
             if !json { printLine("shard    vectors  memory MB  queries   p50 ms   p95 ms   p99 ms  state  url") }
             for shard in shards {
                 if json {
-                    printLine("{\"shard\": \(shard.shard), \"reachable\": \(shard.reachable), \"vectors\": \(shard.vectorCount), "
-                        + "\"memory_bytes\": \(shard.memoryBytes), \"queries_served\": \(shard.queriesServed), "
-                        + "\"p50_ms\": \(shard.latencyP50Milliseconds), \"p95_ms\": \(shard.latencyP95Milliseconds), "
-                        + "\"p99_ms\": \(shard.latencyP99Milliseconds), \"lists\": \(shard.listSizes.count), \"url\": \"\(shard.url)\"}")
+                    try printJSON(ShardStatsLine(shard))
                 } else {
                     let numbers = String(format: "%5d  %9d  %9.1f  %7d  %7.3f  %7.3f  %7.3f", shard.shard, shard.vectorCount,
                                          Double(shard.memoryBytes) / 1e6, shard.queriesServed, shard.latencyP50Milliseconds,
@@ -34,5 +34,37 @@ struct StatsCommand: ParsableCommand {
             }
             if !json { printLine("total vectors: \(total)") }
         }
+    }
+}
+
+/// One line of `sightline stats --json`.
+struct ShardStatsLine: Encodable {
+    var shard: UInt32
+    var reachable: Bool
+    var vectors: UInt64
+    var memoryBytes: UInt64
+    var queriesServed: UInt64
+    var p50Milliseconds: Float
+    var p95Milliseconds: Float
+    var p99Milliseconds: Float
+    var lists: Int
+    var url: String
+
+    init(_ stats: ShardStatsReply) {
+        shard = stats.shard
+        reachable = stats.reachable
+        vectors = stats.vectorCount
+        memoryBytes = stats.memoryBytes
+        queriesServed = stats.queriesServed
+        p50Milliseconds = stats.latencyP50Milliseconds
+        p95Milliseconds = stats.latencyP95Milliseconds
+        p99Milliseconds = stats.latencyP99Milliseconds
+        lists = stats.listSizes.count
+        url = stats.url
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case shard, reachable, vectors, memoryBytes = "memory_bytes", queriesServed = "queries_served"
+        case p50Milliseconds = "p50_ms", p95Milliseconds = "p95_ms", p99Milliseconds = "p99_ms", lists, url
     }
 }

@@ -1,9 +1,11 @@
 import ArgumentParser
 import Datasets
 import Descriptors
+import ErrorKinds
 import Foundation
-import SightlineKit
+import ProcessRuntime
 import VectorMath
+import Workflows
 
 struct TrainDescriptorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -111,7 +113,7 @@ struct TrainDescriptorCommand: ParsableCommand {
             }
             // The thresholds travel with the model: calibrated on training images.
             (trainer.network.verificationThreshold, trainer.network.identificationThreshold) =
-                try DescriptorTasks.calibrate(trainer.network, images: data.base, labels: labels, threads: settings.threads)
+                try DescriptorCalibration.calibrate(trainer.network, images: data.base, labels: labels, threads: settings.threads)
             try FileBytes.writeAtomically(ModelFile.encode(trainer.network), to: out)
             printLine(String(format: "trained %@ (d=%d) for %d epochs in %.1f s, final loss %.4f, thresholds: verification %.4f, identification %.4f -> %@",
                              kind.rawValue, dim, epochs, seconds, reports.last?.meanLoss ?? 0, trainer.network.verificationThreshold ?? .nan,

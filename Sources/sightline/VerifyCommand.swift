@@ -1,8 +1,11 @@
 import ArgumentParser
 import Datasets
 import Descriptors
-import SightlineKit
+import ErrorKinds
+import Foundation
+import ProcessRuntime
 import VectorMath
+import Workflows
 
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -38,10 +41,17 @@ struct VerifyCommand: ParsableCommand {
             let distance = descriptors.withUnsafeBufferPointer { squaredL2($0.baseAddress!, $0.baseAddress! + descriptors.dimension, descriptors.dimension) }
             let same = distance <= limit
             if json {
-                printLine("{\"distance\": \(distance), \"threshold\": \(limit), \"same\": \(same)}")
+                try printJSON(VerifyResult(distance: distance, threshold: limit, same: same))
             } else {
                 printLine(String(format: "distance %.4f %@ threshold %.4f: %@", distance, same ? "≤" : ">", limit, same ? "same" : "different"))
             }
         }
     }
+}
+
+/// `sightline verify --json`.
+struct VerifyResult: Encodable {
+    var distance: Float
+    var threshold: Float
+    var same: Bool
 }

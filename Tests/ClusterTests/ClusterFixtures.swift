@@ -25,7 +25,7 @@ enum SmallData {
 
     static func batch(_ matrix: Matrix) -> VectorBatch { VectorBatch(dimension: matrix.dimension, values: matrix.values) }
 
-    static func add(_ matrix: Matrix, firstID: UInt64 = 0, to client: CoordinatorClient, batchSize: Int = 1000) throws -> (UInt64, UInt64) {
+    static func add(_ matrix: Matrix, firstID: UInt64 = 0, to client: ServiceClient, batchSize: Int = 1000) throws -> (UInt64, UInt64) {
         var added: UInt64 = 0, ignored: UInt64 = 0, start = 0
         while start < matrix.rowCount {
             let end = min(matrix.rowCount, start + batchSize)

@@ -151,7 +151,7 @@ import Wire
             #expect(mention.isEmpty || reply.message.contains(mention), "\(reply.message)")
         }
         // A worker spoken to directly rejects garbage the same way.
-        let worker = try CoordinatorClient(url: cluster.workerURLs[0], token: cluster.token)
+        let worker = try ServiceClient(url: cluster.workerURLs[0], token: cluster.token)
         guard case .error(let workerReply) = try worker.callRaw(garbage).body else { Issue.record("worker accepted garbage"); return }
         #expect(workerReply.code == .badRequest)
 

@@ -98,8 +98,8 @@ final class LocalCluster: @unchecked Sendable {
         if waitForHealth { try waitUntilHealthy() }
     }
 
-    func client(token: String? = nil, collection: String = "") throws -> CoordinatorClient {
-        try CoordinatorClient(url: coordinatorURL, token: token ?? self.token, collection: collection)
+    func client(token: String? = nil, collection: String = "") throws -> ServiceClient {
+        try ServiceClient(url: coordinatorURL, token: token ?? self.token, collection: collection)
     }
 
     /// Waits until the coordinator reports every worker reachable with the codebooks installed.

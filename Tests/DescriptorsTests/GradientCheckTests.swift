@@ -33,7 +33,7 @@ enum GradientCheck {
     }
 
     /// Checks a layer under the scalar loss `Σ y ⊙ r` for a fixed random `r`.
-    static func check(layer: Layer, input: Matrix) -> (input: Float, parameters: Float) {
+    static func check(layer: any Layer, input: Matrix) -> (input: Float, parameters: Float) {
         let probe = random(input.rowCount, layer.outputSize, seed: 99)
         var x = input
         func loss() -> Float { zip(layer.forward(x, training: true).values, probe.values).reduce(0) { $0 + $1.0 * $1.1 } }
@@ -51,7 +51,7 @@ enum GradientCheck {
         return (inputError, parameterError)
     }
 
-    static func check(loss: EmbeddingLoss, embeddings: Matrix, labels: [Int32]) -> (input: Float, parameters: Float) {
+    static func check(loss: any EmbeddingLoss, embeddings: Matrix, labels: [Int32]) -> (input: Float, parameters: Float) {
         var x = embeddings
         func value() -> Float { loss.lossAndGradient(x, labels: labels).loss }
         loss.parameters.forEach { $0.zeroGradient() }

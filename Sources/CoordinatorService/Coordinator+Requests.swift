@@ -1,0 +1,225 @@
+import ClusterModel
+import Foundation
+import ServiceSupport
+import VectorIndex
+import VectorMath
+import Wire
+
+extension Coordinator {
+    func respond(to body: RequestBody, deadlineMilliseconds: Int) throws -> ResponseBody {
+        switch body {
+        case .search(let vector, let options):
+            return .search(try search(VectorBatch(dimension: vector.count, values: vector), options, deadlineMilliseconds: deadlineMilliseconds))
+        case .searchBatch(let batch, let options):
+            return .searchBatch(try search(batch, options, deadlineMilliseconds: deadlineMilliseconds))
+        case .add(let batch):
+            let (added, ignored) = try add(batch, deadlineMilliseconds: max(deadlineMilliseconds, 60_000))
+            return .add(added: added, ignored: ignored)
+        case .delete(let ids):
+            return .delete(deleted: try delete(ids, deadlineMilliseconds: max(deadlineMilliseconds, 60_000)))
+        case .stats:
+            let shardStats = stats(deadlineMilliseconds: deadlineMilliseconds)
+            return .stats(shards: shardStats, totalVectors: shardStats.reduce(0) { $0 + $1.vectorCount })
+        case .health:
+            return .health(health())
+        case .codebookFetch:
+            return .codebookFetch(version: codebook.version, indexFile: codebook.indexFile)
+        case .codebookPush:
+            throw ErrorReply(.badRequest, "codebooks are set when the coordinator starts (--codebooks or --train); restart it to change them")
+        case .shardTransfer:
+            throw ErrorReply(.badRequest, "shard transfers go between workers during a rebalance, not through the coordinator")
+        case .verify(let query):
+            return try verify(query, deadlineMilliseconds: deadlineMilliseconds)
+        case .identify(let vector, let threshold, let nprobe):
+            return .identify(try identify(vector, threshold: threshold, nprobe: nprobe, deadlineMilliseconds: deadlineMilliseconds))
+        case .fetchVectors(let ids):
+            return .fetchVectors(try fetch(ids, deadlineMilliseconds: deadlineMilliseconds))
+        }
+    }
+
+    var knownTotal: UInt64 { workerStates.withLock { $0.values.reduce(0) { $0 + $1.vectorCount } } }
+
+    /// Fans a batch out to every shard and merges per query. Shards that fail or miss the deadline
+    /// are named in `missingShards`; the answer still comes within the deadline.
+    func search(_ batch: VectorBatch, _ options: SearchOptions, deadlineMilliseconds: Int) throws -> SearchReply {
+        try validateQueries(batch, dimension: template.dimension)
+        var options = options
+        if options.nprobe == 0 { options.nprobe = config.index.defaultNprobe }
+        try validateSearchOptions(options, listCount: template.listCount, storesVectors: config.index.storesVectors)
+        let total = knownTotal
+        if total > 0, UInt64(options.k) > total {
+            throw ErrorReply(.badRequest, "k = \(options.k) is out of range: the collection holds \(total) vectors")
+        }
+        let replies = fanOut(Dictionary(uniqueKeysWithValues: shards.map { ($0, RequestBody.searchBatch(batch, options: options)) }),
+                             deadlineMilliseconds: deadlineMilliseconds)
+        var perShard: [[NeighborList]] = []
+        var missing: [UInt32] = []
+        for shard in shards {
+            switch replies[shard] {
+            case .success(.searchBatch(let reply)) where reply.results.count == batch.count:
+                perShard.append(reply.results)
+            case .failure(let error) where error.code == .badRequest:
+                throw error
+            case .failure(let error):
+                log("search: shard \(shard) missing: \(error.message)")
+                missing.append(shard.rawValue)
+            default:
+                log("search: shard \(shard) sent an unexpected reply")
+                missing.append(shard.rawValue)
+            }
+        }
+        let merged = (0 ..< batch.count).map { query in
+            NeighborList(mergeTopK(perShard.map { $0[query].neighbors }, k: options.k))
+        }
+        return SearchReply(results: merged, partial: !missing.isEmpty, missingShards: missing)
+    }
+
+    /// Routes each vector to its shard, sends the per-shard batches at once, and acknowledges
+    /// only when every shard involved has committed.
+    func add(_ batch: AddBatch, deadlineMilliseconds: Int) throws -> (UInt64, UInt64) {
+        guard batch.vectors.dimension == template.dimension else {
+            throw ErrorReply(.badRequest, "wrong dimension: the collection holds \(template.dimension)-d vectors, got \(batch.vectors.dimension)-d")
+        }
+        guard !batch.ids.isEmpty, batch.vectors.values.count == batch.ids.count * template.dimension else {
+            throw ErrorReply(.badRequest, "\(batch.ids.count) ids need \(batch.ids.count * template.dimension) values, got \(batch.vectors.values.count)")
+        }
+        guard batch.labels.isEmpty || batch.labels.count == batch.ids.count, batch.keys.isEmpty || batch.keys.count == batch.ids.count else {
+            throw ErrorReply(.badRequest, "labels and keys must be empty or one per id")
+        }
+        if let position = batch.vectors.values.firstIndex(where: { !$0.isFinite }) {
+            throw ErrorReply(.badRequest, "vector \(position / template.dimension) (id \(batch.ids[position / template.dimension])) holds NaN or infinity")
+        }
+        guard Set(batch.ids).count == batch.ids.count else { throw ErrorReply(.badRequest, "the batch repeats an id: ids must be unique") }
+        let dimension = template.dimension
+        var bodies: [ShardID: RequestBody] = [:]
+        for (shard, rows) in Rendezvous.partition(batch.ids, among: shards) {
+            var values: [Float] = []
+            values.reserveCapacity(rows.count * dimension)
+            for row in rows { values.append(contentsOf: batch.vectors.values[row * dimension ..< (row + 1) * dimension]) }
+            bodies[shard] = .add(AddBatch(
+                ids: rows.map { batch.ids[$0] }, vectors: VectorBatch(dimension: dimension, values: values),
+                labels: batch.labels.isEmpty ? [] : rows.map { batch.labels[$0] },
+                keys: batch.keys.isEmpty ? [] : rows.map { batch.keys[$0] }, codebookVersion: codebook.version))
+        }
+        let replies = fanOut(bodies, deadlineMilliseconds: deadlineMilliseconds)
+        var added: UInt64 = 0, ignored: UInt64 = 0
+        var failed: [String] = []
+        for (shard, reply) in replies.sorted(by: { $0.key < $1.key }) {
+            switch reply {
+            case .success(.add(let shardAdded, let shardIgnored)):
+                added += shardAdded
+                ignored += shardIgnored
+                workerStates.withLock { $0[shard, default: WorkerState()].vectorCount += shardAdded }
+            case .failure(let error) where error.code == .badRequest:
+                throw error
+            case .failure(let error):
+                failed.append("shard \(shard): \(error.message)")
+            default:
+                failed.append("shard \(shard): unexpected reply")
+            }
+        }
+        guard failed.isEmpty else {
+            throw ErrorReply(.unavailable, "not every shard committed (\(failed.joined(separator: "; "))); retry the batch: adds are idempotent")
+        }
+        try catalog.recordItems(ids: batch.ids, labels: batch.labels, keys: batch.keys)
+        return (added, ignored)
+    }
+
+    func delete(_ ids: [UInt64], deadlineMilliseconds: Int) throws -> UInt64 {
+        guard !ids.isEmpty else { return 0 }
+        var bodies: [ShardID: RequestBody] = [:]
+        for (shard, rows) in Rendezvous.partition(ids, among: shards) { bodies[shard] = .delete(ids: rows.map { ids[$0] }) }
+        var deleted: UInt64 = 0
+        for (shard, reply) in fanOut(bodies, deadlineMilliseconds: deadlineMilliseconds) {
+            switch reply {
+            case .success(.delete(let count)):
+                deleted += count
+                workerStates.withLock { $0[shard, default: WorkerState()].vectorCount -= min(count, $0[shard, default: WorkerState()].vectorCount) }
+            case .failure(let error):
+                throw ErrorReply(error.code == .badRequest ? .badRequest : .unavailable,
+                                 "shard \(shard): \(error.message); retry: deletes are idempotent")
+            default: throw ErrorReply(.internalError, "shard \(shard) sent an unexpected reply")
+            }
+        }
+        try catalog.deleteItems(ids)
+        return deleted
+    }
+
+    func stats(deadlineMilliseconds: Int) -> [ShardStatsReply] {
+        let replies = fanOut(Dictionary(uniqueKeysWithValues: shards.map { ($0, RequestBody.stats) }), deadlineMilliseconds: deadlineMilliseconds)
+        return shards.map { shard in
+            var entry = ShardStatsReply()
+            if case .success(.stats(let list, _)) = replies[shard], let first = list.first { entry = first }
+            entry.shard = shard.rawValue
+            entry.url = clients[shard]!.url
+            return entry
+        }
+    }
+
+    func health() -> HealthReply {
+        let states = workerStates.withLock { $0 }
+        let shardStates = shards.map { shard -> ShardStatsReply in
+            var entry = ShardStatsReply()
+            let state = states[shard] ?? WorkerState()
+            entry.shard = shard.rawValue
+            entry.url = clients[shard]!.url
+            entry.reachable = state.reachable
+            entry.vectorCount = state.vectorCount
+            entry.codebookVersion = state.codebookVersion
+            return entry
+        }
+        let ready = shardStates.allSatisfy { $0.reachable && $0.codebookVersion == codebook.version }
+        return HealthReply(cluster: config.cluster, shard: 0, codebookVersion: codebook.version, vectorCount: knownTotal,
+                           state: ready ? "serving" : "degraded", shards: shardStates)
+    }
+
+    func fetch(_ ids: [UInt64], deadlineMilliseconds: Int) throws -> FetchedVectors {
+        var bodies: [ShardID: RequestBody] = [:]
+        for (shard, rows) in Rendezvous.partition(ids, among: shards) { bodies[shard] = .fetchVectors(ids: rows.map { ids[$0] }) }
+        var result = FetchedVectors(dimension: template.dimension, found: [], values: [], approximate: false)
+        for (shard, reply) in fanOut(bodies, deadlineMilliseconds: deadlineMilliseconds) {
+            guard case .success(.fetchVectors(let part)) = reply else {
+                throw ErrorReply(.unavailable, "shard \(shard) holding some of the ids did not answer")
+            }
+            result.found += part.found
+            result.values += part.values
+            result.approximate = result.approximate || part.approximate
+        }
+        return result
+    }
+
+    /// Distance between two vectors (or two stored ids) and whether it is within `threshold`.
+    func verify(_ query: VerifyQuery, deadlineMilliseconds: Int) throws -> ResponseBody {
+        let a: [Float], b: [Float], threshold: Float
+        var approximate = false
+        switch query {
+        case .vectors(let first, let second, let limit):
+            (a, b, threshold) = (first, second, limit)
+            for vector in [a, b] { try validateQueries(VectorBatch(dimension: vector.count, values: vector), dimension: template.dimension) }
+        case .ids(let first, let second, let limit):
+            let fetched = try fetch([first, second], deadlineMilliseconds: deadlineMilliseconds)
+            let d = template.dimension
+            func vector(_ id: UInt64) throws -> [Float] {
+                guard let row = fetched.found.firstIndex(of: id) else { throw ErrorReply(.notFound, "id \(id) is not in the collection") }
+                return Array(fetched.values[row * d ..< (row + 1) * d])
+            }
+            (a, b, threshold) = (try vector(first), try vector(second), limit)
+            approximate = fetched.approximate
+        }
+        guard threshold.isFinite else { throw ErrorReply(.badRequest, "threshold must be a finite number") }
+        let distance = a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { y in template.metric.distance(x.baseAddress!, y.baseAddress!, a.count) } }
+        return .verify(distance: distance, same: distance <= threshold, approximate: approximate)
+    }
+
+    /// The best match of `vector` in the collection, or "not found" when it is farther than `threshold`.
+    func identify(_ vector: [Float], threshold: Float, nprobe: Int, deadlineMilliseconds: Int) throws -> IdentifyReply {
+        guard threshold.isFinite else { throw ErrorReply(.badRequest, "threshold must be a finite number") }
+        let reply = try search(VectorBatch(dimension: vector.count, values: vector), SearchOptions(k: 1, nprobe: nprobe),
+                               deadlineMilliseconds: deadlineMilliseconds)
+        guard let best = reply.results.first, let id = best.ids.first, let distance = best.distances.first, distance <= threshold else {
+            return IdentifyReply(found: false, distance: reply.results.first?.distances.first ?? .infinity, partial: reply.partial)
+        }
+        let item = try catalog.item(id)
+        return IdentifyReply(found: true, id: id, label: item?.label, key: item?.key ?? "", distance: distance, partial: reply.partial)
+    }
+}

@@ -1,0 +1,39 @@
+import Foundation
+import Synchronization
+
+/// Prints progress of long steps to standard error, at most a few times a second, so that
+/// standard output stays clean for tables and JSON.
+public final class ProgressReporter: Sendable {
+    private let state = Mutex<(lastPrint: UInt64, lastStage: String)>((0, ""))
+    private let enabled: Bool
+    /// On a terminal one line is rewritten in place; in a log file, a line every few seconds.
+    private let interactive: Bool
+
+    public init(enabled: Bool = true) {
+        self.enabled = enabled
+        self.interactive = isatty(2) == 1
+    }
+
+    /// Reports `done` of `total` for `stage`; the final call (done == total) always prints.
+    public func report(_ stage: String, _ done: Int, _ total: Int, detail: String = "") {
+        guard enabled else { return }
+        let now = DispatchTime.now().uptimeNanoseconds
+        let line: String? = state.withLock { state in
+            let finished = done >= total
+            let interval: UInt64 = interactive ? 250_000_000 : 5_000_000_000
+            guard finished || stage != state.lastStage || now - state.lastPrint > interval else { return nil }
+            state.lastPrint = now
+            state.lastStage = stage
+            let percent = total > 0 ? 100 * done / total : 100
+            let text = "\(stage): \(done)/\(total) (\(percent)%)\(detail.isEmpty ? "" : " " + detail)"
+            return interactive ? "\r\(text)\(finished ? "\n" : "")" : text + "\n"
+        }
+        if let line { FileHandle.standardError.write(Data(line.utf8)) }
+    }
+
+    /// A one-off message on standard error.
+    public func note(_ message: String) {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+}

@@ -1,0 +1,13 @@
+import ArgumentParser
+import Wire
+
+/// The options every service process takes, whatever it serves.
+public struct ServiceOptions: ParsableArguments {
+    @Option(help: "Request threads: concurrent requests served (default: 4 on a worker, 8 on the coordinator).")
+    public var threads: Int?
+
+    @Option(help: "Largest request accepted, in bytes; larger frames get a typed error.")
+    public var maxFrameBytes: Int = FrameLimits.maxFrameBytes
+
+    public init() {}
+}

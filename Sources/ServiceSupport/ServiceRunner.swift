@@ -1,0 +1,54 @@
+import ProcessRuntime
+import Transport
+
+/// What a service hands the runner once it is built.
+public struct ServiceLaunch: Sendable {
+    public var listen: String
+    public var handler: ReplyServer.Handler
+    /// Said in the log after "listening on URL".
+    public var summary: String
+    /// Runs after the socket is bound and before requests are served (e.g. the first health check).
+    public var beforeServing: @Sendable () -> Void
+    /// Runs on SIGINT/SIGTERM, before the socket closes.
+    public var beforeClosing: @Sendable () -> Void
+
+    public init(listen: String, handler: @escaping ReplyServer.Handler, summary: String,
+                beforeServing: @escaping @Sendable () -> Void = {}, beforeClosing: @escaping @Sendable () -> Void = {}) {
+        self.listen = listen
+        self.handler = handler
+        self.summary = summary
+        self.beforeServing = beforeServing
+        self.beforeClosing = beforeClosing
+    }
+}
+
+/// The life of a service process, the same for the worker and the coordinator: build the
+/// service, listen, serve on `threads` threads until SIGINT or SIGTERM, then close in order.
+public enum ServiceRunner {
+    /// Returns the process's exit status: 0 after a clean stop, 2 when the service could not
+    /// start (the reason is logged).
+    public static func run(component: String, threads: Int, maxFrameBytes: Int,
+                           build: (_ log: @escaping @Sendable (String) -> Void) throws -> ServiceLaunch) -> Int32 {
+        let log: @Sendable (String) -> Void = { logLine(component, $0) }
+        let launch: ServiceLaunch
+        let server: ReplyServer
+        do {
+            launch = try build(log)
+            // nng drops frames above its own limit with the connection; keep it above ours so that
+            // frames in between get a typed error reply.
+            server = try ReplyServer(listen: launch.listen, receiveLimit: maxFrameBytes + (1 << 20), workerCount: threads,
+                                     handler: launch.handler)
+        } catch {
+            log("cannot start: \(error)")
+            return 2
+        }
+        launch.beforeServing()
+        server.start()
+        log("listening on \(launch.listen)\(launch.summary.isEmpty ? "" : ", " + launch.summary)")
+        waitForTerminationSignal()
+        log("stopping")
+        launch.beforeClosing()
+        server.close()
+        return 0
+    }
+}

@@ -1,0 +1,188 @@
+import ClusterModel
+import Foundation
+import ServiceSupport
+import ShardStore
+import VectorIndex
+import VectorMath
+import Wire
+
+extension Worker {
+    func respond(to body: RequestBody) throws -> ResponseBody {
+        switch body {
+        case .search(let vector, let options):
+            let reply = try search(VectorBatch(dimension: vector.count, values: vector), options)
+            return .search(reply)
+        case .searchBatch(let batch, let options):
+            return .searchBatch(try search(batch, options))
+        case .add(let batch):
+            let (added, ignored) = try add(batch)
+            return .add(added: added, ignored: ignored)
+        case .delete(let ids):
+            return .delete(deleted: try delete(ids))
+        case .stats:
+            return .stats(shards: [stats()], totalVectors: UInt64(currentCount()))
+        case .health:
+            let current = index.withLock { $0 }
+            return .health(HealthReply(cluster: settings.cluster, shard: settings.shard.rawValue, codebookVersion: current?.version ?? 0,
+                                       vectorCount: UInt64(current?.index.count ?? 0), state: current == nil ? "waiting-for-codebooks" : "serving"))
+        case .codebookPush(let version, let file):
+            try acceptCodebook(version: version, file: file)
+            return .codebookPush(version: version)
+        case .codebookFetch:
+            guard let (version, file) = try store.codebook() else { throw ErrorReply(.notFound, "this shard has no codebook yet") }
+            return .codebookFetch(version: version, indexFile: file)
+        case .shardTransfer(let transfer):
+            return .shardTransfer(accepted: try accept(transfer))
+        case .fetchVectors(let ids):
+            return .fetchVectors(try fetch(ids))
+        case .verify, .identify:
+            throw ErrorReply(.badRequest, "\(body.name) is answered by the coordinator, not by a worker")
+        }
+    }
+
+    /// Searches the shard. k is clamped to the shard's size: a shard may hold fewer vectors than
+    /// the cluster-wide k, and the coordinator's merge fills the rest from other shards.
+    func search(_ batch: VectorBatch, _ options: SearchOptions) throws -> SearchReply {
+        let current = try snapshot()
+        try validateQueries(batch, dimension: current.index.dimension)
+        try validateSearchOptions(options, listCount: current.index.listCount, storesVectors: current.index.configuration.storesVectors)
+        let count = current.index.count
+        guard count > 0 else { return SearchReply(results: Array(repeating: NeighborList([]), count: batch.count)) }
+        let queries = try Matrix(dimension: batch.dimension, values: batch.values)
+        let parameters = SearchParameters(k: min(options.k, count), probeCount: options.nprobe, refineFactor: options.refine, threads: settings.searchThreads)
+        let results = try current.index.search(queries, parameters: parameters)
+        return SearchReply(results: results.map(NeighborList.init))
+    }
+
+    func add(_ batch: AddBatch) throws -> (UInt64, UInt64) {
+        try writeLock.withLock { _ in
+            let current = try snapshot()
+            guard batch.codebookVersion == current.version else {
+                throw ErrorReply(.conflict, "batch is meant for codebook version \(String(batch.codebookVersion, radix: 16)), shard \(settings.shard) holds \(String(current.version, radix: 16))")
+            }
+            guard batch.vectors.dimension == current.index.dimension else {
+                throw ErrorReply(.badRequest, "wrong dimension: the shard holds \(current.index.dimension)-d vectors, got \(batch.vectors.dimension)-d")
+            }
+            guard batch.labels.isEmpty || batch.labels.count == batch.ids.count, batch.keys.isEmpty || batch.keys.count == batch.ids.count else {
+                throw ErrorReply(.badRequest, "labels and keys must be empty or one per id")
+            }
+            let vectors = try Matrix(dimension: batch.vectors.dimension, values: batch.vectors.values)
+            let ids = batch.ids.map { VectorID($0) }
+            let (lists, codes) = try current.index.prepareAdd(vectors, ids: ids, threads: settings.searchThreads)
+            let m = current.index.codeSize, dimension = current.index.dimension
+            let storesVectors = current.index.configuration.storesVectors
+            let entries = batch.ids.indices.map { row in
+                StoredEntry(id: batch.ids[row], list: lists[row], code: Array(codes[row * m ..< (row + 1) * m]),
+                            vector: storesVectors ? Array(vectors.values[row * dimension ..< (row + 1) * dimension]) : nil,
+                            label: batch.labels.isEmpty ? nil : batch.labels[row], key: batch.keys.isEmpty ? nil : batch.keys[row])
+            }
+            // Durable first: the in-memory index changes only after the commit.
+            let inserted = try store.insert(entries)
+            let fresh = inserted.indices.filter { inserted[$0] }
+            if !fresh.isEmpty {
+                let freshVectors = storesVectors ? vectors.rows(at: fresh) : nil
+                var freshCodes: [UInt8] = []
+                for row in fresh { freshCodes.append(contentsOf: codes[row * m ..< (row + 1) * m]) }
+                index.withLock { state in
+                    state?.index.append(freshVectors, ids: fresh.map { ids[$0] }, lists: fresh.map { lists[$0] }, codes: freshCodes)
+                }
+            }
+            return (UInt64(fresh.count), UInt64(batch.ids.count - fresh.count))
+        }
+    }
+
+    func delete(_ ids: [UInt64]) throws -> UInt64 {
+        try writeLock.withLock { _ in
+            _ = try snapshot()
+            let deleted = try store.delete(ids)
+            index.withLock { state in _ = state?.index.remove(Set(deleted.map { VectorID($0) })) }
+            return UInt64(deleted.count)
+        }
+    }
+
+    func acceptCodebook(version: UInt64, file: [UInt8]) throws {
+        try writeLock.withLock { _ in
+            guard codebookVersion(of: file) == version else {
+                throw ErrorReply(.badRequest, "codebook bytes do not match version \(String(version, radix: 16))")
+            }
+            let decoded = try IndexFile.decode(file)
+            guard decoded.count == 0 else { throw ErrorReply(.badRequest, "a codebook push must carry a trained, empty index") }
+            if let current = index.withLock({ $0 }), current.version == version { return }
+            try store.setCodebook(version: version, indexFile: file)
+            var fresh = ShardIndex(version: version, index: decoded)
+            try fresh.load(try store.loadAll(dimension: decoded.dimension))
+            index.withLock { $0 = fresh }
+            log("shard \(settings.shard): codebook \(String(version, radix: 16)) installed")
+        }
+    }
+
+    /// Stores already encoded entries moved from another shard.
+    func accept(_ transfer: ShardTransfer) throws -> UInt64 {
+        try writeLock.withLock { _ in
+            let current = try snapshot()
+            guard transfer.codebookVersion == current.version else {
+                throw ErrorReply(.conflict, "transfer encoded with codebook \(String(transfer.codebookVersion, radix: 16)), shard holds \(String(current.version, radix: 16))")
+            }
+            let m = current.index.codeSize
+            guard transfer.lists.count == transfer.ids.count, transfer.codes.count == transfer.ids.count * m,
+                  transfer.lists.allSatisfy({ Int($0) < current.index.listCount }) else {
+                throw ErrorReply(.badRequest, "transfer holds \(transfer.ids.count) ids, \(transfer.lists.count) lists and \(transfer.codes.count) code bytes (m = \(m))")
+            }
+            guard !current.index.configuration.storesVectors else {
+                throw ErrorReply(.badRequest, "transfers of shards with stored vectors are not supported yet")
+            }
+            let entries = transfer.ids.indices.map { row in
+                StoredEntry(id: transfer.ids[row], list: Int32(transfer.lists[row]), code: Array(transfer.codes[row * m ..< (row + 1) * m]),
+                            label: transfer.labels.isEmpty ? nil : transfer.labels[row])
+            }
+            let inserted = try store.insert(entries)
+            let fresh = inserted.indices.filter { inserted[$0] }
+            var codes: [UInt8] = []
+            for row in fresh { codes.append(contentsOf: transfer.codes[row * m ..< (row + 1) * m]) }
+            index.withLock { state in
+                state?.index.append(nil, ids: fresh.map { VectorID(transfer.ids[$0]) }, lists: fresh.map { Int32(transfer.lists[$0]) }, codes: codes)
+            }
+            return UInt64(fresh.count)
+        }
+    }
+
+    /// Stored vectors of `ids`, or their PQ reconstructions (centroid + decoded residual) when
+    /// the shard keeps no full vectors.
+    func fetch(_ ids: [UInt64]) throws -> FetchedVectors {
+        let current = try snapshot()
+        let wanted = Set(ids)
+        let dimension = current.index.dimension, m = current.index.codeSize
+        var found: [UInt64] = [], values: [Float] = []
+        for (number, list) in current.index.lists.enumerated() {
+            for (position, id) in list.ids.enumerated() where wanted.contains(id) {
+                found.append(id)
+                if current.index.configuration.storesVectors {
+                    values.append(contentsOf: list.vectors[position * dimension ..< (position + 1) * dimension])
+                } else {
+                    let residual = current.index.quantizer.decode(Array(list.codes[position * m ..< (position + 1) * m]))
+                    values.append(contentsOf: zip(current.index.coarseCentroids.row(number), residual.values).map { $0 + $1 })
+                }
+            }
+        }
+        return FetchedVectors(dimension: dimension, found: found, values: values, approximate: !current.index.configuration.storesVectors)
+    }
+
+    func currentCount() -> Int { index.withLock { $0?.index.count ?? 0 } }
+
+    func stats() -> ShardStatsReply {
+        let current = index.withLock { $0 }
+        let summary = latencies.summary()
+        var reply = ShardStatsReply()
+        reply.shard = settings.shard.rawValue
+        reply.vectorCount = UInt64(current?.index.count ?? 0)
+        reply.listSizes = current?.index.lists.map { UInt32($0.count) } ?? []
+        if let usage = current?.index.memoryUsage { reply.memoryBytes = UInt64(usage.perVectorBytes + usage.fixedBytes) }
+        reply.queriesServed = summary.count
+        reply.latencyP50Milliseconds = Float(summary.p50)
+        reply.latencyP95Milliseconds = Float(summary.p95)
+        reply.latencyP99Milliseconds = Float(summary.p99)
+        reply.codebookVersion = current?.version ?? 0
+        reply.reachable = true
+        return reply
+    }
+}

@@ -1,0 +1,61 @@
+import ClusterModel
+import Foundation
+import Quantization
+import ServiceSupport
+import ShardStore
+import Synchronization
+import VectorIndex
+import VectorMath
+import Wire
+
+/// One shard: its durable store, its in-memory IVF-PQ index and the request handler.
+///
+/// Searches read a snapshot of the index (a value) taken under `index`'s lock, so they never wait
+/// for each other; writes are serialised by `writeLock` and become visible only after the SQLite
+/// transaction has committed.
+public final class Worker: Sendable {
+    public let settings: WorkerSettings
+    let store: ShardDatabase
+    let index = Mutex<ShardIndex?>(nil)
+    let writeLock = Mutex<Void>(())
+    let latencies = LatencyRecorder()
+    let log: @Sendable (String) -> Void
+    let gate: RequestGate
+
+    /// Opens the store in the data directory and reloads every stored vector into memory.
+    public init(settings: WorkerSettings, log: @escaping @Sendable (String) -> Void) throws {
+        self.settings = settings
+        self.log = log
+        gate = RequestGate(token: settings.token, collection: settings.collection, maxFrameBytes: settings.maxFrameBytes)
+        store = try ShardDatabase(directory: settings.dataDirectory, cluster: settings.cluster)
+        if let (version, file) = try store.codebook() {
+            var loaded = ShardIndex(version: version, index: try IndexFile.decode(file))
+            let entries = try store.loadAll(dimension: loaded.index.dimension)
+            try loaded.load(entries)
+            index.withLock { $0 = loaded }
+            log("shard \(settings.shard): loaded \(entries.count) vectors, codebook \(String(version, radix: 16))")
+        } else {
+            log("shard \(settings.shard): no codebook yet; waiting for the coordinator to push one")
+        }
+    }
+
+    /// Answers one frame: the shared gate checks it, `respond` runs it. Searches are timed for
+    /// the stats reply.
+    public func handle(_ frame: [UInt8]) -> [UInt8] {
+        gate.handle(frame) { request in
+            let started = DispatchTime.now().uptimeNanoseconds
+            defer { if request.body.isSearch { latencies.record(seconds: elapsed(since: started)) } }
+            return try respond(to: request.body)
+        }
+    }
+
+    func elapsed(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+
+    /// The index snapshot, or an error when no codebook has been pushed yet.
+    func snapshot() throws -> ShardIndex {
+        guard let current = index.withLock({ $0 }) else {
+            throw ErrorReply(.unavailable, "shard \(settings.shard) has no codebook yet: the coordinator pushes it on start")
+        }
+        return current
+    }
+}

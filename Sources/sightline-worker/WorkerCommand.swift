@@ -1,0 +1,54 @@
+import ArgumentParser
+import ClusterModel
+import ProcessRuntime
+import ServiceSupport
+import WorkerService
+
+@main
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sightline-worker",
+        abstract: "Serve one IVF-PQ shard over nng, stored durably in SQLite.",
+        discussion: """
+        Example: sightline-worker --listen tcp://127.0.0.1:7701 --data runs/worker-0 --cluster local --shard 0 --token-file token
+        The worker waits for the coordinator to push the codebooks, then serves search, add, delete, \
+        stats and health. It refuses a data directory of another cluster (exit 2). SIGINT/SIGTERM stop it cleanly.
+        """)
+
+    @Option(help: "Address to listen on: tcp://HOST:PORT or ipc:///path.")
+    var listen: String
+
+    @Option(help: "Data directory (created if missing): the shard's SQLite store.")
+    var data: String
+
+    @Option(help: "Cluster name; the data directory must belong to it.")
+    var cluster: String
+
+    @Option(help: "Shard id this worker holds.")
+    var shard: UInt32
+
+    @Option(help: "Cluster token (default: --token-file or $SIGHTLINE_TOKEN; empty disables the check).")
+    var token: String?
+
+    @Option(help: "File holding the cluster token.")
+    var tokenFile: String?
+
+    @OptionGroup var service: ServiceOptions
+
+    static func main() {
+        BLASCoreType.reexecuteIfNeeded()
+        WorkerCommand.main(nil)
+    }
+
+    func run() throws {
+        let status = ServiceRunner.run(component: "worker \(shard)", threads: service.threads ?? 4,
+                                       maxFrameBytes: service.maxFrameBytes) { log in
+            var settings = WorkerSettings(cluster: cluster, shard: ShardID(shard),
+                                          token: try TokenSource.resolve(flag: token, file: tokenFile), dataDirectory: data)
+            settings.maxFrameBytes = service.maxFrameBytes
+            let worker = try Worker(settings: settings, log: log)
+            return ServiceLaunch(listen: listen, handler: { worker.handle($0) }, summary: "data \(data)")
+        }
+        if status != 0 { throw ExitCode(status) }
+    }
+}

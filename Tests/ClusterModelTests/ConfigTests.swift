@@ -1,0 +1,75 @@
+import ErrorKinds
+import Foundation
+import Testing
+@testable import ClusterModel
+
+@Suite struct ConfigTests {
+    static let valid = """
+        # a comment
+        cluster = "prod"          # trailing comment
+        token = "a#b"
+        listen = "tcp://127.0.0.1:7700"
+        data = "runs/coordinator"
+        deadline_ms = 1_500
+        [index]
+        dimension = 128
+        nlist = 1024
+        m = 16
+        store_vectors = true
+        nprobe = 12
+        [[workers]]
+        shard = 0
+        url = "tcp://10.0.0.1:7701"
+        host = "alpha"
+        [[workers]]
+        shard = 7
+        url = "ipc:///tmp/w7"
+        """
+
+    @Test func readsEveryKeyWithDefaults() throws {
+        let config = try ClusterConfig(parsing: Self.valid)
+        #expect(config.cluster == "prod")
+        #expect(config.token == "a#b")  // '#' inside quotes is not a comment
+        #expect(config.deadlineMilliseconds == 1500)
+        #expect(config.collection == "default")
+        #expect(config.replication == 1)
+        #expect(config.index == IndexSettings(dimension: 128, nlist: 1024, m: 16, metric: "l2", storesVectors: true, defaultNprobe: 12))
+        #expect(config.workers.map(\.shard) == [ShardID(0), ShardID(7)])
+        #expect(config.workers[0].host == "alpha")
+        #expect(config.workers[1].host == nil)
+    }
+
+    static func replacing(_ old: String, with new: String) -> String {
+        precondition(valid.contains(old), "test edits must change the text")
+        return valid.replacingOccurrences(of: old, with: new)
+    }
+
+    @Test(arguments: [
+        (replacing("cluster = \"prod\"", with: ""), "lacks \"cluster\""),
+        (replacing("nlist = 1024", with: "nlist = \"many\""), "\"nlist\" must be an integer"),
+        (replacing("m = 16", with: "m = 15"), "m must divide d"),
+        (replacing("shard = 7", with: "shard = 0"), "same shard id"),
+        (replacing("ipc:///tmp/w7", with: "tcp://10.0.0.1:7701"), "share one url"),
+        (replacing("ipc:///tmp/w7", with: "http://x"), "is not a tcp://"),
+        (replacing("deadline_ms = 1_500", with: "deadline_ms = 0"), "deadline_ms must be positive"),
+        (replacing("deadline_ms = 1_500", with: "replication = 2"), "replication = 2"),
+        (replacing("[index]", with: "[index"), "config line 7"),
+        (replacing("m = 16", with: "m 16"), "expected key = value"),
+        (replacing("data = \"runs/coordinator\"", with: "data = \"unterminated"), "unterminated string"),
+        (replacing("shard = 7", with: "shard = -1"), "shard -1"),
+    ])
+    func refusesBadFilesWithAMessageThatSaysWhere(text: String, mention: String) {
+        do {
+            _ = try ClusterConfig(parsing: text)
+            Issue.record("accepted a bad config; expected \(mention)")
+        } catch {
+            #expect(error.description.contains(mention), "\(error.description)")
+            #expect(error.kind == .badInput)
+        }
+    }
+
+    @Test func aConfigWithoutWorkersIsRefused() {
+        let text = Self.valid.components(separatedBy: "[[workers]]")[0]
+        #expect(throws: ConfigError.invalid("no [[workers]]: add at least one")) { try ClusterConfig(parsing: text) }
+    }
+}

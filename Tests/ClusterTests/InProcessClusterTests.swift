@@ -1,0 +1,135 @@
+import ClusterClient
+import ClusterModel
+import ShardStore
+import CoordinatorService
+import Foundation
+import Testing
+import Transport
+import VectorIndex
+import VectorMath
+import Wire
+import WorkerService
+
+/// A coordinator and its workers in one process, wired by `InProcessNetwork`: the same request
+/// path as the real cluster (client → transport → coordinator → client → worker → index → merge)
+/// without sockets or processes, so each test runs in a fraction of a second.
+final class InProcessCluster: @unchecked Sendable {
+    let network = InProcessNetwork()
+    let folder: String
+    let workerURLs: [String]
+    var workers: [Worker] = []
+    let coordinator: Coordinator
+    let coordinatorURL = "inproc://coordinator"
+
+    init(workerCount: Int, token: String = "in-process") throws {
+        folder = FileManager.default.temporaryDirectory
+            .appendingPathComponent("sightline-inprocess-\(getpid())-\(UInt32.random(in: 0 ... .max))").path
+        workerURLs = (0 ..< workerCount).map { "inproc://worker-\($0)" }
+        for (shard, url) in workerURLs.enumerated() {
+            let settings = WorkerSettings(cluster: "inproc", shard: ShardID(UInt32(shard)), token: token,
+                                          dataDirectory: "\(folder)/worker-\(shard)")
+            let worker = try Worker(settings: settings, log: { _ in })
+            workers.append(worker)
+            network.listen(url) { worker.handle($0) }
+        }
+        var text = """
+            cluster = "inproc"
+            token = "\(token)"
+            listen = "\(coordinatorURL)"
+            data = "\(folder)/coordinator"
+            [index]
+            dimension = 16
+            nlist = 16
+            m = 4
+            nprobe = 4
+
+            """
+        for (shard, url) in workerURLs.enumerated() { text += "[[workers]]\nshard = \(shard)\nurl = \"\(url)\"\n" }
+        let config = try ClusterConfig(parsing: text)
+        let catalog = try CatalogDatabase(directory: config.dataDirectory, cluster: config.cluster)
+        let network = self.network
+        coordinator = try Coordinator(config: config, catalog: catalog, codebookFile: SmallData.codebooks,
+                                      dial: { network.connect($0) }, log: { _ in })
+        network.listen(coordinatorURL) { [coordinator] in coordinator.handle($0) }
+        coordinator.checkWorkers()
+    }
+
+    func client(token: String = "in-process", replyMarginMilliseconds: Int = 500) -> ServiceClient {
+        ServiceClient(connection: network.connect(coordinatorURL), token: token, replyMarginMilliseconds: replyMarginMilliseconds)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: folder) }
+}
+
+@Suite struct InProcessClusterTests {
+    /// The merged answer equals one index holding every vector; with a worker gone the answer
+    /// comes at once, partial, naming the missing shard.
+    @Test func searchMergesShardsAndNamesAMissingShard() throws {
+        let cluster = try InProcessCluster(workerCount: 3)
+        let client = cluster.client()
+        let (added, ignored) = try SmallData.add(SmallData.base, to: client)
+        #expect(added == 3000 && ignored == 0)
+
+        var single = try IndexFile.decode(SmallData.codebooks)
+        try single.add(SmallData.base, ids: (0 ..< 3000).map { VectorID(UInt64($0)) })
+        let expected = try single.search(SmallData.queries, parameters: SearchParameters(k: 10, probeCount: 4))
+        let reply = try client.search(SmallData.batch(SmallData.queries), options: SearchOptions(k: 10, nprobe: 4))
+        #expect(!reply.partial)
+        #expect(reply.results.map(\.ids) == expected.map { $0.map(\.id.rawValue) })
+        #expect(reply.results.map(\.distances) == expected.map { $0.map(\.distance) })
+
+        cluster.network.close(cluster.workerURLs[1])
+        let started = DispatchTime.now().uptimeNanoseconds
+        let partial = try client.search(SmallData.batch(SmallData.queries), options: SearchOptions(k: 10, nprobe: 4),
+                                        deadlineMilliseconds: 2000)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        #expect(partial.partial)
+        #expect(partial.missingShards == [1])
+        #expect(partial.results.allSatisfy { $0.ids.count == 10 })
+        // An unreachable in-process worker fails at once, not at the deadline.
+        #expect(seconds < 1, "took \(seconds) s")
+    }
+
+    /// A worker that never answers costs the search its deadline, no more, and is named.
+    @Test func aHungWorkerIsMissingAfterTheDeadline() throws {
+        let cluster = try InProcessCluster(workerCount: 2)
+        let client = cluster.client()
+        _ = try SmallData.add(SmallData.base.slice(0 ..< 500), to: client)
+        let release = DispatchSemaphore(value: 0)
+        cluster.network.listen(cluster.workerURLs[0]) { _ in
+            _ = release.wait(timeout: .now() + 10)
+            return []
+        }
+        defer { release.signal() }
+        let reply = try client.search(SmallData.batch(SmallData.queries.slice(0 ..< 2)), options: SearchOptions(k: 5, nprobe: 4),
+                                      deadlineMilliseconds: 500)
+        #expect(reply.partial)
+        #expect(reply.missingShards == [0])
+    }
+
+    /// The shared gate: token and collection are checked before any work, on the coordinator
+    /// and on a worker alike; a bad k is refused with the same words by both.
+    @Test func theGateRefusesBadTokensAndOptionsEverywhere() throws {
+        let cluster = try InProcessCluster(workerCount: 2)
+        let query = SmallData.batch(SmallData.queries.slice(0 ..< 1))
+        let worker = ServiceClient(connection: cluster.network.connect(cluster.workerURLs[0]), token: "in-process")
+        for target in [cluster.client(token: "wrong"),
+                       ServiceClient(connection: cluster.network.connect(cluster.workerURLs[0]), token: "")] {
+            #expect(throws: ClientError.self) { _ = try target.search(query, options: SearchOptions(k: 1, nprobe: 1)) }
+            do {
+                _ = try target.call(.stats)
+            } catch {
+                #expect(error.kind == .unauthorized)
+            }
+        }
+        for target in [cluster.client(), worker] {
+            do {
+                _ = try target.search(query, options: SearchOptions(k: 0, nprobe: 1))
+                Issue.record("k = 0 must be refused")
+            } catch {
+                #expect(error.kind == .badInput)
+                #expect(error.description.contains("k = 0 is out of range"))
+            }
+        }
+    }
+}
