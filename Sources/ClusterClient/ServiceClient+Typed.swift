@@ -3,7 +3,8 @@ import Wire
 /// Typed forms of the calls the command line and the tests make.
 extension ServiceClient {
     public func search(_ batch: VectorBatch, options: SearchOptions, deadlineMilliseconds: Int = 5000) throws(ClientError) -> SearchReply {
-        guard case .searchBatch(let reply) = try call(.searchBatch(batch, options: options), deadlineMilliseconds: deadlineMilliseconds) else {
+        guard case .searchBatch(let reply) = try call(.searchBatch(batch, options: options),
+                                                      deadlineMilliseconds: deadlineMilliseconds) else {
             throw .unexpectedReply("not a search reply")
         }
         return reply

@@ -7,22 +7,27 @@ extension Coordinator {
     /// Checks every worker once: records its state in the catalog and pushes the codebooks to a
     /// worker that lacks them (a new or wiped worker becomes usable without an operator).
     public func checkWorkers(timeoutMilliseconds: Int = 1000) {
-        let replies = fanOut(Dictionary(uniqueKeysWithValues: shards.map { ($0, RequestBody.health) }), deadlineMilliseconds: timeoutMilliseconds)
+        let replies = fanOut(Dictionary(uniqueKeysWithValues: shards.map { ($0, RequestBody.health) }),
+                             deadlineMilliseconds: timeoutMilliseconds)
         for shard in shards {
             var state = WorkerState()
             if case .success(.health(let health)) = replies[shard] {
-                state = WorkerState(reachable: true, codebookVersion: health.codebookVersion, vectorCount: health.vectorCount, state: health.state)
+                state = WorkerState(reachable: true, codebookVersion: health.codebookVersion, vectorCount: health.vectorCount,
+                                    state: health.state)
                 if health.codebookVersion != codebook.version {
-                    let push = fanOut([shard: .codebookPush(version: codebook.version, indexFile: codebook.indexFile)], deadlineMilliseconds: 30_000)
+                    let push = fanOut([shard: .codebookPush(version: codebook.version, indexFile: codebook.indexFile)],
+                                      deadlineMilliseconds: 30_000)
                     switch push[shard] {
-                    case .success: state.codebookVersion = codebook.version; state.state = "serving"; log("pushed codebooks to shard \(shard)")
+                    case .success:
+                        state.codebookVersion = codebook.version; state.state = "serving"; log("pushed codebooks to shard \(shard)")
                     case .failure(let error): log("codebook push to shard \(shard) failed: \(error.message)")
                     default: break
                     }
                 }
             }
             workerStates.withLock { $0[shard] = state }
-            try? catalog.recordWorker(shard: shard.rawValue, url: clients[shard]!.url, state: state.reachable ? state.state : "unreachable", seen: state.reachable)
+            try? catalog.recordWorker(shard: shard.rawValue, url: clients[shard]!.url,
+                                      state: state.reachable ? state.state : "unreachable", seen: state.reachable)
         }
     }
 

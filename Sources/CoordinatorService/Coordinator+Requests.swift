@@ -9,7 +9,8 @@ extension Coordinator {
     func respond(to body: RequestBody, deadlineMilliseconds: Int) throws -> ResponseBody {
         switch body {
         case .search(let vector, let options):
-            return .search(try search(VectorBatch(dimension: vector.count, values: vector), options, deadlineMilliseconds: deadlineMilliseconds))
+            return .search(try search(VectorBatch(dimension: vector.count, values: vector), options,
+                                      deadlineMilliseconds: deadlineMilliseconds))
         case .searchBatch(let batch, let options):
             return .searchBatch(try search(batch, options, deadlineMilliseconds: deadlineMilliseconds))
         case .add(let batch):
@@ -25,7 +26,8 @@ extension Coordinator {
         case .codebookFetch:
             return .codebookFetch(version: codebook.version, indexFile: codebook.indexFile)
         case .codebookPush:
-            throw ErrorReply(.badRequest, "codebooks are set when the coordinator starts (--codebooks or --train); restart it to change them")
+            throw ErrorReply(.badRequest,
+                             "codebooks are set when the coordinator starts (--codebooks or --train); restart it to change them")
         case .shardTransfer:
             throw ErrorReply(.badRequest, "shard transfers go between workers during a rebalance, not through the coordinator")
         case .verify(let query):
@@ -78,16 +80,20 @@ extension Coordinator {
     /// only when every shard involved has committed.
     func add(_ batch: AddBatch, deadlineMilliseconds: Int) throws -> (UInt64, UInt64) {
         guard batch.vectors.dimension == template.dimension else {
-            throw ErrorReply(.badRequest, "wrong dimension: the collection holds \(template.dimension)-d vectors, got \(batch.vectors.dimension)-d")
+            throw ErrorReply(.badRequest, "wrong dimension: the collection holds \(template.dimension)-d vectors, "
+                                          + "got \(batch.vectors.dimension)-d")
         }
         guard !batch.ids.isEmpty, batch.vectors.values.count == batch.ids.count * template.dimension else {
-            throw ErrorReply(.badRequest, "\(batch.ids.count) ids need \(batch.ids.count * template.dimension) values, got \(batch.vectors.values.count)")
+            throw ErrorReply(.badRequest, "\(batch.ids.count) ids need \(batch.ids.count * template.dimension) values, "
+                                          + "got \(batch.vectors.values.count)")
         }
-        guard batch.labels.isEmpty || batch.labels.count == batch.ids.count, batch.keys.isEmpty || batch.keys.count == batch.ids.count else {
+        guard batch.labels.isEmpty || batch.labels.count == batch.ids.count,
+              batch.keys.isEmpty || batch.keys.count == batch.ids.count else {
             throw ErrorReply(.badRequest, "labels and keys must be empty or one per id")
         }
         if let position = batch.vectors.values.firstIndex(where: { !$0.isFinite }) {
-            throw ErrorReply(.badRequest, "vector \(position / template.dimension) (id \(batch.ids[position / template.dimension])) holds NaN or infinity")
+            throw ErrorReply(.badRequest, "vector \(position / template.dimension) "
+                                          + "(id \(batch.ids[position / template.dimension])) holds NaN or infinity")
         }
         guard Set(batch.ids).count == batch.ids.count else { throw ErrorReply(.badRequest, "the batch repeats an id: ids must be unique") }
         let dimension = template.dimension
@@ -119,7 +125,8 @@ extension Coordinator {
             }
         }
         guard failed.isEmpty else {
-            throw ErrorReply(.unavailable, "not every shard committed (\(failed.joined(separator: "; "))); retry the batch: adds are idempotent")
+            throw ErrorReply(.unavailable, "not every shard committed (\(failed.joined(separator: "; "))); "
+                                           + "retry the batch: adds are idempotent")
         }
         try catalog.recordItems(ids: batch.ids, labels: batch.labels, keys: batch.keys)
         return (added, ignored)
@@ -134,7 +141,9 @@ extension Coordinator {
             switch reply {
             case .success(.delete(let count)):
                 deleted += count
-                workerStates.withLock { $0[shard, default: WorkerState()].vectorCount -= min(count, $0[shard, default: WorkerState()].vectorCount) }
+                workerStates.withLock {
+                    $0[shard, default: WorkerState()].vectorCount -= min(count, $0[shard, default: WorkerState()].vectorCount)
+                }
             case .failure(let error):
                 throw ErrorReply(error.code == .badRequest ? .badRequest : .unavailable,
                                  "shard \(shard): \(error.message); retry: deletes are idempotent")
@@ -146,7 +155,8 @@ extension Coordinator {
     }
 
     func stats(deadlineMilliseconds: Int) -> [ShardStatsReply] {
-        let replies = fanOut(Dictionary(uniqueKeysWithValues: shards.map { ($0, RequestBody.stats) }), deadlineMilliseconds: deadlineMilliseconds)
+        let replies = fanOut(Dictionary(uniqueKeysWithValues: shards.map { ($0, RequestBody.stats) }),
+                             deadlineMilliseconds: deadlineMilliseconds)
         return shards.map { shard in
             var entry = ShardStatsReply()
             if case .success(.stats(let list, _)) = replies[shard], let first = list.first { entry = first }
@@ -195,7 +205,9 @@ extension Coordinator {
         switch query {
         case .vectors(let first, let second, let limit):
             (a, b, threshold) = (first, second, limit)
-            for vector in [a, b] { try validateQueries(VectorBatch(dimension: vector.count, values: vector), dimension: template.dimension) }
+            for vector in [a, b] {
+                try validateQueries(VectorBatch(dimension: vector.count, values: vector), dimension: template.dimension)
+            }
         case .ids(let first, let second, let limit):
             let fetched = try fetch([first, second], deadlineMilliseconds: deadlineMilliseconds)
             let d = template.dimension
@@ -207,7 +219,9 @@ extension Coordinator {
             approximate = fetched.approximate
         }
         guard threshold.isFinite else { throw ErrorReply(.badRequest, "threshold must be a finite number") }
-        let distance = a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { y in template.metric.distance(x.baseAddress!, y.baseAddress!, a.count) } }
+        let distance = a.withUnsafeBufferPointer { x in
+            b.withUnsafeBufferPointer { y in template.metric.distance(x.baseAddress!, y.baseAddress!, a.count) }
+        }
         return .verify(distance: distance, same: distance <= threshold, approximate: approximate)
     }
 

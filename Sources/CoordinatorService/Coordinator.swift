@@ -37,10 +37,15 @@ public final class Coordinator: Sendable {
         self.log = log
         gate = RequestGate(token: config.token, collection: config.collection, maxFrameBytes: maxFrameBytes)
         template = try IndexFile.decode(codebookFile)
-        guard template.count == 0 else { throw ErrorReply(.badRequest, "codebooks must be a trained, empty index (sightline train output)") }
+        guard template.count == 0 else {
+            throw ErrorReply(.badRequest, "codebooks must be a trained, empty index (sightline train output)")
+        }
         guard template.dimension == config.index.dimension, template.listCount == config.index.nlist,
               template.codeSize == config.index.m, template.metric.rawValue == config.index.metric else {
-            throw ErrorReply(.badRequest, "the codebooks (d=\(template.dimension) nlist=\(template.listCount) m=\(template.codeSize) \(template.metric.rawValue)) do not match the config's [index] (d=\(config.index.dimension) nlist=\(config.index.nlist) m=\(config.index.m) \(config.index.metric))")
+            throw ErrorReply(.badRequest,
+                             "the codebooks (d=\(template.dimension) nlist=\(template.listCount) m=\(template.codeSize) "
+                             + "\(template.metric.rawValue)) do not match the config's [index] (d=\(config.index.dimension) "
+                             + "nlist=\(config.index.nlist) m=\(config.index.m) \(config.index.metric))")
         }
         codebook = (codebookVersion(of: codebookFile), codebookFile)
         try catalog.saveCodebook(version: codebook.version, indexFile: codebookFile)

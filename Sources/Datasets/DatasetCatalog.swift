@@ -68,7 +68,9 @@ public enum DatasetCatalog {
             guard parts.count == 2 else { throw .invalidSpec("\"\(pair)\" is not key=value") }
             let key = parts[0], value = parts[1]
             func integer() throws(DatasetError) -> Int {
-                guard let number = Int(value.replacingOccurrences(of: "_", with: "")) else { throw .invalidSpec("\(key)=\(value) is not an integer") }
+                guard let number = Int(value.replacingOccurrences(of: "_", with: "")) else {
+                    throw .invalidSpec("\(key)=\(value) is not an integer")
+                }
                 return number
             }
             func real() throws(DatasetError) -> Double {

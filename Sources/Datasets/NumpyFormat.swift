@@ -42,7 +42,9 @@ public enum NumpyFormat {
         let count = shape.0 * shape.1
         let dataStart = headerStart + headerLength
         guard bytes.count - dataStart == count * elementSize else {
-            throw .truncated(path: path, detail: "expected \(count * elementSize) data bytes for shape (\(shape.0), \(shape.1)), found \(bytes.count - dataStart)")
+            throw .truncated(path: path,
+                             detail: "expected \(count * elementSize) data bytes for shape (\(shape.0), \(shape.1)), "
+                                 + "found \(bytes.count - dataStart)")
         }
         guard shape.1 > 0 else { throw .malformed(path: path, detail: "zero columns") }
         guard count > 0 else { throw .empty(path) }
@@ -50,7 +52,8 @@ public enum NumpyFormat {
         bytes.withUnsafeBytes { raw in
             if elementSize == 4 {
                 for i in 0 ..< count {
-                    values[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: dataStart + 4 * i, as: UInt32.self)))
+                    values[i] = Float(bitPattern: UInt32(
+                        littleEndian: raw.loadUnaligned(fromByteOffset: dataStart + 4 * i, as: UInt32.self)))
                 }
             } else {
                 for i in 0 ..< count { values[i] = Float(raw[dataStart + i]) }

@@ -30,7 +30,9 @@ public enum PGMFormat {
         if let expectedPixels, pixels != expectedPixels {
             throw .malformed(path: path, detail: "image is \(width)×\(height) = \(pixels) pixels; the model takes \(expectedPixels)")
         }
-        guard bytes.count - offset >= pixels else { throw .truncated(path: path, detail: "\(bytes.count - offset) of \(pixels) pixel bytes") }
+        guard bytes.count - offset >= pixels else {
+            throw .truncated(path: path, detail: "\(bytes.count - offset) of \(pixels) pixel bytes")
+        }
         return bytes[offset ..< offset + pixels].map { Float($0) / Float(maximum) }
     }
 

@@ -68,7 +68,8 @@ public enum TexmexFormat {
                 switch component {
                 case .float32:
                     for j in 0 ..< dimension {
-                        values[target + j] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: start + 4 * j, as: UInt32.self)))
+                        values[target + j] = Float(bitPattern: UInt32(
+                            littleEndian: raw.loadUnaligned(fromByteOffset: start + 4 * j, as: UInt32.self)))
                     }
                 case .int32:
                     for j in 0 ..< dimension {
@@ -85,7 +86,8 @@ public enum TexmexFormat {
     }
 
     static func loadInt32(_ bytes: [UInt8], _ offset: Int) -> Int32 {
-        Int32(bitPattern: UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16 | UInt32(bytes[offset + 3]) << 24)
+        Int32(bitPattern: UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8
+                          | UInt32(bytes[offset + 2]) << 16 | UInt32(bytes[offset + 3]) << 24)
     }
 
     /// Writes float vectors as `.fvecs`.

@@ -18,7 +18,8 @@ public final class CenterLoss: EmbeddingLoss {
         let scale = (1.0 / Double(dimension)).squareRoot()
         weights = Parameter(name: "classifier.weight", rows: classCount, columns: dimension,
                             values: (0 ..< classCount * dimension).map { _ in Float(generator.nextGaussian() * scale) }, decays: true)
-        bias = Parameter(name: "classifier.bias", rows: 1, columns: classCount, values: [Float](repeating: 0, count: classCount), decays: false)
+        bias = Parameter(name: "classifier.bias", rows: 1, columns: classCount, values: [Float](repeating: 0, count: classCount),
+                         decays: false)
         centres = [Float](repeating: 0, count: classCount * dimension)
         self.lambda = lambda
         self.centreRate = centreRate
@@ -40,7 +41,8 @@ public final class CenterLoss: EmbeddingLoss {
         embeddings.withUnsafeBufferPointer { x in
             weights.values.withUnsafeBufferPointer { w in
                 logits.withUnsafeMutableBufferPointer { out in
-                    BLAS.gemm(transposeA: false, transposeB: true, m: n, n: classes, k: d, x.baseAddress!, w.baseAddress!, into: out.baseAddress!)
+                    BLAS.gemm(transposeA: false, transposeB: true, m: n, n: classes, k: d,
+                              x.baseAddress!, w.baseAddress!, into: out.baseAddress!)
                 }
             }
         }
@@ -59,12 +61,14 @@ public final class CenterLoss: EmbeddingLoss {
         logitGradient.withUnsafeBufferPointer { g in
             weights.values.withUnsafeBufferPointer { w in
                 inputGradient.withUnsafeMutableBufferPointer { dx in
-                    BLAS.gemm(transposeA: false, transposeB: false, m: n, n: d, k: classes, g.baseAddress!, w.baseAddress!, into: dx.baseAddress!)
+                    BLAS.gemm(transposeA: false, transposeB: false, m: n, n: d, k: classes,
+                              g.baseAddress!, w.baseAddress!, into: dx.baseAddress!)
                 }
             }
             embeddings.withUnsafeBufferPointer { x in
                 weights.gradient.withUnsafeMutableBufferPointer { dw in
-                    BLAS.gemm(transposeA: true, transposeB: false, m: classes, n: d, k: n, g.baseAddress!, x.baseAddress!, beta: 1, into: dw.baseAddress!)
+                    BLAS.gemm(transposeA: true, transposeB: false, m: classes, n: d, k: n,
+                              g.baseAddress!, x.baseAddress!, beta: 1, into: dw.baseAddress!)
                 }
             }
             for row in 0 ..< n { for c in 0 ..< classes { bias.gradient[c] += g[row * classes + c] } }

@@ -28,17 +28,22 @@ public final class Conv2D: Layer {
     private var patchGradient: [Float] = []
     private var batch = 0
 
-    public init(input: ImageGeometry, outChannels: Int, kernel: Int = 3, computesInputGradient: Bool = true, generator: inout SeededGenerator) {
+    public init(input: ImageGeometry, outChannels: Int, kernel: Int = 3, computesInputGradient: Bool = true,
+                generator: inout SeededGenerator) {
         precondition(kernel % 2 == 1, "same padding needs an odd kernel")
-        weight = Parameter.heNormal(name: "conv.weight", rows: outChannels, columns: kernel * kernel * input.channels, generator: &generator)
-        bias = Parameter(name: "conv.bias", rows: 1, columns: outChannels, values: [Float](repeating: 0, count: outChannels), decays: false)
+        weight = Parameter.heNormal(name: "conv.weight", rows: outChannels, columns: kernel * kernel * input.channels,
+                                    generator: &generator)
+        bias = Parameter(name: "conv.bias", rows: 1, columns: outChannels, values: [Float](repeating: 0, count: outChannels),
+                         decays: false)
         inputGeometry = input
         self.kernel = kernel
         self.computesInputGradient = computesInputGradient
     }
 
     public var parameters: [Parameter] { [weight, bias] }
-    public var outputGeometry: ImageGeometry { ImageGeometry(width: inputGeometry.width, height: inputGeometry.height, channels: weight.rows) }
+    public var outputGeometry: ImageGeometry {
+        ImageGeometry(width: inputGeometry.width, height: inputGeometry.height, channels: weight.rows)
+    }
     public var outputSize: Int { outputGeometry.size }
     var patchSize: Int { weight.columns }
     var positions: Int { inputGeometry.width * inputGeometry.height }
@@ -51,14 +56,17 @@ public final class Conv2D: Layer {
         input.withUnsafeBufferPointer { x in
             patches.withUnsafeMutableBufferPointer { p in
                 let shared = DisjointWrites((x, p))
-                parallelFor(batch, threads: threads, chunk: 8) { image in gatherPatches(image: image, from: shared.value.0, into: shared.value.1) }
+                parallelFor(batch, threads: threads, chunk: 8) { image in
+                    gatherPatches(image: image, from: shared.value.0, into: shared.value.1)
+                }
             }
         }
         var output = Matrix(zeros: batch, dimension: outputSize)
         patches.withUnsafeBufferPointer { p in
             weight.values.withUnsafeBufferPointer { w in
                 output.withUnsafeMutableBufferPointer { y in
-                    ParallelProducts.rowSplit(threads: threads, transposeB: true, m: rows, n: outChannels, k: patchSize, p.baseAddress!, w.baseAddress!, into: y.baseAddress!)
+                    ParallelProducts.rowSplit(threads: threads, transposeB: true, m: rows, n: outChannels, k: patchSize,
+                                              p.baseAddress!, w.baseAddress!, into: y.baseAddress!)
                     bias.values.withUnsafeBufferPointer { b in
                         for row in 0 ..< rows { for c in 0 ..< outChannels { y[row * outChannels + c] += b[c] } }
                     }
@@ -75,7 +83,8 @@ public final class Conv2D: Layer {
             patches.withUnsafeBufferPointer { p in
                 // dW += dYᵀ · patches
                 weight.gradient.withUnsafeMutableBufferPointer { dw in
-                    ParallelProducts.accumulateTransposed(threads: threads, m: outChannels, n: patchSize, k: rows, dy.baseAddress!, p.baseAddress!, into: dw.baseAddress!)
+                    ParallelProducts.accumulateTransposed(threads: threads, m: outChannels, n: patchSize, k: rows,
+                                                          dy.baseAddress!, p.baseAddress!, into: dw.baseAddress!)
                 }
             }
             bias.gradient.withUnsafeMutableBufferPointer { db in
@@ -85,13 +94,16 @@ public final class Conv2D: Layer {
             if patchGradient.count != rows * patchSize { patchGradient = [Float](repeating: 0, count: rows * patchSize) }
             weight.values.withUnsafeBufferPointer { w in
                 patchGradient.withUnsafeMutableBufferPointer { dp in
-                    ParallelProducts.rowSplit(threads: threads, transposeB: false, m: rows, n: patchSize, k: outChannels, dy.baseAddress!, w.baseAddress!, into: dp.baseAddress!)
+                    ParallelProducts.rowSplit(threads: threads, transposeB: false, m: rows, n: patchSize, k: outChannels,
+                                              dy.baseAddress!, w.baseAddress!, into: dp.baseAddress!)
                 }
             }
             patchGradient.withUnsafeBufferPointer { dp in
                 inputGradient.withUnsafeMutableBufferPointer { dx in
                     let shared = DisjointWrites((dp, dx))
-                    parallelFor(batch, threads: threads, chunk: 8) { image in scatterPatches(image: image, shared.value.0, into: shared.value.1) }
+                    parallelFor(batch, threads: threads, chunk: 8) { image in
+                        scatterPatches(image: image, shared.value.0, into: shared.value.1)
+                    }
                 }
             }
         }
@@ -152,7 +164,9 @@ public final class MaxPool2D: Layer {
 
     public init(input: ImageGeometry) { inputGeometry = input }
     public var parameters: [Parameter] { [] }
-    public var outputGeometry: ImageGeometry { ImageGeometry(width: inputGeometry.width / 2, height: inputGeometry.height / 2, channels: inputGeometry.channels) }
+    public var outputGeometry: ImageGeometry {
+        ImageGeometry(width: inputGeometry.width / 2, height: inputGeometry.height / 2, channels: inputGeometry.channels)
+    }
     public var outputSize: Int { outputGeometry.size }
 
     public func forward(_ input: Matrix, training: Bool) -> Matrix {

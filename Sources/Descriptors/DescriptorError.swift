@@ -13,7 +13,8 @@ public enum DescriptorError: Error, Equatable, CustomStringConvertible {
         case .dimensionMismatch(let expected, let got):
             return "wrong input size: the model takes \(expected) values per image, got \(got)"
         case .nonFiniteLoss(let epoch, let step):
-            return "training diverged (NaN or infinity in the loss or its gradients) at epoch \(epoch), step \(step): lower the learning rate"
+            return "training diverged (NaN or infinity in the loss or its gradients) at epoch \(epoch), step \(step): "
+                + "lower the learning rate"
         case .corruptModel(let detail):
             return "the model file is corrupt (\(detail)): train it again"
         case .invalidParameter(let detail):

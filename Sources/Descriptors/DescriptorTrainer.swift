@@ -43,9 +43,12 @@ public func makeLoss(_ kind: LossKind, classCount: Int, dimension: Int, mining: 
     case .contrastive: return ContrastiveLoss()
     case .triplet: return TripletLoss(margin: 0.1, mining: mining)
     case .center: return CenterLoss(classCount: classCount, dimension: dimension, generator: &generator)
-    case .cosface: return MarginSoftmaxLoss(classCount: classCount, dimension: dimension, margin: .cosFace(scale: 64, margin: 0.35), generator: &generator)
-    case .arcface: return MarginSoftmaxLoss(classCount: classCount, dimension: dimension, margin: .arcFace(scale: 64, margin: 0.5), generator: &generator)
-    case .sphereface: return MarginSoftmaxLoss(classCount: classCount, dimension: dimension, margin: .sphereFace(scale: 30, margin: 4, lambda: 1000), generator: &generator)
+    case .cosface: return MarginSoftmaxLoss(classCount: classCount, dimension: dimension,
+                                            margin: .cosFace(scale: 64, margin: 0.35), generator: &generator)
+    case .arcface: return MarginSoftmaxLoss(classCount: classCount, dimension: dimension,
+                                            margin: .arcFace(scale: 64, margin: 0.5), generator: &generator)
+    case .sphereface: return MarginSoftmaxLoss(classCount: classCount, dimension: dimension,
+                                               margin: .sphereFace(scale: 30, margin: 4, lambda: 1000), generator: &generator)
     }
 }
 
@@ -59,7 +62,8 @@ public final class DescriptorTrainer {
     public init(shape: NetworkShape, settings: TrainingSettings, classCount: Int) {
         network = EmbeddingNetwork(shape: shape, seed: settings.seed)
         var generator = SeededGenerator(seed: settings.seed &+ 1)
-        loss = makeLoss(settings.loss, classCount: classCount, dimension: shape.embeddingSize, mining: settings.tripletMining, generator: &generator)
+        loss = makeLoss(settings.loss, classCount: classCount, dimension: shape.embeddingSize, mining: settings.tripletMining,
+                        generator: &generator)
         self.settings = settings
         self.generator = generator
     }
@@ -79,7 +83,9 @@ public final class DescriptorTrainer {
             throw .invalidParameter("image \(row) holds NaN or infinity: clean or drop it before training")
         }
         if settings.instanceViews {
-            guard settings.loss.needsBalancedBatches else { throw .invalidParameter("instance training needs the contrastive or triplet loss") }
+            guard settings.loss.needsBalancedBatches else {
+                throw .invalidParameter("instance training needs the contrastive or triplet loss")
+            }
             guard Int(Double(images.dimension).squareRoot()) * Int(Double(images.dimension).squareRoot()) == images.dimension else {
                 throw .invalidParameter("instance training edits square grey images; \(images.dimension) values per image is not one")
             }
@@ -98,7 +104,8 @@ public final class DescriptorTrainer {
             // Instance batches draw their images from a few classes: look-alikes are the negatives
             // that teach a near-duplicate descriptor something.
             let batches = settings.instanceViews
-                ? sampler.balancedBatches(count: perEpoch, classes: min(4, Set(labels).count), perClass: max(1, imagesPerBatch / min(4, Set(labels).count)))
+                ? sampler.balancedBatches(count: perEpoch, classes: min(4, Set(labels).count),
+                                          perClass: max(1, imagesPerBatch / min(4, Set(labels).count)))
                 : settings.loss.needsBalancedBatches
                 ? sampler.balancedBatches(count: perEpoch, classes: settings.classesPerBatch, perClass: settings.imagesPerClass)
                 : sampler.shuffledEpoch(batchSize: min(settings.batchSize, images.rowCount))
@@ -144,7 +151,9 @@ public final class DescriptorTrainer {
             let original = Array(images.row(index))
             for _ in 0 ..< 2 {
                 let kind = generator.nextInt(below: 4)
-                values += kind == 3 ? original : ImageEdit.random(using: &generator, kind: kind).apply(original, side: side, generator: &generator)
+                values += kind == 3
+                    ? original
+                    : ImageEdit.random(using: &generator, kind: kind).apply(original, side: side, generator: &generator)
                 labels.append(Int32(truncatingIfNeeded: index))
             }
         }

@@ -114,7 +114,9 @@ public final class EmbeddingNetwork {
     /// unit length: earlier layers keep more of what tells two pictures of one kind apart.
     public func features(_ images: Matrix, layerCount: Int, batchSize: Int = 1024) throws(DescriptorError) -> Matrix {
         guard images.dimension == shape.inputSize else { throw .dimensionMismatch(expected: shape.inputSize, got: images.dimension) }
-        guard (1 ... layers.count).contains(layerCount) else { throw .invalidParameter("the network has \(layers.count) layers, not \(layerCount)") }
+        guard (1 ... layers.count).contains(layerCount) else {
+            throw .invalidParameter("the network has \(layers.count) layers, not \(layerCount)")
+        }
         var result = Matrix(zeros: 0, dimension: layers[layerCount - 1].outputSize)
         var start = 0
         while start < images.rowCount {

@@ -34,7 +34,8 @@ public final class Dense: Layer {
         input.withUnsafeBufferPointer { x in
             weight.values.withUnsafeBufferPointer { w in
                 output.withUnsafeMutableBufferPointer { y in
-                    ParallelProducts.rowSplit(threads: threads, transposeB: true, m: batch, n: outSize, k: inSize, x.baseAddress!, w.baseAddress!, into: y.baseAddress!)
+                    ParallelProducts.rowSplit(threads: threads, transposeB: true, m: batch, n: outSize, k: inSize,
+                                              x.baseAddress!, w.baseAddress!, into: y.baseAddress!)
                     for row in 0 ..< batch { for j in 0 ..< outSize { y[row * outSize + j] += bias.values[j] } }
                 }
             }
@@ -49,11 +50,13 @@ public final class Dense: Layer {
             input.withUnsafeBufferPointer { x in
                 // dW += dYᵀ · X
                 weight.gradient.withUnsafeMutableBufferPointer { dw in
-                    ParallelProducts.accumulateTransposed(threads: threads, m: outSize, n: inSize, k: batch, dy.baseAddress!, x.baseAddress!, into: dw.baseAddress!)
+                    ParallelProducts.accumulateTransposed(threads: threads, m: outSize, n: inSize, k: batch,
+                                                          dy.baseAddress!, x.baseAddress!, into: dw.baseAddress!)
                 }
                 weight.values.withUnsafeBufferPointer { w in
                     inputGradient.withUnsafeMutableBufferPointer { dx in
-                        ParallelProducts.rowSplit(threads: threads, transposeB: false, m: batch, n: inSize, k: outSize, dy.baseAddress!, w.baseAddress!, into: dx.baseAddress!)
+                        ParallelProducts.rowSplit(threads: threads, transposeB: false, m: batch, n: inSize, k: outSize,
+                                                  dy.baseAddress!, w.baseAddress!, into: dx.baseAddress!)
                     }
                 }
                 for row in 0 ..< batch { for j in 0 ..< outSize { bias.gradient[j] += dy[row * outSize + j] } }

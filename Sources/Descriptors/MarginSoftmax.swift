@@ -89,7 +89,8 @@ public final class MarginSoftmaxLoss: EmbeddingLoss {
         embeddings.withUnsafeBufferPointer { x in
             unit.withUnsafeBufferPointer { w in
                 cosines.withUnsafeMutableBufferPointer { out in
-                    BLAS.gemm(transposeA: false, transposeB: true, m: n, n: classes, k: d, x.baseAddress!, w.baseAddress!, into: out.baseAddress!)
+                    BLAS.gemm(transposeA: false, transposeB: true, m: n, n: classes, k: d,
+                              x.baseAddress!, w.baseAddress!, into: out.baseAddress!)
                 }
             }
         }
@@ -117,12 +118,14 @@ public final class MarginSoftmaxLoss: EmbeddingLoss {
         cosineGradient.withUnsafeBufferPointer { g in
             unit.withUnsafeBufferPointer { w in
                 inputGradient.withUnsafeMutableBufferPointer { dx in
-                    BLAS.gemm(transposeA: false, transposeB: false, m: n, n: d, k: classes, g.baseAddress!, w.baseAddress!, into: dx.baseAddress!)
+                    BLAS.gemm(transposeA: false, transposeB: false, m: n, n: d, k: classes,
+                              g.baseAddress!, w.baseAddress!, into: dx.baseAddress!)
                 }
             }
             embeddings.withUnsafeBufferPointer { x in
                 unitGradient.withUnsafeMutableBufferPointer { dw in
-                    BLAS.gemm(transposeA: true, transposeB: false, m: classes, n: d, k: n, g.baseAddress!, x.baseAddress!, into: dw.baseAddress!)
+                    BLAS.gemm(transposeA: true, transposeB: false, m: classes, n: d, k: n,
+                              g.baseAddress!, x.baseAddress!, into: dw.baseAddress!)
                 }
             }
         }

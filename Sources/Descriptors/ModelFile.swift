@@ -32,7 +32,9 @@ public enum ModelFile {
         for layer in network.layers {
             if let conv = layer as? Conv2D { put(conv.weight.values); put(conv.bias.values) }
             if let dense = layer as? Dense { put(dense.weight.values); put(dense.bias.values) }
-            if let norm = layer as? BatchNorm { put(norm.scale.values); put(norm.shift.values); put(norm.runningMean); put(norm.runningVariance) }
+            if let norm = layer as? BatchNorm {
+                put(norm.scale.values); put(norm.shift.values); put(norm.runningMean); put(norm.runningVariance)
+            }
         }
         put(CRC32.checksum(bytes))
         return bytes
@@ -58,8 +60,11 @@ public enum ModelFile {
         }
         guard bytes.count >= 8, Array(try take(4)) == magic else { throw .corruptModel("not a Sightline descriptor model (no SLDM magic)") }
         let fileVersion = try word()
-        guard (1 ... version).contains(fileVersion) else { throw .corruptModel("version \(fileVersion) is not supported (this Sightline reads versions 1 to \(version))") }
-        guard CRC32.checksum(Array(bytes[0 ..< bytes.count - 4])) == bytes[(bytes.count - 4)...].reversed().reduce(UInt32(0), { $0 << 8 | UInt32($1) }) else {
+        guard (1 ... version).contains(fileVersion) else {
+            throw .corruptModel("version \(fileVersion) is not supported (this Sightline reads versions 1 to \(version))")
+        }
+        guard CRC32.checksum(Array(bytes[0 ..< bytes.count - 4]))
+              == bytes[(bytes.count - 4)...].reversed().reduce(UInt32(0), { $0 << 8 | UInt32($1) }) else {
             throw .corruptModel("checksum mismatch")
         }
         let inputSize = Int(try word()), hiddenCount = Int(try word())

@@ -22,7 +22,8 @@ public struct PCA: Sendable {
         var covariance = [Float](repeating: 0, count: dimension * dimension)
         centred.withUnsafeBufferPointer { x in
             covariance.withUnsafeMutableBufferPointer { c in
-                BLAS.gemm(transposeA: true, transposeB: false, m: dimension, n: dimension, k: n, alpha: 1 / Float(n - 1), x.baseAddress!, x.baseAddress!, into: c.baseAddress!)
+                BLAS.gemm(transposeA: true, transposeB: false, m: dimension, n: dimension, k: n, alpha: 1 / Float(n - 1),
+                          x.baseAddress!, x.baseAddress!, into: c.baseAddress!)
             }
         }
         var generator = SeededGenerator(seed: seed)
@@ -35,7 +36,8 @@ public struct PCA: Sendable {
                 covariance.withUnsafeBufferPointer { c in
                     next.withUnsafeMutableBufferPointer { z in
                         // Z = Q · C (C is symmetric).
-                        BLAS.gemm(transposeA: false, transposeB: false, m: count, n: dimension, k: dimension, q.baseAddress!, c.baseAddress!, into: z.baseAddress!)
+                        BLAS.gemm(transposeA: false, transposeB: false, m: count, n: dimension, k: dimension,
+                                  q.baseAddress!, c.baseAddress!, into: z.baseAddress!)
                     }
                 }
             }
@@ -72,7 +74,8 @@ public struct PCA: Sendable {
         centred.withUnsafeBufferPointer { x in
             components.withUnsafeBufferPointer { w in
                 result.withUnsafeMutableBufferPointer { y in
-                    BLAS.gemm(transposeA: false, transposeB: true, m: data.rowCount, n: components.rowCount, k: dimension, x.baseAddress!, w.baseAddress!, into: y.baseAddress!)
+                    BLAS.gemm(transposeA: false, transposeB: true, m: data.rowCount, n: components.rowCount, k: dimension,
+                              x.baseAddress!, w.baseAddress!, into: y.baseAddress!)
                 }
             }
         }

@@ -13,7 +13,8 @@ enum ParallelProducts {
             let start = m * part / parts, end = m * (part + 1) / parts
             guard end > start else { return }
             let (a, b, c) = shared.value
-            BLAS.gemm(transposeA: false, transposeB: transposeB, m: end - start, n: n, k: k, a + start * k, b, beta: beta, into: c + start * n)
+            BLAS.gemm(transposeA: false, transposeB: transposeB, m: end - start, n: n, k: k,
+                      a + start * k, b, beta: beta, into: c + start * n)
         }
     }
 
@@ -32,7 +33,8 @@ enum ParallelProducts {
             parallelFor(parts, threads: parts) { part in
                 let start = k * part / parts, end = k * (part + 1) / parts
                 let (a, b, out) = shared.value
-                BLAS.gemm(transposeA: true, transposeB: false, m: m, n: n, k: end - start, a + start * m, b + start * n, into: out + part * m * n)
+                BLAS.gemm(transposeA: true, transposeB: false, m: m, n: n, k: end - start,
+                          a + start * m, b + start * n, into: out + part * m * n)
             }
             for part in 0 ..< parts { for i in 0 ..< m * n { c[i] += buffer[part * m * n + i] } }
         }

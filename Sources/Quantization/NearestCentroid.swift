@@ -38,7 +38,8 @@ public func assignNearest(
                                 depth: dimension, into: product)
                             centroidNorms.withUnsafeBufferPointer { norms in
                                 for row in 0 ..< rows {
-                                    let (bestIndex, best) = argminOfNormsMinusTwice(line: product + row * centroidCount, norms: norms.baseAddress!, count: centroidCount)
+                                    let (bestIndex, best) = argminOfNormsMinusTwice(
+                                        line: product + row * centroidCount, norms: norms.baseAddress!, count: centroidCount)
                                     let point = pointBase + (first + row) * dimension
                                     let pointNorm = dotProduct(point, point, dimension)
                                     labelOut.value[first + row] = Int32(bestIndex)

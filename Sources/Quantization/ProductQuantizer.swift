@@ -43,7 +43,8 @@ public struct ProductQuantizer: Sendable, Equatable {
     ) throws(QuantizationError) -> ProductQuantizer {
         try validate(dimension: data.dimension, m: m)
         guard data.rowCount >= centroidsPerSubspace else {
-            throw .tooFewTrainingVectors(needed: centroidsPerSubspace, got: data.rowCount, what: "a product quantizer (256 codes per sub-space)")
+            throw .tooFewTrainingVectors(needed: centroidsPerSubspace, got: data.rowCount,
+                                         what: "a product quantizer (256 codes per sub-space)")
         }
         let dsub = data.dimension / m
         var table = [Float]()

@@ -5,7 +5,8 @@ import VectorMath
 public enum DescriptorTasks {
     /// Random labelled pairs: `positives` with equal labels and `negatives` with different ones,
     /// drawn with a seeded generator (pairs of an item with itself are never drawn).
-    public static func samplePairs(_ descriptors: Matrix, labels: [Int32], positives: Int, negatives: Int, seed: UInt64) -> [Verification.Pair] {
+    public static func samplePairs(_ descriptors: Matrix, labels: [Int32], positives: Int, negatives: Int,
+                                   seed: UInt64) -> [Verification.Pair] {
         var members: [Int32: [Int]] = [:]
         for (index, label) in labels.enumerated() { members[label, default: []].append(index) }
         let classes = members.keys.sorted().filter { members[$0]!.count >= 2 }
@@ -41,7 +42,8 @@ public enum DescriptorTasks {
         let nearest = try exactSearch(queries: probes, base: gallery, k: 1, metric: .l2, threads: resolvedThreadCount(threads))
         return zip(nearest, probeLabels).map { row, label in
             let best = row.first!
-            return .init(nearestLabel: galleryLabels[Int(best.id.rawValue)], distance: best.distance, label: label, known: known.contains(label))
+            return .init(nearestLabel: galleryLabels[Int(best.id.rawValue)], distance: best.distance, label: label,
+                         known: known.contains(label))
         }
     }
 

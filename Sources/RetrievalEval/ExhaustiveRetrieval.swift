@@ -11,7 +11,8 @@ public struct RetrievalQuality: Sendable {
 /// Every item queries the other n − 1 (exact squared-L2 ranking, ties by index): Recall@1/2/4/8
 /// and mAP. Distances come from BLAS in blocks of 256 queries.
 /// - Complexity: `2·n²·d` flops and an `n log n` sort per query.
-public func evaluateRetrieval(_ descriptors: Matrix, labels: [Int32], threads: Int = 0, progress: ProgressHandler? = nil) -> RetrievalQuality {
+public func evaluateRetrieval(_ descriptors: Matrix, labels: [Int32], threads: Int = 0,
+                              progress: ProgressHandler? = nil) -> RetrievalQuality {
     let n = descriptors.rowCount, d = descriptors.dimension
     let norms = squaredNorms(descriptors)
     var classSizes: [Int32: Int] = [:]
@@ -28,7 +29,8 @@ public func evaluateRetrieval(_ descriptors: Matrix, labels: [Int32], threads: I
                     let first = b * block, rows = min(block, n - first)
                     var products = [Float](repeating: 0, count: rows * n)
                     products.withUnsafeMutableBufferPointer { p in
-                        BLAS.multiplyTransposed(x.baseAddress! + first * d, rows: rows, x.baseAddress!, rows: n, depth: d, into: p.baseAddress!)
+                        BLAS.multiplyTransposed(x.baseAddress! + first * d, rows: rows, x.baseAddress!, rows: n, depth: d,
+                                                into: p.baseAddress!)
                     }
                     var localHits = [0, 0, 0, 0], localAP = 0.0
                     for row in 0 ..< rows {

@@ -49,7 +49,8 @@ public enum OpenSetIdentification {
 
     /// The identification rate at the threshold where at most `falseAcceptRate` of the unknown
     /// probes are accepted, with that threshold.
-    public static func identificationRate(_ probes: [Probe], atFalseAcceptRate falseAcceptRate: Double) -> (rate: Double, threshold: Float) {
+    public static func identificationRate(_ probes: [Probe],
+                                          atFalseAcceptRate falseAcceptRate: Double) -> (rate: Double, threshold: Float) {
         let unknown = probes.filter { !$0.known }.map(\.distance).sorted()
         let allowed = Int((Double(unknown.count) * falseAcceptRate).rounded(.down))
         let threshold = allowed < unknown.count ? unknown[allowed].nextDown : .infinity

@@ -26,11 +26,13 @@ public final class CatalogDatabase: @unchecked Sendable {
         if try select.step() {
             let stored = (Int(select.int64(0)), Int(select.int64(1)), Int(select.int64(2)), select.text(3), select.int64(4) != 0)
             guard stored == (dimension, nlist, m, metric, storesVectors) else {
-                throw .corrupt("collection \(name) was created with d=\(stored.0) nlist=\(stored.1) m=\(stored.2) metric=\(stored.3); the config now says d=\(dimension) nlist=\(nlist) m=\(m) metric=\(metric)")
+                throw .corrupt("collection \(name) was created with d=\(stored.0) nlist=\(stored.1) m=\(stored.2) "
+                               + "metric=\(stored.3); the config now says d=\(dimension) nlist=\(nlist) m=\(m) metric=\(metric)")
             }
             return
         }
-        let insert = try database.prepare("INSERT INTO collections (name, dimension, nlist, m, metric, stores_vectors) VALUES (?, ?, ?, ?, ?, ?)")
+        let insert = try database.prepare(
+            "INSERT INTO collections (name, dimension, nlist, m, metric, stores_vectors) VALUES (?, ?, ?, ?, ?, ?)")
         try insert.bind(1, name)
         try insert.bind(2, Int64(dimension))
         try insert.bind(3, Int64(nlist))

@@ -127,7 +127,9 @@ public final class ShardDatabase: @unchecked Sendable {
             let vectorBytes = statement.isNull(3) ? nil : statement.blob(3)
             var vector: [Float]?
             if let vectorBytes {
-                guard vectorBytes.count == dimension * 4 else { throw .corrupt("a stored vector has \(vectorBytes.count) bytes, expected \(dimension * 4)") }
+                guard vectorBytes.count == dimension * 4 else {
+                    throw .corrupt("a stored vector has \(vectorBytes.count) bytes, expected \(dimension * 4)")
+                }
                 vector = vectorBytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
             }
             entries.append(StoredEntry(

@@ -12,7 +12,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         case .otherCluster(let found, let expected):
             return "the data directory belongs to cluster \"\(found)\", not \"\(expected)\": use another --data directory"
         case .codebookConflict(let stored, let offered):
-            return "the shard holds vectors encoded with codebook version \(stored); version \(offered) is refused (delete its vectors first)"
+            return "the shard holds vectors encoded with codebook version \(stored); version \(offered) is refused "
+                + "(delete its vectors first)"
         case .corrupt(let detail):
             return "the store is corrupt: \(detail)"
         }

@@ -86,7 +86,8 @@ final class AsyncExchange: @unchecked Sendable {
     private func finish(_ result: Result<[UInt8], TransportError>) {
         continuation?.resume(with: result.mapError { $0 as any Error })
         continuation = nil
-        let release = UncheckedHandles(aio: aio, context: context, pending: pending, owner: aio == nil ? nil : Unmanaged.passUnretained(self))
+        let release = UncheckedHandles(aio: aio, context: context, pending: pending,
+                                       owner: aio == nil ? nil : Unmanaged.passUnretained(self))
         DispatchQueue.global().async {
             if let pending = release.pending { nng_msg_free(pending) }
             if let aio = release.aio { nng_aio_free(aio) }

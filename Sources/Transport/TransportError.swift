@@ -24,7 +24,8 @@ public enum TransportError: Error, Equatable, CustomStringConvertible {
     public var isUnavailable: Bool {
         switch self {
         case .timedOut, .closed, .unreachable: return true
-        case .nng(_, let code, _): return code == Int32(NNG_ECONNREFUSED.rawValue) || code == Int32(NNG_ECONNSHUT.rawValue) || code == Int32(NNG_ECONNRESET.rawValue)
+        case .nng(_, let code, _): return code == Int32(NNG_ECONNREFUSED.rawValue) || code == Int32(NNG_ECONNSHUT.rawValue)
+                                          || code == Int32(NNG_ECONNRESET.rawValue)
         case .invalidAddress: return false
         }
     }

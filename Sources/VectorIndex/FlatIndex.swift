@@ -24,7 +24,8 @@ public struct FlatIndex: Sendable {
         ids.append(contentsOf: newIDs.map(\.rawValue))
     }
 
-    public func search(_ queries: Matrix, k: Int, threads: Int = 1, progress: ProgressHandler? = nil) throws(VectorIndexError) -> [[Neighbor]] {
+    public func search(_ queries: Matrix, k: Int, threads: Int = 1,
+                       progress: ProgressHandler? = nil) throws(VectorIndexError) -> [[Neighbor]] {
         guard queries.dimension == dimension else { throw .dimensionMismatch(expected: dimension, got: queries.dimension) }
         if let row = queries.firstNonFiniteRow() { throw .nonFinite(what: "query", row: row) }
         guard count > 0 else { throw .emptyIndex }

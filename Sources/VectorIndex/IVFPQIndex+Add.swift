@@ -14,7 +14,8 @@ extension IVFPQIndex {
 
     /// Coarse lists and PQ codes for a batch, without changing the index (so a failing batch
     /// leaves the index untouched, and a store can persist the codes before they are applied).
-    public func prepareAdd(_ vectors: Matrix, ids: [VectorID], threads: Int = 1) throws(VectorIndexError) -> (lists: [Int32], codes: [UInt8]) {
+    public func prepareAdd(_ vectors: Matrix, ids: [VectorID],
+                           threads: Int = 1) throws(VectorIndexError) -> (lists: [Int32], codes: [UInt8]) {
         guard vectors.dimension == dimension else { throw .dimensionMismatch(expected: dimension, got: vectors.dimension) }
         guard vectors.rowCount == ids.count else { throw .idCountMismatch(vectors: vectors.rowCount, ids: ids.count) }
         if let row = vectors.firstNonFiniteRow() { throw .nonFinite(what: "input", row: row) }

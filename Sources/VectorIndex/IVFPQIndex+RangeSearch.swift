@@ -28,7 +28,8 @@ extension IVFPQIndex {
     public func rangeSearch(_ queries: Matrix, parameters: RangeSearchParameters) throws(VectorIndexError) -> [[Neighbor]] {
         guard configuration.storesVectors else { throw .refineNeedsVectors }
         guard parameters.radius.isFinite, parameters.radius >= 0, parameters.candidateRadius >= parameters.radius else {
-            throw .invalidParameter("radius \(parameters.radius) must be ≥ 0 and the candidate radius \(parameters.candidateRadius) at least the radius")
+            throw .invalidParameter("radius \(parameters.radius) must be ≥ 0 and the candidate radius "
+                                    + "\(parameters.candidateRadius) at least the radius")
         }
         try validate(queries, SearchParameters(k: 1, probeCount: parameters.probeCount))
         let queryCount = queries.rowCount, chunk = 32

@@ -77,7 +77,8 @@ public struct IVFPQIndex: Sendable {
         try configuration.validate()
         guard coarseCentroids.dimension == configuration.dimension,
               coarseCentroids.rowCount == configuration.listCount else {
-            throw .corruptFile("coarse centroids are \(coarseCentroids.rowCount)×\(coarseCentroids.dimension), expected \(configuration.listCount)×\(configuration.dimension)")
+            throw .corruptFile("coarse centroids are \(coarseCentroids.rowCount)×\(coarseCentroids.dimension), "
+                               + "expected \(configuration.listCount)×\(configuration.dimension)")
         }
         guard quantizer.dimension == configuration.dimension,
               quantizer.subquantizerCount == configuration.subquantizerCount else {
@@ -107,10 +108,12 @@ public struct IVFPQIndex: Sendable {
         }
         if let row = data.firstNonFiniteRow() { throw .nonFinite(what: "training", row: row) }
         guard data.rowCount >= configuration.listCount else {
-            throw .quantization(.tooFewTrainingVectors(needed: configuration.listCount, got: data.rowCount, what: "nlist = \(configuration.listCount) coarse centroids"))
+            throw .quantization(.tooFewTrainingVectors(needed: configuration.listCount, got: data.rowCount,
+                                                       what: "nlist = \(configuration.listCount) coarse centroids"))
         }
         guard data.rowCount >= ProductQuantizer.centroidsPerSubspace else {
-            throw .quantization(.tooFewTrainingVectors(needed: ProductQuantizer.centroidsPerSubspace, got: data.rowCount, what: "a product quantizer (256 codes per sub-space)"))
+            throw .quantization(.tooFewTrainingVectors(needed: ProductQuantizer.centroidsPerSubspace, got: data.rowCount,
+                                                       what: "a product quantizer (256 codes per sub-space)"))
         }
         do {
             var coarse = KMeansParameters(centroidCount: configuration.listCount)

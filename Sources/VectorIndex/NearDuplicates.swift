@@ -28,8 +28,12 @@ public struct DedupResult: Sendable {
 /// pairs found from either end are merged. Approximate only in what ADC screens out.
 public func findNearDuplicates(_ vectors: Matrix, settings: DedupSettings, progress: ProgressHandler? = nil) throws -> DedupResult {
     let n = vectors.rowCount, d = vectors.dimension
-    guard n >= 256 else { throw VectorIndexError.invalidParameter("dedup through the index needs at least 256 vectors (got \(n)); use --exact") }
-    guard settings.radius.isFinite, settings.radius >= 0 else { throw VectorIndexError.invalidParameter("the threshold must be a finite number ≥ 0") }
+    guard n >= 256 else {
+        throw VectorIndexError.invalidParameter("dedup through the index needs at least 256 vectors (got \(n)); use --exact")
+    }
+    guard settings.radius.isFinite, settings.radius >= 0 else {
+        throw VectorIndexError.invalidParameter("the threshold must be a finite number ≥ 0")
+    }
     let lists = settings.listCount > 0 ? settings.listCount : max(1, min(n / 39, Int(4 * Double(n).squareRoot())))
     let m = settings.subquantizerCount > 0 ? settings.subquantizerCount : defaultSubquantizers(dimension: d)
     let threads = resolvedThreadCount(settings.threads)
@@ -39,7 +43,8 @@ public func findNearDuplicates(_ vectors: Matrix, settings: DedupSettings, progr
     training.seed = settings.seed
     training.threads = threads
     let (index, indexSeconds) = try measureSeconds { () throws -> IVFPQIndex in
-        var index = try IVFPQIndex.train(vectors, configuration: IVFPQConfiguration(dimension: d, listCount: lists, subquantizerCount: m, storesVectors: true),
+        var index = try IVFPQIndex.train(vectors, configuration: IVFPQConfiguration(dimension: d, listCount: lists,
+                                                                                    subquantizerCount: m, storesVectors: true),
                                          training: training)
         try index.add(vectors, ids: (0 ..< n).map { VectorID(UInt64($0)) }, threads: threads)
         return index

@@ -150,11 +150,13 @@ extension WireCodec {
             body = .search(vector: array(b.vector, b.n_vector), options: try options(b.options))
         case SIGHTLINE__V1__REQUEST__BODY_SEARCH_BATCH:
             let b = m.search_batch.pointee
-            body = .searchBatch(VectorBatch(dimension: Int(b.dimension), values: array(b.vectors, b.n_vectors)), options: try options(b.options))
+            body = .searchBatch(VectorBatch(dimension: Int(b.dimension), values: array(b.vectors, b.n_vectors)),
+                                options: try options(b.options))
         case SIGHTLINE__V1__REQUEST__BODY_ADD:
             let b = m.add.pointee
             let keys = array(b.keys, b.n_keys).map { string($0) }
-            body = .add(AddBatch(ids: array(b.ids, b.n_ids), vectors: VectorBatch(dimension: Int(b.dimension), values: array(b.vectors, b.n_vectors)),
+            body = .add(AddBatch(ids: array(b.ids, b.n_ids),
+                                 vectors: VectorBatch(dimension: Int(b.dimension), values: array(b.vectors, b.n_vectors)),
                                  labels: array(b.labels, b.n_labels), keys: keys, codebookVersion: b.codebook_version))
         case SIGHTLINE__V1__REQUEST__BODY_DELETE:
             let b = m.delete_.pointee
@@ -170,7 +172,8 @@ extension WireCodec {
             body = .codebookFetch
         case SIGHTLINE__V1__REQUEST__BODY_SHARD_TRANSFER:
             let b = m.shard_transfer.pointee
-            body = .shardTransfer(ShardTransfer(codebookVersion: b.codebook_version, ids: array(b.ids, b.n_ids), lists: array(b.lists, b.n_lists),
+            body = .shardTransfer(ShardTransfer(codebookVersion: b.codebook_version, ids: array(b.ids, b.n_ids),
+                                                lists: array(b.lists, b.n_lists),
                                                 codes: bytes(b.codes), labels: array(b.labels, b.n_labels)))
         case SIGHTLINE__V1__REQUEST__BODY_VERIFY:
             let b = m.verify.pointee

@@ -149,7 +149,8 @@ extension WireCodec {
             guard let n = pointer?.pointee else { return NeighborList(ids: [], distances: []) }
             return NeighborList(ids: array(n.ids, n.n_ids), distances: array(n.distances, n.n_distances))
         }
-        func shardStats(_ pointer: UnsafeMutablePointer<UnsafeMutablePointer<Sightline__V1__ShardStats>?>?, _ count: Int) -> [ShardStatsReply] {
+        func shardStats(_ pointer: UnsafeMutablePointer<UnsafeMutablePointer<Sightline__V1__ShardStats>?>?,
+                        _ count: Int) -> [ShardStatsReply] {
             array(pointer, count).compactMap { entry in
                 guard let s = entry?.pointee else { return nil }
                 var reply = ShardStatsReply()
@@ -175,7 +176,8 @@ extension WireCodec {
             body = .error(ErrorReply(ErrorCode(rawValue: b.code.rawValue) ?? .unspecified, string(b.message)))
         case SIGHTLINE__V1__RESPONSE__BODY_SEARCH:
             let b = m.search.pointee
-            body = .search(SearchReply(results: [neighbors(b.neighbors)], partial: b.partial != 0, missingShards: array(b.missing_shards, b.n_missing_shards)))
+            body = .search(SearchReply(results: [neighbors(b.neighbors)], partial: b.partial != 0,
+                                       missingShards: array(b.missing_shards, b.n_missing_shards)))
         case SIGHTLINE__V1__RESPONSE__BODY_SEARCH_BATCH:
             let b = m.search_batch.pointee
             body = .searchBatch(SearchReply(results: array(b.results, b.n_results).map { neighbors($0) }, partial: b.partial != 0,

@@ -192,7 +192,8 @@ public struct HealthReply: Sendable, Equatable {
     public var vectorCount: UInt64
     public var state: String
     public var shards: [ShardStatsReply]
-    public init(cluster: String, shard: UInt32, codebookVersion: UInt64, vectorCount: UInt64, state: String, shards: [ShardStatsReply] = []) {
+    public init(cluster: String, shard: UInt32, codebookVersion: UInt64, vectorCount: UInt64, state: String,
+                shards: [ShardStatsReply] = []) {
         self.cluster = cluster
         self.shard = shard
         self.codebookVersion = codebookVersion

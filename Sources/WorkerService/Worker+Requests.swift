@@ -24,7 +24,8 @@ extension Worker {
         case .health:
             let current = index.withLock { $0 }
             return .health(HealthReply(cluster: settings.cluster, shard: settings.shard.rawValue, codebookVersion: current?.version ?? 0,
-                                       vectorCount: UInt64(current?.index.count ?? 0), state: current == nil ? "waiting-for-codebooks" : "serving"))
+                                       vectorCount: UInt64(current?.index.count ?? 0),
+                                       state: current == nil ? "waiting-for-codebooks" : "serving"))
         case .codebookPush(let version, let file):
             try acceptCodebook(version: version, file: file)
             return .codebookPush(version: version)
@@ -49,7 +50,8 @@ extension Worker {
         let count = current.index.count
         guard count > 0 else { return SearchReply(results: Array(repeating: NeighborList([]), count: batch.count)) }
         let queries = try Matrix(dimension: batch.dimension, values: batch.values)
-        let parameters = SearchParameters(k: min(options.k, count), probeCount: options.nprobe, refineFactor: options.refine, threads: settings.searchThreads)
+        let parameters = SearchParameters(k: min(options.k, count), probeCount: options.nprobe, refineFactor: options.refine,
+                                          threads: settings.searchThreads)
         let results = try current.index.search(queries, parameters: parameters)
         return SearchReply(results: results.map(NeighborList.init))
     }
@@ -58,12 +60,15 @@ extension Worker {
         try writeLock.withLock { _ in
             let current = try snapshot()
             guard batch.codebookVersion == current.version else {
-                throw ErrorReply(.conflict, "batch is meant for codebook version \(String(batch.codebookVersion, radix: 16)), shard \(settings.shard) holds \(String(current.version, radix: 16))")
+                throw ErrorReply(.conflict, "batch is meant for codebook version \(String(batch.codebookVersion, radix: 16)), "
+                                            + "shard \(settings.shard) holds \(String(current.version, radix: 16))")
             }
             guard batch.vectors.dimension == current.index.dimension else {
-                throw ErrorReply(.badRequest, "wrong dimension: the shard holds \(current.index.dimension)-d vectors, got \(batch.vectors.dimension)-d")
+                throw ErrorReply(.badRequest, "wrong dimension: the shard holds \(current.index.dimension)-d vectors, "
+                                              + "got \(batch.vectors.dimension)-d")
             }
-            guard batch.labels.isEmpty || batch.labels.count == batch.ids.count, batch.keys.isEmpty || batch.keys.count == batch.ids.count else {
+            guard batch.labels.isEmpty || batch.labels.count == batch.ids.count,
+                  batch.keys.isEmpty || batch.keys.count == batch.ids.count else {
                 throw ErrorReply(.badRequest, "labels and keys must be empty or one per id")
             }
             let vectors = try Matrix(dimension: batch.vectors.dimension, values: batch.vectors.values)
@@ -121,12 +126,14 @@ extension Worker {
         try writeLock.withLock { _ in
             let current = try snapshot()
             guard transfer.codebookVersion == current.version else {
-                throw ErrorReply(.conflict, "transfer encoded with codebook \(String(transfer.codebookVersion, radix: 16)), shard holds \(String(current.version, radix: 16))")
+                throw ErrorReply(.conflict, "transfer encoded with codebook \(String(transfer.codebookVersion, radix: 16)), "
+                                            + "shard holds \(String(current.version, radix: 16))")
             }
             let m = current.index.codeSize
             guard transfer.lists.count == transfer.ids.count, transfer.codes.count == transfer.ids.count * m,
                   transfer.lists.allSatisfy({ Int($0) < current.index.listCount }) else {
-                throw ErrorReply(.badRequest, "transfer holds \(transfer.ids.count) ids, \(transfer.lists.count) lists and \(transfer.codes.count) code bytes (m = \(m))")
+                throw ErrorReply(.badRequest, "transfer holds \(transfer.ids.count) ids, \(transfer.lists.count) lists "
+                                              + "and \(transfer.codes.count) code bytes (m = \(m))")
             }
             guard !current.index.configuration.storesVectors else {
                 throw ErrorReply(.badRequest, "transfers of shards with stored vectors are not supported yet")
@@ -140,7 +147,8 @@ extension Worker {
             var codes: [UInt8] = []
             for row in fresh { codes.append(contentsOf: transfer.codes[row * m ..< (row + 1) * m]) }
             index.withLock { state in
-                state?.index.append(nil, ids: fresh.map { VectorID(transfer.ids[$0]) }, lists: fresh.map { Int32(transfer.lists[$0]) }, codes: codes)
+                state?.index.append(nil, ids: fresh.map { VectorID(transfer.ids[$0]) },
+                                    lists: fresh.map { Int32(transfer.lists[$0]) }, codes: codes)
             }
             return UInt64(fresh.count)
         }

@@ -41,7 +41,10 @@ struct BenchClusterCommand: ParsableCommand {
     @Option(help: "Search deadline in milliseconds.")
     var deadlineMs: Int = 2000
 
-    @Flag(help: "One JSON object per row (keys: nprobe, r_at_1, recall_at_10, qps, p50_ms, p95_ms, p99_ms, partial_rate, and label_r_at_1 when both sets carry labels).")
+    @Flag(help: """
+        One JSON object per row (keys: nprobe, r_at_1, recall_at_10, qps, p50_ms, p95_ms, p99_ms, partial_rate, \
+        and label_r_at_1 when both sets carry labels).
+        """)
     var json = false
 
     func run() throws {
@@ -56,7 +59,10 @@ struct BenchClusterCommand: ParsableCommand {
             let labels = data.baseLabels.flatMap { base in data.queryLabels.map { (base, Array($0.prefix(queries.rowCount))) } }
             let progress = ProgressReporter()
             let truth = try IndexPipeline.groundTruth(queries: queries, base: data.base, k: 10, metric: .l2, threads: 0, progress: progress)
-            if !json { printLine("nprobe    R@1  10-R@10      QPS  p50 ms  p95 ms  p99 ms  partial" + (labels == nil ? "" : "  label R@1")) }
+            if !json {
+                printLine("nprobe    R@1  10-R@10      QPS  p50 ms  p95 ms  p99 ms  partial"
+                          + (labels == nil ? "" : "  label R@1"))
+            }
             for probe in probes {
                 let row = try measure(client: client, queries: queries, truth: truth, labels: labels, nprobe: probe, progress: progress)
                 if json { try printJSON(row) } else { printLine(row.text) }
@@ -97,7 +103,8 @@ struct BenchClusterCommand: ParsableCommand {
                     let vector = Array(queries.row(index))
                     do {
                         let (reply, latency) = try measureSeconds {
-                            try client.search(VectorBatch(dimension: dimension, values: vector), options: SearchOptions(k: 10, nprobe: nprobe),
+                            try client.search(VectorBatch(dimension: dimension, values: vector),
+                                              options: SearchOptions(k: 10, nprobe: nprobe),
                                               deadlineMilliseconds: deadlineMs)
                         }
                         if reply.partial { partial.wrappingAdd(1, ordering: .relaxed) }
@@ -119,7 +126,9 @@ struct BenchClusterCommand: ParsableCommand {
                    qps: Double(count) / seconds, p50: percentile(sorted, 0.5) * 1000, p95: percentile(sorted, 0.95) * 1000,
                    p99: percentile(sorted, 0.99) * 1000, partialRate: Double(partial.load(ordering: .relaxed)) / Double(count),
                    labelRAt1: labels.map { base, query in
-                       let hits = zip(found, query).count { ids, label in ids.first.map { Int($0.rawValue) < base.count && base[Int($0.rawValue)] == label } ?? false }
+                       let hits = zip(found, query).count { ids, label in
+                           ids.first.map { Int($0.rawValue) < base.count && base[Int($0.rawValue)] == label } ?? false
+                       }
                        return Double(hits) / Double(max(1, count))
                    })
     }

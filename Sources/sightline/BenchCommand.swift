@@ -32,7 +32,10 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Queries timed one at a time for p50/p99.")
     var latencyQueries: Int = 1000
 
-    @Flag(help: "One JSON object per row (keys: nprobe, refine, r_at_1, recall_at_10, qps_1t, qps_mt, p50_ms, p99_ms, index_bytes, train_s, build_s).")
+    @Flag(help: """
+        One JSON object per row (keys: nprobe, refine, r_at_1, recall_at_10, qps_1t, qps_mt, p50_ms, p99_ms, \
+        index_bytes, train_s, build_s).
+        """)
     var json = false
 
     func run() throws {
@@ -50,7 +53,8 @@ struct BenchCommand: ParsableCommand {
             if json {
                 try rows.forEach(printJSON)
             } else {
-                printLine("\(dataset.name): \(dataset.base.rowCount) base, \(dataset.queries.rowCount) queries, d=\(dataset.base.dimension), nlist=\(shape.nlist), m=\(shape.m)")
+                printLine("\(dataset.name): \(dataset.base.rowCount) base, \(dataset.queries.rowCount) queries, "
+                          + "d=\(dataset.base.dimension), nlist=\(shape.nlist), m=\(shape.m)")
                 printLine(formatBenchTable(rows))
             }
         }

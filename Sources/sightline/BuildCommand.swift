@@ -35,7 +35,8 @@ struct BuildCommand: ParsableCommand {
             }
             try IndexStorage.save(trained, to: out)
             let usage = trained.memoryUsage
-            printLine("built \(trained.count) vectors in \(String(format: "%.2f", seconds)) s: \(usage.perVectorBytes + usage.fixedBytes) bytes in memory -> \(out)")
+            printLine("built \(trained.count) vectors in \(String(format: "%.2f", seconds)) s: "
+                      + "\(usage.perVectorBytes + usage.fixedBytes) bytes in memory -> \(out)")
         }
     }
 }

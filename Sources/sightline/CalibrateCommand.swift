@@ -30,8 +30,11 @@ struct CalibrateCommand: ParsableCommand {
         try reportingErrors {
             let network = try ModelFile.decode(try FileBytes.read(model))
             let data = try DatasetCatalog.load(dataset)
-            guard let labels = data.baseLabels else { throw SightlineError.badInput("\(dataset) has no labels: put them in NAME.labels beside the vectors") }
-            (network.verificationThreshold, network.identificationThreshold) = try DescriptorCalibration.calibrate(network, images: data.base, labels: labels)
+            guard let labels = data.baseLabels else {
+                throw SightlineError.badInput("\(dataset) has no labels: put them in NAME.labels beside the vectors")
+            }
+            (network.verificationThreshold, network.identificationThreshold) =
+                try DescriptorCalibration.calibrate(network, images: data.base, labels: labels)
             try FileBytes.writeAtomically(ModelFile.encode(network), to: model)
             printLine(String(format: "%@: verification threshold %.4f, identification threshold %.4f", model,
                              network.verificationThreshold ?? .nan, network.identificationThreshold ?? .nan))

@@ -54,7 +54,9 @@ struct DedupCommand: ParsableCommand {
             let pairs: [RowPair], seconds: Double
             if exact {
                 (pairs, seconds) = measureSeconds {
-                    exactPairsWithin(vectors, radius: threshold, threads: resolvedThreadCount(threads)) { progress.report("all pairs", $0, $1) }
+                    exactPairsWithin(vectors, radius: threshold, threads: resolvedThreadCount(threads)) {
+                        progress.report("all pairs", $0, $1)
+                    }
                 }
             } else {
                 var settings = DedupSettings(radius: threshold)

@@ -47,7 +47,9 @@ struct DedupEvalCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            guard [model != nil, raw, pooled != nil].count(where: { $0 }) == 1 else { throw SightlineError.badInput("give one of --model FILE, --raw, --pooled N") }
+            guard [model != nil, raw, pooled != nil].count(where: { $0 }) == 1 else {
+                throw SightlineError.badInput("give one of --model FILE, --raw, --pooled N")
+            }
             if let pooled, !(1 ... 14).contains(pooled) { throw SightlineError.badInput("--pooled must be 1…14") }
             guard originals >= 1000, originals <= 60_000 else { throw SightlineError.badInput("--originals must be 1000…60000") }
             guard copies >= 1, copies <= originals else { throw SightlineError.badInput("--copies must be 1…\(originals)") }
@@ -64,10 +66,15 @@ struct DedupEvalCommand: ParsableCommand {
             let calibrationSet = DuplicateSet(images: data.base.slice(0 ..< 10_000), side: 28, copies: 1000, seed: 21)
             let calibration = try describe(calibrationSet.images)
             let trueDistances = calibrationSet.truePairs.map { pair in
-                calibration.withUnsafeBufferPointer { x in squaredL2(x.baseAddress! + pair[0] * calibration.dimension, x.baseAddress! + pair[1] * calibration.dimension, calibration.dimension) }
+                calibration.withUnsafeBufferPointer { x in
+                    squaredL2(x.baseAddress! + pair[0] * calibration.dimension, x.baseAddress! + pair[1] * calibration.dimension,
+                              calibration.dimension)
+                }
             }.sorted()
             let generous = trueDistances[min(trueDistances.count - 1, trueDistances.count * 99 / 100)]
-            let candidates = exactPairsWithin(calibration, radius: generous, threads: resolvedThreadCount(0)) { progress.report("calibrate", $0, $1) }
+            let candidates = exactPairsWithin(calibration, radius: generous, threads: resolvedThreadCount(0)) {
+                progress.report("calibrate", $0, $1)
+            }
             let threshold = DuplicateDetection.calibrateThreshold(candidates, truth: calibrationSet.truePairs)
 
             var pool = data.queries.slice(0 ..< min(originals, data.queries.rowCount))
@@ -82,7 +89,8 @@ struct DedupEvalCommand: ParsableCommand {
             }
             let viaIndex = DuplicateDetection.score(indexed.pairs, truth: testSet.truePairs)
             let viaExact = DuplicateDetection.score(exactPairs, truth: testSet.truePairs)
-            let agreement = Double(Set(indexed.pairs.map { [$0.first, $0.second] }).intersection(exactPairs.map { [$0.first, $0.second] }).count)
+            let agreement = Double(Set(indexed.pairs.map { [$0.first, $0.second] })
+                                   .intersection(exactPairs.map { [$0.first, $0.second] }).count)
                 / Double(max(1, exactPairs.count))
             let indexSeconds = indexed.indexSeconds + indexed.searchSeconds
             let name = model ?? pooled.map { "pooled pixels \($0)×\($0)" } ?? "raw pixels"
@@ -99,10 +107,14 @@ struct DedupEvalCommand: ParsableCommand {
                 ]
                 try printJSON(fields)
             } else {
-                printLine(String(format: "%@: threshold %.4f (calibrated on training copies); %d vectors, %d true pairs", name, threshold, descriptors.rowCount, testSet.truePairs.count))
-                printLine(String(format: "  IVF-PQ range search (nlist %d, m %d, nprobe %d): %d pairs, precision %.4f, recall %.4f, %.2f s (%.2f s of it building the index); finds %.4f of the exact pairs",
-                                 indexed.listCount, indexed.subquantizerCount, nprobe, viaIndex.found, viaIndex.precision, viaIndex.recall, indexSeconds, indexed.indexSeconds, agreement))
-                printLine(String(format: "  exact all pairs:  %d pairs, precision %.4f, recall %.4f, %.2f s", viaExact.found, viaExact.precision, viaExact.recall, exactSeconds))
+                printLine(String(format: "%@: threshold %.4f (calibrated on training copies); %d vectors, %d true pairs",
+                                 name, threshold, descriptors.rowCount, testSet.truePairs.count))
+                printLine(String(format: "  IVF-PQ range search (nlist %d, m %d, nprobe %d): %d pairs, precision %.4f, "
+                                 + "recall %.4f, %.2f s (%.2f s of it building the index); finds %.4f of the exact pairs",
+                                 indexed.listCount, indexed.subquantizerCount, nprobe, viaIndex.found, viaIndex.precision,
+                                 viaIndex.recall, indexSeconds, indexed.indexSeconds, agreement))
+                printLine(String(format: "  exact all pairs:  %d pairs, precision %.4f, recall %.4f, %.2f s",
+                                 viaExact.found, viaExact.precision, viaExact.recall, exactSeconds))
             }
         }
     }

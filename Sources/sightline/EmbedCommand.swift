@@ -46,7 +46,8 @@ struct EmbedCommand: ParsableCommand {
             let descriptors = try network.embed(images)
             try VectorFiles.write(descriptors, to: out)
             if let labels { try VectorFiles.writeLabels(labels, to: (out as NSString).deletingPathExtension + ".labels") }
-            printLine("embedded \(descriptors.rowCount) images into \(descriptors.dimension)-d descriptors -> \(out)\(labels == nil ? "" : " (+ labels)")")
+            printLine("embedded \(descriptors.rowCount) images into \(descriptors.dimension)-d descriptors -> \(out)"
+                      + "\(labels == nil ? "" : " (+ labels)")")
         }
     }
 }

@@ -47,10 +47,13 @@ struct EvalDescriptorCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let data = try DatasetCatalog.load(dataset)
-            guard let labels = data.queryLabels, let trainLabels = data.baseLabels else { throw SightlineError.badInput("\(dataset) has no labels") }
+            guard let labels = data.queryLabels, let trainLabels = data.baseLabels else {
+                throw SightlineError.badInput("\(dataset) has no labels")
+            }
             let heldOut = Set(try parseIntegerList(holdout, name: "holdout").map(Int32.init))
             guard !Set(trainLabels).subtracting(heldOut).isEmpty, !heldOut.isDisjoint(with: Set(trainLabels)) else {
-                throw SightlineError.badInput("--holdout \(holdout) must leave some classes in the gallery and hold out at least one of them")
+                throw SightlineError.badInput("--holdout \(holdout) must leave some classes in the gallery "
+                                              + "and hold out at least one of them")
             }
             let progress = ProgressReporter()
             let describe: (Matrix) throws -> Matrix
@@ -69,12 +72,16 @@ struct EvalDescriptorCommand: ParsableCommand {
                 describe = { try network.embed($0) }
             }
             let descriptors = try describe(data.queries)
-            let quality = evaluateRetrieval(descriptors, labels: labels) { done, total in progress.report("evaluate retrieval", done, total) }
+            let quality = evaluateRetrieval(descriptors, labels: labels) { done, total in
+                progress.report("evaluate retrieval", done, total)
+            }
             let name = pca.map { "PCA-\($0)" } ?? (raw ? "raw pixels" : model!)
-            var fields: [(String, Double)] = [("recall_at_1", quality.recall[1]!), ("recall_at_2", quality.recall[2]!), ("recall_at_4", quality.recall[4]!),
+            var fields: [(String, Double)] = [("recall_at_1", quality.recall[1]!), ("recall_at_2", quality.recall[2]!),
+                                              ("recall_at_4", quality.recall[4]!),
                                               ("recall_at_8", quality.recall[8]!), ("map", quality.meanAveragePrecision)]
             var lines = [String(format: "%@ (d=%d): Recall@1 %.4f  @2 %.4f  @4 %.4f  @8 %.4f  mAP %.4f", name, descriptors.dimension,
-                                quality.recall[1]!, quality.recall[2]!, quality.recall[4]!, quality.recall[8]!, quality.meanAveragePrecision)]
+                                quality.recall[1]!, quality.recall[2]!, quality.recall[4]!, quality.recall[8]!,
+                                quality.meanAveragePrecision)]
             if !retrievalOnly {
                 progress.note("embedding the training split for calibration and the open-set gallery")
                 let train = try describe(data.base)
@@ -82,9 +89,11 @@ struct EvalDescriptorCommand: ParsableCommand {
                 let testPairs = DescriptorTasks.samplePairs(descriptors, labels: labels, positives: 50_000, negatives: 1_000_000, seed: 17)
                 let accuracy = Verification.balancedAccuracy(testPairs, threshold: threshold)
                 let (tar, tarThreshold) = Verification.trueAcceptRate(testPairs, atFalseAcceptRate: 1e-3)
-                let openThreshold = try storedIdentification ?? DescriptorTasks.calibrateOpenSet(train, labels: trainLabels, holdingOut: heldOut)
+                let openThreshold = try storedIdentification
+                    ?? DescriptorTasks.calibrateOpenSet(train, labels: trainLabels, holdingOut: heldOut)
                 let (gallery, galleryLabels) = DescriptorTasks.gallery(train, labels: trainLabels, holdingOut: heldOut)
-                let probes = try DescriptorTasks.openSetProbes(gallery: gallery, galleryLabels: galleryLabels, probes: descriptors, probeLabels: labels)
+                let probes = try DescriptorTasks.openSetProbes(gallery: gallery, galleryLabels: galleryLabels,
+                                                               probes: descriptors, probeLabels: labels)
                 let (identified, falseAccepts) = OpenSetIdentification.rates(probes, threshold: openThreshold)
                 let (identifiedAt1, _) = OpenSetIdentification.identificationRate(probes, atFalseAcceptRate: 0.01)
                 let (identifiedAt10, _) = OpenSetIdentification.identificationRate(probes, atFalseAcceptRate: 0.1)
@@ -94,9 +103,11 @@ struct EvalDescriptorCommand: ParsableCommand {
                            ("identification_at_far_0.01", identifiedAt1), ("identification_at_far_0.1", identifiedAt10)]
                 lines.append(String(format: "verification: threshold %.4f (%@), test-pair accuracy %.4f, TAR@FAR=1e-3 %.4f",
                                     threshold, storedThreshold == nil ? "calibrated now on training pairs" : "the model's", accuracy, tar))
-                lines.append(String(format: "open-set identification (classes %@ held out of the gallery): threshold %.4f (%@), identification rate %.4f, "
-                                    + "false-accept rate %.4f; identification at FAR 0.01: %.4f, at 0.1: %.4f",
-                                    holdout, openThreshold, storedIdentification == nil ? "calibrated now on training probes" : "the model's",
+                lines.append(String(format: "open-set identification (classes %@ held out of the gallery): threshold %.4f (%@), "
+                                    + "identification rate %.4f, false-accept rate %.4f; "
+                                    + "identification at FAR 0.01: %.4f, at 0.1: %.4f",
+                                    holdout, openThreshold,
+                                    storedIdentification == nil ? "calibrated now on training probes" : "the model's",
                                     identified, falseAccepts, identifiedAt1, identifiedAt10))
             }
             if json {

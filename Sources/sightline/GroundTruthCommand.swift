@@ -29,7 +29,8 @@ struct GroundTruthCommand: ParsableCommand {
         try reportingErrors {
             guard let parsed = Metric(rawValue: metric) else { throw SightlineError.badInput("unknown metric \"\(metric)\": use l2 or ip") }
             let dataset = try data.load()
-            let truth = try IndexPipeline.groundTruth(queries: dataset.queries, base: dataset.base, k: k, metric: parsed, threads: threads, progress: ProgressReporter())
+            let truth = try IndexPipeline.groundTruth(queries: dataset.queries, base: dataset.base, k: k, metric: parsed,
+                                                      threads: threads, progress: ProgressReporter())
             try TexmexFormat.writeIntegerRows(truth.map { $0.map { Int32(truncatingIfNeeded: $0.rawValue) } }, to: out)
             printLine("wrote exact top-\(k) of \(truth.count) queries -> \(out)")
         }

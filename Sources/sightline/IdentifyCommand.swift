@@ -55,7 +55,8 @@ struct IdentifyCommand: ParsableCommand {
                 try printJSON(IdentifyResult(reply, threshold: limit))
             } else if reply.found {
                 printLine(String(format: "identified: id %llu%@%@, distance %.4f ≤ threshold %.4f", reply.id,
-                                 reply.label.map { ", label \($0)" } ?? "", reply.key.isEmpty ? "" : ", key \(reply.key)", reply.distance, limit))
+                                 reply.label.map { ", label \($0)" } ?? "", reply.key.isEmpty ? "" : ", key \(reply.key)",
+                                 reply.distance, limit))
             } else {
                 printLine(String(format: "not in the collection: nearest distance %.4f > threshold %.4f", reply.distance, limit))
             }

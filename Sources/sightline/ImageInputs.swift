@@ -15,7 +15,8 @@ func readImageFiles(_ paths: [String], for network: EmbeddingNetwork) throws -> 
 /// `--threshold` when given, else the model's calibrated one; checked to be usable either way.
 func decisionThreshold(_ given: Float?, stored: Float?, kind: String, model: String) throws -> Float {
     guard let limit = given ?? stored else {
-        throw SightlineError.badInput("\(model) carries no \(kind) threshold: run sightline calibrate --model \(model), or pass --threshold")
+        throw SightlineError.badInput("\(model) carries no \(kind) threshold: run sightline calibrate --model \(model), "
+                                      + "or pass --threshold")
     }
     guard limit.isFinite, limit >= 0 else { throw SightlineError.badInput("--threshold must be a finite number ≥ 0") }
     return limit

@@ -49,7 +49,8 @@ struct IngestCommand: ParsableCommand {
                     start = end
                 }
             }
-            printLine("ingested \(total) vectors: \(added) added, \(ignored) already present, \(Int(Double(total) / max(seconds, 1e-9))) vectors/s")
+            printLine("ingested \(total) vectors: \(added) added, \(ignored) already present, "
+                      + "\(Int(Double(total) / max(seconds, 1e-9))) vectors/s")
         }
     }
 }

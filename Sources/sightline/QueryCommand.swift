@@ -36,7 +36,9 @@ struct QueryCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let client = try target.client()
-            var matrix = queries.contains(".") || queries.contains("/") ? try VectorFiles.read(queries) : try DatasetCatalog.load(queries).queries
+            var matrix = queries.contains(".") || queries.contains("/")
+                ? try VectorFiles.read(queries)
+                : try DatasetCatalog.load(queries).queries
             if limit > 0, limit < matrix.rowCount { matrix = matrix.slice(0 ..< limit) }
             let reply = try client.search(VectorBatch(dimension: matrix.dimension, values: matrix.values),
                                           options: SearchOptions(k: k, nprobe: nprobe), deadlineMilliseconds: deadlineMs)
@@ -45,7 +47,8 @@ struct QueryCommand: ParsableCommand {
                     try printJSON(QueryResult(query: number, ids: result.ids, distances: result.distances,
                                               partial: reply.partial, missingShards: reply.missingShards))
                 } else {
-                    printLine("\(number): " + zip(result.ids, result.distances).map { "\($0) (\(String(format: "%.4f", $1)))" }.joined(separator: " "))
+                    printLine("\(number): " + zip(result.ids, result.distances).map { "\($0) (\(String(format: "%.4f", $1)))" }
+                                              .joined(separator: " "))
                 }
             }
             if reply.partial, !json { printLine("partial answer: shards \(reply.missingShards) did not answer in time") }

@@ -53,7 +53,8 @@ struct SearchCommand: ParsableCommand {
                 if json {
                     try printJSON(SearchResult(query: number, ids: row.map(\.id.rawValue), distances: row.map(\.distance)))
                 } else {
-                    printLine("\(number): " + row.map { "\($0.id.rawValue) (\(String(format: "%.4f", $0.distance)))" }.joined(separator: " "))
+                    printLine("\(number): " + row.map { "\($0.id.rawValue) (\(String(format: "%.4f", $0.distance)))" }
+                                              .joined(separator: " "))
                 }
             }
         }

@@ -17,7 +17,8 @@ struct Sightline: ParsableCommand {
             TrainCommand.self, BuildCommand.self, SearchCommand.self, GroundTruthCommand.self,
             BenchCommand.self, ExportCommand.self,
             IngestCommand.self, QueryCommand.self, StatsCommand.self, BenchClusterCommand.self,
-            TrainDescriptorCommand.self, EvalDescriptorCommand.self, EmbedCommand.self, VerifyCommand.self, IdentifyCommand.self, CalibrateCommand.self,
+            TrainDescriptorCommand.self, EvalDescriptorCommand.self, EmbedCommand.self,
+            VerifyCommand.self, IdentifyCommand.self, CalibrateCommand.self,
             DedupCommand.self, DedupEvalCommand.self,
         ])
 

@@ -27,10 +27,12 @@ struct TrainCommand: ParsableCommand {
             let dataset = try data.load()
             let configuration = try shape.configuration(dimension: dataset.train.dimension)
             let (index, seconds) = try measureSeconds {
-                try IndexPipeline.train(dataset.train, configuration: configuration, settings: shape.training(threads: threads), progress: progress)
+                try IndexPipeline.train(dataset.train, configuration: configuration, settings: shape.training(threads: threads),
+                                        progress: progress)
             }
             try IndexStorage.save(index, to: out)
-            printLine("trained nlist=\(configuration.listCount) m=\(configuration.subquantizerCount) d=\(configuration.dimension) on \(dataset.train.rowCount) vectors in \(String(format: "%.2f", seconds)) s -> \(out)")
+            printLine("trained nlist=\(configuration.listCount) m=\(configuration.subquantizerCount) d=\(configuration.dimension) "
+                      + "on \(dataset.train.rowCount) vectors in \(String(format: "%.2f", seconds)) s -> \(out)")
         }
     }
 }

@@ -38,12 +38,15 @@ struct VerifyCommand: ParsableCommand {
             let network = try ModelFile.decode(try FileBytes.read(model))
             let limit = try decisionThreshold(threshold, stored: network.verificationThreshold, kind: "verification", model: model)
             let descriptors = try network.embed(try readImageFiles([first, second], for: network))
-            let distance = descriptors.withUnsafeBufferPointer { squaredL2($0.baseAddress!, $0.baseAddress! + descriptors.dimension, descriptors.dimension) }
+            let distance = descriptors.withUnsafeBufferPointer {
+                squaredL2($0.baseAddress!, $0.baseAddress! + descriptors.dimension, descriptors.dimension)
+            }
             let same = distance <= limit
             if json {
                 try printJSON(VerifyResult(distance: distance, threshold: limit, same: same))
             } else {
-                printLine(String(format: "distance %.4f %@ threshold %.4f: %@", distance, same ? "≤" : ">", limit, same ? "same" : "different"))
+                printLine(String(format: "distance %.4f %@ threshold %.4f: %@", distance, same ? "≤" : ">", limit,
+                                 same ? "same" : "different"))
             }
         }
     }

@@ -24,7 +24,8 @@ enum Prepared {
     }
 
     @Test func endToEndSearchPrintsJSON() throws {
-        let result = try CLI.run(["search", "--index", Prepared.index, "--queries", "\(Prepared.data)/query.fvecs", "--k", "5", "--nprobe", "4", "--json"])
+        let result = try CLI.run(["search", "--index", Prepared.index, "--queries", "\(Prepared.data)/query.fvecs",
+                                  "--k", "5", "--nprobe", "4", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n")
         #expect(lines.count == 50)
@@ -34,11 +35,15 @@ enum Prepared {
 
     @Test func benchPrintsTheDocumentedJSONKeys() throws {
         let result = try CLI.run(["bench", "--dataset", "\(Prepared.data)/base.fvecs", "--queries", "\(Prepared.data)/query.fvecs",
-                                  "--nlist", "16", "--m", "4", "--iterations", "3", "--nprobe", "1,16", "--latency-queries", "10", "--json"])
+                                  "--nlist", "16", "--m", "4", "--iterations", "3", "--nprobe", "1,16",
+                                  "--latency-queries", "10", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
-        let rows = result.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let rows = result.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
         #expect(rows.count == 2)
-        let keys: Set = ["nprobe", "refine", "r_at_1", "recall_at_10", "qps_1t", "qps_mt", "p50_ms", "p99_ms", "index_bytes", "train_s", "build_s"]
+        let keys: Set = ["nprobe", "refine", "r_at_1", "recall_at_10", "qps_1t", "qps_mt", "p50_ms", "p99_ms", "index_bytes",
+                         "train_s", "build_s"]
         #expect(rows.allSatisfy { Set($0.keys) == keys })
         // Probing every list can only find more true neighbours.
         #expect((rows[1]["recall_at_10"] as! Double) >= (rows[0]["recall_at_10"] as! Double))
@@ -90,12 +95,14 @@ enum Prepared {
         let queries = "\(Prepared.data)/query.fvecs"
         try expectBadInput(["search", "--index", Prepared.index, "--queries", queries, "--k", "0"], mentions: "k = 0 is out of range")
         try expectBadInput(["search", "--index", Prepared.index, "--queries", queries, "--k", "3001"], mentions: "k = 3001 is out of range")
-        try expectBadInput(["search", "--index", Prepared.index, "--queries", queries, "--nprobe", "17"], mentions: "nprobe = 17 is out of range")
+        try expectBadInput(["search", "--index", Prepared.index, "--queries", queries, "--nprobe", "17"],
+                           mentions: "nprobe = 17 is out of range")
     }
 
     @Test func mNotDividingDAndTooFewTrainingVectors() throws {
         let out = "\(Prepared.folder)/never.slix"
-        try expectBadInput(["train", "--dataset", "\(Prepared.data)/base.fvecs", "--nlist", "16", "--m", "5", "--out", out], mentions: "m = 5 does not divide the dimension 16")
+        try expectBadInput(["train", "--dataset", "\(Prepared.data)/base.fvecs", "--nlist", "16", "--m", "5", "--out", out],
+                           mentions: "m = 5 does not divide the dimension 16")
         try expectBadInput(["train", "--dataset", "\(Prepared.data)/query.fvecs", "--nlist", "64", "--m", "4", "--out", out],
                            mentions: "needs at least 64 training vectors, got 50")
         #expect(!FileManager.default.fileExists(atPath: out))
@@ -103,6 +110,7 @@ enum Prepared {
 
     @Test func unknownDatasetAndMetric() throws {
         try expectBadInput(["bench", "--dataset", "synthetic:n=-1"], mentions: "invalid synthetic spec")
-        try expectBadInput(["train", "--dataset", "\(Prepared.data)/base.fvecs", "--metric", "cosine", "--out", "/tmp/x.slix"], mentions: "unknown metric")
+        try expectBadInput(["train", "--dataset", "\(Prepared.data)/base.fvecs", "--metric", "cosine", "--out", "/tmp/x.slix"],
+                           mentions: "unknown metric")
     }
 }

@@ -77,7 +77,8 @@ import VectorMath
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: cut))
         let notPNG = "\(Self.folder)/text.png"
         try Data("hello, not an image".utf8).write(to: URL(fileURLWithPath: notPNG))
-        for (path, message) in [(cut, "PNG data unreadable"), (notPNG, "not a readable PNG"), ("\(Self.folder)/photo.jpg", "must be .png or .pgm")] {
+        for (path, message) in [(cut, "PNG data unreadable"), (notPNG, "not a readable PNG"),
+                                ("\(Self.folder)/photo.jpg", "must be .png or .pgm")] {
             let result = try CLI.run(["embed", "--model", Self.model, "--input", path, "--out", "\(Self.folder)/x.fvecs"])
             #expect(result.status == 2 && result.stderr.contains(message), "\(path): \(result.stderr)")
         }
@@ -140,7 +141,8 @@ import VectorMath
         #expect(everything.status == 2 && everything.stderr.contains("--holdout"), "\(everything.stderr)")
         let copies = try CLI.run(["dedup-eval", "--raw", "--copies", "0"])
         #expect(copies.status == 2 && copies.stderr.contains("--copies"))
-        let classification = try CLI.run(["train-descriptor", "--instances", "--loss", "arcface", "--limit", "200", "--out", "\(Self.folder)/never.sldm"])
+        let classification = try CLI.run(["train-descriptor", "--instances", "--loss", "arcface", "--limit", "200",
+                                          "--out", "\(Self.folder)/never.sldm"])
         #expect(classification.status == 2 && classification.stderr.contains("contrastive or triplet"), "\(classification.stderr)")
         // Ten values per item are not a square image: conv blocks refuse, and say how to go on.
         let vectors = "\(Self.folder)/ten.fvecs"

@@ -19,7 +19,9 @@ enum SmallData {
     static let codebooks: [UInt8] = {
         var training = IVFPQTraining()
         training.iterations = 8
-        let index = try! IVFPQIndex.train(base, configuration: IVFPQConfiguration(dimension: 16, listCount: 16, subquantizerCount: 4), training: training)
+        let index = try! IVFPQIndex.train(
+            base, configuration: IVFPQConfiguration(dimension: 16, listCount: 16, subquantizerCount: 4),
+            training: training)
         return IndexFile.encode(index)
     }()
 

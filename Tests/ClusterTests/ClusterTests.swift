@@ -14,7 +14,9 @@ import Wire
         var training = IVFPQTraining()
         training.iterations = 6
         training.threads = 2
-        let trained = try IVFPQIndex.train(data.train, configuration: IVFPQConfiguration(dimension: 784, listCount: 256, subquantizerCount: 16), training: training)
+        let trained = try IVFPQIndex.train(
+            data.train, configuration: IVFPQConfiguration(dimension: 784, listCount: 256, subquantizerCount: 16),
+            training: training)
         let codebooks = IndexFile.encode(trained)
         let cluster = try LocalCluster(name: "merge", workerCount: 3, index: (784, 256, 16), codebooks: codebooks)
         defer { cluster.stop() }
@@ -28,7 +30,8 @@ import Wire
         let queries = data.queries.slice(0 ..< 2000)
         for nprobe in [1, 8] {
             let expected = try single.search(queries, parameters: SearchParameters(k: 10, probeCount: nprobe, threads: 2))
-            let reply = try client.search(SmallData.batch(queries), options: SearchOptions(k: 10, nprobe: nprobe), deadlineMilliseconds: 60_000)
+            let reply = try client.search(SmallData.batch(queries), options: SearchOptions(k: 10, nprobe: nprobe),
+                                          deadlineMilliseconds: 60_000)
             #expect(!reply.partial)
             #expect(reply.results.count == 2000)
             var mismatches = 0
@@ -101,14 +104,16 @@ import Wire
     /// Wrong tokens, bad values and garbage frames get typed error replies, do no work, and the
     /// coordinator and workers keep serving.
     @Test func badInputGetsTypedErrorsAndServiceContinues() throws {
-        let cluster = try LocalCluster(name: "bad", workerCount: 2, index: (16, 16, 4), codebooks: SmallData.codebooks, maxFrameBytes: 200_000)
+        let cluster = try LocalCluster(name: "bad", workerCount: 2, index: (16, 16, 4), codebooks: SmallData.codebooks,
+                                       maxFrameBytes: 200_000)
         defer { cluster.stop() }
         try cluster.start()
         let client = try cluster.client()
         _ = try SmallData.add(SmallData.base.slice(0 ..< 1000), to: client)
         let query = SmallData.batch(SmallData.queries.slice(0 ..< 1))
 
-        func expectError(_ code: ErrorCode, _ mention: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
+        func expectError(_ code: ErrorCode, _ mention: String, sourceLocation: SourceLocation = #_sourceLocation,
+                         _ body: () throws -> Void) {
             do {
                 try body()
                 Issue.record("expected \(code)", sourceLocation: sourceLocation)
@@ -122,12 +127,21 @@ import Wire
 
         // Security: no work is done for a wrong or missing token.
         let intruder = try cluster.client(token: "wrong")
-        expectError(.unauthorized, "wrong token") { _ = try intruder.add(AddBatch(ids: [90_000], vectors: SmallData.batch(SmallData.base.slice(0 ..< 1)))) }
-        expectError(.unauthorized, "missing token") { _ = try cluster.client(token: "").search(query, options: SearchOptions(k: 1, nprobe: 1)) }
+        expectError(.unauthorized, "wrong token") {
+            _ = try intruder.add(AddBatch(ids: [90_000], vectors: SmallData.batch(SmallData.base.slice(0 ..< 1))))
+        }
+        expectError(.unauthorized, "missing token") {
+            _ = try cluster.client(token: "").search(query, options: SearchOptions(k: 1, nprobe: 1))
+        }
         #expect(try client.stats().total == 1000)
 
-        expectError(.badRequest, "wrong dimension") { _ = try client.search(VectorBatch(dimension: 8, values: [Float](repeating: 0, count: 8)), options: SearchOptions(k: 1, nprobe: 1)) }
-        expectError(.badRequest, "wrong dimension") { _ = try client.add(AddBatch(ids: [1], vectors: VectorBatch(dimension: 8, values: [Float](repeating: 0, count: 8)))) }
+        expectError(.badRequest, "wrong dimension") {
+            _ = try client.search(VectorBatch(dimension: 8, values: [Float](repeating: 0, count: 8)),
+                                  options: SearchOptions(k: 1, nprobe: 1))
+        }
+        expectError(.badRequest, "wrong dimension") {
+            _ = try client.add(AddBatch(ids: [1], vectors: VectorBatch(dimension: 8, values: [Float](repeating: 0, count: 8))))
+        }
         var nan = query
         nan.values[3] = .nan
         expectError(.badRequest, "NaN") { _ = try client.search(nan, options: SearchOptions(k: 1, nprobe: 1)) }
@@ -135,15 +149,19 @@ import Wire
         expectError(.badRequest, "k = 0") { _ = try client.search(query, options: SearchOptions(k: 0, nprobe: 1)) }
         expectError(.badRequest, "k = 100000") { _ = try client.search(query, options: SearchOptions(k: 100_000, nprobe: 1)) }
         expectError(.badRequest, "nprobe = 17") { _ = try client.search(query, options: SearchOptions(k: 1, nprobe: 17)) }
-        expectError(.notFound, "unknown collection") { _ = try cluster.client(collection: "faces").search(query, options: SearchOptions(k: 1, nprobe: 1)) }
+        expectError(.notFound, "unknown collection") {
+            _ = try cluster.client(collection: "faces").search(query, options: SearchOptions(k: 1, nprobe: 1))
+        }
 
         // Frames that are not protobuf, cut off, or too large.
         let raw = try cluster.client()
         var generator = SystemRandomNumberGenerator()
         let garbage = (0 ..< 512).map { _ in UInt8.random(in: 0 ... 255, using: &generator) }
-        let good = WireCodec.encode(Request(envelope: Envelope(requestID: 7, token: cluster.token), body: .search(vector: query.values, options: SearchOptions(k: 1, nprobe: 1))))
+        let good = WireCodec.encode(Request(envelope: Envelope(requestID: 7, token: cluster.token),
+                                            body: .search(vector: query.values, options: SearchOptions(k: 1, nprobe: 1))))
         let oversized = WireCodec.encode(Request(envelope: Envelope(requestID: 8, token: cluster.token),
-                                                 body: .search(vector: [Float](repeating: 0.1, count: 60_000), options: SearchOptions(k: 1, nprobe: 1))))
+                                                 body: .search(vector: [Float](repeating: 0.1, count: 60_000),
+                                                               options: SearchOptions(k: 1, nprobe: 1))))
         for (frame, mention) in [(garbage, "malformed"), (Array(good.prefix(good.count - 5)), ""), (oversized, "exceeds")] {
             let response = try raw.callRaw(frame)
             guard case .error(let reply) = response.body else { Issue.record("no error for a bad frame"); continue }
@@ -172,16 +190,26 @@ import Wire
         let slice = SmallData.base.slice(0 ..< 500)
         _ = try client.add(AddBatch(ids: (0 ..< 500).map(UInt64.init), vectors: SmallData.batch(slice), labels: labels))
         let a = Array(slice.row(0)), b = Array(slice.row(1))
-        guard case .verify(let distance, let same, _) = try client.call(.verify(.vectors(a: a, b: a, threshold: 0.01))) else { Issue.record("no reply"); return }
+        guard case .verify(let distance, let same, _) = try client.call(.verify(.vectors(a: a, b: a, threshold: 0.01))) else {
+            Issue.record("no reply"); return
+        }
         #expect(distance == 0 && same)
         let exact = zip(a, b).reduce(Float(0)) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
-        guard case .verify(let apart, let sameAgain, _) = try client.call(.verify(.vectors(a: a, b: b, threshold: exact / 2))) else { Issue.record("no reply"); return }
+        guard case .verify(let apart, let sameAgain, _) = try client.call(.verify(.vectors(a: a, b: b, threshold: exact / 2))) else {
+            Issue.record("no reply"); return
+        }
         #expect(abs(apart - exact) < 1e-5 && !sameAgain)
-        guard case .verify(_, _, let approximate) = try client.call(.verify(.ids(a: 0, b: 1, threshold: 1))) else { Issue.record("no reply"); return }
+        guard case .verify(_, _, let approximate) = try client.call(.verify(.ids(a: 0, b: 1, threshold: 1))) else {
+            Issue.record("no reply"); return
+        }
         #expect(approximate)  // no stored vectors: reconstructed from PQ codes
-        guard case .identify(let hit) = try client.call(.identify(vector: a, threshold: 0.5, nprobe: 16)) else { Issue.record("no reply"); return }
+        guard case .identify(let hit) = try client.call(.identify(vector: a, threshold: 0.5, nprobe: 16)) else {
+            Issue.record("no reply"); return
+        }
         #expect(hit.found && hit.label == labels[Int(hit.id)])
-        guard case .identify(let miss) = try client.call(.identify(vector: a, threshold: -1, nprobe: 16)) else { Issue.record("no reply"); return }
+        guard case .identify(let miss) = try client.call(.identify(vector: a, threshold: -1, nprobe: 16)) else {
+            Issue.record("no reply"); return
+        }
         #expect(!miss.found)
     }
 }
@@ -214,7 +242,8 @@ import Wire
         let spec = "synthetic:n=3000,q=50,d=16,classes=100,seed=21"
         let target = ["--coordinator", cluster.coordinatorURL, "--token", cluster.token]
         var output = ""
-        #expect(TestHosts.run([LocalCluster.binary("sightline"), "ingest", "--dataset", spec, "--batch", "700"] + target, output: &output) == 0)
+        #expect(TestHosts.run([LocalCluster.binary("sightline"), "ingest", "--dataset", spec, "--batch", "700"] + target,
+                              output: &output) == 0)
         #expect(output.contains("ingested 3000 vectors: 3000 added"))
         #expect(TestHosts.run([LocalCluster.binary("sightline"), "stats", "--json"] + target, output: &output) == 0)
         let shards = output.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }

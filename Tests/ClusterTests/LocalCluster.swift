@@ -22,7 +22,8 @@ final class LocalCluster: @unchecked Sendable {
 
     init(name: String, workerCount: Int, index: (dimension: Int, nlist: Int, m: Int), codebooks: [UInt8],
          token: String = "test-token", urls: (coordinator: String, workers: [String])? = nil, maxFrameBytes: Int? = nil) throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-\(name)-\(getpid())-\(UInt32.random(in: 0 ... .max))").path
+        folder = FileManager.default.temporaryDirectory
+            .appendingPathComponent("sightline-\(name)-\(getpid())-\(UInt32.random(in: 0 ... .max))").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         self.token = token
         clusterName = "test-\(name)"
@@ -60,7 +61,9 @@ final class LocalCluster: @unchecked Sendable {
         address.sin_port = 0
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) } }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
         return Int(UInt16(bigEndian: address.sin_port))
     }
 

@@ -45,7 +45,9 @@ enum TestHosts {
         let data = try DatasetCatalog.load(spec)
         var training = IVFPQTraining()
         training.iterations = 8
-        let trained = try IVFPQIndex.train(data.train, configuration: IVFPQConfiguration(dimension: 32, listCount: 32, subquantizerCount: 8), training: training)
+        let trained = try IVFPQIndex.train(
+            data.train, configuration: IVFPQConfiguration(dimension: 32, listCount: 32, subquantizerCount: 8),
+            training: training)
         let codebooks = IndexFile.encode(trained)
         let workerURLs = (1 ... 3).map { "tcp://10.213.0.\($0 + 1):7701" }
         let cluster = try LocalCluster(name: "hosts", workerCount: 3, index: (32, 32, 8), codebooks: codebooks,

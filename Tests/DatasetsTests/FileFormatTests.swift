@@ -78,7 +78,9 @@ func temporaryPath(_ name: String) -> String {
         appendLittleEndian(UInt16(header.utf8.count), to: &raw)
         raw += Array(header.utf8) + [UInt8](repeating: 0, count: 8)
         try Data(raw).write(to: URL(fileURLWithPath: int64))
-        #expect(throws: DatasetError.malformed(path: int64, detail: "dtype '<i8' is not supported: use float32 or uint8")) { try VectorFiles.read(int64) }
+        #expect(throws: DatasetError.malformed(path: int64, detail: "dtype '<i8' is not supported: use float32 or uint8")) {
+            try VectorFiles.read(int64)
+        }
     }
 
     @Test func fashionMNISTLoadsFromTheDebianPackage() throws {

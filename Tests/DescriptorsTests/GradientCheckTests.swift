@@ -17,7 +17,8 @@ enum GradientCheck {
     }
 
     /// Largest relative error between the analytic and the numeric gradient over `count` entries.
-    static func worstError(count: Int, epsilon: Float = 1e-3, analytic: (Int) -> Float, perturb: (Int, Float) -> Void, loss: () -> Float) -> Float {
+    static func worstError(count: Int, epsilon: Float = 1e-3, analytic: (Int) -> Float, perturb: (Int, Float) -> Void,
+                           loss: () -> Float) -> Float {
         var worst: Float = 0
         for index in 0 ..< count {
             perturb(index, epsilon)
@@ -73,7 +74,8 @@ enum GradientCheck {
 
     @Test func dense() {
         var generator = SeededGenerator(seed: 1)
-        let (input, parameters) = GradientCheck.check(layer: Dense(inputSize: 7, outputSize: 5, generator: &generator), input: GradientCheck.random(4, 7, seed: 2))
+        let (input, parameters) = GradientCheck.check(layer: Dense(inputSize: 7, outputSize: 5, generator: &generator),
+                                                      input: GradientCheck.random(4, 7, seed: 2))
         #expect(input < Self.tolerance && parameters < Self.tolerance)
     }
 
@@ -171,7 +173,8 @@ enum GradientCheck {
 
     @Test func sphereFacePsiIsMonotonicAndContinuous() {
         var generator = SeededGenerator(seed: 12)
-        let loss = MarginSoftmaxLoss(classCount: 2, dimension: 2, margin: .sphereFace(scale: 1, margin: 4, lambda: 0), generator: &generator)
+        let loss = MarginSoftmaxLoss(classCount: 2, dimension: 2, margin: .sphereFace(scale: 1, margin: 4, lambda: 0),
+                                     generator: &generator)
         var previous = Float.infinity
         for step in 0 ... 200 {
             let c = 1 - 2 * Float(step) / 200
@@ -200,7 +203,9 @@ enum GradientCheck {
             }
         }
         let projected = try pca.project(data)
-        let variances = (0 ..< 3).map { c in (0 ..< 2000).reduce(Float(0)) { $0 + projected.values[$1 * 3 + c] * projected.values[$1 * 3 + c] } / 2000 }
+        let variances = (0 ..< 3).map { c in
+            (0 ..< 2000).reduce(Float(0)) { $0 + projected.values[$1 * 3 + c] * projected.values[$1 * 3 + c] } / 2000
+        }
         #expect(variances[0] > variances[1] && variances[1] > variances[2])
         #expect(abs(variances[0] - 25) < 2.5)
     }

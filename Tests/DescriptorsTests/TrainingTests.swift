@@ -8,7 +8,9 @@ import Testing
 /// Recall@1 with each item querying all others (itself excluded), exact search.
 func recallAt1(_ embeddings: Matrix, labels: [Int32]) throws -> Double {
     let neighbours = try exactSearch(queries: embeddings, base: embeddings, k: 2, metric: .l2, threads: 2)
-    let ranked = neighbours.enumerated().map { query, row in row.filter { Int($0.id.rawValue) != query }.map { labels[Int($0.id.rawValue)] } }
+    let ranked = neighbours.enumerated().map { query, row in
+        row.filter { Int($0.id.rawValue) != query }.map { labels[Int($0.id.rawValue)] }
+    }
     return LabelRetrieval.recallAtR(rankedLabels: ranked, queryLabels: labels, r: 1)
 }
 
@@ -49,7 +51,8 @@ enum SmallFashion {
         settings.instanceViews = true
         settings.epochs = 3
         settings.batchSize = 64
-        let trainer = DescriptorTrainer(shape: NetworkShape(inputSize: 784, hiddenSizes: [128], embeddingSize: 32), settings: settings, classCount: 10)
+        let trainer = DescriptorTrainer(shape: NetworkShape(inputSize: 784, hiddenSizes: [128], embeddingSize: 32),
+                                        settings: settings, classCount: 10)
         let (views, viewLabels) = trainer.editedViews(SmallFashion.train, [5, 9, 5])
         #expect(views.rowCount == 6 && viewLabels == [5, 5, 9, 9, 5, 5])
         let copies = DuplicateSet(images: SmallFashion.test.slice(0 ..< 300), side: 28, copies: 300, seed: 3)
@@ -66,7 +69,8 @@ enum SmallFashion {
         var classification = settings
         classification.loss = .arcface
         #expect(throws: DescriptorError.invalidParameter("instance training needs the contrastive or triplet loss")) {
-            try DescriptorTrainer(shape: NetworkShape(inputSize: 784, hiddenSizes: [8], embeddingSize: 4), settings: classification, classCount: 10)
+            try DescriptorTrainer(shape: NetworkShape(inputSize: 784, hiddenSizes: [8], embeddingSize: 4),
+                                  settings: classification, classCount: 10)
                 .train(SmallFashion.train.slice(0 ..< 100), labels: Array(SmallFashion.trainLabels[0 ..< 100]))
         }
     }
@@ -127,13 +131,17 @@ enum SmallFashion {
         var flipped = bytes
         flipped[20] ^= 0xFF
         #expect(throws: DescriptorError.corruptModel("checksum mismatch")) { try ModelFile.decode(flipped) }
-        #expect(throws: DescriptorError.corruptModel("not a Sightline descriptor model (no SLDM magic)")) { try ModelFile.decode(Array("hello world".utf8)) }
+        #expect(throws: DescriptorError.corruptModel("not a Sightline descriptor model (no SLDM magic)")) {
+            try ModelFile.decode(Array("hello world".utf8))
+        }
     }
 
     @Test func wrongImageSizeAndNaNAreClearErrors() throws {
         let shape = NetworkShape(inputSize: 784, hiddenSizes: [16], embeddingSize: 8)
         let trainer = DescriptorTrainer(shape: shape, settings: Self.settings(.arcface), classCount: 10)
-        #expect(throws: DescriptorError.dimensionMismatch(expected: 784, got: 100)) { try trainer.network.embed(Matrix(zeros: 2, dimension: 100)) }
+        #expect(throws: DescriptorError.dimensionMismatch(expected: 784, got: 100)) {
+            try trainer.network.embed(Matrix(zeros: 2, dimension: 100))
+        }
         var poisoned = SmallFashion.train.slice(0 ..< 200)
         poisoned.withUnsafeMutableBufferPointer { $0[5 * 784 + 3] = .nan }
         #expect(throws: DescriptorError.invalidParameter("image 5 holds NaN or infinity: clean or drop it before training")) {

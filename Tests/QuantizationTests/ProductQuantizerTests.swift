@@ -31,10 +31,14 @@ import Testing
         let decoded = pq.decode(codes)
         let query = Self.data.slice(100 ..< 101)
         var table = [Float](repeating: 0, count: 8 * 256)
-        query.withUnsafeBufferPointer { q in table.withUnsafeMutableBufferPointer { pq.squaredL2Table(q.baseAddress!, into: $0.baseAddress!) } }
+        query.withUnsafeBufferPointer { q in
+            table.withUnsafeMutableBufferPointer { pq.squaredL2Table(q.baseAddress!, into: $0.baseAddress!) }
+        }
         for row in 0 ..< 20 {
             let adc = (0 ..< 8).reduce(Float(0)) { $0 + table[$1 * 256 + Int(codes[row * 8 + $1])] }
-            let exact = query.withUnsafeBufferPointer { q in decoded.withUnsafeBufferPointer { squaredL2(q.baseAddress!, $0.baseAddress! + row * 32, 32) } }
+            let exact = query.withUnsafeBufferPointer { q in
+                decoded.withUnsafeBufferPointer { squaredL2(q.baseAddress!, $0.baseAddress! + row * 32, 32) }
+            }
             #expect(abs(adc - exact) <= 1e-3 * max(1, exact))
         }
     }
@@ -43,7 +47,8 @@ import Testing
         #expect(throws: QuantizationError.subquantizerCountDoesNotDivide(dimension: 32, m: 5)) {
             try ProductQuantizer.train(Self.data, m: 5)
         }
-        #expect(throws: QuantizationError.tooFewTrainingVectors(needed: 256, got: 100, what: "a product quantizer (256 codes per sub-space)")) {
+        #expect(throws: QuantizationError.tooFewTrainingVectors(needed: 256, got: 100,
+                                                                what: "a product quantizer (256 codes per sub-space)")) {
             try ProductQuantizer.train(Self.data.slice(0 ..< 100), m: 4)
         }
     }

@@ -32,11 +32,13 @@ import Testing
             #expect(1 - Verification.rates(pairs, threshold: nextNegative).trueReject > target)
         }
         // A looser FAR never lowers the TAR.
-        #expect(Verification.trueAcceptRate(pairs, atFalseAcceptRate: 1e-3).rate <= Verification.trueAcceptRate(pairs, atFalseAcceptRate: 1e-2).rate)
+        #expect(Verification.trueAcceptRate(pairs, atFalseAcceptRate: 1e-3).rate
+                <= Verification.trueAcceptRate(pairs, atFalseAcceptRate: 1e-2).rate)
     }
 
     @Test func nanDistancesAreNeverAccepted() {
-        let pairs: [Verification.Pair] = [.init(distance: .nan, same: true), .init(distance: 0.1, same: true), .init(distance: 2, same: false)]
+        let pairs: [Verification.Pair] = [.init(distance: .nan, same: true), .init(distance: 0.1, same: true),
+                                          .init(distance: 2, same: false)]
         #expect(Verification.rates(pairs, threshold: 10).trueAccept == 0.5)
         #expect(Verification.calibrateThreshold(pairs).isFinite)
     }

@@ -14,7 +14,8 @@ import Testing
             try store.setCodebook(version: 5, indexFile: [1, 2, 3])
             var entries: [StoredEntry] = []
             for i in 0 ..< 10 {
-                let entry = StoredEntry(id: UInt64(i), list: Int32(i % 3), code: [UInt8(i), 1], vector: [Float(i), 2], label: Int32(i), key: "k\(i)")
+                let entry = StoredEntry(id: UInt64(i), list: Int32(i % 3), code: [UInt8(i), 1], vector: [Float(i), 2],
+                                        label: Int32(i), key: "k\(i)")
                 entries.append(entry)
             }
             #expect(try store.insert(entries) == Array(repeating: true, count: 10))
@@ -34,7 +35,9 @@ import Testing
     @Test func aDirectoryOfAnotherClusterIsRefused() throws {
         let directory = folder()
         _ = try ShardDatabase(directory: directory, cluster: "alpha")
-        #expect(throws: StoreError.otherCluster(found: "alpha", expected: "beta")) { try ShardDatabase(directory: directory, cluster: "beta") }
+        #expect(throws: StoreError.otherCluster(found: "alpha", expected: "beta")) {
+            try ShardDatabase(directory: directory, cluster: "beta")
+        }
     }
 
     @Test func anotherCodebookIsRefusedWhileVectorsAreStored() throws {
@@ -57,7 +60,9 @@ import Testing
         try catalog.recordItems(ids: [1, 2], labels: [7, 8], keys: ["x", "y"])
         #expect(try catalog.item(2)?.label == 8)
         try catalog.ensureCollection(name: "default", dimension: 4, nlist: 2, m: 2, metric: "l2", storesVectors: false)
-        #expect(throws: StoreError.self) { try catalog.ensureCollection(name: "default", dimension: 8, nlist: 2, m: 2, metric: "l2", storesVectors: false) }
+        #expect(throws: StoreError.self) {
+            try catalog.ensureCollection(name: "default", dimension: 8, nlist: 2, m: 2, metric: "l2", storesVectors: false)
+        }
         #expect(throws: StoreError.otherCluster(found: "c", expected: "d")) { try CatalogDatabase(directory: directory, cluster: "d") }
     }
 }

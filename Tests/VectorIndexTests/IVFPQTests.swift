@@ -21,7 +21,8 @@ enum Fixture {
         var training = IVFPQTraining()
         training.iterations = 10
         var index = try IVFPQIndex.train(
-            base, configuration: IVFPQConfiguration(dimension: 32, listCount: nlist, subquantizerCount: m, metric: metric, storesVectors: storesVectors),
+            base, configuration: IVFPQConfiguration(dimension: 32, listCount: nlist, subquantizerCount: m, metric: metric,
+                                                    storesVectors: storesVectors),
             training: training)
         try index.add(base, ids: ids, threads: 2)
         return index
@@ -107,16 +108,30 @@ enum Fixture {
     @Test func badInputsAreTypedErrors() throws {
         var index = try Fixture.trainedIndex()
         let wrong = Matrix(zeros: 3, dimension: 16)
-        #expect(throws: VectorIndexError.dimensionMismatch(expected: 32, got: 16)) { try index.search(wrong, parameters: SearchParameters()) }
-        #expect(throws: VectorIndexError.dimensionMismatch(expected: 32, got: 16)) { try index.add(wrong, ids: [1, 2, 3].map { VectorID($0) }) }
+        #expect(throws: VectorIndexError.dimensionMismatch(expected: 32, got: 16)) {
+            try index.search(wrong, parameters: SearchParameters())
+        }
+        #expect(throws: VectorIndexError.dimensionMismatch(expected: 32, got: 16)) {
+            try index.add(wrong, ids: [1, 2, 3].map { VectorID($0) })
+        }
         var nan = Fixture.queries.slice(0 ..< 2)
         nan.setRow(1, [Float](repeating: .infinity, count: 32))
         #expect(throws: VectorIndexError.nonFinite(what: "query", row: 1)) { try index.search(nan, parameters: SearchParameters()) }
-        #expect(throws: VectorIndexError.invalidK(k: 0, available: 6000)) { try index.search(Fixture.queries, parameters: SearchParameters(k: 0)) }
-        #expect(throws: VectorIndexError.invalidK(k: 6001, available: 6000)) { try index.search(Fixture.queries, parameters: SearchParameters(k: 6001)) }
-        #expect(throws: VectorIndexError.invalidProbeCount(nprobe: 33, nlist: 32)) { try index.search(Fixture.queries, parameters: SearchParameters(probeCount: 33)) }
-        #expect(throws: VectorIndexError.refineNeedsVectors) { try index.search(Fixture.queries, parameters: SearchParameters(refineFactor: 4)) }
-        #expect(throws: VectorIndexError.duplicateID(VectorID(7))) { try index.add(Fixture.base.slice(0 ..< 2), ids: [VectorID(7), VectorID(7)]) }
+        #expect(throws: VectorIndexError.invalidK(k: 0, available: 6000)) {
+            try index.search(Fixture.queries, parameters: SearchParameters(k: 0))
+        }
+        #expect(throws: VectorIndexError.invalidK(k: 6001, available: 6000)) {
+            try index.search(Fixture.queries, parameters: SearchParameters(k: 6001))
+        }
+        #expect(throws: VectorIndexError.invalidProbeCount(nprobe: 33, nlist: 32)) {
+            try index.search(Fixture.queries, parameters: SearchParameters(probeCount: 33))
+        }
+        #expect(throws: VectorIndexError.refineNeedsVectors) {
+            try index.search(Fixture.queries, parameters: SearchParameters(refineFactor: 4))
+        }
+        #expect(throws: VectorIndexError.duplicateID(VectorID(7))) {
+            try index.add(Fixture.base.slice(0 ..< 2), ids: [VectorID(7), VectorID(7)])
+        }
         #expect(index.count == 6000)
     }
 
@@ -126,7 +141,8 @@ enum Fixture {
             try IVFPQIndex.train(Fixture.base, configuration: configuration)
         }
         let tooMany = IVFPQConfiguration(dimension: 32, listCount: 7000, subquantizerCount: 8)
-        #expect(throws: VectorIndexError.quantization(.tooFewTrainingVectors(needed: 7000, got: 6000, what: "nlist = 7000 coarse centroids"))) {
+        #expect(throws: VectorIndexError.quantization(.tooFewTrainingVectors(needed: 7000, got: 6000,
+                                                                             what: "nlist = 7000 coarse centroids"))) {
             try IVFPQIndex.train(Fixture.base, configuration: tooMany)
         }
     }

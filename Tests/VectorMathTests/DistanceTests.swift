@@ -23,7 +23,8 @@ import Testing
         a.withUnsafeBufferPointer { x in
             b.withUnsafeBufferPointer { y in
                 c.withUnsafeBufferPointer { z in
-                    #expect(Metric.innerProduct.distance(x.baseAddress!, y.baseAddress!, 2) < Metric.innerProduct.distance(x.baseAddress!, z.baseAddress!, 2))
+                    #expect(Metric.innerProduct.distance(x.baseAddress!, y.baseAddress!, 2)
+                            < Metric.innerProduct.distance(x.baseAddress!, z.baseAddress!, 2))
                     #expect(Metric.l2.distance(x.baseAddress!, y.baseAddress!, 2) < Metric.l2.distance(x.baseAddress!, z.baseAddress!, 2))
                 }
             }

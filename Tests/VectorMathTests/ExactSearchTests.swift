@@ -56,7 +56,9 @@ func randomMatrix(_ rows: Int, _ dimension: Int, seed: UInt64) -> Matrix {
         var values = (0 ..< count * dimension).map { _ in Float(generator.nextGaussian()) }
         // Plant near-copies so small radii have pairs.
         for row in stride(from: 1, to: count, by: 7) {
-            for j in 0 ..< dimension { values[row * dimension + j] = values[(row - 1) * dimension + j] + 0.01 * Float(generator.nextGaussian()) }
+            for j in 0 ..< dimension {
+                values[row * dimension + j] = values[(row - 1) * dimension + j] + 0.01 * Float(generator.nextGaussian())
+            }
         }
         let vectors = try! Matrix(dimension: dimension, values: values)
         for radius: Float in [0.001, 0.05, Float(dimension) * 0.5] {

@@ -6,7 +6,9 @@ import Testing
     func keepsTheBestKInOrderWithTiesById(k: Int) {
         var generator = SeededGenerator(seed: 9)
         // Few distinct distances, so ties are frequent.
-        let candidates = (0 ..< 500).map { _ in Neighbor(distance: Float(generator.nextInt(below: 20)), id: VectorID(UInt64(generator.nextInt(below: 100_000)))) }
+        let candidates = (0 ..< 500).map { _ in
+            Neighbor(distance: Float(generator.nextInt(below: 20)), id: VectorID(UInt64(generator.nextInt(below: 100_000))))
+        }
         var heap = TopK(k: k)
         for candidate in candidates { heap.insert(candidate) }
         #expect(heap.sorted() == Array(candidates.sorted().prefix(k)))

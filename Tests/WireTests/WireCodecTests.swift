@@ -9,7 +9,8 @@ import Testing
     static let requests: [RequestBody] = [
         .search(vector: [1, 2.5, -3], options: options),
         .searchBatch(VectorBatch(dimension: 2, values: [1, 2, 3, 4]), options: options),
-        .add(AddBatch(ids: [1, UInt64.max], vectors: VectorBatch(dimension: 2, values: [1, 2, 3, 4]), labels: [7, -1], keys: ["a", "ü"], codebookVersion: 99)),
+        .add(AddBatch(ids: [1, UInt64.max], vectors: VectorBatch(dimension: 2, values: [1, 2, 3, 4]), labels: [7, -1],
+                      keys: ["a", "ü"], codebookVersion: 99)),
         .add(AddBatch(ids: [5], vectors: VectorBatch(dimension: 1, values: [0.5]))),
         .delete(ids: [3, 4]),
         .stats,
@@ -75,7 +76,8 @@ import Testing
     }
 
     @Test func oversizedFramesAreRefusedBeforeParsing() {
-        let frame = WireCodec.encode(Request(envelope: Self.envelope, body: .search(vector: [Float](repeating: 1, count: 300), options: Self.options)))
+        let frame = WireCodec.encode(Request(envelope: Self.envelope,
+                                             body: .search(vector: [Float](repeating: 1, count: 300), options: Self.options)))
         #expect(throws: WireError.oversized(bytes: frame.count, limit: 1000)) { try WireCodec.decodeRequest(frame, limit: 1000) }
     }
 
