@@ -110,7 +110,8 @@ let package = Package(
         .testTarget(
             name: "ClusterTests",
             dependencies: [
-                "ClusterClient", "WorkerService", "CoordinatorService", "ClusterModel", "ShardStore", "Transport", "Wire", "VectorIndex",
+                "ClusterClient", "WorkerService", "CoordinatorService", "ClusterModel", "ServiceSupport", "ShardStore", "Transport", "Wire",
+                "VectorIndex",
                 "VectorMath", "Datasets",
             ]),
     ]

@@ -14,13 +14,21 @@ extension Coordinator {
             if case .success(.health(let health)) = replies[shard] {
                 state = WorkerState(reachable: true, codebookVersion: health.codebookVersion, vectorCount: health.vectorCount,
                                     state: health.state)
-                if health.codebookVersion != codebook.version {
+                if health.codebookVersion != codebook.version, mayPushCodebooks(to: shard) {
                     let push = fanOut([shard: .codebookPush(version: codebook.version, indexFile: codebook.indexFile)],
                                       deadlineMilliseconds: 30_000)
                     switch push[shard] {
                     case .success:
-                        state.codebookVersion = codebook.version; state.state = "serving"; log("pushed codebooks to shard \(shard)")
-                    case .failure(let error): log("codebook push to shard \(shard) failed: \(error.message)")
+                        state.codebookVersion = codebook.version
+                        state.state = "serving"
+                        log("pushed codebooks to shard \(shard)")
+                    case .failure(let error) where error.code == .conflict:
+                        // The worker holds vectors of other codebooks: retrying every second cannot
+                        // help, so wait before asking again (an operator must resolve it).
+                        pushConflicts.withLock { $0[shard] = DispatchTime.now() + .seconds(Coordinator.conflictRetrySeconds) }
+                        log("codebook push to shard \(shard) refused: \(error.message); next try in \(Coordinator.conflictRetrySeconds) s")
+                    case .failure(let error):
+                        log("codebook push to shard \(shard) failed: \(error.message)")
                     default: break
                     }
                 }
@@ -28,6 +36,16 @@ extension Coordinator {
             workerStates.withLock { $0[shard] = state }
             try? catalog.recordWorker(shard: shard.rawValue, url: clients[shard]!.url,
                                       state: state.reachable ? state.state : "unreachable", seen: state.reachable)
+        }
+    }
+
+    /// False while a recent push to `shard` was refused as a conflict.
+    func mayPushCodebooks(to shard: ShardID) -> Bool {
+        pushConflicts.withLock { conflicts in
+            guard let until = conflicts[shard] else { return true }
+            if DispatchTime.now() < until { return false }
+            conflicts[shard] = nil
+            return true
         }
     }
 

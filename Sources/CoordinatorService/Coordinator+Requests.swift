@@ -20,7 +20,7 @@ extension Coordinator {
             return .delete(deleted: try delete(ids, deadlineMilliseconds: max(deadlineMilliseconds, 60_000)))
         case .stats:
             let shardStats = stats(deadlineMilliseconds: deadlineMilliseconds)
-            return .stats(shards: shardStats, totalVectors: shardStats.reduce(0) { $0 + $1.vectorCount })
+            return .stats(shards: shardStats, totalVectors: shardStats.reduce(0) { $0.saturatingAdd($1.vectorCount) })
         case .health:
             return .health(health())
         case .codebookFetch:
@@ -39,7 +39,8 @@ extension Coordinator {
         }
     }
 
-    var knownTotal: UInt64 { workerStates.withLock { $0.values.reduce(0) { $0 + $1.vectorCount } } }
+    /// Counts come from the workers: added without trapping, whatever they claim.
+    var knownTotal: UInt64 { workerStates.withLock { $0.values.reduce(0) { $0.saturatingAdd($1.vectorCount) } } }
 
     /// Fans a batch out to every shard and merges per query. Shards that fail or miss the deadline
     /// are named in `missingShards`; the answer still comes within the deadline.
@@ -47,7 +48,8 @@ extension Coordinator {
         try validateQueries(batch, dimension: template.dimension)
         var options = options
         if options.nprobe == 0 { options.nprobe = config.index.defaultNprobe }
-        try validateSearchOptions(options, listCount: template.listCount, storesVectors: config.index.storesVectors)
+        try validateSearchOptions(options, queryCount: batch.count, listCount: template.listCount,
+                                  storesVectors: config.index.storesVectors)
         let total = knownTotal
         if total > 0, UInt64(options.k) > total {
             throw ErrorReply(.badRequest, "k = \(options.k) is out of range: the collection holds \(total) vectors")
@@ -113,9 +115,9 @@ extension Coordinator {
         for (shard, reply) in replies.sorted(by: { $0.key < $1.key }) {
             switch reply {
             case .success(.add(let shardAdded, let shardIgnored)):
-                added += shardAdded
-                ignored += shardIgnored
-                workerStates.withLock { $0[shard, default: WorkerState()].vectorCount += shardAdded }
+                added = added.saturatingAdd(shardAdded)
+                ignored = ignored.saturatingAdd(shardIgnored)
+                workerStates.withLock { $0[shard, default: WorkerState()].vectorCount = $0[shard, default: WorkerState()].vectorCount.saturatingAdd(shardAdded) }
             case .failure(let error) where error.code == .badRequest:
                 throw error
             case .failure(let error):
@@ -140,7 +142,7 @@ extension Coordinator {
         for (shard, reply) in fanOut(bodies, deadlineMilliseconds: deadlineMilliseconds) {
             switch reply {
             case .success(.delete(let count)):
-                deleted += count
+                deleted = deleted.saturatingAdd(count)
                 workerStates.withLock {
                     $0[shard, default: WorkerState()].vectorCount -= min(count, $0[shard, default: WorkerState()].vectorCount)
                 }
@@ -190,6 +192,11 @@ extension Coordinator {
         for (shard, reply) in fanOut(bodies, deadlineMilliseconds: deadlineMilliseconds) {
             guard case .success(.fetchVectors(let part)) = reply else {
                 throw ErrorReply(.unavailable, "shard \(shard) holding some of the ids did not answer")
+            }
+            // A worker's reply is checked before anything slices it: one whole vector per id found.
+            guard part.dimension == template.dimension, part.values.count == part.found.count * template.dimension else {
+                throw ErrorReply(.internalError, "shard \(shard) answered \(part.found.count) ids with \(part.values.count) values "
+                    + "of dimension \(part.dimension)")
             }
             result.found += part.found
             result.values += part.values

@@ -22,6 +22,9 @@ public final class Coordinator: Sendable {
     let clients: [ShardID: ServiceClient]
     let shards: [ShardID]
     let workerStates = Mutex<[ShardID: WorkerState]>([:])
+    /// Shards whose last codebook push was refused as a conflict, and when to try again.
+    let pushConflicts = Mutex<[ShardID: DispatchTime]>([:])
+    static let conflictRetrySeconds = 60
     let nextRequestID = Atomic<UInt64>(1)
     let stopping = Atomic<Bool>(false)
     let log: @Sendable (String) -> Void

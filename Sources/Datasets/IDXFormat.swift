@@ -11,12 +11,15 @@ public enum IDXFormat {
             throw .malformed(path: path, detail: "not an unsigned-byte image file (IDX type 0x08, 3 dimensions)")
         }
         let count = bigEndian(bytes, 4), rows = bigEndian(bytes, 8), columns = bigEndian(bytes, 12)
-        let dimension = rows * columns
+        // Each size is a 32-bit header field: multiply only what cannot overflow.
+        guard let dimension = checkedProduct(rows, columns), let pixels = checkedProduct(count, dimension) else {
+            throw .malformed(path: path, detail: "header claims \(count) images of \(rows)×\(columns): too large")
+        }
         guard dimension > 0 else { throw .malformed(path: path, detail: "zero-sized images") }
-        guard bytes.count - 16 == count * dimension else {
+        guard bytes.count - 16 == pixels else {
             throw .truncated(path: path, detail: "expected \(count) images of \(rows)×\(columns), found \(bytes.count - 16) pixel bytes")
         }
-        var values = [Float](repeating: 0, count: count * dimension)
+        var values = [Float](repeating: 0, count: pixels)
         for i in 0 ..< values.count { values[i] = Float(bytes[16 + i]) / 255 }
         do { return try Matrix(dimension: dimension, values: values) } catch { throw .malformed(path: path, detail: error.description) }
     }

@@ -39,11 +39,13 @@ public enum NumpyFormat {
         case "'|u1'", "'<u1'", "'u1'": elementSize = 1
         default: throw .malformed(path: path, detail: "dtype \(descr) is not supported: use float32 or uint8")
         }
-        let count = shape.0 * shape.1
+        guard let count = checkedProduct(shape.0, shape.1), let dataBytes = checkedProduct(count, elementSize) else {
+            throw .malformed(path: path, detail: "shape (\(shape.0), \(shape.1)) is too large or negative")
+        }
         let dataStart = headerStart + headerLength
-        guard bytes.count - dataStart == count * elementSize else {
+        guard bytes.count - dataStart == dataBytes else {
             throw .truncated(path: path,
-                             detail: "expected \(count * elementSize) data bytes for shape (\(shape.0), \(shape.1)), "
+                             detail: "expected \(dataBytes) data bytes for shape (\(shape.0), \(shape.1)), "
                                  + "found \(bytes.count - dataStart)")
         }
         guard shape.1 > 0 else { throw .malformed(path: path, detail: "zero columns") }

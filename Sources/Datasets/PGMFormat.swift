@@ -1,4 +1,5 @@
 import Foundation
+import VectorMath
 
 /// Binary PGM (P5) grey images, 8-bit, as written by most image tools; pixels scaled to [0, 1]
 /// like the IDX reader, so a PGM and the same image in an IDX file embed identically.
@@ -26,7 +27,9 @@ public enum PGMFormat {
             throw .malformed(path: path, detail: "bad PGM header: 8-bit images only")
         }
         offset += 1  // the single white-space byte after the header
-        let pixels = width * height
+        guard let pixels = checkedProduct(width, height) else {
+            throw .malformed(path: path, detail: "image size \(width)×\(height) is too large")
+        }
         if let expectedPixels, pixels != expectedPixels {
             throw .malformed(path: path, detail: "image is \(width)×\(height) = \(pixels) pixels; the model takes \(expectedPixels)")
         }

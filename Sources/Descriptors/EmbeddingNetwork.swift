@@ -47,6 +47,34 @@ public struct NetworkShape: Sendable, Equatable {
     }
 }
 
+extension NetworkShape {
+    /// The floats a model file stores for this shape (weights, biases, batch-norm scale, shift
+    /// and running statistics), or nil when counting them overflows. Mirrors the layers
+    /// `EmbeddingNetwork.init` builds.
+    public func storedValueCount() -> Int? {
+        var total = 0, width = inputSize
+        func add(_ count: Int?) -> Bool {
+            guard let count, let sum = checkedSum(total, count) else { return false }
+            total = sum
+            return true
+        }
+        if var geometry = image, !convolutionChannels.isEmpty {
+            for channels in convolutionChannels {
+                guard add(checkedProduct(9, geometry.channels, channels)), add(channels) else { return nil }
+                geometry = ImageGeometry(width: geometry.width / 2, height: geometry.height / 2, channels: channels)
+            }
+            guard let size = checkedProduct(geometry.width, geometry.height, geometry.channels) else { return nil }
+            width = size
+        }
+        for hidden in hiddenSizes {
+            guard add(checkedProduct(width, hidden)), add(hidden), !batchNorm || add(checkedProduct(4, hidden)) else { return nil }
+            width = hidden
+        }
+        guard add(checkedProduct(width, embeddingSize)), add(embeddingSize) else { return nil }
+        return total
+    }
+}
+
 /// Maps images (flattened pixels) to unit-length descriptors.
 public final class EmbeddingNetwork {
     public let shape: NetworkShape

@@ -79,19 +79,27 @@ public enum ModelFile {
             guard convolutionCount <= 16 else { throw .corruptModel("\(convolutionCount) convolution blocks") }
             for _ in 0 ..< convolutionCount { convolutions.append(Int(try word())) }
             let geometry = ImageGeometry(width: Int(try word()), height: Int(try word()), channels: Int(try word()))
+            // Bounded before `size` multiplies them.
+            guard geometry.width <= 1 << 16, geometry.height <= 1 << 16, geometry.channels <= 1 << 12 else {
+                throw .corruptModel("implausible image geometry \(geometry.width)×\(geometry.height)×\(geometry.channels)")
+            }
             if geometry.size > 0 { image = geometry }
             for slot in 0 ..< (fileVersion >= 3 ? 2 : 1) {
                 let stored = Float(bitPattern: try word())
                 thresholds[slot] = stored.isNaN ? nil : stored
             }
         }
-        guard inputSize > 0, embeddingSize > 0, hidden.allSatisfy({ $0 > 0 && $0 <= 1 << 16 }), inputSize <= 1 << 24,
-              convolutions.allSatisfy({ $0 <= 1 << 12 }) else {
+        guard inputSize > 0, embeddingSize > 0, embeddingSize <= 1 << 16, hidden.allSatisfy({ $0 > 0 && $0 <= 1 << 16 }),
+              inputSize <= 1 << 24, convolutions.allSatisfy({ $0 <= 1 << 12 }) else {
             throw .corruptModel("implausible shape")
         }
         let shape = NetworkShape(inputSize: inputSize, hiddenSizes: hidden, embeddingSize: embeddingSize, batchNorm: batchNorm,
                                  convolutionChannels: convolutions, image: image)
         do { try shape.validate() } catch { throw .corruptModel("inconsistent shape: \(error)") }
+        // The layers are allocated from the header's sizes: only when the file holds their weights.
+        guard let stored = shape.storedValueCount(), stored <= (bytes.count - 4 - offset) / 4 else {
+            throw .corruptModel("the header describes more weights than the file holds")
+        }
         let network = EmbeddingNetwork(shape: shape, seed: 0)
         network.verificationThreshold = thresholds[0]
         network.identificationThreshold = thresholds[1]

@@ -1,9 +1,16 @@
 import Wire
 
-/// Limits every service applies to a search before any work.
-public enum SearchLimits {
+/// Limits every service applies to a request before any work (docs/PROTOCOL.md lists them).
+public enum RequestLimits {
     /// Largest k a search may ask for.
     public static let maxK = 10_000
+    /// Largest refine factor: k × refine candidates are kept per query.
+    public static let maxRefine = 64
+    /// Largest queries × k × max(1, refine) of one search: bounds a search's memory (12 bytes a
+    /// slot) and keeps its reply well under the 64 MiB frame limit.
+    public static let maxResultSlots = 2_000_000
+    /// Largest deadline a request may carry: 10 minutes.
+    public static let maxDeadlineMilliseconds: UInt32 = 600_000
 }
 
 /// Checks a search's vectors before any work: dimension and finiteness.
@@ -19,11 +26,21 @@ public func validateQueries(_ batch: VectorBatch, dimension: Int) throws(ErrorRe
     }
 }
 
-/// Checks a search's k, nprobe and refine against the index it will run on; the coordinator and
-/// every worker apply the same rules.
-public func validateSearchOptions(_ options: SearchOptions, listCount: Int, storesVectors: Bool) throws(ErrorReply) {
-    guard options.k >= 1, options.k <= SearchLimits.maxK else {
-        throw ErrorReply(.badRequest, "k = \(options.k) is out of range: use 1…\(SearchLimits.maxK)")
+/// Checks a search's k, nprobe and refine against the index it will run on and the number of
+/// queries; the coordinator and every worker apply the same rules.
+public func validateSearchOptions(_ options: SearchOptions, queryCount: Int, listCount: Int,
+                                  storesVectors: Bool) throws(ErrorReply) {
+    guard options.k >= 1, options.k <= RequestLimits.maxK else {
+        throw ErrorReply(.badRequest, "k = \(options.k) is out of range: use 1…\(RequestLimits.maxK)")
+    }
+    guard options.refine >= 0, options.refine <= RequestLimits.maxRefine else {
+        throw ErrorReply(.badRequest, "refine = \(options.refine) is out of range: use 0 (off) to \(RequestLimits.maxRefine)")
+    }
+    // k ≤ 10,000 and refine ≤ 64: the product cannot overflow; queryCount is bounded by the frame.
+    let slots = queryCount.multipliedReportingOverflow(by: options.k * max(1, options.refine))
+    guard !slots.overflow, slots.partialValue <= RequestLimits.maxResultSlots else {
+        throw ErrorReply(.badRequest, "\(queryCount) queries × k \(options.k)\(options.refine > 1 ? " × refine \(options.refine)" : "") "
+            + "is above \(RequestLimits.maxResultSlots) results per request: send fewer queries per batch")
     }
     guard options.nprobe >= 1, options.nprobe <= listCount else {
         throw ErrorReply(.badRequest, "nprobe = \(options.nprobe) is out of range: it must be between 1 and nlist = \(listCount)")

@@ -17,25 +17,23 @@ public struct RequestGate: Sendable {
         self.maxFrameBytes = maxFrameBytes
     }
 
-    /// Decodes `frame`, checks it, answers with `respond` and encodes the reply. Never throws and
-    /// never crashes on bad input: every failure becomes a typed error reply.
+    /// Checks `frame`, decodes it, answers with `respond` and encodes the reply. Before the token
+    /// is checked only the frame's size and its envelope (the first field, at most 64 KiB) are
+    /// read; the body is unpacked only for an admitted request. Never throws and never crashes on
+    /// bad input: every failure becomes a typed error reply.
     public func handle(_ frame: [UInt8], respond: (Request) throws -> ResponseBody) -> [UInt8] {
-        let request: Request
-        do {
-            guard frame.count <= maxFrameBytes else { throw WireError.oversized(bytes: frame.count, limit: maxFrameBytes) }
-            request = try WireCodec.decodeRequest(frame, limit: maxFrameBytes)
-        } catch {
-            let reply = ErrorReply(classifying: error)
-            return WireCodec.encode(Response(requestID: WireCodec.bestEffortRequestID(frame), body: .error(reply)))
-        }
+        var requestID: UInt64 = 0
         let body: ResponseBody
         do {
-            try admit(request.envelope)
-            body = try respond(request)
+            guard frame.count <= maxFrameBytes else { throw WireError.oversized(bytes: frame.count, limit: maxFrameBytes) }
+            let envelope = try WireCodec.decodeEnvelope(frame)
+            requestID = envelope.requestID
+            try admit(envelope)
+            body = try respond(try WireCodec.decodeRequest(frame, limit: maxFrameBytes))
         } catch {
             body = .error(ErrorReply(classifying: error))
         }
-        return WireCodec.encode(Response(requestID: request.envelope.requestID, body: body))
+        return WireCodec.encode(Response(requestID: requestID, body: body))
     }
 
     func admit(_ envelope: Envelope) throws(ErrorReply) {
@@ -44,6 +42,10 @@ public struct RequestGate: Sendable {
         }
         if !envelope.collection.isEmpty, !collection.isEmpty, envelope.collection != collection {
             throw ErrorReply(.notFound, "unknown collection \"\(envelope.collection)\": this cluster serves \"\(collection)\"")
+        }
+        guard envelope.deadlineMilliseconds <= RequestLimits.maxDeadlineMilliseconds else {
+            throw ErrorReply(.badRequest, "deadline_ms = \(envelope.deadlineMilliseconds) is above the limit of "
+                + "\(RequestLimits.maxDeadlineMilliseconds) ms")
         }
     }
 }

@@ -20,6 +20,10 @@ import VectorMath
 public enum IndexFile {
     public static let magic: [UInt8] = Array("SLIX".utf8)
     public static let version: UInt32 = 1
+    /// Largest precomputed L2 table a decoded index may need (`nlist · m · 256` floats, built in
+    /// memory, not stored): 2 GiB, e.g. nlist 65,536 with m = 32. A small file can describe a
+    /// huge table, so the size is checked before anything is built.
+    public static let defaultMaxTableBytes = 2 << 30
 
     public static func encode(_ index: IVFPQIndex) -> [UInt8] {
         var writer = ByteWriter()
@@ -55,7 +59,8 @@ public enum IndexFile {
         writer.write(CRC32.checksum(section.bytes))
     }
 
-    public static func decode(_ bytes: [UInt8]) throws(VectorIndexError) -> IVFPQIndex {
+    /// Reads an index file; `maxTableBytes` bounds the memory its precomputed tables may take.
+    public static func decode(_ bytes: [UInt8], maxTableBytes: Int = defaultMaxTableBytes) throws(VectorIndexError) -> IVFPQIndex {
         var reader = ByteReader(bytes)
         guard bytes.count >= 4 else { throw .truncatedFile(needed: 4, available: bytes.count) }
         guard try reader.readBytes(4) == magic else {
@@ -81,6 +86,13 @@ public enum IndexFile {
         let configuration = IVFPQConfiguration(
             dimension: dimension, listCount: nlist, subquantizerCount: m,
             metric: metricCode == 0 ? .l2 : .innerProduct, storesVectors: flags & 1 == 1)
+        // nlist ≤ 2^24 and m ≤ 2^16: the product cannot overflow.
+        let tableBytes = nlist * m * ProductQuantizer.centroidsPerSubspace * 4
+        guard configuration.metric != .l2 || tableBytes <= maxTableBytes else {
+            throw .corruptFile("nlist \(nlist) × m \(m) needs a \(tableBytes >> 20) MiB precomputed table, "
+                + "above the \(maxTableBytes >> 20) MiB limit")
+        }
+        let bytesPerVector = 8 + m + (configuration.storesVectors ? 4 * dimension : 0)
 
         let centroidValues = try readSection("CENT", &reader) { section throws(VectorIndexError) in
             try section.readFloats(nlist * dimension)
@@ -94,6 +106,10 @@ public enum IndexFile {
             for _ in 0 ..< nlist {
                 let count = try section.read(UInt64.self)
                 guard count <= vectorCount else { throw .corruptFile("a list claims \(count) of \(vectorCount) vectors") }
+                // Bounded by the bytes left before it is converted or multiplied.
+                guard count <= UInt64(section.remaining / bytesPerVector) else {
+                    throw .truncatedFile(needed: section.offset + bytesPerVector, available: bytes.count)
+                }
                 let n = Int(count)
                 let ids = try section.readUInt64s(n)
                 let codes = try section.readBytes(n * m)

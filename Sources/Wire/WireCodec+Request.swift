@@ -125,19 +125,43 @@ extension WireCodec {
         return output
     }
 
-    /// Parses a request frame. Garbage, truncated frames and frames above the limit throw.
-    public static func decodeRequest(_ frame: [UInt8], limit: Int = FrameLimits.maxFrameBytes) throws(WireError) -> Request {
-        guard frame.count <= limit else { throw .oversized(bytes: frame.count, limit: limit) }
-        let unpacked = frame.withUnsafeBufferPointer { sightline__v1__request__unpack(nil, $0.count, $0.baseAddress) }
-        guard let message = unpacked else { throw .malformed("not a Request message") }
-        defer { sightline__v1__request__free_unpacked(message, nil) }
-        guard let envelopePointer = message.pointee.envelope else { throw .missingField("an envelope") }
-        let e = envelopePointer.pointee
-        let envelope = Envelope(requestID: e.request_id, token: string(e.token), deadlineMilliseconds: e.deadline_ms,
+    /// The envelope of a request frame, read without unpacking the body (it must be the frame's
+    /// first field; see `EnvelopePrefix`), with its protocol version checked. This is all a
+    /// server reads before it has checked the token.
+    public static func decodeEnvelope(_ frame: [UInt8]) throws(WireError) -> Envelope {
+        let decoded: Result<Envelope, WireError> = frame.withUnsafeBufferPointer { buffer in
+            Result { () throws(WireError) -> Envelope in
+                guard !buffer.isEmpty, let base = buffer.baseAddress else { throw .missingField("an envelope") }
+                let range = try EnvelopePrefix.locate(in: buffer)
+                guard let unpacked = sightline__v1__envelope__unpack(nil, range.count, base + range.lowerBound) else {
+                    throw .malformed("the envelope is not an Envelope message")
+                }
+                defer { sightline__v1__envelope__free_unpacked(unpacked, nil) }
+                let e = unpacked.pointee
+                return Envelope(requestID: e.request_id, token: string(e.token), deadlineMilliseconds: e.deadline_ms,
                                 collection: string(e.collection), protocolVersion: e.protocol_version)
+            }
+        }
+        let envelope = try decoded.get()
         guard envelope.protocolVersion == wireProtocolVersion else {
             throw .unsupportedVersion(got: envelope.protocolVersion, supported: wireProtocolVersion)
         }
+        return envelope
+    }
+
+    /// Parses a request frame. Garbage, truncated frames, frames above the limit and frames
+    /// whose unpacking would take more memory than `AllocationBudget` allows throw.
+    public static func decodeRequest(_ frame: [UInt8], limit: Int = FrameLimits.maxFrameBytes) throws(WireError) -> Request {
+        guard frame.count <= limit else { throw .oversized(bytes: frame.count, limit: limit) }
+        let envelope = try decodeEnvelope(frame)
+        let budget = AllocationBudget(frameBytes: frame.count)
+        let unpacked = budget.withAllocator { allocator in
+            frame.withUnsafeBufferPointer { sightline__v1__request__unpack(allocator, $0.count, $0.baseAddress) }
+        }
+        guard let message = unpacked else {
+            throw .malformed(budget.exhausted ? "unpacking it would take more than 4 × its size in memory" : "not a Request message")
+        }
+        defer { budget.withAllocator { sightline__v1__request__free_unpacked(message, $0) } }
         func options(_ pointer: UnsafeMutablePointer<Sightline__V1__SearchOptions>?) throws(WireError) -> SearchOptions {
             guard let pointer else { throw .missingField("search options (k, nprobe)") }
             return SearchOptions(k: Int(pointer.pointee.k), nprobe: Int(pointer.pointee.nprobe), refine: Int(pointer.pointee.refine))
@@ -191,13 +215,4 @@ extension WireCodec {
         return Request(envelope: envelope, body: body)
     }
 
-    /// Reads just the request id of a frame that failed to decode fully, so the error reply can
-    /// still carry it (0 when even that is unreadable).
-    public static func bestEffortRequestID(_ frame: [UInt8]) -> UInt64 {
-        guard frame.count <= FrameLimits.maxFrameBytes else { return 0 }
-        let unpacked = frame.withUnsafeBufferPointer { sightline__v1__request__unpack(nil, $0.count, $0.baseAddress) }
-        guard let message = unpacked else { return 0 }
-        defer { sightline__v1__request__free_unpacked(message, nil) }
-        return message.pointee.envelope?.pointee.request_id ?? 0
-    }
 }

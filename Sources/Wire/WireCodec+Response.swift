@@ -138,11 +138,17 @@ extension WireCodec {
         return output
     }
 
-    public static func decodeResponse(_ frame: [UInt8], limit: Int = FrameLimits.maxFrameBytes) throws(WireError) -> Response {
+    /// Parses a reply frame, with the same memory budget as a request.
+    public static func decodeResponse(_ frame: [UInt8], limit: Int = FrameLimits.maxReplyBytes) throws(WireError) -> Response {
         guard frame.count <= limit else { throw .oversized(bytes: frame.count, limit: limit) }
-        let unpacked = frame.withUnsafeBufferPointer { sightline__v1__response__unpack(nil, $0.count, $0.baseAddress) }
-        guard let message = unpacked else { throw .malformed("not a Response message") }
-        defer { sightline__v1__response__free_unpacked(message, nil) }
+        let budget = AllocationBudget(frameBytes: frame.count)
+        let unpacked = budget.withAllocator { allocator in
+            frame.withUnsafeBufferPointer { sightline__v1__response__unpack(allocator, $0.count, $0.baseAddress) }
+        }
+        guard let message = unpacked else {
+            throw .malformed(budget.exhausted ? "unpacking it would take more than 4 × its size in memory" : "not a Response message")
+        }
+        defer { budget.withAllocator { sightline__v1__response__free_unpacked(message, $0) } }
         let m = message.pointee
 
         func neighbors(_ pointer: UnsafeMutablePointer<Sightline__V1__Neighbors>?) -> NeighborList {

@@ -24,4 +24,6 @@ public enum WireError: Error, Equatable, CustomStringConvertible {
 public enum FrameLimits {
     /// 64 MiB: a 100,000 × 128-float add batch is 51 MiB.
     public static let maxFrameBytes = 64 << 20
+    /// Largest reply a client decodes: 256 MiB (a codebook fetch carries a whole index file).
+    public static let maxReplyBytes = 256 << 20
 }

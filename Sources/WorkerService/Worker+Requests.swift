@@ -7,13 +7,14 @@ import VectorMath
 import Wire
 
 extension Worker {
-    func respond(to body: RequestBody) throws -> ResponseBody {
+    /// Runs one admitted request; `deadline` is when its sender stops waiting (nil: no limit).
+    func respond(to body: RequestBody, deadline: DispatchTime?) throws -> ResponseBody {
         switch body {
         case .search(let vector, let options):
-            let reply = try search(VectorBatch(dimension: vector.count, values: vector), options)
+            let reply = try search(VectorBatch(dimension: vector.count, values: vector), options, deadline: deadline)
             return .search(reply)
         case .searchBatch(let batch, let options):
-            return .searchBatch(try search(batch, options))
+            return .searchBatch(try search(batch, options, deadline: deadline))
         case .add(let batch):
             let (added, ignored) = try add(batch)
             return .add(added: added, ignored: ignored)
@@ -43,17 +44,32 @@ extension Worker {
 
     /// Searches the shard. k is clamped to the shard's size: a shard may hold fewer vectors than
     /// the cluster-wide k, and the coordinator's merge fills the rest from other shards.
-    func search(_ batch: VectorBatch, _ options: SearchOptions) throws -> SearchReply {
+    ///
+    /// Large batches run in pieces of `Worker.searchPiece` queries; once the deadline has passed
+    /// the rest is dropped with `deadlineExceeded`, since nobody waits for it any more. Pieces are
+    /// a multiple of the index's own chunk of 32 queries, so the answer is bit for bit the one a
+    /// single call would give.
+    func search(_ batch: VectorBatch, _ options: SearchOptions, deadline: DispatchTime? = nil) throws -> SearchReply {
         let current = try snapshot()
         try validateQueries(batch, dimension: current.index.dimension)
-        try validateSearchOptions(options, listCount: current.index.listCount, storesVectors: current.index.configuration.storesVectors)
+        try validateSearchOptions(options, queryCount: batch.count, listCount: current.index.listCount,
+                                  storesVectors: current.index.configuration.storesVectors)
         let count = current.index.count
         guard count > 0 else { return SearchReply(results: Array(repeating: NeighborList([]), count: batch.count)) }
         let queries = try Matrix(dimension: batch.dimension, values: batch.values)
         let parameters = SearchParameters(k: min(options.k, count), probeCount: options.nprobe, refineFactor: options.refine,
                                           threads: settings.searchThreads)
-        let results = try current.index.search(queries, parameters: parameters)
-        return SearchReply(results: results.map(NeighborList.init))
+        var results: [NeighborList] = []
+        results.reserveCapacity(batch.count)
+        for start in stride(from: 0, to: batch.count, by: Worker.searchPiece) {
+            if let deadline, DispatchTime.now() > deadline {
+                throw ErrorReply(.deadlineExceeded, "shard \(settings.shard): the deadline passed after \(start) of \(batch.count) queries")
+            }
+            let piece = start == 0 && batch.count <= Worker.searchPiece
+                ? queries : queries.slice(start ..< min(batch.count, start + Worker.searchPiece))
+            results += try current.index.search(piece, parameters: parameters).map(NeighborList.init)
+        }
+        return SearchReply(results: results)
     }
 
     func add(_ batch: AddBatch) throws -> (UInt64, UInt64) {
@@ -107,12 +123,17 @@ extension Worker {
 
     func acceptCodebook(version: UInt64, file: [UInt8]) throws {
         try writeLock.withLock { _ in
+            // The cheap checks first: a repeated or conflicting push costs no decoding.
+            let current = index.withLock { $0 }
+            if let current, current.version == version { return }
+            if let current, current.index.count > 0 {
+                throw StoreError.codebookConflict(stored: current.version, offered: version)
+            }
             guard codebookVersion(of: file) == version else {
                 throw ErrorReply(.badRequest, "codebook bytes do not match version \(String(version, radix: 16))")
             }
             let decoded = try IndexFile.decode(file)
             guard decoded.count == 0 else { throw ErrorReply(.badRequest, "a codebook push must carry a trained, empty index") }
-            if let current = index.withLock({ $0 }), current.version == version { return }
             try store.setCodebook(version: version, indexFile: file)
             var fresh = ShardIndex(version: version, index: decoded)
             try fresh.load(try store.loadAll(dimension: decoded.dimension))
@@ -130,10 +151,13 @@ extension Worker {
                                             + "shard holds \(String(current.version, radix: 16))")
             }
             let m = current.index.codeSize
-            guard transfer.lists.count == transfer.ids.count, transfer.codes.count == transfer.ids.count * m,
+            // Every count is compared before anything is indexed by it.
+            guard transfer.lists.count == transfer.ids.count, transfer.codes.count % m == 0, transfer.codes.count / m == transfer.ids.count,
+                  transfer.labels.isEmpty || transfer.labels.count == transfer.ids.count,
                   transfer.lists.allSatisfy({ Int($0) < current.index.listCount }) else {
-                throw ErrorReply(.badRequest, "transfer holds \(transfer.ids.count) ids, \(transfer.lists.count) lists "
-                                              + "and \(transfer.codes.count) code bytes (m = \(m))")
+                throw ErrorReply(.badRequest, "transfer holds \(transfer.ids.count) ids, \(transfer.lists.count) lists, "
+                    + "\(transfer.labels.count) labels and \(transfer.codes.count) code bytes (m = \(m)): lists and codes "
+                    + "must match the ids, labels be empty or one per id")
             }
             guard !current.index.configuration.storesVectors else {
                 throw ErrorReply(.badRequest, "transfers of shards with stored vectors are not supported yet")

@@ -21,6 +21,8 @@ public final class Worker: Sendable {
     let latencies = LatencyRecorder()
     let log: @Sendable (String) -> Void
     let gate: RequestGate
+    /// Queries searched between two deadline checks (a multiple of the index's chunk of 32).
+    static let searchPiece = 256
 
     /// Opens the store in the data directory and reloads every stored vector into memory.
     public init(settings: WorkerSettings, log: @escaping @Sendable (String) -> Void) throws {
@@ -42,10 +44,12 @@ public final class Worker: Sendable {
     /// Answers one frame: the shared gate checks it, `respond` runs it. Searches are timed for
     /// the stats reply.
     public func handle(_ frame: [UInt8]) -> [UInt8] {
-        gate.handle(frame) { request in
+        let received = DispatchTime.now()
+        return gate.handle(frame) { request in
             let started = DispatchTime.now().uptimeNanoseconds
             defer { if request.body.isSearch { latencies.record(seconds: elapsed(since: started)) } }
-            return try respond(to: request.body)
+            let budget = request.envelope.deadlineMilliseconds
+            return try respond(to: request.body, deadline: budget > 0 ? received + .milliseconds(Int(budget)) : nil)
         }
     }
 

@@ -93,7 +93,9 @@ final class InProcessCluster: @unchecked Sendable {
     /// A worker that never answers costs the search its deadline, no more, and is named.
     @Test func aHungWorkerIsMissingAfterTheDeadline() throws {
         let cluster = try InProcessCluster(workerCount: 2)
-        let client = cluster.client()
+        // The coordinator answers at its 500 ms deadline; the client waits longer than that so a
+        // busy test machine cannot turn the partial answer into a client time-out.
+        let client = cluster.client(replyMarginMilliseconds: 10_000)
         _ = try SmallData.add(SmallData.base.slice(0 ..< 500), to: client)
         let release = DispatchSemaphore(value: 0)
         cluster.network.listen(cluster.workerURLs[0]) { _ in

@@ -7,7 +7,12 @@ import Wire
 /// ports the kernel hands out. `stop()` ends exactly the processes it started.
 final class LocalCluster: @unchecked Sendable {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static func binary(_ name: String) -> String { root.appendingPathComponent(".build/release/\(name)").path }
+    /// The executables under test: this checkout's release build, or those in
+    /// `$SIGHTLINE_TEST_BIN` (to show that a test fails on an older build).
+    static func binary(_ name: String) -> String {
+        if let folder = ProcessInfo.processInfo.environment["SIGHTLINE_TEST_BIN"] { return "\(folder)/\(name)" }
+        return root.appendingPathComponent(".build/release/\(name)").path
+    }
 
     let folder: String
     let clusterName: String
@@ -94,11 +99,15 @@ final class LocalCluster: @unchecked Sendable {
 
     func start(waitForHealth: Bool = true) throws {
         for shard in workerURLs.indices { try startWorker(shard) }
+        try startCoordinator()
+        if waitForHealth { try waitUntilHealthy() }
+    }
+
+    func startCoordinator() throws {
         coordinator = try launch(
             [LocalCluster.binary("sightline-coordinator"), "--config", configPath, "--codebooks", "\(folder)/codebooks.slix"]
                 + (maxFrameBytes.map { ["--max-frame-bytes", "\($0)"] } ?? []),
             role: "coordinator", log: "\(folder)/coordinator.log")
-        if waitForHealth { try waitUntilHealthy() }
     }
 
     func client(token: String? = nil, collection: String = "") throws -> ServiceClient {
