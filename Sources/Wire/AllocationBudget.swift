@@ -37,6 +37,23 @@ final class AllocationBudget {
     }
 }
 
+/// Unpacks `frame` with protobuf-c's `unpack` within an `AllocationBudget`, runs `body` on the
+/// message and frees it with the same allocator. `what` names the message in errors.
+func unpackWithinBudget<Message, Result>(
+    _ frame: [UInt8], what: String,
+    unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Message>?,
+    free: (UnsafeMutablePointer<Message>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void,
+    _ body: (Message) throws(WireError) -> Result
+) throws(WireError) -> Result {
+    let budget = AllocationBudget(frameBytes: frame.count)
+    let unpacked = budget.withAllocator { allocator in frame.withUnsafeBufferPointer { unpack(allocator, $0.count, $0.baseAddress) } }
+    guard let message = unpacked else {
+        throw .malformed(budget.exhausted ? "unpacking it would take more than 4 × its size in memory" : "not a \(what) message")
+    }
+    defer { budget.withAllocator { free(message, $0) } }
+    return try body(message.pointee)
+}
+
 private let budgetedAlloc: @convention(c) (UnsafeMutableRawPointer?, Int) -> UnsafeMutableRawPointer? = { context, size in
     guard let context else { return nil }
     let budget = Unmanaged<AllocationBudget>.fromOpaque(context).takeUnretainedValue()

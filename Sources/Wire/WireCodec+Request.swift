@@ -154,20 +154,19 @@ extension WireCodec {
     public static func decodeRequest(_ frame: [UInt8], limit: Int = FrameLimits.maxFrameBytes) throws(WireError) -> Request {
         guard frame.count <= limit else { throw .oversized(bytes: frame.count, limit: limit) }
         let envelope = try decodeEnvelope(frame)
-        let budget = AllocationBudget(frameBytes: frame.count)
-        let unpacked = budget.withAllocator { allocator in
-            frame.withUnsafeBufferPointer { sightline__v1__request__unpack(allocator, $0.count, $0.baseAddress) }
+        return try unpackWithinBudget(frame, what: "Request", unpack: sightline__v1__request__unpack,
+                                      free: sightline__v1__request__free_unpacked) { m throws(WireError) in
+            try request(from: m, envelope: envelope)
         }
-        guard let message = unpacked else {
-            throw .malformed(budget.exhausted ? "unpacking it would take more than 4 × its size in memory" : "not a Request message")
-        }
-        defer { budget.withAllocator { sightline__v1__request__free_unpacked(message, $0) } }
+    }
+
+    /// The Swift request for an unpacked message whose envelope was already read.
+    private static func request(from m: Sightline__V1__Request, envelope: Envelope) throws(WireError) -> Request {
         func options(_ pointer: UnsafeMutablePointer<Sightline__V1__SearchOptions>?) throws(WireError) -> SearchOptions {
             guard let pointer else { throw .missingField("search options (k, nprobe)") }
             return SearchOptions(k: Int(pointer.pointee.k), nprobe: Int(pointer.pointee.nprobe), refine: Int(pointer.pointee.refine))
         }
         let body: RequestBody
-        let m = message.pointee
         switch m.body_case {
         case SIGHTLINE__V1__REQUEST__BODY_SEARCH:
             let b = m.search.pointee

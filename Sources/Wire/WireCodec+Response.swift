@@ -141,16 +141,12 @@ extension WireCodec {
     /// Parses a reply frame, with the same memory budget as a request.
     public static func decodeResponse(_ frame: [UInt8], limit: Int = FrameLimits.maxReplyBytes) throws(WireError) -> Response {
         guard frame.count <= limit else { throw .oversized(bytes: frame.count, limit: limit) }
-        let budget = AllocationBudget(frameBytes: frame.count)
-        let unpacked = budget.withAllocator { allocator in
-            frame.withUnsafeBufferPointer { sightline__v1__response__unpack(allocator, $0.count, $0.baseAddress) }
-        }
-        guard let message = unpacked else {
-            throw .malformed(budget.exhausted ? "unpacking it would take more than 4 × its size in memory" : "not a Response message")
-        }
-        defer { budget.withAllocator { sightline__v1__response__free_unpacked(message, $0) } }
-        let m = message.pointee
+        return try unpackWithinBudget(frame, what: "Response", unpack: sightline__v1__response__unpack,
+                                      free: sightline__v1__response__free_unpacked) { m throws(WireError) in try response(from: m) }
+    }
 
+    /// The Swift response for an unpacked message.
+    private static func response(from m: Sightline__V1__Response) throws(WireError) -> Response {
         func neighbors(_ pointer: UnsafeMutablePointer<Sightline__V1__Neighbors>?) -> NeighborList {
             guard let n = pointer?.pointee else { return NeighborList(ids: [], distances: []) }
             return NeighborList(ids: array(n.ids, n.n_ids), distances: array(n.distances, n.n_distances))
