@@ -22,7 +22,7 @@ import sightline_pb2 as pb  # noqa: E402
 
 
 def call(socket, request_id, token=None, **body):
-    request = pb.Request(envelope=pb.Envelope(protocol_version=1, request_id=request_id, token=args.token if token is None else token), **body)
+    request = pb.Request(envelope=pb.Envelope(protocol_version=1, request_id=request_id, token=(args.token if token is None else token).encode()), **body)
     socket.send(request.SerializeToString())
     response = pb.Response.FromString(socket.recv())
     assert response.request_id == request_id, response

@@ -22,7 +22,11 @@ public struct IndexSettings: Sendable, Equatable {
 /// A cluster configuration file (see cluster/local.toml for every key, documented).
 public struct ClusterConfig: Sendable, Equatable {
     public var cluster: String
+    /// The cluster's own token: the coordinator's traffic to workers, and full access.
     public var token: String
+    /// Optional client tokens (`[tokens]`): `write` adds, deletes and reads; `read` only reads.
+    public var writeToken: String?
+    public var readToken: String?
     public var listen: String
     public var dataDirectory: String
     public var collection: String
@@ -42,6 +46,9 @@ public struct ClusterConfig: Sendable, Equatable {
         collection = try root.string("collection", default: "default")
         replication = try root.integer("replication", default: 1)
         deadlineMilliseconds = try root.integer("deadline_ms", default: 2000)
+        let tokens = ConfigTable(values: document.tables["tokens"] ?? [:], name: "tokens")
+        writeToken = try tokens.optionalString("write")
+        readToken = try tokens.optionalString("read")
         guard let indexValues = document.tables["index"] else { throw .missing(key: "[index]", table: "") }
         let table = ConfigTable(values: indexValues, name: "index")
         index = IndexSettings(
@@ -60,8 +67,18 @@ public struct ClusterConfig: Sendable, Equatable {
         try validate()
     }
 
+    /// The tokens the coordinator accepts and their roles.
+    public var accessTokens: AccessTokens { AccessTokens(cluster: token, write: writeToken, read: readToken) }
+
     func validate() throws(ConfigError) {
         guard !cluster.isEmpty else { throw .invalid("cluster name must not be empty") }
+        let clientTokens = [writeToken, readToken].compactMap { $0 }
+        guard clientTokens.isEmpty || !token.isEmpty else {
+            throw .invalid("[tokens] needs the cluster token too: set token = \"…\" at the top level")
+        }
+        guard clientTokens.allSatisfy({ !$0.isEmpty }), Set(clientTokens + [token]).count == clientTokens.count + 1 else {
+            throw .invalid("[tokens]: read and write tokens must be non-empty and differ from each other and from token")
+        }
         guard replication == 1 else { throw .invalid("replication = \(replication) is not supported yet: use 1") }
         guard !workers.isEmpty else { throw .invalid("no [[workers]]: add at least one") }
         guard Set(workers.map(\.shard)).count == workers.count else { throw .invalid("two workers hold the same shard id") }

@@ -38,7 +38,7 @@ public final class Coordinator: Sendable {
         self.config = config
         self.catalog = catalog
         self.log = log
-        gate = RequestGate(token: config.token, collection: config.collection, maxFrameBytes: maxFrameBytes)
+        gate = RequestGate(tokens: config.accessTokens, collection: config.collection, maxFrameBytes: maxFrameBytes)
         template = try IndexFile.decode(codebookFile)
         guard template.count == 0 else {
             throw ErrorReply(.badRequest, "codebooks must be a trained, empty index (sightline train output)")

@@ -2,17 +2,17 @@ import ClusterModel
 import Wire
 
 /// What a service checks before a request's body costs anything, in the same order for the
-/// coordinator and every worker: frame size, decoding (with the protocol version), token,
-/// collection. The services differ only in the `respond` they pass.
+/// coordinator and every worker: frame size, the envelope (protocol version, token and its role,
+/// collection, deadline), then the body and whether the role may send it. The services differ
+/// only in the `respond` they pass.
 public struct RequestGate: Sendable {
-    /// Empty disables the check.
-    public var token: String
+    public var tokens: AccessTokens
     /// Empty accepts any collection.
     public var collection: String
     public var maxFrameBytes: Int
 
-    public init(token: String, collection: String, maxFrameBytes: Int) {
-        self.token = token
+    public init(tokens: AccessTokens, collection: String, maxFrameBytes: Int) {
+        self.tokens = tokens
         self.collection = collection
         self.maxFrameBytes = maxFrameBytes
     }
@@ -28,16 +28,22 @@ public struct RequestGate: Sendable {
             guard frame.count <= maxFrameBytes else { throw WireError.oversized(bytes: frame.count, limit: maxFrameBytes) }
             let envelope = try WireCodec.decodeEnvelope(frame)
             requestID = envelope.requestID
-            try admit(envelope)
-            body = try respond(try WireCodec.decodeRequest(frame, limit: maxFrameBytes))
+            let role = try admit(envelope)
+            let request = try WireCodec.decodeRequest(frame, limit: maxFrameBytes)
+            let required = request.body.requiredRole
+            guard role >= required else {
+                throw ErrorReply(.unauthorized, "a \(role) token may not send \(request.body.name): it needs a \(required) token")
+            }
+            body = try respond(request)
         } catch {
             body = .error(ErrorReply(classifying: error))
         }
         return WireCodec.encode(Response(requestID: requestID, body: body))
     }
 
-    func admit(_ envelope: Envelope) throws(ErrorReply) {
-        if !token.isEmpty, !constantTimeEquals(envelope.token, token) {
+    /// The role the envelope's token grants, after its collection and deadline are checked.
+    func admit(_ envelope: Envelope) throws(ErrorReply) -> AccessRole {
+        guard let role = tokens.role(of: envelope.token) else {
             throw ErrorReply(.unauthorized, envelope.token.isEmpty ? "missing token" : "wrong token")
         }
         if !envelope.collection.isEmpty, !collection.isEmpty, envelope.collection != collection {
@@ -47,5 +53,6 @@ public struct RequestGate: Sendable {
             throw ErrorReply(.badRequest, "deadline_ms = \(envelope.deadlineMilliseconds) is above the limit of "
                 + "\(RequestLimits.maxDeadlineMilliseconds) ms")
         }
+        return role
     }
 }

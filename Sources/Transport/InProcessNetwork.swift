@@ -1,8 +1,10 @@
 import Dispatch
+import Foundation
 import Synchronization
 
 /// Servers and connections inside one process, without sockets: a request is a call of the
-/// handler registered under its URL, run on a Dispatch queue. Tests wire a coordinator and its
+/// handler registered under its URL, on a thread of its own (as a server's request thread would
+/// be, and so that it never queues behind other work on Dispatch's few shared threads). Tests wire a coordinator and its
 /// workers together with it, stop a "worker" by removing its handler, and so check cluster logic
 /// in milliseconds; everything above `Connection` runs unchanged.
 public final class InProcessNetwork: Sendable {
@@ -39,14 +41,14 @@ public struct InProcessConnection: Connection {
             return InProcessReply(ready: .failure(.unreachable(url)))
         }
         let reply = InProcessReply(timeoutMilliseconds: timeoutMilliseconds)
-        DispatchQueue.global().async { reply.deliver(handler(bytes)) }
+        Thread.detachNewThread { reply.deliver(handler(bytes)) }
         return reply
     }
 
     public func send(_ bytes: [UInt8], timeoutMilliseconds: Int) async throws -> [UInt8] {
         guard let handler = network.handler(for: url) else { throw TransportError.unreachable(url) }
         return await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: handler(bytes)) }
+            Thread.detachNewThread { continuation.resume(returning: handler(bytes)) }
         }
     }
 }

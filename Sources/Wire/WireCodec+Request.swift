@@ -11,7 +11,7 @@ extension WireCodec {
         let envelope = arena.message(Sightline__V1__Envelope.self) { sightline__v1__envelope__init($0) }
         envelope.pointee.protocol_version = request.envelope.protocolVersion
         envelope.pointee.request_id = request.envelope.requestID
-        envelope.pointee.token = arena.string(request.envelope.token)
+        envelope.pointee.token = arena.binary(request.envelope.token)
         envelope.pointee.deadline_ms = request.envelope.deadlineMilliseconds
         envelope.pointee.collection = arena.string(request.envelope.collection)
         message.pointee.envelope = envelope
@@ -138,7 +138,7 @@ extension WireCodec {
                 }
                 defer { sightline__v1__envelope__free_unpacked(unpacked, nil) }
                 let e = unpacked.pointee
-                return Envelope(requestID: e.request_id, token: string(e.token), deadlineMilliseconds: e.deadline_ms,
+                return Envelope(requestID: e.request_id, tokenBytes: bytes(e.token), deadlineMilliseconds: e.deadline_ms,
                                 collection: string(e.collection), protocolVersion: e.protocol_version)
             }
         }

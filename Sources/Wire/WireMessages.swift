@@ -7,7 +7,8 @@ public let wireProtocolVersion: UInt32 = 1
 public struct Envelope: Sendable, Equatable {
     public var protocolVersion: UInt32
     public var requestID: UInt64
-    public var token: String
+    /// The token's bytes, exactly as sent.
+    public var token: [UInt8]
     /// Budget in milliseconds from sending; 0 = the server's default.
     public var deadlineMilliseconds: UInt32
     /// Empty means the default collection.
@@ -15,9 +16,15 @@ public struct Envelope: Sendable, Equatable {
 
     public init(requestID: UInt64, token: String, deadlineMilliseconds: UInt32 = 0, collection: String = "",
                 protocolVersion: UInt32 = wireProtocolVersion) {
+        self.init(requestID: requestID, tokenBytes: Array(token.utf8), deadlineMilliseconds: deadlineMilliseconds,
+                  collection: collection, protocolVersion: protocolVersion)
+    }
+
+    public init(requestID: UInt64, tokenBytes: [UInt8], deadlineMilliseconds: UInt32 = 0, collection: String = "",
+                protocolVersion: UInt32 = wireProtocolVersion) {
         self.protocolVersion = protocolVersion
         self.requestID = requestID
-        self.token = token
+        self.token = tokenBytes
         self.deadlineMilliseconds = deadlineMilliseconds
         self.collection = collection
     }

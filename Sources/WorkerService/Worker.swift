@@ -28,7 +28,9 @@ public final class Worker: Sendable {
     public init(settings: WorkerSettings, log: @escaping @Sendable (String) -> Void) throws {
         self.settings = settings
         self.log = log
-        gate = RequestGate(token: settings.token, collection: settings.collection, maxFrameBytes: settings.maxFrameBytes)
+        // A worker hears only the coordinator: the cluster token is the one it accepts.
+        gate = RequestGate(tokens: AccessTokens(cluster: settings.token), collection: settings.collection,
+                           maxFrameBytes: settings.maxFrameBytes)
         store = try ShardDatabase(directory: settings.dataDirectory, cluster: settings.cluster)
         if let (version, file) = try store.codebook() {
             var loaded = ShardIndex(version: version, index: try IndexFile.decode(file))

@@ -68,6 +68,23 @@ import Testing
         }
     }
 
+    @Test func clientTokensGrantTheirRoles() throws {
+        let config = try ClusterConfig(parsing: Self.valid + "\n[tokens]\nread = \"r\"\nwrite = \"w\"\n")
+        #expect(config.readToken == "r" && config.writeToken == "w")
+        let tokens = config.accessTokens
+        #expect(tokens.role(of: Array("a#b".utf8)) == .cluster)
+        #expect(tokens.role(of: Array("w".utf8)) == .write)
+        #expect(tokens.role(of: Array("r".utf8)) == .read)
+        #expect(tokens.role(of: Array("r\0".utf8)) == nil)
+        #expect(tokens.role(of: []) == nil)
+        #expect(AccessTokens(cluster: "").role(of: Array("anything".utf8)) == .cluster)
+        for bad in ["[tokens]\nread = \"a#b\"", "[tokens]\nread = \"x\"\nwrite = \"x\"", "[tokens]\nwrite = \"\""] {
+            #expect(throws: ConfigError.self, "\(bad)") { try ClusterConfig(parsing: Self.valid + "\n" + bad + "\n") }
+        }
+        let noClusterToken = Self.replacing("token = \"a#b\"", with: "") + "\n[tokens]\nread = \"r\"\n"
+        #expect(throws: ConfigError.self) { try ClusterConfig(parsing: noClusterToken) }
+    }
+
     @Test func aConfigWithoutWorkersIsRefused() {
         let text = Self.valid.components(separatedBy: "[[workers]]")[0]
         #expect(throws: ConfigError.invalid("no [[workers]]: add at least one")) { try ClusterConfig(parsing: text) }

@@ -21,7 +21,7 @@ final class InProcessCluster: @unchecked Sendable {
     let coordinator: Coordinator
     let coordinatorURL = "inproc://coordinator"
 
-    init(workerCount: Int, token: String = "in-process") throws {
+    init(workerCount: Int, token: String = "in-process", tokensTable: String = "") throws {
         folder = FileManager.default.temporaryDirectory
             .appendingPathComponent("sightline-inprocess-\(getpid())-\(UInt32.random(in: 0 ... .max))").path
         workerURLs = (0 ..< workerCount).map { "inproc://worker-\($0)" }
@@ -42,6 +42,7 @@ final class InProcessCluster: @unchecked Sendable {
             nlist = 16
             m = 4
             nprobe = 4
+            \(tokensTable)
 
             """
         for (shard, url) in workerURLs.enumerated() { text += "[[workers]]\nshard = \(shard)\nurl = \"\(url)\"\n" }
@@ -93,7 +94,7 @@ final class InProcessCluster: @unchecked Sendable {
     /// A worker that never answers costs the search its deadline, no more, and is named.
     @Test func aHungWorkerIsMissingAfterTheDeadline() throws {
         let cluster = try InProcessCluster(workerCount: 2)
-        // The coordinator answers at its 500 ms deadline; the client waits longer than that so a
+        // The coordinator answers at its 1 s deadline; the client waits longer than that so a
         // busy test machine cannot turn the partial answer into a client time-out.
         let client = cluster.client(replyMarginMilliseconds: 10_000)
         _ = try SmallData.add(SmallData.base.slice(0 ..< 500), to: client)
@@ -104,7 +105,7 @@ final class InProcessCluster: @unchecked Sendable {
         }
         defer { release.signal() }
         let reply = try client.search(SmallData.batch(SmallData.queries.slice(0 ..< 2)), options: SearchOptions(k: 5, nprobe: 4),
-                                      deadlineMilliseconds: 500)
+                                      deadlineMilliseconds: 1000)
         #expect(reply.partial)
         #expect(reply.missingShards == [0])
     }
@@ -133,5 +134,38 @@ final class InProcessCluster: @unchecked Sendable {
                 #expect(error.description.contains("k = 0 is out of range"))
             }
         }
+    }
+
+    /// Roles: a read token searches but cannot add; a write token adds but cannot push
+    /// codebooks; client tokens mean nothing to a worker; a token is compared as bytes.
+    @Test func eachTokenMayDoWhatItsRoleAllows() throws {
+        let cluster = try InProcessCluster(workerCount: 2, tokensTable: "[tokens]\nread = \"reader\"\nwrite = \"writer\"")
+        let query = SmallData.batch(SmallData.queries.slice(0 ..< 1))
+        let batch = AddBatch(ids: [1, 2], vectors: SmallData.batch(SmallData.base.slice(0 ..< 2)))
+        let reader = cluster.client(token: "reader"), writer = cluster.client(token: "writer")
+        func refusal(_ body: () throws -> Void) -> String? {
+            do {
+                try body()
+            } catch let error as ClientError {
+                return error.kind == .unauthorized ? error.reply.message : "\(error.kind): \(error)"
+            } catch {
+                return "\(error)"
+            }
+            return nil
+        }
+        #expect(refusal { _ = try writer.add(batch) } == nil)
+        #expect(refusal { _ = try reader.search(query, options: SearchOptions(k: 1, nprobe: 4)) } == nil)
+        #expect(refusal { _ = try writer.search(query, options: SearchOptions(k: 1, nprobe: 4)) } == nil)
+        #expect(refusal { _ = try reader.add(batch) } == "a read token may not send add: it needs a write token")
+        #expect(refusal { _ = try reader.call(.delete(ids: [1])) }?.contains("needs a write token") == true)
+        #expect(refusal { _ = try writer.call(.codebookPush(version: 1, indexFile: [])) }?.contains("needs a cluster token") == true)
+        #expect(refusal { _ = try cluster.client().call(.stats) } == nil)
+        // A worker knows only the cluster's token.
+        let workerAsWriter = ServiceClient(connection: cluster.network.connect(cluster.workerURLs[0]), token: "writer")
+        #expect(refusal { _ = try workerAsWriter.call(.shardTransfer(ShardTransfer(codebookVersion: 0, ids: [], lists: [], codes: []))) }
+            == "wrong token")
+        // Bytes after a NUL count.
+        #expect(refusal { _ = try cluster.client(token: "reader\0").search(query, options: SearchOptions(k: 1, nprobe: 4)) }
+            == "wrong token")
     }
 }

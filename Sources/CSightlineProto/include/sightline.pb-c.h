@@ -93,9 +93,11 @@ struct  Sightline__V1__Envelope
    */
   uint64_t request_id;
   /*
-   * The cluster token; requests with a wrong or missing token are refused before any work.
+   * A token of the cluster (bytes, compared whole: a NUL does not end it). It decides the role:
+   * the cluster's own token may do everything, a write token adds and deletes and reads, a read
+   * token reads. Requests with a wrong or missing token are refused before any work.
    */
-  char *token;
+  ProtobufCBinaryData token;
   /*
    * Time budget in milliseconds from the moment the request is sent; 0 means the server default.
    */
@@ -107,7 +109,7 @@ struct  Sightline__V1__Envelope
 };
 #define SIGHTLINE__V1__ENVELOPE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__envelope__descriptor) \
-    , 0, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+    , 0, 0, {0,NULL}, 0, (char *)protobuf_c_empty_string }
 
 
 typedef enum {
