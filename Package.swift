@@ -80,17 +80,17 @@ let package = Package(
 
         .executableTarget(
             name: "sightline-worker",
-            dependencies: ["WorkerService", "ServiceSupport", "ClusterModel", "ProcessRuntime", argumentParser]),
+            dependencies: ["WorkerService", "ServiceSupport", "ClusterModel", "ProcessRuntime", "Transport", argumentParser]),
         .executableTarget(
             name: "sightline-coordinator",
             dependencies: [
-                "CoordinatorService", "ServiceSupport", "ClusterModel", "ShardStore", "ProcessRuntime", "Workflows",
+                "CoordinatorService", "ServiceSupport", "ClusterModel", "ShardStore", "ProcessRuntime", "Transport", "Workflows",
                 "Datasets", "VectorIndex", "VectorMath", "ErrorKinds", argumentParser,
             ]),
         .executableTarget(
             name: "sightline",
             dependencies: [
-                "Workflows", "Datasets", "VectorIndex", "RetrievalEval", "VectorMath", "ClusterClient", "Wire", "Descriptors",
+                "Workflows", "Datasets", "VectorIndex", "RetrievalEval", "VectorMath", "ClusterClient", "Wire", "Transport", "Descriptors",
                 "ErrorKinds", "ProcessRuntime", argumentParser,
             ]),
 
@@ -116,6 +116,13 @@ let package = Package(
             ]),
     ]
 )
+
+// Fuzz targets (libFuzzer): only with SIGHTLINE_FUZZ=1, built by scripts/fuzz with -sanitize=fuzzer.
+if Context.environment["SIGHTLINE_FUZZ"] == "1" {
+    package.targets.append(.executableTarget(
+        name: "sightline-fuzz",
+        dependencies: ["ClusterModel", "Descriptors", "ServiceSupport", "VectorIndex", "VectorMath", "Wire", "WorkerService"]))
+}
 
 // One set of Swift settings for every Swift target: strict existential spelling everywhere, and
 // release builds without dynamic exclusivity checks (measured faster in the scan loops).

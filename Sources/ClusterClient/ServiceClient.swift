@@ -21,10 +21,10 @@ public final class ServiceClient: Sendable {
         self.replyMarginMilliseconds = replyMarginMilliseconds
     }
 
-    /// Dials `url` over nng.
-    public convenience init(url: String, token: String, collection: String = "") throws {
+    /// Dials `url` over nng (TLS with `tls`, which a `tls+tcp://` address needs).
+    public convenience init(url: String, token: String, collection: String = "", tls: TLSSettings? = nil) throws {
         do {
-            self.init(connection: try NNGConnection(dial: url), token: token, collection: collection)
+            self.init(connection: try NNGConnection(dial: url, tls: tls), token: token, collection: collection)
         } catch {
             throw ClientError.transport(error, url: url)
         }

@@ -19,6 +19,15 @@ public struct IndexSettings: Sendable, Equatable {
     public var defaultNprobe: Int
 }
 
+/// The `[tls]` table: PEM files of the cluster's CA and of the coordinator's certificate and key,
+/// and the name every node's certificate carries.
+public struct TLSFiles: Sendable, Equatable {
+    public var certificateAuthority: String
+    public var certificate: String
+    public var key: String
+    public var serverName: String
+}
+
 /// A cluster configuration file (see cluster/local.toml for every key, documented).
 public struct ClusterConfig: Sendable, Equatable {
     public var cluster: String
@@ -27,6 +36,8 @@ public struct ClusterConfig: Sendable, Equatable {
     /// Optional client tokens (`[tokens]`): `write` adds, deletes and reads; `read` only reads.
     public var writeToken: String?
     public var readToken: String?
+    /// TLS on every link when set; then every address must be `tls+tcp://`.
+    public var tls: TLSFiles?
     public var listen: String
     public var dataDirectory: String
     public var collection: String
@@ -49,6 +60,11 @@ public struct ClusterConfig: Sendable, Equatable {
         let tokens = ConfigTable(values: document.tables["tokens"] ?? [:], name: "tokens")
         writeToken = try tokens.optionalString("write")
         readToken = try tokens.optionalString("read")
+        if let values = document.tables["tls"] {
+            let table = ConfigTable(values: values, name: "tls")
+            tls = TLSFiles(certificateAuthority: try table.string("ca"), certificate: try table.string("cert"), key: try table.string("key"),
+                           serverName: try table.string("server_name", default: "sightline"))
+        }
         guard let indexValues = document.tables["index"] else { throw .missing(key: "[index]", table: "") }
         let table = ConfigTable(values: indexValues, name: "index")
         index = IndexSettings(
@@ -88,8 +104,14 @@ public struct ClusterConfig: Sendable, Equatable {
         }
         guard index.metric == "l2" || index.metric == "ip" else { throw .invalid("index.metric must be \"l2\" or \"ip\"") }
         guard deadlineMilliseconds >= 1 else { throw .invalid("deadline_ms must be positive") }
-        for url in [listen] + workers.map(\.url) where !(url.hasPrefix("tcp://") || url.hasPrefix("ipc://") || url.hasPrefix("inproc://")) {
-            throw .invalid("\(url) is not a tcp://, ipc:// or inproc:// address")
+        for url in [listen] + workers.map(\.url) {
+            if tls != nil {
+                guard url.hasPrefix("tls+tcp://") else { throw .invalid("\(url) is plaintext while [tls] is set: use tls+tcp://") }
+            } else if url.hasPrefix("tls+tcp://") {
+                throw .invalid("\(url) needs a [tls] table (ca, cert, key)")
+            } else if !(url.hasPrefix("tcp://") || url.hasPrefix("ipc://") || url.hasPrefix("inproc://")) {
+                throw .invalid("\(url) is not a tcp://, tls+tcp://, ipc:// or inproc:// address")
+            }
         }
     }
 }

@@ -9,5 +9,14 @@ public struct ServiceOptions: ParsableArguments {
     @Option(help: "Largest request accepted, in bytes; larger frames get a typed error.")
     public var maxFrameBytes: Int = FrameLimits.maxFrameBytes
 
+    @Option(help: "TLS: PEM file of the cluster's certificate authority (scripts/make-certs); with it the address must be tls+tcp://.")
+    public var tlsCa: String?
+
+    @Option(help: "TLS: this node's certificate (PEM).")
+    public var tlsCert: String?
+
+    @Option(help: "TLS: this node's private key (PEM).")
+    public var tlsKey: String?
+
     public init() {}
 }

@@ -4,6 +4,8 @@ import Transport
 /// What a service hands the runner once it is built.
 public struct ServiceLaunch: Sendable {
     public var listen: String
+    /// TLS for the listener (then `listen` must be `tls+tcp://`).
+    public var tls: TLSSettings?
     public var handler: ReplyServer.Handler
     /// Said in the log after "listening on URL".
     public var summary: String
@@ -12,9 +14,10 @@ public struct ServiceLaunch: Sendable {
     /// Runs on SIGINT/SIGTERM, before the socket closes.
     public var beforeClosing: @Sendable () -> Void
 
-    public init(listen: String, handler: @escaping ReplyServer.Handler, summary: String,
+    public init(listen: String, tls: TLSSettings? = nil, handler: @escaping ReplyServer.Handler, summary: String,
                 beforeServing: @escaping @Sendable () -> Void = {}, beforeClosing: @escaping @Sendable () -> Void = {}) {
         self.listen = listen
+        self.tls = tls
         self.handler = handler
         self.summary = summary
         self.beforeServing = beforeServing
@@ -37,7 +40,7 @@ public enum ServiceRunner {
             // nng drops frames above its own limit with the connection; keep it above ours so that
             // frames in between get a typed error reply.
             server = try ReplyServer(listen: launch.listen, receiveLimit: maxFrameBytes + (1 << 20), workerCount: threads,
-                                     handler: launch.handler)
+                                     tls: launch.tls, handler: launch.handler)
         } catch {
             log("cannot start: \(error)")
             return 2

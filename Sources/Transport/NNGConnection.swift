@@ -11,9 +11,15 @@ import Foundation
 public final class NNGConnection: Connection, @unchecked Sendable {
     private var socket = nng_socket()
     public let url: String
+    /// Kept for the dialer's life when the link is TLS.
+    private let tlsConfiguration: TLSConfiguration?
 
-    public init(dial url: String) throws(TransportError) {
+    /// Dials `url`: `tcp://`, `ipc://`, or `tls+tcp://` with `tls` (a plaintext address is refused
+    /// when `tls` is given).
+    public init(dial url: String, tls: TLSSettings? = nil) throws(TransportError) {
         self.url = url
+        try TLSSettings.check(url, tls)
+        tlsConfiguration = try tls.map { settings throws(TransportError) in try TLSConfiguration(settings, server: false) }
         try check(nng_req0_open(&socket), "open request socket")
         do {
             // Handlers are idempotent, but a resend after a slow answer only doubles the work: disable it.
@@ -22,7 +28,11 @@ public final class NNGConnection: Connection, @unchecked Sendable {
             try check(nng_socket_set_ms(socket, NNG_OPT_RECONNMAXT, 1000), "set reconnect time")
             try check(nng_socket_set_size(socket, NNG_OPT_RECVMAXSZ, 1 << 30), "set receive limit")
             var dialer = nng_dialer()
-            try check(nng_dial(socket, url, &dialer, Int32(NNG_FLAG_NONBLOCK)), "dial \(url)")
+            try check(nng_dialer_create(&dialer, socket, url), "dial \(url)")
+            if let tlsConfiguration {
+                try check(nng_dialer_set_ptr(dialer, NNG_OPT_TLS_CONFIG, UnsafeMutableRawPointer(tlsConfiguration.handle)), "set TLS on \(url)")
+            }
+            try check(nng_dialer_start(dialer, Int32(NNG_FLAG_NONBLOCK)), "dial \(url)")
         } catch {
             nng_close(socket)
             throw error

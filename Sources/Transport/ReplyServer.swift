@@ -18,19 +18,30 @@ public final class ReplyServer: @unchecked Sendable {
     private var closed = false
     private let finished = DispatchGroup()
     public let url: String
+    /// Kept for the listener's life when the link is TLS.
+    private let tlsConfiguration: TLSConfiguration?
 
     /// Listens on `url` (`tcp://HOST:PORT`, `ipc:///path`). Frames above `receiveLimit` bytes are
     /// dropped by nng with the connection; set it above the application limit so that frames
     /// between the two get a typed error reply from the handler instead.
-    public init(listen url: String, receiveLimit: Int, workerCount: Int = 8, handler: @escaping Handler) throws(TransportError) {
+    /// With `tls` the address must be `tls+tcp://` (plaintext is refused).
+    public init(listen url: String, receiveLimit: Int, workerCount: Int = 8, tls: TLSSettings? = nil,
+                handler: @escaping Handler) throws(TransportError) {
         self.url = url
         self.handler = handler
         self.workerCount = max(1, workerCount)
+        try TLSSettings.check(url, tls)
+        tlsConfiguration = try tls.map { settings throws(TransportError) in try TLSConfiguration(settings, server: true) }
         try check(nng_rep0_open(&socket), "open reply socket")
         do {
             try check(nng_socket_set_size(socket, NNG_OPT_RECVMAXSZ, receiveLimit), "set receive limit")
             var listener = nng_listener()
-            try check(nng_listen(socket, url, &listener, 0), "listen on \(url)")
+            try check(nng_listener_create(&listener, socket, url), "listen on \(url)")
+            if let tlsConfiguration {
+                try check(nng_listener_set_ptr(listener, NNG_OPT_TLS_CONFIG, UnsafeMutableRawPointer(tlsConfiguration.handle)),
+                          "set TLS on \(url)")
+            }
+            try check(nng_listener_start(listener, 0), "listen on \(url)")
         } catch {
             nng_close(socket)
             throw error

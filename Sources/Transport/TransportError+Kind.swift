@@ -5,7 +5,7 @@ extension TransportError: ClassifiedError {
     /// address or a bug.
     public var kind: ErrorKind {
         switch self {
-        case .invalidAddress: return .badInput
+        case .invalidAddress, .tls: return .badInput
         default: return isUnavailable ? .unavailable : .internalError
         }
     }

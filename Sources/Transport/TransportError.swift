@@ -9,6 +9,8 @@ public enum TransportError: Error, Equatable, CustomStringConvertible {
     case invalidAddress(String)
     /// Nothing serves the address (an in-process server that was closed).
     case unreachable(String)
+    /// TLS is misconfigured: a missing or unreadable file, or a scheme that does not match.
+    case tls(String)
 
     public var description: String {
         switch self {
@@ -17,6 +19,7 @@ public enum TransportError: Error, Equatable, CustomStringConvertible {
         case .closed: return "the socket is closed"
         case .invalidAddress(let url): return "\(url) is not a valid address: use tcp://HOST:PORT or ipc:///path"
         case .unreachable(let url): return "nothing answers at \(url)"
+        case .tls(let detail): return "TLS: \(detail)"
         }
     }
 
@@ -26,7 +29,7 @@ public enum TransportError: Error, Equatable, CustomStringConvertible {
         case .timedOut, .closed, .unreachable: return true
         case .nng(_, let code, _): return code == Int32(NNG_ECONNREFUSED.rawValue) || code == Int32(NNG_ECONNSHUT.rawValue)
                                           || code == Int32(NNG_ECONNRESET.rawValue)
-        case .invalidAddress: return false
+        case .invalidAddress, .tls: return false
         }
     }
 }

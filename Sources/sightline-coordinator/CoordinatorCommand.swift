@@ -7,6 +7,7 @@ import Foundation
 import ProcessRuntime
 import ServiceSupport
 import ShardStore
+import Transport
 import VectorIndex
 import VectorMath
 import Workflows
@@ -47,10 +48,15 @@ struct CoordinatorCommand: ParsableCommand {
             let clusterConfig = try ClusterConfig(parsing: try String(contentsOfFile: config, encoding: .utf8))
             let catalog = try CatalogDatabase(directory: clusterConfig.dataDirectory, cluster: clusterConfig.cluster)
             let codebookFile = try loadCodebooks(clusterConfig, catalog: catalog, log: log)
+            // [tls]: clients reach the coordinator over TLS, and it presents its certificate to the workers.
+            let tls = clusterConfig.tls.map {
+                TLSSettings(certificateAuthorityFile: $0.certificateAuthority, certificateFile: $0.certificate, keyFile: $0.key,
+                            serverName: $0.serverName)
+            }
             let coordinator = try Coordinator(config: clusterConfig, catalog: catalog, codebookFile: codebookFile,
-                                              maxFrameBytes: service.maxFrameBytes, log: log)
+                                              maxFrameBytes: service.maxFrameBytes, dial: { try NNGConnection(dial: $0, tls: tls) }, log: log)
             return ServiceLaunch(
-                listen: clusterConfig.listen, handler: { coordinator.handle($0) },
+                listen: clusterConfig.listen, tls: tls, handler: { coordinator.handle($0) },
                 summary: "cluster \(clusterConfig.cluster), \(clusterConfig.workers.count) shards",
                 beforeServing: {
                     coordinator.checkWorkers()

@@ -2,6 +2,7 @@ import ArgumentParser
 import ClusterModel
 import ProcessRuntime
 import ServiceSupport
+import Transport
 import WorkerService
 
 @main
@@ -47,7 +48,13 @@ struct WorkerCommand: ParsableCommand {
                                           token: try TokenSource.resolve(flag: token, file: tokenFile), dataDirectory: data)
             settings.maxFrameBytes = service.maxFrameBytes
             let worker = try Worker(settings: settings, log: log)
-            return ServiceLaunch(listen: listen, handler: { worker.handle($0) }, summary: "data \(data)")
+            // Only the coordinator, with a certificate of the cluster's CA, may talk to a worker.
+            let tls = service.tlsCa.map {
+                TLSSettings(certificateAuthorityFile: $0, certificateFile: service.tlsCert, keyFile: service.tlsKey,
+                            requiresClientCertificate: true)
+            }
+            return ServiceLaunch(listen: listen, tls: tls, handler: { worker.handle($0) },
+                                 summary: "data \(data)\(tls == nil ? "" : ", TLS")")
         }
         if status != 0 { throw ExitCode(status) }
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import ClusterClient
 import Foundation
 import ProcessRuntime
+import Transport
 
 /// How to reach the coordinator.
 struct CoordinatorOptions: ParsableArguments {
@@ -17,8 +18,16 @@ struct CoordinatorOptions: ParsableArguments {
     @Option(help: "Collection (default: the cluster's).")
     var collection: String = ""
 
+    @Option(help: "TLS: the cluster's CA certificate (PEM); needed for a tls+tcp:// coordinator.")
+    var tlsCa: String?
+
+    @Option(help: "TLS: the name on the coordinator's certificate.")
+    var tlsServerName: String = "sightline"
+
     func client() throws -> ServiceClient {
-        try ServiceClient(url: coordinator, token: try TokenSource.resolve(flag: token, file: tokenFile), collection: collection)
+        let tls = tlsCa.map { TLSSettings(certificateAuthorityFile: $0, serverName: tlsServerName) }
+        return try ServiceClient(url: coordinator, token: try TokenSource.resolve(flag: token, file: tokenFile), collection: collection,
+                                 tls: tls)
     }
 }
 

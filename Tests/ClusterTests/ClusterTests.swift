@@ -9,7 +9,8 @@ import Wire
 @Suite(.serialized) struct ClusterTests {
     /// The cluster's answer to every query equals the single-node index's answer over the same
     /// data: same ids, same distances, same order (2,000 Fashion-MNIST queries, 3 workers).
-    @Test func exactMergeEqualsSingleNode() throws {
+    /// Fashion-MNIST codebooks, trained once for both runs of the merge test.
+    static let fashionCodebooks: Result<[UInt8], any Error> = Result {
         let data = try DatasetCatalog.load("fashion-mnist")
         var training = IVFPQTraining()
         training.iterations = 6
@@ -17,8 +18,14 @@ import Wire
         let trained = try IVFPQIndex.train(
             data.train, configuration: IVFPQConfiguration(dimension: 784, listCount: 256, subquantizerCount: 16),
             training: training)
-        let codebooks = IndexFile.encode(trained)
-        let cluster = try LocalCluster(name: "merge", workerCount: 3, index: (784, 256, 16), codebooks: codebooks)
+        return IndexFile.encode(trained)
+    }
+
+    @Test(arguments: [false, true])
+    func exactMergeEqualsSingleNode(tls: Bool) throws {
+        let data = try DatasetCatalog.load("fashion-mnist")
+        let codebooks = try Self.fashionCodebooks.get()
+        let cluster = try LocalCluster(name: "merge", workerCount: 3, index: (784, 256, 16), codebooks: codebooks, tls: tls)
         defer { cluster.stop() }
         try cluster.start()
         let client = try cluster.client()
@@ -49,8 +56,9 @@ import Wire
 
     /// kill -9 a worker after acknowledged adds, restart it: every acknowledged vector is there
     /// again, none twice.
-    @Test func acknowledgedAddsSurviveKillNine() throws {
-        let cluster = try LocalCluster(name: "durable", workerCount: 3, index: (16, 16, 4), codebooks: SmallData.codebooks)
+    @Test(arguments: [false, true])
+    func acknowledgedAddsSurviveKillNine(tls: Bool) throws {
+        let cluster = try LocalCluster(name: "durable", workerCount: 3, index: (16, 16, 4), codebooks: SmallData.codebooks, tls: tls)
         defer { cluster.stop() }
         try cluster.start()
         let client = try cluster.client()
@@ -75,8 +83,9 @@ import Wire
 
     /// A stopped worker: answers come within the deadline, partial, naming it; after a restart,
     /// full answers resume and equal the ones before the failure.
-    @Test func deadWorkerGivesPartialAnswersWithinTheDeadline() throws {
-        let cluster = try LocalCluster(name: "failure", workerCount: 3, index: (16, 16, 4), codebooks: SmallData.codebooks)
+    @Test(arguments: [false, true])
+    func deadWorkerGivesPartialAnswersWithinTheDeadline(tls: Bool) throws {
+        let cluster = try LocalCluster(name: "failure", workerCount: 3, index: (16, 16, 4), codebooks: SmallData.codebooks, tls: tls)
         defer { cluster.stop() }
         try cluster.start()
         let client = try cluster.client()

@@ -1,6 +1,7 @@
 import ClusterClient
 import Foundation
 import Testing
+import Transport
 import Wire
 
 /// Real worker and coordinator processes on loopback for one test, each in its own folder, on
@@ -25,15 +26,24 @@ final class LocalCluster: @unchecked Sendable {
     /// Wraps each command, e.g. ["ip", "netns", "exec", NS] for a worker in a namespace.
     var launchPrefix: (_ role: String) -> [String] = { _ in [] }
 
+    /// With `tls`, every link is `tls+tcp://` with certificates from `scripts/make-certs`.
     init(name: String, workerCount: Int, index: (dimension: Int, nlist: Int, m: Int), codebooks: [UInt8],
-         token: String = "test-token", urls: (coordinator: String, workers: [String])? = nil, maxFrameBytes: Int? = nil) throws {
+         token: String = "test-token", urls: (coordinator: String, workers: [String])? = nil, maxFrameBytes: Int? = nil,
+         tls: Bool = false) throws {
         folder = FileManager.default.temporaryDirectory
             .appendingPathComponent("sightline-\(name)-\(getpid())-\(UInt32.random(in: 0 ... .max))").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         self.token = token
         clusterName = "test-\(name)"
-        coordinatorURL = urls?.coordinator ?? "tcp://127.0.0.1:\(LocalCluster.freePort())"
-        workerURLs = urls?.workers ?? (0 ..< workerCount).map { _ in "tcp://127.0.0.1:\(LocalCluster.freePort())" }
+        let scheme = tls ? "tls+tcp" : "tcp"
+        coordinatorURL = urls?.coordinator ?? "\(scheme)://127.0.0.1:\(LocalCluster.freePort())"
+        workerURLs = urls?.workers ?? (0 ..< workerCount).map { _ in "\(scheme)://127.0.0.1:\(LocalCluster.freePort())" }
+        certificates = tls ? "\(folder)/certs" : nil
+        if let certificates {
+            let status = TestHosts.run([LocalCluster.root.appendingPathComponent("scripts/make-certs").path, certificates,
+                                        "coordinator", "worker"])
+            guard status == 0 else { throw ClusterTestError.notHealthy("scripts/make-certs failed (\(status))") }
+        }
         try Data(codebooks).write(to: URL(fileURLWithPath: "\(folder)/codebooks.slix"))
         var config = """
             cluster = "\(clusterName)"
@@ -48,6 +58,10 @@ final class LocalCluster: @unchecked Sendable {
             nprobe = 4
 
             """
+        if let certificates {
+            config += "[tls]\nca = \"\(certificates)/ca.pem\"\ncert = \"\(certificates)/coordinator.pem\"\n"
+                + "key = \"\(certificates)/coordinator.key\"\n"
+        }
         for (shard, url) in workerURLs.enumerated() { config += "[[workers]]\nshard = \(shard)\nurl = \"\(url)\"\n" }
         configPath = "\(folder)/cluster.toml"
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
@@ -55,6 +69,18 @@ final class LocalCluster: @unchecked Sendable {
     }
 
     let maxFrameBytes: Int?
+    /// The folder of the CA and node certificates when the cluster runs TLS.
+    let certificates: String?
+
+    /// What a client needs to reach a TLS cluster: the CA (the coordinator does not ask clients
+    /// for certificates; workers do, and accept the coordinator's).
+    var clientTLS: TLSSettings? { certificates.map { TLSSettings(certificateAuthorityFile: "\($0)/ca.pem") } }
+
+    /// What a test needs to speak to a worker directly: a certificate of the cluster's CA.
+    var nodeTLS: TLSSettings? {
+        certificates.map { TLSSettings(certificateAuthorityFile: "\($0)/ca.pem", certificateFile: "\($0)/coordinator.pem",
+                                       keyFile: "\($0)/coordinator.key") }
+    }
 
     /// A port nobody listens on now (bound to 0, read back, released).
     static func freePort() -> Int {
@@ -93,7 +119,8 @@ final class LocalCluster: @unchecked Sendable {
         workers[shard] = try launch(
             [LocalCluster.binary("sightline-worker"), "--listen", workerURLs[shard], "--data", "\(folder)/worker-\(shard)",
              "--cluster", clusterName, "--shard", "\(shard)"]
-                + (maxFrameBytes.map { ["--max-frame-bytes", "\($0)"] } ?? []),
+                + (maxFrameBytes.map { ["--max-frame-bytes", "\($0)"] } ?? [])
+                + (certificates.map { ["--tls-ca", "\($0)/ca.pem", "--tls-cert", "\($0)/worker.pem", "--tls-key", "\($0)/worker.key"] } ?? []),
             role: "worker-\(shard)", log: "\(folder)/worker-\(shard).log")
     }
 
@@ -111,7 +138,7 @@ final class LocalCluster: @unchecked Sendable {
     }
 
     func client(token: String? = nil, collection: String = "") throws -> ServiceClient {
-        try ServiceClient(url: coordinatorURL, token: token ?? self.token, collection: collection)
+        try ServiceClient(url: coordinatorURL, token: token ?? self.token, collection: collection, tls: clientTLS)
     }
 
     /// Waits until the coordinator reports every worker reachable with the codebooks installed.
