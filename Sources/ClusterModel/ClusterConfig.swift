@@ -62,7 +62,8 @@ public struct ClusterConfig: Sendable, Equatable {
         readToken = try tokens.optionalString("read")
         if let values = document.tables["tls"] {
             let table = ConfigTable(values: values, name: "tls")
-            tls = TLSFiles(certificateAuthority: try table.string("ca"), certificate: try table.string("cert"), key: try table.string("key"),
+            tls = TLSFiles(certificateAuthority: try table.string("ca"), certificate: try table.string("cert"),
+                           key: try table.string("key"),
                            serverName: try table.string("server_name", default: "sightline"))
         }
         guard let indexValues = document.tables["index"] else { throw .missing(key: "[index]", table: "") }

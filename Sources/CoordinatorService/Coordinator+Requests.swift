@@ -117,7 +117,10 @@ extension Coordinator {
             case .success(.add(let shardAdded, let shardIgnored)):
                 added = added.saturatingAdd(shardAdded)
                 ignored = ignored.saturatingAdd(shardIgnored)
-                workerStates.withLock { $0[shard, default: WorkerState()].vectorCount = $0[shard, default: WorkerState()].vectorCount.saturatingAdd(shardAdded) }
+                workerStates.withLock { states in
+                    states[shard, default: WorkerState()].vectorCount = states[shard, default: WorkerState()].vectorCount
+                        .saturatingAdd(shardAdded)
+                }
             case .failure(let error) where error.code == .badRequest:
                 throw error
             case .failure(let error):

@@ -30,7 +30,7 @@ public struct ServiceLaunch: Sendable {
 public enum ServiceRunner {
     /// Returns the process's exit status: 0 after a clean stop, 2 when the service could not
     /// start (the reason is logged).
-    public static func run(component: String, threads: Int, maxFrameBytes: Int,
+    public static func run(component: String, threads: Int, maxFrameBytes: Int, maxConnections: Int = ReplyServer.defaultMaxConnections,
                            build: (_ log: @escaping @Sendable (String) -> Void) throws -> ServiceLaunch) -> Int32 {
         let log: @Sendable (String) -> Void = { logLine(component, $0) }
         let launch: ServiceLaunch
@@ -40,7 +40,7 @@ public enum ServiceRunner {
             // nng drops frames above its own limit with the connection; keep it above ours so that
             // frames in between get a typed error reply.
             server = try ReplyServer(listen: launch.listen, receiveLimit: maxFrameBytes + (1 << 20), workerCount: threads,
-                                     tls: launch.tls, handler: launch.handler)
+                                     tls: launch.tls, maxConnections: maxConnections, handler: launch.handler)
         } catch {
             log("cannot start: \(error)")
             return 2

@@ -30,7 +30,8 @@ public final class NNGConnection: Connection, @unchecked Sendable {
             var dialer = nng_dialer()
             try check(nng_dialer_create(&dialer, socket, url), "dial \(url)")
             if let tlsConfiguration {
-                try check(nng_dialer_set_ptr(dialer, NNG_OPT_TLS_CONFIG, UnsafeMutableRawPointer(tlsConfiguration.handle)), "set TLS on \(url)")
+                try check(nng_dialer_set_ptr(dialer, NNG_OPT_TLS_CONFIG, UnsafeMutableRawPointer(tlsConfiguration.handle)),
+                          "set TLS on \(url)")
             }
             try check(nng_dialer_start(dialer, Int32(NNG_FLAG_NONBLOCK)), "dial \(url)")
         } catch {

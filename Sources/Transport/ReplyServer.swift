@@ -9,6 +9,8 @@ import Foundation
 /// `closed`) is only touched under `lock`.
 public final class ReplyServer: @unchecked Sendable {
     public typealias Handler = @Sendable ([UInt8]) -> [UInt8]
+    /// Default cap on open connections: each may hold a frame being received.
+    public static let defaultMaxConnections = 256
 
     private var socket = nng_socket()
     private let handler: Handler
@@ -20,21 +22,28 @@ public final class ReplyServer: @unchecked Sendable {
     public let url: String
     /// Kept for the listener's life when the link is TLS.
     private let tlsConfiguration: TLSConfiguration?
+    private let connectionLimit: ConnectionLimit
+
+    /// Connections currently open.
+    public var connectionCount: Int { connectionLimit.count }
 
     /// Listens on `url` (`tcp://HOST:PORT`, `ipc:///path`). Frames above `receiveLimit` bytes are
     /// dropped by nng with the connection; set it above the application limit so that frames
     /// between the two get a typed error reply from the handler instead.
-    /// With `tls` the address must be `tls+tcp://` (plaintext is refused).
+    /// With `tls` the address must be `tls+tcp://` (plaintext is refused). At most
+    /// `maxConnections` peers stay connected; more are closed as they arrive.
     public init(listen url: String, receiveLimit: Int, workerCount: Int = 8, tls: TLSSettings? = nil,
-                handler: @escaping Handler) throws(TransportError) {
+                maxConnections: Int = ReplyServer.defaultMaxConnections, handler: @escaping Handler) throws(TransportError) {
         self.url = url
         self.handler = handler
         self.workerCount = max(1, workerCount)
+        connectionLimit = ConnectionLimit(maximum: maxConnections)
         try TLSSettings.check(url, tls)
         tlsConfiguration = try tls.map { settings throws(TransportError) in try TLSConfiguration(settings, server: true) }
         try check(nng_rep0_open(&socket), "open reply socket")
         do {
             try check(nng_socket_set_size(socket, NNG_OPT_RECVMAXSZ, receiveLimit), "set receive limit")
+            try connectionLimit.install(on: socket)
             var listener = nng_listener()
             try check(nng_listener_create(&listener, socket, url), "listen on \(url)")
             if let tlsConfiguration {

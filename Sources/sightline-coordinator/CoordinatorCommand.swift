@@ -44,7 +44,7 @@ struct CoordinatorCommand: ParsableCommand {
 
     func run() throws {
         let status = ServiceRunner.run(component: "coordinator", threads: service.threads ?? 8,
-                                       maxFrameBytes: service.maxFrameBytes) { log in
+                                       maxFrameBytes: service.maxFrameBytes, maxConnections: service.maxConnections) { log in
             let clusterConfig = try ClusterConfig(parsing: try String(contentsOfFile: config, encoding: .utf8))
             let catalog = try CatalogDatabase(directory: clusterConfig.dataDirectory, cluster: clusterConfig.cluster)
             let codebookFile = try loadCodebooks(clusterConfig, catalog: catalog, log: log)
@@ -54,7 +54,8 @@ struct CoordinatorCommand: ParsableCommand {
                             serverName: $0.serverName)
             }
             let coordinator = try Coordinator(config: clusterConfig, catalog: catalog, codebookFile: codebookFile,
-                                              maxFrameBytes: service.maxFrameBytes, dial: { try NNGConnection(dial: $0, tls: tls) }, log: log)
+                                              maxFrameBytes: service.maxFrameBytes,
+                                              dial: { try NNGConnection(dial: $0, tls: tls) }, log: log)
             return ServiceLaunch(
                 listen: clusterConfig.listen, tls: tls, handler: { coordinator.handle($0) },
                 summary: "cluster \(clusterConfig.cluster), \(clusterConfig.workers.count) shards",

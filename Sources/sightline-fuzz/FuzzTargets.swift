@@ -65,7 +65,8 @@ func seeds(for target: FuzzTarget) -> [[UInt8]] {
     case .request, .worker:
         return seedRequests(token: fuzzToken) + seedRequests(token: "fuzz-read")
     case .indexFile:
-        return [IndexFile.encode(smallIndex(vectors: 0, storesVectors: false)), IndexFile.encode(smallIndex(vectors: 40, storesVectors: true))]
+        return [IndexFile.encode(smallIndex(vectors: 0, storesVectors: false)),
+                IndexFile.encode(smallIndex(vectors: 40, storesVectors: true))]
     case .modelFile:
         return [ModelFile.encode(EmbeddingNetwork(shape: NetworkShape(inputSize: 16, hiddenSizes: [8], embeddingSize: 4), seed: 1)),
                 ModelFile.encode(EmbeddingNetwork(shape: .convolutional(side: 8, embeddingSize: 4), seed: 2))]
@@ -91,7 +92,8 @@ func makeWorker() -> Worker {
 }
 
 @_cdecl("LLVMFuzzerInitialize")
-public func fuzzInitialize(_ argc: UnsafeMutablePointer<Int32>?, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?) -> Int32 {
+public func fuzzInitialize(_ argc: UnsafeMutablePointer<Int32>?,
+                           _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?) -> Int32 {
     let environment = ProcessInfo.processInfo.environment
     guard let name = environment["SIGHTLINE_FUZZ_TARGET"], let target = FuzzTarget(rawValue: name) else {
         FileHandle.standardError.write(Data("set SIGHTLINE_FUZZ_TARGET to one of \(FuzzTarget.allCases.map(\.rawValue))\n".utf8))
@@ -124,4 +126,16 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         _ = try? ModelFile.decode(bytes)
     }
     return 0
+}
+
+// SwiftPM links an executable's entry point under the module's name; hand it to libFuzzer's driver.
+@_silgen_name("LLVMFuzzerRunDriver")
+func runFuzzerDriver(_ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+                     _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
+
+@_cdecl("sightline_fuzz_main")
+public func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    var count = argc
+    var arguments = argv
+    return runFuzzerDriver(&count, &arguments) { data, size in fuzzOneInput(data, size) }
 }

@@ -43,7 +43,7 @@ struct WorkerCommand: ParsableCommand {
 
     func run() throws {
         let status = ServiceRunner.run(component: "worker \(shard)", threads: service.threads ?? 4,
-                                       maxFrameBytes: service.maxFrameBytes) { log in
+                                       maxFrameBytes: service.maxFrameBytes, maxConnections: service.maxConnections) { log in
             var settings = WorkerSettings(cluster: cluster, shard: ShardID(shard),
                                           token: try TokenSource.resolve(flag: token, file: tokenFile), dataDirectory: data)
             settings.maxFrameBytes = service.maxFrameBytes

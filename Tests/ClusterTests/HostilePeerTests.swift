@@ -169,8 +169,12 @@ enum CraftedIndexFile {
     /// claiming as many vectors.
     static func listClaiming(_ count: UInt64, in file: [UInt8]) -> [UInt8] {
         var bytes = file
-        func put(_ value: UInt64, at offset: Int) { for i in 0 ..< 8 { bytes[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(i))) } }
-        func put32(_ value: UInt32, at offset: Int) { for i in 0 ..< 4 { bytes[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt32(i))) } }
+        func put(_ value: UInt64, at offset: Int) {
+            for i in 0 ..< 8 { bytes[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(i))) }
+        }
+        func put32(_ value: UInt32, at offset: Int) {
+            for i in 0 ..< 4 { bytes[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt32(i))) }
+        }
         // Header: magic 4, version 4, metric 1, flags 1, d 4, nlist 4, m 4, count 8, CRC 4.
         put(count, at: 22)
         put32(bytes.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[0 ..< 30])) }, at: 30)

@@ -120,7 +120,9 @@ final class LocalCluster: @unchecked Sendable {
             [LocalCluster.binary("sightline-worker"), "--listen", workerURLs[shard], "--data", "\(folder)/worker-\(shard)",
              "--cluster", clusterName, "--shard", "\(shard)"]
                 + (maxFrameBytes.map { ["--max-frame-bytes", "\($0)"] } ?? [])
-                + (certificates.map { ["--tls-ca", "\($0)/ca.pem", "--tls-cert", "\($0)/worker.pem", "--tls-key", "\($0)/worker.key"] } ?? []),
+                + (certificates.map {
+                    ["--tls-ca", "\($0)/ca.pem", "--tls-cert", "\($0)/worker.pem", "--tls-key", "\($0)/worker.key"]
+                } ?? []),
             role: "worker-\(shard)", log: "\(folder)/worker-\(shard).log")
     }
 

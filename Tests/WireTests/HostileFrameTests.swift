@@ -51,7 +51,8 @@ import Testing
     }
 
     @Test func ordinaryLargeBatchesStillDecode() throws {
-        let batch = AddBatch(ids: (0 ..< 20_000).map(UInt64.init), vectors: VectorBatch(dimension: 128, values: [Float](repeating: 0.5, count: 2_560_000)),
+        let batch = AddBatch(ids: (0 ..< 20_000).map(UInt64.init),
+                             vectors: VectorBatch(dimension: 128, values: [Float](repeating: 0.5, count: 2_560_000)),
                              labels: [Int32](repeating: 3, count: 20_000), keys: (0 ..< 20_000).map { "image-\($0).png" })
         let request = Request(envelope: Self.envelope, body: .add(batch))
         #expect(try WireCodec.decodeRequest(WireCodec.encode(request)) == request)
