@@ -77,6 +77,11 @@ public final class Coordinator: Sendable {
     /// Answers one frame: the shared gate checks it, `respond` runs it with the request's
     /// deadline (the config's when the request gives none).
     public func handle(_ frame: [UInt8]) -> [UInt8] {
+        frame.withUnsafeBytes { handle($0) }
+    }
+
+    /// The same for a frame lent by the transport.
+    public func handle(_ frame: UnsafeRawBufferPointer) -> [UInt8] {
         gate.handle(frame) { request in
             let deadline = request.envelope.deadlineMilliseconds > 0
                 ? Int(request.envelope.deadlineMilliseconds) : config.deadlineMilliseconds

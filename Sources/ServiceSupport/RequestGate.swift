@@ -10,8 +10,11 @@ public struct RequestGate: Sendable {
     /// Empty accepts any collection.
     public var collection: String
     public var maxFrameBytes: Int
+    /// Memory large admitted frames may take at once.
+    public let admission: DecodeAdmission
 
-    public init(tokens: AccessTokens, collection: String, maxFrameBytes: Int) {
+    public init(tokens: AccessTokens, collection: String, maxFrameBytes: Int, admission: DecodeAdmission = DecodeAdmission()) {
+        self.admission = admission
         self.tokens = tokens
         self.collection = collection
         self.maxFrameBytes = maxFrameBytes
@@ -22,6 +25,11 @@ public struct RequestGate: Sendable {
     /// read; the body is unpacked only for an admitted request. Never throws and never crashes on
     /// bad input: every failure becomes a typed error reply.
     public func handle(_ frame: [UInt8], respond: (Request) throws -> ResponseBody) -> [UInt8] {
+        frame.withUnsafeBytes { handle($0, respond: respond) }
+    }
+
+    /// The same for a frame lent by the transport, read where it was received.
+    public func handle(_ frame: UnsafeRawBufferPointer, respond: (Request) throws -> ResponseBody) -> [UInt8] {
         var requestID: UInt64 = 0
         let body: ResponseBody
         do {
@@ -29,12 +37,14 @@ public struct RequestGate: Sendable {
             let envelope = try WireCodec.decodeEnvelope(frame)
             requestID = envelope.requestID
             let role = try admit(envelope)
-            let request = try WireCodec.decodeRequest(frame, limit: maxFrameBytes)
-            let required = request.body.requiredRole
-            guard role >= required else {
-                throw ErrorReply(.unauthorized, "a \(role) token may not send \(request.body.name): it needs a \(required) token")
+            body = try admission.admitting(frameBytes: frame.count) {
+                let request = try WireCodec.decodeRequest(frame, limit: maxFrameBytes)
+                let required = request.body.requiredRole
+                guard role >= required else {
+                    throw ErrorReply(.unauthorized, "a \(role) token may not send \(request.body.name): it needs a \(required) token")
+                }
+                return try respond(request)
             }
-            body = try respond(request)
         } catch {
             body = .error(ErrorReply(classifying: error))
         }

@@ -8,7 +8,8 @@ import Foundation
 /// `@unchecked Sendable`: the nng socket is thread-safe, and the mutable state (`threads`,
 /// `closed`) is only touched under `lock`.
 public final class ReplyServer: @unchecked Sendable {
-    public typealias Handler = @Sendable ([UInt8]) -> [UInt8]
+    /// Answers one request; the frame is lent for the call only (it lives in nng's message).
+    public typealias Handler = @Sendable (UnsafeRawBufferPointer) -> [UInt8]
     /// Default cap on open connections: each may hold a frame being received.
     public static let defaultMaxConnections = 256
 
@@ -18,6 +19,9 @@ public final class ReplyServer: @unchecked Sendable {
     private let lock = NSLock()
     private var threads: [Thread] = []
     private var closed = false
+    /// Replies being sent: `close()` waits for them before it closes the socket (nng 1.5 may
+    /// crash when a context sends while its socket is being closed).
+    private var sending = 0
     private let finished = DispatchGroup()
     public let url: String
     /// Kept for the listener's life when the link is TLS.
@@ -87,24 +91,55 @@ public final class ReplyServer: @unchecked Sendable {
             let received = nng_aio_result(aio)
             if received == Int32(NNG_ECLOSED.rawValue) { return }
             guard received == 0, let message = nng_aio_get_msg(aio) else { continue }
-            let reply = handler(consumeMessage(message))
+            let reply = withBody(of: message, handler)
             guard let outgoing = try? makeMessage(reply) else { continue }
+            guard beginSending() else {
+                nng_msg_free(outgoing)
+                return
+            }
             nng_aio_set_msg(aio, outgoing)
+            // A client that stops reading cannot hold this thread (or `close()`) for long.
+            nng_aio_set_timeout(aio, 5000)
             nng_ctx_send(context, aio)
             nng_aio_wait(aio)
+            nng_aio_set_timeout(aio, -1)
+            endSending()
             let sent = nng_aio_result(aio)
             if sent != 0 { nng_msg_free(outgoing) }
             if sent == Int32(NNG_ECLOSED.rawValue) { return }
         }
     }
 
-    /// Closes the socket (pending receives end) and waits for the threads to finish their current request.
+    /// False once the server is closing: the reply is dropped.
+    private func beginSending() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !closed else { return false }
+        sending += 1
+        return true
+    }
+
+    private func endSending() {
+        lock.lock()
+        sending -= 1
+        lock.unlock()
+    }
+
+    /// Waits for replies being sent, closes the socket (pending receives end) and waits for the
+    /// threads to finish their current request.
     public func close() {
         lock.lock()
         let wasClosed = closed
         closed = true
         lock.unlock()
         guard !wasClosed else { return }
+        while true {
+            lock.lock()
+            let busy = sending > 0
+            lock.unlock()
+            if !busy { break }
+            usleep(1000)
+        }
         nng_close(socket)
         finished.wait()
     }

@@ -16,7 +16,7 @@ final class AllocationBudget {
     /// Four times the frame plus 1 MiB: packed floats and ids unpack to about their own size,
     /// so real requests stay far below it.
     init(frameBytes: Int) {
-        remaining = 4 * frameBytes + (1 << 20)
+        remaining = FrameLimits.unpackBudget(frameBytes: frameBytes)
     }
 
     fileprivate func charge(_ size: Int) -> Bool {
@@ -40,13 +40,14 @@ final class AllocationBudget {
 /// Unpacks `frame` with protobuf-c's `unpack` within an `AllocationBudget`, runs `body` on the
 /// message and frees it with the same allocator. `what` names the message in errors.
 func unpackWithinBudget<Message, Result>(
-    _ frame: [UInt8], what: String,
+    _ frame: UnsafeRawBufferPointer, what: String,
     unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Message>?,
     free: (UnsafeMutablePointer<Message>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void,
     _ body: (Message) throws(WireError) -> Result
 ) throws(WireError) -> Result {
     let budget = AllocationBudget(frameBytes: frame.count)
-    let unpacked = budget.withAllocator { allocator in frame.withUnsafeBufferPointer { unpack(allocator, $0.count, $0.baseAddress) } }
+    let bytes = frame.bindMemory(to: UInt8.self)
+    let unpacked = budget.withAllocator { allocator in unpack(allocator, bytes.count, bytes.baseAddress) }
     guard let message = unpacked else {
         throw .malformed(budget.exhausted ? "unpacking it would take more than 4 × its size in memory" : "not a \(what) message")
     }

@@ -129,18 +129,23 @@ extension WireCodec {
     /// first field; see `EnvelopePrefix`), with its protocol version checked. This is all a
     /// server reads before it has checked the token.
     public static func decodeEnvelope(_ frame: [UInt8]) throws(WireError) -> Envelope {
-        let decoded: Result<Envelope, WireError> = frame.withUnsafeBufferPointer { buffer in
-            Result { () throws(WireError) -> Envelope in
-                guard !buffer.isEmpty, let base = buffer.baseAddress else { throw .missingField("an envelope") }
-                let range = try EnvelopePrefix.locate(in: buffer)
-                guard let unpacked = sightline__v1__envelope__unpack(nil, range.count, base + range.lowerBound) else {
-                    throw .malformed("the envelope is not an Envelope message")
-                }
-                defer { sightline__v1__envelope__free_unpacked(unpacked, nil) }
-                let e = unpacked.pointee
-                return Envelope(requestID: e.request_id, tokenBytes: bytes(e.token), deadlineMilliseconds: e.deadline_ms,
-                                collection: string(e.collection), protocolVersion: e.protocol_version)
+        let decoded = frame.withUnsafeBytes { buffer in Result { () throws(WireError) in try decodeEnvelope(buffer) } }
+        return try decoded.get()
+    }
+
+    /// `decodeEnvelope` on bytes lent by the transport.
+    public static func decodeEnvelope(_ frame: UnsafeRawBufferPointer) throws(WireError) -> Envelope {
+        let buffer = frame.bindMemory(to: UInt8.self)
+        let decoded: Result<Envelope, WireError> = Result { () throws(WireError) -> Envelope in
+            guard !buffer.isEmpty, let base = buffer.baseAddress else { throw .missingField("an envelope") }
+            let range = try EnvelopePrefix.locate(in: buffer)
+            guard let unpacked = sightline__v1__envelope__unpack(nil, range.count, base + range.lowerBound) else {
+                throw .malformed("the envelope is not an Envelope message")
             }
+            defer { sightline__v1__envelope__free_unpacked(unpacked, nil) }
+            let e = unpacked.pointee
+            return Envelope(requestID: e.request_id, tokenBytes: bytes(e.token), deadlineMilliseconds: e.deadline_ms,
+                            collection: string(e.collection), protocolVersion: e.protocol_version)
         }
         let envelope = try decoded.get()
         guard envelope.protocolVersion == wireProtocolVersion else {
@@ -152,6 +157,12 @@ extension WireCodec {
     /// Parses a request frame. Garbage, truncated frames, frames above the limit and frames
     /// whose unpacking would take more memory than `AllocationBudget` allows throw.
     public static func decodeRequest(_ frame: [UInt8], limit: Int = FrameLimits.maxFrameBytes) throws(WireError) -> Request {
+        let decoded = frame.withUnsafeBytes { buffer in Result { () throws(WireError) in try decodeRequest(buffer, limit: limit) } }
+        return try decoded.get()
+    }
+
+    /// `decodeRequest` on bytes lent by the transport.
+    public static func decodeRequest(_ frame: UnsafeRawBufferPointer, limit: Int = FrameLimits.maxFrameBytes) throws(WireError) -> Request {
         guard frame.count <= limit else { throw .oversized(bytes: frame.count, limit: limit) }
         let envelope = try decodeEnvelope(frame)
         return try unpackWithinBudget(frame, what: "Request", unpack: sightline__v1__request__unpack,

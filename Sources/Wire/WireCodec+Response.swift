@@ -141,8 +141,13 @@ extension WireCodec {
     /// Parses a reply frame, with the same memory budget as a request.
     public static func decodeResponse(_ frame: [UInt8], limit: Int = FrameLimits.maxReplyBytes) throws(WireError) -> Response {
         guard frame.count <= limit else { throw .oversized(bytes: frame.count, limit: limit) }
-        return try unpackWithinBudget(frame, what: "Response", unpack: sightline__v1__response__unpack,
-                                      free: sightline__v1__response__free_unpacked) { m throws(WireError) in try response(from: m) }
+        let decoded = frame.withUnsafeBytes { buffer in
+            Result { () throws(WireError) in
+                try unpackWithinBudget(buffer, what: "Response", unpack: sightline__v1__response__unpack,
+                                       free: sightline__v1__response__free_unpacked) { m throws(WireError) in try response(from: m) }
+            }
+        }
+        return try decoded.get()
     }
 
     /// The Swift response for an unpacked message.

@@ -26,4 +26,7 @@ public enum FrameLimits {
     public static let maxFrameBytes = 64 << 20
     /// Largest reply a client decodes: 256 MiB (a codebook fetch carries a whole index file).
     public static let maxReplyBytes = 256 << 20
+
+    /// The most memory unpacking a frame of `frameBytes` may take (see `AllocationBudget`).
+    public static func unpackBudget(frameBytes: Int) -> Int { 4 * frameBytes + (1 << 20) }
 }

@@ -46,6 +46,11 @@ public final class Worker: Sendable {
     /// Answers one frame: the shared gate checks it, `respond` runs it. Searches are timed for
     /// the stats reply.
     public func handle(_ frame: [UInt8]) -> [UInt8] {
+        frame.withUnsafeBytes { handle($0) }
+    }
+
+    /// The same for a frame lent by the transport.
+    public func handle(_ frame: UnsafeRawBufferPointer) -> [UInt8] {
         let received = DispatchTime.now()
         return gate.handle(frame) { request in
             let started = DispatchTime.now().uptimeNanoseconds

@@ -6,7 +6,7 @@ import Testing
     /// Two connections are served; a third is closed as it arrives until one of the two leaves.
     @Test func connectionsBeyondTheLimitAreClosed() throws {
         let address = "ipc:///tmp/sightline-limit-\(getpid())-\(UInt32.random(in: 0 ... .max))"
-        let server = try ReplyServer(listen: address, receiveLimit: 1 << 16, workerCount: 2, maxConnections: 2) { $0 }
+        let server = try ReplyServer(listen: address, receiveLimit: 1 << 16, workerCount: 2, maxConnections: 2) { Array($0) }
         server.start()
         defer { server.close() }
         var first: NNGConnection? = try NNGConnection(dial: address)

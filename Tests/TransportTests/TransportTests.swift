@@ -7,7 +7,7 @@ import Testing
 
     @Test func requestReplyOverIPCAndConcurrentRequests() async throws {
         let address = Self.url()
-        let server = try ReplyServer(listen: address, receiveLimit: 1 << 20, workerCount: 4) { $0.reversed() }
+        let server = try ReplyServer(listen: address, receiveLimit: 1 << 20, workerCount: 4) { Array($0.reversed()) }
         server.start()
         defer { server.close() }
         let client = try NNGConnection(dial: address)
@@ -28,6 +28,6 @@ import Testing
 
     @Test func badAddressesAreTypedErrors() {
         #expect(throws: TransportError.self) { try NNGConnection(dial: "carrier-pigeon://nowhere") }
-        #expect(throws: TransportError.self) { try ReplyServer(listen: "tcp://300.1.1.1:99999", receiveLimit: 10) { $0 } }
+        #expect(throws: TransportError.self) { try ReplyServer(listen: "tcp://300.1.1.1:99999", receiveLimit: 10) { Array($0) } }
     }
 }
