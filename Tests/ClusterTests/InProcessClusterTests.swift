@@ -1,5 +1,6 @@
 import ClusterClient
 import ClusterModel
+import ServiceSupport
 import ShardStore
 import CoordinatorService
 import Foundation
@@ -168,4 +169,42 @@ final class InProcessCluster: @unchecked Sendable {
         #expect(refusal { _ = try cluster.client(token: "reader\0").search(query, options: SearchOptions(k: 1, nprobe: 4)) }
             == "wrong token")
     }
+
+    /// A worker drops the rest of a batch once its deadline has passed, instead of computing
+    /// answers nobody waits for.
+    @Test func aWorkerDropsABatchWhoseDeadlinePassed() throws {
+        let cluster = try InProcessCluster(workerCount: 1)
+        _ = try SmallData.add(SmallData.base, to: cluster.client())
+        let worker = ServiceClient(connection: cluster.network.connect(cluster.workerURLs[0]), token: "in-process",
+                                   replyMarginMilliseconds: 30_000)
+        // 20,000 queries (79 pieces of 256); the deadline is over long before the last.
+        let queries = SmallData.batch(SmallData.queries)
+        let many = VectorBatch(dimension: queries.dimension, values: Array([[Float]](repeating: queries.values, count: 400).joined()))
+        do {
+            _ = try worker.search(many, options: SearchOptions(k: 10, nprobe: 16), deadlineMilliseconds: 1)
+            Issue.record("the worker answered a batch whose deadline had passed")
+        } catch {
+            #expect(error.reply.code == .deadlineExceeded, "\(error)")
+        }
+        #expect(try worker.search(SmallData.batch(SmallData.queries), options: SearchOptions(k: 10, nprobe: 16)).results.count == 50)
+    }
+
+    /// A push of other codebooks to a shard that holds vectors is refused before its bytes are
+    /// decoded (garbage bytes get CONFLICT, not a decoding error), and a repeat of the current
+    /// codebooks is accepted without decoding.
+    @Test func codebookPushesAreCheckedBeforeDecoding() throws {
+        let cluster = try InProcessCluster(workerCount: 1)
+        _ = try SmallData.add(SmallData.base.slice(0 ..< 100), to: cluster.client())
+        let worker = ServiceClient(connection: cluster.network.connect(cluster.workerURLs[0]), token: "in-process")
+        let garbage = [UInt8](repeating: 0xAB, count: 1 << 16)
+        do {
+            _ = try worker.call(.codebookPush(version: 12345, indexFile: garbage))
+            Issue.record("a conflicting push was accepted")
+        } catch {
+            #expect(error.reply.code == .conflict, "\(error)")
+        }
+        let current = codebookVersion(of: SmallData.codebooks)
+        #expect((try? worker.call(.codebookPush(version: current, indexFile: garbage))) != nil)
+    }
 }
+
