@@ -25,13 +25,22 @@ public final class ShardDatabase: @unchecked Sendable {
     // Safe: every access goes through `database`, which serialises calls.
     let database: SQLiteDatabase
 
-    /// Opens or creates the shard in `directory` for `cluster`; refuses a directory of another cluster.
-    public init(directory: String, cluster: String) throws(StoreError) {
+    /// Opens or creates the shard in `directory` for `cluster` and `shard`; refuses a directory of
+    /// another cluster or of another shard (a directory from before shard ids were recorded takes
+    /// the first shard it is opened as).
+    public init(directory: String, cluster: String, shard: UInt32) throws(StoreError) {
         database = try openClusterDatabase(directory: directory, file: "shard.sqlite", cluster: cluster, schema: """
             CREATE TABLE IF NOT EXISTS entries (
                 id INTEGER PRIMARY KEY, list INTEGER NOT NULL, code BLOB NOT NULL,
                 vector BLOB, label INTEGER, key TEXT);
             """)
+        if let stored = try meta("shard") {
+            guard stored.count == 4 else { throw .corrupt("the shard id is \(stored.count) bytes") }
+            let found = stored.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }
+            guard found == shard else { throw .otherShard(found: found, expected: shard) }
+        } else {
+            try setMeta("shard", withUnsafeBytes(of: shard.littleEndian) { Array($0) })
+        }
     }
 
     func meta(_ key: String) throws(StoreError) -> [UInt8]? {

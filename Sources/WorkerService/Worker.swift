@@ -31,7 +31,7 @@ public final class Worker: Sendable {
         // A worker hears only the coordinator: the cluster token is the one it accepts.
         gate = RequestGate(tokens: AccessTokens(cluster: settings.token), collection: settings.collection,
                            maxFrameBytes: settings.maxFrameBytes)
-        store = try ShardDatabase(directory: settings.dataDirectory, cluster: settings.cluster)
+        store = try ShardDatabase(directory: settings.dataDirectory, cluster: settings.cluster, shard: settings.shard.rawValue)
         if let (version, file) = try store.codebook() {
             var loaded = ShardIndex(version: version, index: try IndexFile.decode(file))
             let entries = try store.loadAll(dimension: loaded.index.dimension)

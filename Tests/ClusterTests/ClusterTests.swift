@@ -242,6 +242,22 @@ import Wire
         let log = try String(contentsOfFile: "\(cluster.folder)/intruder.log", encoding: .utf8)
         #expect(log.contains("belongs to cluster \"\(cluster.clusterName)\""))
     }
+
+    /// Shard 0's directory started as shard 1 is refused: it would serve the wrong vectors.
+    @Test func refusesADataDirectoryOfAnotherShard() throws {
+        let cluster = try LocalCluster(name: "shard-owner", workerCount: 1, index: (16, 16, 4), codebooks: SmallData.codebooks)
+        defer { cluster.stop() }
+        try cluster.start()
+        cluster.stop()
+        let process = try cluster.launch(
+            [LocalCluster.binary("sightline-worker"), "--listen", "tcp://127.0.0.1:\(LocalCluster.freePort())",
+             "--data", "\(cluster.folder)/worker-0", "--cluster", cluster.clusterName, "--shard", "1"],
+            role: "impostor", log: "\(cluster.folder)/impostor.log")
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 2)
+        let log = try String(contentsOfFile: "\(cluster.folder)/impostor.log", encoding: .utf8)
+        #expect(log.contains("holds shard 0, not shard 1"), "\(log)")
+    }
 }
 
 @Suite(.serialized) struct ClusterCLITests {

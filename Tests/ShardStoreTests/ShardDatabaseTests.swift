@@ -10,7 +10,7 @@ import Testing
     @Test func insertsAreIdempotentAndSurviveReopening() throws {
         let directory = folder()
         do {
-            let store = try ShardDatabase(directory: directory, cluster: "c")
+            let store = try ShardDatabase(directory: directory, cluster: "c", shard: 0)
             try store.setCodebook(version: 5, indexFile: [1, 2, 3])
             var entries: [StoredEntry] = []
             for i in 0 ..< 10 {
@@ -24,7 +24,7 @@ import Testing
             #expect(try store.insert(again) == expected)
             #expect(try store.delete([1, 2, 1000]) == [1, 2])
         }
-        let reopened = try ShardDatabase(directory: directory, cluster: "c")
+        let reopened = try ShardDatabase(directory: directory, cluster: "c", shard: 0)
         let all = try reopened.loadAll(dimension: 2)
         #expect(all.map(\.id) == [0, 3, 4, 5, 6, 7, 8, 9, 99])
         #expect(all[1] == StoredEntry(id: 3, list: 0, code: [3, 1], vector: [3, 2], label: 3, key: "k3"))
@@ -32,16 +32,23 @@ import Testing
         #expect(try reopened.labelAndKey(4)?.key == "k4")
     }
 
+    @Test func aDirectoryOfAnotherShardIsRefused() throws {
+        let directory = folder()
+        _ = try ShardDatabase(directory: directory, cluster: "c", shard: 3)
+        #expect(throws: StoreError.otherShard(found: 3, expected: 1)) { try ShardDatabase(directory: directory, cluster: "c", shard: 1) }
+        #expect(try ShardDatabase(directory: directory, cluster: "c", shard: 3).count() == 0)
+    }
+
     @Test func aDirectoryOfAnotherClusterIsRefused() throws {
         let directory = folder()
-        _ = try ShardDatabase(directory: directory, cluster: "alpha")
+        _ = try ShardDatabase(directory: directory, cluster: "alpha", shard: 0)
         #expect(throws: StoreError.otherCluster(found: "alpha", expected: "beta")) {
-            try ShardDatabase(directory: directory, cluster: "beta")
+            try ShardDatabase(directory: directory, cluster: "beta", shard: 0)
         }
     }
 
     @Test func anotherCodebookIsRefusedWhileVectorsAreStored() throws {
-        let store = try ShardDatabase(directory: folder(), cluster: "c")
+        let store = try ShardDatabase(directory: folder(), cluster: "c", shard: 0)
         try store.setCodebook(version: 1, indexFile: [1])
         try store.setCodebook(version: 2, indexFile: [2])  // empty shard: allowed
         _ = try store.insert([StoredEntry(id: 1, list: 0, code: [1])])
