@@ -226,36 +226,33 @@ import Wire
 }
 
 @Suite(.serialized) struct WorkerStartupTests {
-    /// A worker refuses a data directory that belongs to another cluster: exit status 2 and a log
-    /// line that says so, and the directory is left as it was.
-    @Test func refusesADataDirectoryOfAnotherCluster() throws {
-        let cluster = try LocalCluster(name: "owner", workerCount: 1, index: (16, 16, 4), codebooks: SmallData.codebooks)
-        defer { cluster.stop() }
-        try cluster.start()
-        cluster.stop()
-        let process = try cluster.launch(
+    /// Starts a one-worker cluster, stops it, then starts a worker on shard 0's data directory as
+    /// `cluster`/`shard`; returns its exit status and log. The directory is left as it was.
+    static func restartShardZero(as cluster: String?, shard: Int, name: String) throws -> (status: Int32, log: String, owner: String) {
+        let owner = try LocalCluster(name: name, workerCount: 1, index: (16, 16, 4), codebooks: SmallData.codebooks)
+        defer { owner.stop() }
+        try owner.start()
+        owner.stop()
+        let process = try owner.launch(
             [LocalCluster.binary("sightline-worker"), "--listen", "tcp://127.0.0.1:\(LocalCluster.freePort())",
-             "--data", "\(cluster.folder)/worker-0", "--cluster", "intruder", "--shard", "0"],
-            role: "intruder", log: "\(cluster.folder)/intruder.log")
+             "--data", "\(owner.folder)/worker-0", "--cluster", cluster ?? owner.clusterName, "--shard", "\(shard)"],
+            role: "intruder", log: "\(owner.folder)/intruder.log")
         process.waitUntilExit()
-        #expect(process.terminationStatus == 2)
-        let log = try String(contentsOfFile: "\(cluster.folder)/intruder.log", encoding: .utf8)
-        #expect(log.contains("belongs to cluster \"\(cluster.clusterName)\""))
+        return (process.terminationStatus, try String(contentsOfFile: "\(owner.folder)/intruder.log", encoding: .utf8), owner.clusterName)
+    }
+
+    /// A worker refuses a data directory that belongs to another cluster: exit status 2 and a log
+    /// line that says so.
+    @Test func refusesADataDirectoryOfAnotherCluster() throws {
+        let (status, log, owner) = try Self.restartShardZero(as: "intruder", shard: 0, name: "owner")
+        #expect(status == 2)
+        #expect(log.contains("belongs to cluster \"\(owner)\""), "\(log)")
     }
 
     /// Shard 0's directory started as shard 1 is refused: it would serve the wrong vectors.
     @Test func refusesADataDirectoryOfAnotherShard() throws {
-        let cluster = try LocalCluster(name: "shard-owner", workerCount: 1, index: (16, 16, 4), codebooks: SmallData.codebooks)
-        defer { cluster.stop() }
-        try cluster.start()
-        cluster.stop()
-        let process = try cluster.launch(
-            [LocalCluster.binary("sightline-worker"), "--listen", "tcp://127.0.0.1:\(LocalCluster.freePort())",
-             "--data", "\(cluster.folder)/worker-0", "--cluster", cluster.clusterName, "--shard", "1"],
-            role: "impostor", log: "\(cluster.folder)/impostor.log")
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 2)
-        let log = try String(contentsOfFile: "\(cluster.folder)/impostor.log", encoding: .utf8)
+        let (status, log, _) = try Self.restartShardZero(as: nil, shard: 1, name: "shard-owner")
+        #expect(status == 2)
         #expect(log.contains("holds shard 0, not shard 1"), "\(log)")
     }
 }
