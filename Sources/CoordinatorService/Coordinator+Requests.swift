@@ -189,6 +189,7 @@ extension Coordinator {
     }
 
     func fetch(_ ids: [UInt64], deadlineMilliseconds: Int) throws -> FetchedVectors {
+        try checkFetchSize(ids.count, dimension: template.dimension)
         var bodies: [ShardID: RequestBody] = [:]
         for (shard, rows) in Rendezvous.partition(ids, among: shards) { bodies[shard] = .fetchVectors(ids: rows.map { ids[$0] }) }
         var result = FetchedVectors(dimension: template.dimension, found: [], values: [], approximate: false)

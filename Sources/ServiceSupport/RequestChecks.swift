@@ -9,6 +9,8 @@ public enum RequestLimits {
     /// Largest queries × k × max(1, refine) of one search: bounds a search's memory (12 bytes a
     /// slot) and keeps its reply well under the 64 MiB frame limit.
     public static let maxResultSlots = 2_000_000
+    /// Most vector values one fetch may return: 32 M floats (128 MiB), half the reply limit.
+    public static let maxFetchedValues = 32 << 20
     /// Largest deadline a request may carry: 10 minutes.
     public static let maxDeadlineMilliseconds: UInt32 = 600_000
 }
@@ -23,6 +25,15 @@ public func validateQueries(_ batch: VectorBatch, dimension: Int) throws(ErrorRe
     }
     if let position = batch.values.firstIndex(where: { !$0.isFinite }) {
         throw ErrorReply(.badRequest, "vector \(position / dimension) holds NaN or infinity: clean or drop it")
+    }
+}
+
+/// Checks that the vectors of `count` ids fit a reply before any is gathered.
+public func checkFetchSize(_ count: Int, dimension: Int) throws(ErrorReply) {
+    // count is bounded by the frame (8 bytes an id) and dimension by the index file: no overflow.
+    guard count * dimension <= RequestLimits.maxFetchedValues else {
+        throw ErrorReply(.badRequest, "\(count) vectors of \(dimension) values exceed \(RequestLimits.maxFetchedValues) values per fetch: "
+            + "fetch fewer ids at a time")
     }
 }
 

@@ -37,13 +37,13 @@ public struct RequestGate: Sendable {
             let envelope = try WireCodec.decodeEnvelope(frame)
             requestID = envelope.requestID
             let role = try admit(envelope)
+            // The role is checked on the body's field number, before the body is unpacked.
+            if let field = try WireCodec.bodyFieldNumber(frame), role < requiredRole(forBodyField: field) {
+                throw ErrorReply(.unauthorized, "a \(role) token may not send \(RequestBody.name(ofField: field)): it needs a "
+                    + "\(requiredRole(forBodyField: field)) token")
+            }
             body = try admission.admitting(frameBytes: frame.count) {
-                let request = try WireCodec.decodeRequest(frame, limit: maxFrameBytes)
-                let required = request.body.requiredRole
-                guard role >= required else {
-                    throw ErrorReply(.unauthorized, "a \(role) token may not send \(request.body.name): it needs a \(required) token")
-                }
-                return try respond(request)
+                try respond(try WireCodec.decodeRequest(frame, limit: maxFrameBytes))
             }
         } catch {
             body = .error(ErrorReply(classifying: error))

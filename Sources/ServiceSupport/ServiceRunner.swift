@@ -35,6 +35,10 @@ public enum ServiceRunner {
         let log: @Sendable (String) -> Void = { logLine(component, $0) }
         let launch: ServiceLaunch
         let server: ReplyServer
+        guard (1 << 10 ... 128 << 20).contains(maxFrameBytes) else {
+            log("cannot start: --max-frame-bytes \(maxFrameBytes) is out of range: use 1024…134217728 (128 MiB)")
+            return 2
+        }
         do {
             launch = try build(log)
             // nng drops frames above its own limit with the connection; keep it above ours so that

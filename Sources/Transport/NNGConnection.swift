@@ -16,7 +16,8 @@ public final class NNGConnection: Connection, @unchecked Sendable {
 
     /// Dials `url`: `tcp://`, `ipc://`, or `tls+tcp://` with `tls` (a plaintext address is refused
     /// when `tls` is given).
-    public init(dial url: String, tls: TLSSettings? = nil) throws(TransportError) {
+    /// Replies above `receiveLimit` bytes are dropped by nng (the request then times out).
+    public init(dial url: String, tls: TLSSettings? = nil, receiveLimit: Int = 257 << 20) throws(TransportError) {
         self.url = url
         try TLSSettings.check(url, tls)
         tlsConfiguration = try tls.map { settings throws(TransportError) in try TLSConfiguration(settings, server: false) }
@@ -26,7 +27,7 @@ public final class NNGConnection: Connection, @unchecked Sendable {
             try check(nng_socket_set_ms(socket, NNG_OPT_REQ_RESENDTIME, 3_600_000), "set resend time")
             try check(nng_socket_set_ms(socket, NNG_OPT_RECONNMINT, 50), "set reconnect time")
             try check(nng_socket_set_ms(socket, NNG_OPT_RECONNMAXT, 1000), "set reconnect time")
-            try check(nng_socket_set_size(socket, NNG_OPT_RECVMAXSZ, 1 << 30), "set receive limit")
+            try check(nng_socket_set_size(socket, NNG_OPT_RECVMAXSZ, receiveLimit), "set receive limit")
             var dialer = nng_dialer()
             try check(nng_dialer_create(&dialer, socket, url), "dial \(url)")
             if let tlsConfiguration {

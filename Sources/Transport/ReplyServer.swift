@@ -10,8 +10,9 @@ import Foundation
 public final class ReplyServer: @unchecked Sendable {
     /// Answers one request; the frame is lent for the call only (it lives in nng's message).
     public typealias Handler = @Sendable (UnsafeRawBufferPointer) -> [UInt8]
-    /// Default cap on open connections: each may hold a frame being received.
-    public static let defaultMaxConnections = 256
+    /// Default cap on open connections: each may hold a frame being received, so the memory
+    /// unauthenticated peers can pin is at most this × the receive limit (64 × 65 MiB).
+    public static let defaultMaxConnections = 64
 
     private var socket = nng_socket()
     private let handler: Handler

@@ -22,6 +22,31 @@ enum EnvelopePrefix {
         return offset ..< end
     }
 
+    /// The field number of the request's body (the `oneof`, fields 10 and up), found by skipping
+    /// the top-level fields without unpacking anything; nil when the frame has none. Lets a server
+    /// check a token's role before the body costs an unpack.
+    static func bodyField(in frame: UnsafeBufferPointer<UInt8>) throws(WireError) -> UInt64? {
+        var offset = 0
+        while offset < frame.count {
+            guard let tag = readVarint(frame, &offset) else { throw .malformed("a field tag is cut off") }
+            let field = tag >> 3
+            if field >= 10 { return field }
+            switch tag & 7 {
+            case 0: guard readVarint(frame, &offset) != nil else { throw .malformed("a varint is cut off") }
+            case 1: offset += 8
+            case 5: offset += 4
+            case 2:
+                guard let length = readVarint(frame, &offset), length <= UInt64(frame.count - min(offset, frame.count)) else {
+                    throw .malformed("a field is longer than the frame")
+                }
+                offset += Int(length)
+            default: throw .malformed("wire type \(tag & 7) is not used by this protocol")
+            }
+            guard offset <= frame.count else { throw .malformed("a field is cut off") }
+        }
+        return nil
+    }
+
     /// A base-128 varint of at most 10 bytes, or nil when the bytes end or run longer.
     static func readVarint(_ bytes: UnsafeBufferPointer<UInt8>, _ offset: inout Int) -> UInt64? {
         var value: UInt64 = 0

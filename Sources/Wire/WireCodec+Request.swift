@@ -161,6 +161,11 @@ extension WireCodec {
         return try decoded.get()
     }
 
+    /// The field number of the frame's body (`RequestBody.fieldNumber`), read without unpacking it.
+    public static func bodyFieldNumber(_ frame: UnsafeRawBufferPointer) throws(WireError) -> UInt64? {
+        try EnvelopePrefix.bodyField(in: frame.bindMemory(to: UInt8.self))
+    }
+
     /// `decodeRequest` on bytes lent by the transport.
     public static func decodeRequest(_ frame: UnsafeRawBufferPointer, limit: Int = FrameLimits.maxFrameBytes) throws(WireError) -> Request {
         guard frame.count <= limit else { throw .oversized(bytes: frame.count, limit: limit) }

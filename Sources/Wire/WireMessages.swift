@@ -104,6 +104,24 @@ public enum RequestBody: Sendable, Equatable {
     case identify(vector: [Float], threshold: Float, nprobe: Int)
     case fetchVectors(ids: [UInt64])
 
+    /// The body's field number in `Proto/sightline.proto` (`Request.body`).
+    public var fieldNumber: UInt64 {
+        switch self {
+        case .search: return 10
+        case .searchBatch: return 11
+        case .add: return 12
+        case .delete: return 13
+        case .stats: return 14
+        case .health: return 15
+        case .codebookPush: return 16
+        case .codebookFetch: return 17
+        case .shardTransfer: return 18
+        case .verify: return 19
+        case .identify: return 20
+        case .fetchVectors: return 21
+        }
+    }
+
     /// True for the two search requests (timed in a worker's stats).
     public var isSearch: Bool {
         switch self {
@@ -113,21 +131,15 @@ public enum RequestBody: Sendable, Equatable {
     }
 
     /// A short name for logs and errors.
-    public var name: String {
-        switch self {
-        case .search: return "search"
-        case .searchBatch: return "search_batch"
-        case .add: return "add"
-        case .delete: return "delete"
-        case .stats: return "stats"
-        case .health: return "health"
-        case .codebookPush: return "codebook_push"
-        case .codebookFetch: return "codebook_fetch"
-        case .shardTransfer: return "shard_transfer"
-        case .verify: return "verify"
-        case .identify: return "identify"
-        case .fetchVectors: return "fetch_vectors"
-        }
+    public var name: String { Self.name(ofField: fieldNumber) }
+
+    /// The name of the body with field number `field` (its name in `Proto/sightline.proto`).
+    public static func name(ofField field: UInt64) -> String {
+        let names: [UInt64: String] = [
+            10: "search", 11: "search_batch", 12: "add", 13: "delete", 14: "stats", 15: "health", 16: "codebook_push",
+            17: "codebook_fetch", 18: "shard_transfer", 19: "verify", 20: "identify", 21: "fetch_vectors",
+        ]
+        return names[field] ?? "field \(field)"
     }
 }
 

@@ -182,6 +182,7 @@ extension Worker {
     /// the shard keeps no full vectors.
     func fetch(_ ids: [UInt64]) throws -> FetchedVectors {
         let current = try snapshot()
+        try checkFetchSize(ids.count, dimension: current.index.dimension)
         let wanted = Set(ids)
         let dimension = current.index.dimension, m = current.index.codeSize
         var found: [UInt64] = [], values: [Float] = []

@@ -249,6 +249,14 @@ import Wire
         #expect(log.contains("belongs to cluster \"\(owner)\""), "\(log)")
     }
 
+    /// A frame limit outside 1 KiB…128 MiB is refused at start (exit 2), not discovered later.
+    @Test func anImplausibleFrameLimitIsRefusedAtStart() {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-limit-\(getpid())").path
+        let status = TestHosts.run([LocalCluster.binary("sightline-worker"), "--listen", "tcp://127.0.0.1:\(LocalCluster.freePort())",
+                                    "--data", folder, "--cluster", "c", "--shard", "0", "--max-frame-bytes", "9223372036854775807"])
+        #expect(status == 2)
+    }
+
     /// Shard 0's directory started as shard 1 is refused: it would serve the wrong vectors.
     @Test func refusesADataDirectoryOfAnotherShard() throws {
         let (status, log, _) = try Self.restartShardZero(as: nil, shard: 1, name: "shard-owner")

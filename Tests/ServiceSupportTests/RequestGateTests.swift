@@ -44,9 +44,36 @@ import VectorMath
         let refused = try Self.reply(gate, Self.request("writer", .add(large)))
         #expect(Self.errorCode(refused) == .unavailable)
         #expect(Self.errorCode(try Self.reply(gate, Self.request("writer", .stats))) == nil)
-        let roomy = RequestGate(tokens: Self.tokens, collection: "", maxFrameBytes: 8 << 20, admission: DecodeAdmission(bytes: 16 << 20))
+        let roomy = RequestGate(tokens: Self.tokens, collection: "", maxFrameBytes: 8 << 20,
+                                admission: DecodeAdmission(bytes: 32 << 20))
         #expect(Self.errorCode(try Self.reply(roomy, Self.request("writer", .add(large)))) == nil)
         #expect(Self.errorCode(try Self.reply(roomy, Self.request("writer", .add(large)))) == nil)  // released after the first
+    }
+
+    /// The role is checked on the body's field number: a read token's add is refused before the
+    /// body is unpacked (this one would otherwise fail the unpack budget as BAD_REQUEST).
+    @Test func theRoleIsCheckedBeforeTheBodyIsUnpacked() throws {
+        let gate = RequestGate(tokens: Self.tokens, collection: "", maxFrameBytes: 64 << 20)
+        let keys = AddBatch(ids: [1], vectors: VectorBatch(dimension: 1, values: [1]), keys: Array(repeating: "", count: 2_000_000))
+        let refused = try Self.reply(gate, Self.request("reader", .add(keys)))
+        guard case .error(let reply) = refused.body else { Issue.record("served"); return }
+        #expect(reply.code == .unauthorized)
+        #expect(reply.message.contains("needs a write token"), "\(reply.message)")
+        // Every body's field number maps to the role its case names.
+        let bodies: [RequestBody] = [.stats, .health, .codebookFetch, .delete(ids: [1]), .fetchVectors(ids: [1]),
+                                     .codebookPush(version: 1, indexFile: [1]),
+                                     .search(vector: [1], options: SearchOptions(k: 1, nprobe: 1))]
+        for body in bodies {
+            let frame = WireCodec.encode(Self.request("reader", body))
+            let field = try frame.withUnsafeBytes { try WireCodec.bodyFieldNumber($0) }
+            #expect(field == body.fieldNumber, "\(body.name)")
+        }
+        #expect(bodies.map(\.requiredRole) == [.read, .read, .read, .write, .read, .cluster, .read])
+    }
+
+    @Test func fetchesAreBoundedBeforeAnythingIsGathered() {
+        #expect(throws: ErrorReply.self) { try checkFetchSize(3_000_000, dimension: 16) }
+        #expect((try? checkFetchSize(100_000, dimension: 128)) != nil)
     }
 
     @Test func searchOptionsAreBoundedTheSameEverywhere() {
