@@ -96,6 +96,9 @@ public struct ClusterConfig: Sendable, Equatable {
         guard clientTokens.allSatisfy({ !$0.isEmpty }), Set(clientTokens + [token]).count == clientTokens.count + 1 else {
             throw .invalid("[tokens]: read and write tokens must be non-empty and differ from each other and from token")
         }
+        guard !token.isEmpty || isLoopbackAddress(listen) else {
+            throw .invalid("token is empty while listen = \(listen) is reachable from other hosts: set a token (or listen on 127.0.0.1)")
+        }
         guard replication == 1 else { throw .invalid("replication = \(replication) is not supported yet: use 1") }
         guard !workers.isEmpty else { throw .invalid("no [[workers]]: add at least one") }
         guard Set(workers.map(\.shard)).count == workers.count else { throw .invalid("two workers hold the same shard id") }

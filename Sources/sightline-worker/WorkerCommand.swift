@@ -28,7 +28,7 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Shard id this worker holds.")
     var shard: UInt32
 
-    @Option(help: "Cluster token (default: --token-file or $SIGHTLINE_TOKEN; empty disables the check).")
+    @Option(help: "Cluster token (default: --token-file or $SIGHTLINE_TOKEN; empty disables the check, on loopback only).")
     var token: String?
 
     @Option(help: "File holding the cluster token.")
@@ -44,8 +44,12 @@ struct WorkerCommand: ParsableCommand {
     func run() throws {
         let status = ServiceRunner.run(component: "worker \(shard)", threads: service.threads ?? 4,
                                        maxFrameBytes: service.maxFrameBytes, maxConnections: service.maxConnections) { log in
-            var settings = WorkerSettings(cluster: cluster, shard: ShardID(shard),
-                                          token: try TokenSource.resolve(flag: token, file: tokenFile), dataDirectory: data)
+            let resolvedToken = try TokenSource.resolve(flag: token, file: tokenFile)
+            guard !resolvedToken.isEmpty || isLoopbackAddress(listen) else {
+                throw ConfigError.invalid("no token while \(listen) is reachable from other hosts: "
+                    + "give --token-file (or listen on 127.0.0.1)")
+            }
+            var settings = WorkerSettings(cluster: cluster, shard: ShardID(shard), token: resolvedToken, dataDirectory: data)
             settings.maxFrameBytes = service.maxFrameBytes
             let worker = try Worker(settings: settings, log: log)
             // Only the coordinator, with a certificate of the cluster's CA, may talk to a worker.

@@ -90,3 +90,20 @@ import Testing
         #expect(throws: ConfigError.invalid("no [[workers]]: add at least one")) { try ClusterConfig(parsing: text) }
     }
 }
+
+@Suite struct LoopbackAddressTests {
+    @Test(arguments: [("tcp://127.0.0.1:7700", true), ("tcp://127.1.2.3:1", true), ("tcp://localhost:7700", true),
+                      ("tcp://[::1]:7700", true), ("ipc:///tmp/x", true), ("inproc://a", true), ("tcp://0.0.0.0:7700", false),
+                      ("tcp://10.0.0.1:7701", false), ("tls+tcp://127.0.0.1:1", true), ("tcp://localhost.example.com:1", false),
+                      ("tcp://1270.0.0.1:1", false), ("tcp://127.0.0.1.example.com:1", false)])
+    func onlyThisMachineCountsAsLoopback(url: String, loopback: Bool) {
+        #expect(isLoopbackAddress(url) == loopback)
+    }
+
+    @Test func anEmptyTokenIsRefusedOffLoopback() {
+        let open = ConfigTests.replacing("token = \"a#b\"", with: "token = \"\"")
+        let exposed = open.replacingOccurrences(of: "tcp://127.0.0.1:7700", with: "tcp://0.0.0.0:7700")
+        #expect(throws: ConfigError.self) { try ClusterConfig(parsing: exposed) }
+        #expect((try? ClusterConfig(parsing: open)) != nil)
+    }
+}
