@@ -25,7 +25,6 @@ public final class Coordinator: Sendable {
     /// Shards whose last codebook push was refused as a conflict, and when to try again.
     let pushConflicts = Mutex<[ShardID: DispatchTime]>([:])
     static let conflictRetrySeconds = 60
-    let nextRequestID = Atomic<UInt64>(1)
     let stopping = Atomic<Bool>(false)
     let log: @Sendable (String) -> Void
     let gate: RequestGate
@@ -63,8 +62,6 @@ public final class Coordinator: Sendable {
         self.clients = clients
         shards = config.workers.map(\.shard).sorted()
     }
-
-    func newRequestID() -> UInt64 { nextRequestID.wrappingAdd(1, ordering: .relaxed).oldValue }
 
     /// Sends one request body per shard at once through the shards' clients and collects each
     /// shard's reply or failure; the slowest shard, not the sum, bounds the time.

@@ -43,7 +43,7 @@ public struct RequestGate: Sendable {
                     + "\(requiredRole(forBodyField: field)) token")
             }
             body = try admission.admitting(frameBytes: frame.count) {
-                try respond(try WireCodec.decodeRequest(frame, limit: maxFrameBytes))
+                try respond(try WireCodec.decodeRequest(frame, envelope: envelope))
             }
         } catch {
             body = .error(ErrorReply(classifying: error))

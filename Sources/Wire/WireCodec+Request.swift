@@ -136,18 +136,15 @@ extension WireCodec {
     /// `decodeEnvelope` on bytes lent by the transport.
     public static func decodeEnvelope(_ frame: UnsafeRawBufferPointer) throws(WireError) -> Envelope {
         let buffer = frame.bindMemory(to: UInt8.self)
-        let decoded: Result<Envelope, WireError> = Result { () throws(WireError) -> Envelope in
-            guard !buffer.isEmpty, let base = buffer.baseAddress else { throw .missingField("an envelope") }
-            let range = try EnvelopePrefix.locate(in: buffer)
-            guard let unpacked = sightline__v1__envelope__unpack(nil, range.count, base + range.lowerBound) else {
-                throw .malformed("the envelope is not an Envelope message")
-            }
-            defer { sightline__v1__envelope__free_unpacked(unpacked, nil) }
-            let e = unpacked.pointee
-            return Envelope(requestID: e.request_id, tokenBytes: bytes(e.token), deadlineMilliseconds: e.deadline_ms,
-                            collection: string(e.collection), protocolVersion: e.protocol_version)
+        guard !buffer.isEmpty, let base = buffer.baseAddress else { throw .missingField("an envelope") }
+        let range = try EnvelopePrefix.locate(in: buffer)
+        guard let unpacked = sightline__v1__envelope__unpack(nil, range.count, base + range.lowerBound) else {
+            throw .malformed("the envelope is not an Envelope message")
         }
-        let envelope = try decoded.get()
+        defer { sightline__v1__envelope__free_unpacked(unpacked, nil) }
+        let e = unpacked.pointee
+        let envelope = Envelope(requestID: e.request_id, tokenBytes: bytes(e.token), deadlineMilliseconds: e.deadline_ms,
+                                collection: string(e.collection), protocolVersion: e.protocol_version)
         guard envelope.protocolVersion == wireProtocolVersion else {
             throw .unsupportedVersion(got: envelope.protocolVersion, supported: wireProtocolVersion)
         }
@@ -169,9 +166,14 @@ extension WireCodec {
     /// `decodeRequest` on bytes lent by the transport.
     public static func decodeRequest(_ frame: UnsafeRawBufferPointer, limit: Int = FrameLimits.maxFrameBytes) throws(WireError) -> Request {
         guard frame.count <= limit else { throw .oversized(bytes: frame.count, limit: limit) }
-        let envelope = try decodeEnvelope(frame)
-        return try unpackWithinBudget(frame, what: "Request", unpack: sightline__v1__request__unpack,
-                                      free: sightline__v1__request__free_unpacked) { m throws(WireError) in
+        return try decodeRequest(frame, envelope: try decodeEnvelope(frame))
+    }
+
+    /// The rest of a frame whose envelope a server has already read and admitted (the envelope
+    /// is not read twice).
+    public static func decodeRequest(_ frame: UnsafeRawBufferPointer, envelope: Envelope) throws(WireError) -> Request {
+        try unpackWithinBudget(frame, what: "Request", unpack: sightline__v1__request__unpack,
+                               free: sightline__v1__request__free_unpacked) { m throws(WireError) in
             try request(from: m, envelope: envelope)
         }
     }
