@@ -1403,6 +1403,591 @@ void   sightline__v1__fetch_vectors_response__free_unpacked
   assert(message->base.descriptor == &sightline__v1__fetch_vectors_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   sightline__v1__placement__init
+                     (Sightline__V1__Placement         *message)
+{
+  static const Sightline__V1__Placement init_value = SIGHTLINE__V1__PLACEMENT__INIT;
+  *message = init_value;
+}
+size_t sightline__v1__placement__get_packed_size
+                     (const Sightline__V1__Placement *message)
+{
+  assert(message->base.descriptor == &sightline__v1__placement__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sightline__v1__placement__pack
+                     (const Sightline__V1__Placement *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sightline__v1__placement__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sightline__v1__placement__pack_to_buffer
+                     (const Sightline__V1__Placement *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sightline__v1__placement__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sightline__V1__Placement *
+       sightline__v1__placement__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sightline__V1__Placement *)
+     protobuf_c_message_unpack (&sightline__v1__placement__descriptor,
+                                allocator, len, data);
+}
+void   sightline__v1__placement__free_unpacked
+                     (Sightline__V1__Placement *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sightline__v1__placement__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sightline__v1__placement_update__init
+                     (Sightline__V1__PlacementUpdate         *message)
+{
+  static const Sightline__V1__PlacementUpdate init_value = SIGHTLINE__V1__PLACEMENT_UPDATE__INIT;
+  *message = init_value;
+}
+size_t sightline__v1__placement_update__get_packed_size
+                     (const Sightline__V1__PlacementUpdate *message)
+{
+  assert(message->base.descriptor == &sightline__v1__placement_update__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sightline__v1__placement_update__pack
+                     (const Sightline__V1__PlacementUpdate *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sightline__v1__placement_update__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sightline__v1__placement_update__pack_to_buffer
+                     (const Sightline__V1__PlacementUpdate *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sightline__v1__placement_update__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sightline__V1__PlacementUpdate *
+       sightline__v1__placement_update__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sightline__V1__PlacementUpdate *)
+     protobuf_c_message_unpack (&sightline__v1__placement_update__descriptor,
+                                allocator, len, data);
+}
+void   sightline__v1__placement_update__free_unpacked
+                     (Sightline__V1__PlacementUpdate *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sightline__v1__placement_update__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sightline__v1__placement_update_response__init
+                     (Sightline__V1__PlacementUpdateResponse         *message)
+{
+  static const Sightline__V1__PlacementUpdateResponse init_value = SIGHTLINE__V1__PLACEMENT_UPDATE_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t sightline__v1__placement_update_response__get_packed_size
+                     (const Sightline__V1__PlacementUpdateResponse *message)
+{
+  assert(message->base.descriptor == &sightline__v1__placement_update_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sightline__v1__placement_update_response__pack
+                     (const Sightline__V1__PlacementUpdateResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sightline__v1__placement_update_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sightline__v1__placement_update_response__pack_to_buffer
+                     (const Sightline__V1__PlacementUpdateResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sightline__v1__placement_update_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sightline__V1__PlacementUpdateResponse *
+       sightline__v1__placement_update_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sightline__V1__PlacementUpdateResponse *)
+     protobuf_c_message_unpack (&sightline__v1__placement_update_response__descriptor,
+                                allocator, len, data);
+}
+void   sightline__v1__placement_update_response__free_unpacked
+                     (Sightline__V1__PlacementUpdateResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sightline__v1__placement_update_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sightline__v1__shard_export_request__init
+                     (Sightline__V1__ShardExportRequest         *message)
+{
+  static const Sightline__V1__ShardExportRequest init_value = SIGHTLINE__V1__SHARD_EXPORT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sightline__v1__shard_export_request__get_packed_size
+                     (const Sightline__V1__ShardExportRequest *message)
+{
+  assert(message->base.descriptor == &sightline__v1__shard_export_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sightline__v1__shard_export_request__pack
+                     (const Sightline__V1__ShardExportRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sightline__v1__shard_export_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sightline__v1__shard_export_request__pack_to_buffer
+                     (const Sightline__V1__ShardExportRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sightline__v1__shard_export_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sightline__V1__ShardExportRequest *
+       sightline__v1__shard_export_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sightline__V1__ShardExportRequest *)
+     protobuf_c_message_unpack (&sightline__v1__shard_export_request__descriptor,
+                                allocator, len, data);
+}
+void   sightline__v1__shard_export_request__free_unpacked
+                     (Sightline__V1__ShardExportRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sightline__v1__shard_export_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sightline__v1__shard_export_response__init
+                     (Sightline__V1__ShardExportResponse         *message)
+{
+  static const Sightline__V1__ShardExportResponse init_value = SIGHTLINE__V1__SHARD_EXPORT_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t sightline__v1__shard_export_response__get_packed_size
+                     (const Sightline__V1__ShardExportResponse *message)
+{
+  assert(message->base.descriptor == &sightline__v1__shard_export_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sightline__v1__shard_export_response__pack
+                     (const Sightline__V1__ShardExportResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sightline__v1__shard_export_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sightline__v1__shard_export_response__pack_to_buffer
+                     (const Sightline__V1__ShardExportResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sightline__v1__shard_export_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sightline__V1__ShardExportResponse *
+       sightline__v1__shard_export_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sightline__V1__ShardExportResponse *)
+     protobuf_c_message_unpack (&sightline__v1__shard_export_response__descriptor,
+                                allocator, len, data);
+}
+void   sightline__v1__shard_export_response__free_unpacked
+                     (Sightline__V1__ShardExportResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sightline__v1__shard_export_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sightline__v1__shard_flow_request__init
+                     (Sightline__V1__ShardFlowRequest         *message)
+{
+  static const Sightline__V1__ShardFlowRequest init_value = SIGHTLINE__V1__SHARD_FLOW_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sightline__v1__shard_flow_request__get_packed_size
+                     (const Sightline__V1__ShardFlowRequest *message)
+{
+  assert(message->base.descriptor == &sightline__v1__shard_flow_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sightline__v1__shard_flow_request__pack
+                     (const Sightline__V1__ShardFlowRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sightline__v1__shard_flow_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sightline__v1__shard_flow_request__pack_to_buffer
+                     (const Sightline__V1__ShardFlowRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sightline__v1__shard_flow_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sightline__V1__ShardFlowRequest *
+       sightline__v1__shard_flow_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sightline__V1__ShardFlowRequest *)
+     protobuf_c_message_unpack (&sightline__v1__shard_flow_request__descriptor,
+                                allocator, len, data);
+}
+void   sightline__v1__shard_flow_request__free_unpacked
+                     (Sightline__V1__ShardFlowRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sightline__v1__shard_flow_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sightline__v1__flow__init
+                     (Sightline__V1__Flow         *message)
+{
+  static const Sightline__V1__Flow init_value = SIGHTLINE__V1__FLOW__INIT;
+  *message = init_value;
+}
+size_t sightline__v1__flow__get_packed_size
+                     (const Sightline__V1__Flow *message)
+{
+  assert(message->base.descriptor == &sightline__v1__flow__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sightline__v1__flow__pack
+                     (const Sightline__V1__Flow *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sightline__v1__flow__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sightline__v1__flow__pack_to_buffer
+                     (const Sightline__V1__Flow *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sightline__v1__flow__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sightline__V1__Flow *
+       sightline__v1__flow__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sightline__V1__Flow *)
+     protobuf_c_message_unpack (&sightline__v1__flow__descriptor,
+                                allocator, len, data);
+}
+void   sightline__v1__flow__free_unpacked
+                     (Sightline__V1__Flow *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sightline__v1__flow__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sightline__v1__shard_flow_response__init
+                     (Sightline__V1__ShardFlowResponse         *message)
+{
+  static const Sightline__V1__ShardFlowResponse init_value = SIGHTLINE__V1__SHARD_FLOW_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t sightline__v1__shard_flow_response__get_packed_size
+                     (const Sightline__V1__ShardFlowResponse *message)
+{
+  assert(message->base.descriptor == &sightline__v1__shard_flow_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sightline__v1__shard_flow_response__pack
+                     (const Sightline__V1__ShardFlowResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sightline__v1__shard_flow_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sightline__v1__shard_flow_response__pack_to_buffer
+                     (const Sightline__V1__ShardFlowResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sightline__v1__shard_flow_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sightline__V1__ShardFlowResponse *
+       sightline__v1__shard_flow_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sightline__V1__ShardFlowResponse *)
+     protobuf_c_message_unpack (&sightline__v1__shard_flow_response__descriptor,
+                                allocator, len, data);
+}
+void   sightline__v1__shard_flow_response__free_unpacked
+                     (Sightline__V1__ShardFlowResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sightline__v1__shard_flow_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sightline__v1__cluster_status_request__init
+                     (Sightline__V1__ClusterStatusRequest         *message)
+{
+  static const Sightline__V1__ClusterStatusRequest init_value = SIGHTLINE__V1__CLUSTER_STATUS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sightline__v1__cluster_status_request__get_packed_size
+                     (const Sightline__V1__ClusterStatusRequest *message)
+{
+  assert(message->base.descriptor == &sightline__v1__cluster_status_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sightline__v1__cluster_status_request__pack
+                     (const Sightline__V1__ClusterStatusRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sightline__v1__cluster_status_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sightline__v1__cluster_status_request__pack_to_buffer
+                     (const Sightline__V1__ClusterStatusRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sightline__v1__cluster_status_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sightline__V1__ClusterStatusRequest *
+       sightline__v1__cluster_status_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sightline__V1__ClusterStatusRequest *)
+     protobuf_c_message_unpack (&sightline__v1__cluster_status_request__descriptor,
+                                allocator, len, data);
+}
+void   sightline__v1__cluster_status_request__free_unpacked
+                     (Sightline__V1__ClusterStatusRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sightline__v1__cluster_status_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sightline__v1__cluster_change_request__init
+                     (Sightline__V1__ClusterChangeRequest         *message)
+{
+  static const Sightline__V1__ClusterChangeRequest init_value = SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sightline__v1__cluster_change_request__get_packed_size
+                     (const Sightline__V1__ClusterChangeRequest *message)
+{
+  assert(message->base.descriptor == &sightline__v1__cluster_change_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sightline__v1__cluster_change_request__pack
+                     (const Sightline__V1__ClusterChangeRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sightline__v1__cluster_change_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sightline__v1__cluster_change_request__pack_to_buffer
+                     (const Sightline__V1__ClusterChangeRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sightline__v1__cluster_change_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sightline__V1__ClusterChangeRequest *
+       sightline__v1__cluster_change_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sightline__V1__ClusterChangeRequest *)
+     protobuf_c_message_unpack (&sightline__v1__cluster_change_request__descriptor,
+                                allocator, len, data);
+}
+void   sightline__v1__cluster_change_request__free_unpacked
+                     (Sightline__V1__ClusterChangeRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sightline__v1__cluster_change_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sightline__v1__shard_entry__init
+                     (Sightline__V1__ShardEntry         *message)
+{
+  static const Sightline__V1__ShardEntry init_value = SIGHTLINE__V1__SHARD_ENTRY__INIT;
+  *message = init_value;
+}
+size_t sightline__v1__shard_entry__get_packed_size
+                     (const Sightline__V1__ShardEntry *message)
+{
+  assert(message->base.descriptor == &sightline__v1__shard_entry__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sightline__v1__shard_entry__pack
+                     (const Sightline__V1__ShardEntry *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sightline__v1__shard_entry__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sightline__v1__shard_entry__pack_to_buffer
+                     (const Sightline__V1__ShardEntry *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sightline__v1__shard_entry__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sightline__V1__ShardEntry *
+       sightline__v1__shard_entry__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sightline__V1__ShardEntry *)
+     protobuf_c_message_unpack (&sightline__v1__shard_entry__descriptor,
+                                allocator, len, data);
+}
+void   sightline__v1__shard_entry__free_unpacked
+                     (Sightline__V1__ShardEntry *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sightline__v1__shard_entry__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sightline__v1__move_status__init
+                     (Sightline__V1__MoveStatus         *message)
+{
+  static const Sightline__V1__MoveStatus init_value = SIGHTLINE__V1__MOVE_STATUS__INIT;
+  *message = init_value;
+}
+size_t sightline__v1__move_status__get_packed_size
+                     (const Sightline__V1__MoveStatus *message)
+{
+  assert(message->base.descriptor == &sightline__v1__move_status__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sightline__v1__move_status__pack
+                     (const Sightline__V1__MoveStatus *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sightline__v1__move_status__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sightline__v1__move_status__pack_to_buffer
+                     (const Sightline__V1__MoveStatus *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sightline__v1__move_status__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sightline__V1__MoveStatus *
+       sightline__v1__move_status__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sightline__V1__MoveStatus *)
+     protobuf_c_message_unpack (&sightline__v1__move_status__descriptor,
+                                allocator, len, data);
+}
+void   sightline__v1__move_status__free_unpacked
+                     (Sightline__V1__MoveStatus *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sightline__v1__move_status__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sightline__v1__cluster_status__init
+                     (Sightline__V1__ClusterStatus         *message)
+{
+  static const Sightline__V1__ClusterStatus init_value = SIGHTLINE__V1__CLUSTER_STATUS__INIT;
+  *message = init_value;
+}
+size_t sightline__v1__cluster_status__get_packed_size
+                     (const Sightline__V1__ClusterStatus *message)
+{
+  assert(message->base.descriptor == &sightline__v1__cluster_status__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sightline__v1__cluster_status__pack
+                     (const Sightline__V1__ClusterStatus *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sightline__v1__cluster_status__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sightline__v1__cluster_status__pack_to_buffer
+                     (const Sightline__V1__ClusterStatus *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sightline__v1__cluster_status__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sightline__V1__ClusterStatus *
+       sightline__v1__cluster_status__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sightline__V1__ClusterStatus *)
+     protobuf_c_message_unpack (&sightline__v1__cluster_status__descriptor,
+                                allocator, len, data);
+}
+void   sightline__v1__cluster_status__free_unpacked
+                     (Sightline__V1__ClusterStatus *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sightline__v1__cluster_status__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor sightline__v1__envelope__field_descriptors[5] =
 {
   {
@@ -1493,7 +2078,7 @@ const ProtobufCMessageDescriptor sightline__v1__envelope__descriptor =
   (ProtobufCMessageInit) sightline__v1__envelope__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sightline__v1__request__field_descriptors[13] =
+static const ProtobufCFieldDescriptor sightline__v1__request__field_descriptors[18] =
 {
   {
     "envelope",
@@ -1651,9 +2236,71 @@ static const ProtobufCFieldDescriptor sightline__v1__request__field_descriptors[
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "placement_update",
+    22,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sightline__V1__Request, body_case),
+    offsetof(Sightline__V1__Request, placement_update),
+    &sightline__v1__placement_update__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shard_export",
+    23,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sightline__V1__Request, body_case),
+    offsetof(Sightline__V1__Request, shard_export),
+    &sightline__v1__shard_export_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shard_flow",
+    24,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sightline__V1__Request, body_case),
+    offsetof(Sightline__V1__Request, shard_flow),
+    &sightline__v1__shard_flow_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cluster_status",
+    25,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sightline__V1__Request, body_case),
+    offsetof(Sightline__V1__Request, cluster_status),
+    &sightline__v1__cluster_status_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cluster_change",
+    26,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sightline__V1__Request, body_case),
+    offsetof(Sightline__V1__Request, cluster_change),
+    &sightline__v1__cluster_change_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sightline__v1__request__field_indices_by_name[] = {
   3,   /* field[3] = add */
+  17,   /* field[17] = cluster_change */
+  16,   /* field[16] = cluster_status */
   8,   /* field[8] = codebook_fetch */
   7,   /* field[7] = codebook_push */
   4,   /* field[4] = delete */
@@ -1661,8 +2308,11 @@ static const unsigned sightline__v1__request__field_indices_by_name[] = {
   12,   /* field[12] = fetch_vectors */
   6,   /* field[6] = health */
   11,   /* field[11] = identify */
+  13,   /* field[13] = placement_update */
   1,   /* field[1] = search */
   2,   /* field[2] = search_batch */
+  14,   /* field[14] = shard_export */
+  15,   /* field[15] = shard_flow */
   9,   /* field[9] = shard_transfer */
   5,   /* field[5] = stats */
   10,   /* field[10] = verify */
@@ -1671,7 +2321,7 @@ static const ProtobufCIntRange sightline__v1__request__number_ranges[2 + 1] =
 {
   { 1, 0 },
   { 10, 1 },
-  { 0, 13 }
+  { 0, 18 }
 };
 const ProtobufCMessageDescriptor sightline__v1__request__descriptor =
 {
@@ -1681,14 +2331,14 @@ const ProtobufCMessageDescriptor sightline__v1__request__descriptor =
   "Sightline__V1__Request",
   "sightline.v1",
   sizeof(Sightline__V1__Request),
-  13,
+  18,
   sightline__v1__request__field_descriptors,
   sightline__v1__request__field_indices_by_name,
   2,  sightline__v1__request__number_ranges,
   (ProtobufCMessageInit) sightline__v1__request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sightline__v1__response__field_descriptors[14] =
+static const ProtobufCFieldDescriptor sightline__v1__response__field_descriptors[19] =
 {
   {
     "request_id",
@@ -1858,9 +2508,71 @@ static const ProtobufCFieldDescriptor sightline__v1__response__field_descriptors
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "placement_update",
+    22,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sightline__V1__Response, body_case),
+    offsetof(Sightline__V1__Response, placement_update),
+    &sightline__v1__placement_update_response__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shard_export",
+    23,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sightline__V1__Response, body_case),
+    offsetof(Sightline__V1__Response, shard_export),
+    &sightline__v1__shard_export_response__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shard_flow",
+    24,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sightline__V1__Response, body_case),
+    offsetof(Sightline__V1__Response, shard_flow),
+    &sightline__v1__shard_flow_response__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cluster_status",
+    25,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sightline__V1__Response, body_case),
+    offsetof(Sightline__V1__Response, cluster_status),
+    &sightline__v1__cluster_status__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cluster_change",
+    26,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sightline__V1__Response, body_case),
+    offsetof(Sightline__V1__Response, cluster_change),
+    &sightline__v1__cluster_status__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sightline__v1__response__field_indices_by_name[] = {
   4,   /* field[4] = add */
+  18,   /* field[18] = cluster_change */
+  17,   /* field[17] = cluster_status */
   9,   /* field[9] = codebook_fetch */
   8,   /* field[8] = codebook_push */
   5,   /* field[5] = delete */
@@ -1868,9 +2580,12 @@ static const unsigned sightline__v1__response__field_indices_by_name[] = {
   13,   /* field[13] = fetch_vectors */
   7,   /* field[7] = health */
   12,   /* field[12] = identify */
+  14,   /* field[14] = placement_update */
   0,   /* field[0] = request_id */
   2,   /* field[2] = search */
   3,   /* field[3] = search_batch */
+  15,   /* field[15] = shard_export */
+  16,   /* field[16] = shard_flow */
   10,   /* field[10] = shard_transfer */
   6,   /* field[6] = stats */
   11,   /* field[11] = verify */
@@ -1879,7 +2594,7 @@ static const ProtobufCIntRange sightline__v1__response__number_ranges[2 + 1] =
 {
   { 1, 0 },
   { 10, 2 },
-  { 0, 14 }
+  { 0, 19 }
 };
 const ProtobufCMessageDescriptor sightline__v1__response__descriptor =
 {
@@ -1889,7 +2604,7 @@ const ProtobufCMessageDescriptor sightline__v1__response__descriptor =
   "Sightline__V1__Response",
   "sightline.v1",
   sizeof(Sightline__V1__Response),
-  14,
+  19,
   sightline__v1__response__field_descriptors,
   sightline__v1__response__field_indices_by_name,
   2,  sightline__v1__response__number_ranges,
@@ -1947,7 +2662,7 @@ const ProtobufCMessageDescriptor sightline__v1__error__descriptor =
   (ProtobufCMessageInit) sightline__v1__error__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sightline__v1__search_options__field_descriptors[3] =
+static const ProtobufCFieldDescriptor sightline__v1__search_options__field_descriptors[4] =
 {
   {
     "k",
@@ -1985,16 +2700,29 @@ static const ProtobufCFieldDescriptor sightline__v1__search_options__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "map_version",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FIXED64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__SearchOptions, map_version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sightline__v1__search_options__field_indices_by_name[] = {
   0,   /* field[0] = k */
+  3,   /* field[3] = map_version */
   1,   /* field[1] = nprobe */
   2,   /* field[2] = refine */
 };
 static const ProtobufCIntRange sightline__v1__search_options__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor sightline__v1__search_options__descriptor =
 {
@@ -2004,7 +2732,7 @@ const ProtobufCMessageDescriptor sightline__v1__search_options__descriptor =
   "Sightline__V1__SearchOptions",
   "sightline.v1",
   sizeof(Sightline__V1__SearchOptions),
-  3,
+  4,
   sightline__v1__search_options__field_descriptors,
   sightline__v1__search_options__field_indices_by_name,
   1,  sightline__v1__search_options__number_ranges,
@@ -2790,7 +3518,7 @@ const ProtobufCMessageDescriptor sightline__v1__health_request__descriptor =
   (ProtobufCMessageInit) sightline__v1__health_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sightline__v1__health_response__field_descriptors[6] =
+static const ProtobufCFieldDescriptor sightline__v1__health_response__field_descriptors[8] =
 {
   {
     "cluster",
@@ -2864,10 +3592,36 @@ static const ProtobufCFieldDescriptor sightline__v1__health_response__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "map_version",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FIXED64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__HealthResponse, map_version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pending_map_version",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FIXED64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__HealthResponse, pending_map_version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sightline__v1__health_response__field_indices_by_name[] = {
   0,   /* field[0] = cluster */
   2,   /* field[2] = codebook_version */
+  6,   /* field[6] = map_version */
+  7,   /* field[7] = pending_map_version */
   1,   /* field[1] = shard */
   5,   /* field[5] = shards */
   4,   /* field[4] = state */
@@ -2876,7 +3630,7 @@ static const unsigned sightline__v1__health_response__field_indices_by_name[] = 
 static const ProtobufCIntRange sightline__v1__health_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor sightline__v1__health_response__descriptor =
 {
@@ -2886,7 +3640,7 @@ const ProtobufCMessageDescriptor sightline__v1__health_response__descriptor =
   "Sightline__V1__HealthResponse",
   "sightline.v1",
   sizeof(Sightline__V1__HealthResponse),
-  6,
+  8,
   sightline__v1__health_response__field_descriptors,
   sightline__v1__health_response__field_indices_by_name,
   1,  sightline__v1__health_response__number_ranges,
@@ -3051,7 +3805,7 @@ const ProtobufCMessageDescriptor sightline__v1__codebook_fetch_response__descrip
   (ProtobufCMessageInit) sightline__v1__codebook_fetch_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sightline__v1__shard_transfer_request__field_descriptors[5] =
+static const ProtobufCFieldDescriptor sightline__v1__shard_transfer_request__field_descriptors[8] =
 {
   {
     "codebook_version",
@@ -3113,18 +3867,57 @@ static const ProtobufCFieldDescriptor sightline__v1__shard_transfer_request__fie
     0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "vectors",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FLOAT,
+    offsetof(Sightline__V1__ShardTransferRequest, n_vectors),
+    offsetof(Sightline__V1__ShardTransferRequest, vectors),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "keys",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Sightline__V1__ShardTransferRequest, n_keys),
+    offsetof(Sightline__V1__ShardTransferRequest, keys),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "labeled",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_BOOL,
+    offsetof(Sightline__V1__ShardTransferRequest, n_labeled),
+    offsetof(Sightline__V1__ShardTransferRequest, labeled),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sightline__v1__shard_transfer_request__field_indices_by_name[] = {
   0,   /* field[0] = codebook_version */
   3,   /* field[3] = codes */
   1,   /* field[1] = ids */
+  6,   /* field[6] = keys */
+  7,   /* field[7] = labeled */
   4,   /* field[4] = labels */
   2,   /* field[2] = lists */
+  5,   /* field[5] = vectors */
 };
 static const ProtobufCIntRange sightline__v1__shard_transfer_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor sightline__v1__shard_transfer_request__descriptor =
 {
@@ -3134,7 +3927,7 @@ const ProtobufCMessageDescriptor sightline__v1__shard_transfer_request__descript
   "Sightline__V1__ShardTransferRequest",
   "sightline.v1",
   sizeof(Sightline__V1__ShardTransferRequest),
-  5,
+  8,
   sightline__v1__shard_transfer_request__field_descriptors,
   sightline__v1__shard_transfer_request__field_indices_by_name,
   1,  sightline__v1__shard_transfer_request__number_ranges,
@@ -3641,6 +4434,993 @@ const ProtobufCMessageDescriptor sightline__v1__fetch_vectors_response__descript
   (ProtobufCMessageInit) sightline__v1__fetch_vectors_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor sightline__v1__placement__field_descriptors[2] =
+{
+  {
+    "version",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FIXED64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__Placement, version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shards",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Sightline__V1__Placement, n_shards),
+    offsetof(Sightline__V1__Placement, shards),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sightline__v1__placement__field_indices_by_name[] = {
+  1,   /* field[1] = shards */
+  0,   /* field[0] = version */
+};
+static const ProtobufCIntRange sightline__v1__placement__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sightline__v1__placement__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sightline.v1.Placement",
+  "Placement",
+  "Sightline__V1__Placement",
+  "sightline.v1",
+  sizeof(Sightline__V1__Placement),
+  2,
+  sightline__v1__placement__field_descriptors,
+  sightline__v1__placement__field_indices_by_name,
+  1,  sightline__v1__placement__number_ranges,
+  (ProtobufCMessageInit) sightline__v1__placement__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sightline__v1__placement_update__field_descriptors[1] =
+{
+  {
+    "placements",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sightline__V1__PlacementUpdate, n_placements),
+    offsetof(Sightline__V1__PlacementUpdate, placements),
+    &sightline__v1__placement__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sightline__v1__placement_update__field_indices_by_name[] = {
+  0,   /* field[0] = placements */
+};
+static const ProtobufCIntRange sightline__v1__placement_update__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sightline__v1__placement_update__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sightline.v1.PlacementUpdate",
+  "PlacementUpdate",
+  "Sightline__V1__PlacementUpdate",
+  "sightline.v1",
+  sizeof(Sightline__V1__PlacementUpdate),
+  1,
+  sightline__v1__placement_update__field_descriptors,
+  sightline__v1__placement_update__field_indices_by_name,
+  1,  sightline__v1__placement_update__number_ranges,
+  (ProtobufCMessageInit) sightline__v1__placement_update__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sightline__v1__placement_update_response__field_descriptors[5] =
+{
+  {
+    "settled",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__PlacementUpdateResponse, settled),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "leaving",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__PlacementUpdateResponse, leaving),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "arriving",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__PlacementUpdateResponse, arriving),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "unowned",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__PlacementUpdateResponse, unowned),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "deleted",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__PlacementUpdateResponse, deleted),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sightline__v1__placement_update_response__field_indices_by_name[] = {
+  2,   /* field[2] = arriving */
+  4,   /* field[4] = deleted */
+  1,   /* field[1] = leaving */
+  0,   /* field[0] = settled */
+  3,   /* field[3] = unowned */
+};
+static const ProtobufCIntRange sightline__v1__placement_update_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor sightline__v1__placement_update_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sightline.v1.PlacementUpdateResponse",
+  "PlacementUpdateResponse",
+  "Sightline__V1__PlacementUpdateResponse",
+  "sightline.v1",
+  sizeof(Sightline__V1__PlacementUpdateResponse),
+  5,
+  sightline__v1__placement_update_response__field_descriptors,
+  sightline__v1__placement_update_response__field_indices_by_name,
+  1,  sightline__v1__placement_update_response__number_ranges,
+  (ProtobufCMessageInit) sightline__v1__placement_update_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sightline__v1__shard_export_request__field_descriptors[3] =
+{
+  {
+    "after_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FIXED64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ShardExportRequest, after_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "has_after",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ShardExportRequest, has_after),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ShardExportRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sightline__v1__shard_export_request__field_indices_by_name[] = {
+  0,   /* field[0] = after_id */
+  1,   /* field[1] = has_after */
+  2,   /* field[2] = limit */
+};
+static const ProtobufCIntRange sightline__v1__shard_export_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor sightline__v1__shard_export_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sightline.v1.ShardExportRequest",
+  "ShardExportRequest",
+  "Sightline__V1__ShardExportRequest",
+  "sightline.v1",
+  sizeof(Sightline__V1__ShardExportRequest),
+  3,
+  sightline__v1__shard_export_request__field_descriptors,
+  sightline__v1__shard_export_request__field_indices_by_name,
+  1,  sightline__v1__shard_export_request__number_ranges,
+  (ProtobufCMessageInit) sightline__v1__shard_export_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sightline__v1__shard_export_response__field_descriptors[3] =
+{
+  {
+    "entries",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ShardExportResponse, entries),
+    &sightline__v1__shard_transfer_request__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "next_after",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FIXED64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ShardExportResponse, next_after),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "done",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ShardExportResponse, done),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sightline__v1__shard_export_response__field_indices_by_name[] = {
+  2,   /* field[2] = done */
+  0,   /* field[0] = entries */
+  1,   /* field[1] = next_after */
+};
+static const ProtobufCIntRange sightline__v1__shard_export_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor sightline__v1__shard_export_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sightline.v1.ShardExportResponse",
+  "ShardExportResponse",
+  "Sightline__V1__ShardExportResponse",
+  "sightline.v1",
+  sizeof(Sightline__V1__ShardExportResponse),
+  3,
+  sightline__v1__shard_export_response__field_descriptors,
+  sightline__v1__shard_export_response__field_indices_by_name,
+  1,  sightline__v1__shard_export_response__number_ranges,
+  (ProtobufCMessageInit) sightline__v1__shard_export_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sightline__v1__shard_flow_request__field_descriptors[3] =
+{
+  {
+    "action",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ShardFlowRequest, action),
+    &sightline__v1__flow_action__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "from_shard",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ShardFlowRequest, from_shard),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "to_shard",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ShardFlowRequest, to_shard),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sightline__v1__shard_flow_request__field_indices_by_name[] = {
+  0,   /* field[0] = action */
+  1,   /* field[1] = from_shard */
+  2,   /* field[2] = to_shard */
+};
+static const ProtobufCIntRange sightline__v1__shard_flow_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor sightline__v1__shard_flow_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sightline.v1.ShardFlowRequest",
+  "ShardFlowRequest",
+  "Sightline__V1__ShardFlowRequest",
+  "sightline.v1",
+  sizeof(Sightline__V1__ShardFlowRequest),
+  3,
+  sightline__v1__shard_flow_request__field_descriptors,
+  sightline__v1__shard_flow_request__field_indices_by_name,
+  1,  sightline__v1__shard_flow_request__number_ranges,
+  (ProtobufCMessageInit) sightline__v1__shard_flow_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sightline__v1__flow__field_descriptors[3] =
+{
+  {
+    "from_shard",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__Flow, from_shard),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "to_shard",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__Flow, to_shard),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "count",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__Flow, count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sightline__v1__flow__field_indices_by_name[] = {
+  2,   /* field[2] = count */
+  0,   /* field[0] = from_shard */
+  1,   /* field[1] = to_shard */
+};
+static const ProtobufCIntRange sightline__v1__flow__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor sightline__v1__flow__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sightline.v1.Flow",
+  "Flow",
+  "Sightline__V1__Flow",
+  "sightline.v1",
+  sizeof(Sightline__V1__Flow),
+  3,
+  sightline__v1__flow__field_descriptors,
+  sightline__v1__flow__field_indices_by_name,
+  1,  sightline__v1__flow__number_ranges,
+  (ProtobufCMessageInit) sightline__v1__flow__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sightline__v1__shard_flow_response__field_descriptors[4] =
+{
+  {
+    "flows",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sightline__V1__ShardFlowResponse, n_flows),
+    offsetof(Sightline__V1__ShardFlowResponse, flows),
+    &sightline__v1__flow__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "list_counts",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Sightline__V1__ShardFlowResponse, n_list_counts),
+    offsetof(Sightline__V1__ShardFlowResponse, list_counts),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "list_digests",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FIXED64,
+    offsetof(Sightline__V1__ShardFlowResponse, n_list_digests),
+    offsetof(Sightline__V1__ShardFlowResponse, list_digests),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "dropped",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ShardFlowResponse, dropped),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sightline__v1__shard_flow_response__field_indices_by_name[] = {
+  3,   /* field[3] = dropped */
+  0,   /* field[0] = flows */
+  1,   /* field[1] = list_counts */
+  2,   /* field[2] = list_digests */
+};
+static const ProtobufCIntRange sightline__v1__shard_flow_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor sightline__v1__shard_flow_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sightline.v1.ShardFlowResponse",
+  "ShardFlowResponse",
+  "Sightline__V1__ShardFlowResponse",
+  "sightline.v1",
+  sizeof(Sightline__V1__ShardFlowResponse),
+  4,
+  sightline__v1__shard_flow_response__field_descriptors,
+  sightline__v1__shard_flow_response__field_indices_by_name,
+  1,  sightline__v1__shard_flow_response__number_ranges,
+  (ProtobufCMessageInit) sightline__v1__shard_flow_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define sightline__v1__cluster_status_request__field_descriptors NULL
+#define sightline__v1__cluster_status_request__field_indices_by_name NULL
+#define sightline__v1__cluster_status_request__number_ranges NULL
+const ProtobufCMessageDescriptor sightline__v1__cluster_status_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sightline.v1.ClusterStatusRequest",
+  "ClusterStatusRequest",
+  "Sightline__V1__ClusterStatusRequest",
+  "sightline.v1",
+  sizeof(Sightline__V1__ClusterStatusRequest),
+  0,
+  sightline__v1__cluster_status_request__field_descriptors,
+  sightline__v1__cluster_status_request__field_indices_by_name,
+  0,  sightline__v1__cluster_status_request__number_ranges,
+  (ProtobufCMessageInit) sightline__v1__cluster_status_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue sightline__v1__cluster_change_request__kind__enum_values_by_number[4] =
+{
+  { "KIND_UNSPECIFIED", "SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__KIND_UNSPECIFIED", 0 },
+  { "ADD_WORKER", "SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ADD_WORKER", 1 },
+  { "REMOVE_WORKER", "SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__REMOVE_WORKER", 2 },
+  { "REBALANCE", "SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__REBALANCE", 3 },
+};
+static const ProtobufCIntRange sightline__v1__cluster_change_request__kind__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex sightline__v1__cluster_change_request__kind__enum_values_by_name[4] =
+{
+  { "ADD_WORKER", 1 },
+  { "KIND_UNSPECIFIED", 0 },
+  { "REBALANCE", 3 },
+  { "REMOVE_WORKER", 2 },
+};
+const ProtobufCEnumDescriptor sightline__v1__cluster_change_request__kind__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "sightline.v1.ClusterChangeRequest.Kind",
+  "Kind",
+  "Sightline__V1__ClusterChangeRequest__Kind",
+  "sightline.v1",
+  4,
+  sightline__v1__cluster_change_request__kind__enum_values_by_number,
+  4,
+  sightline__v1__cluster_change_request__kind__enum_values_by_name,
+  1,
+  sightline__v1__cluster_change_request__kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCFieldDescriptor sightline__v1__cluster_change_request__field_descriptors[6] =
+{
+  {
+    "kind",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ClusterChangeRequest, kind),
+    &sightline__v1__cluster_change_request__kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "url",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ClusterChangeRequest, url),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "host",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ClusterChangeRequest, host),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shard",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ClusterChangeRequest, shard),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "dry_run",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ClusterChangeRequest, dry_run),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rate",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ClusterChangeRequest, rate),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sightline__v1__cluster_change_request__field_indices_by_name[] = {
+  4,   /* field[4] = dry_run */
+  2,   /* field[2] = host */
+  0,   /* field[0] = kind */
+  5,   /* field[5] = rate */
+  3,   /* field[3] = shard */
+  1,   /* field[1] = url */
+};
+static const ProtobufCIntRange sightline__v1__cluster_change_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor sightline__v1__cluster_change_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sightline.v1.ClusterChangeRequest",
+  "ClusterChangeRequest",
+  "Sightline__V1__ClusterChangeRequest",
+  "sightline.v1",
+  sizeof(Sightline__V1__ClusterChangeRequest),
+  6,
+  sightline__v1__cluster_change_request__field_descriptors,
+  sightline__v1__cluster_change_request__field_indices_by_name,
+  1,  sightline__v1__cluster_change_request__number_ranges,
+  (ProtobufCMessageInit) sightline__v1__cluster_change_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sightline__v1__shard_entry__field_descriptors[6] =
+{
+  {
+    "shard",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ShardEntry, shard),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "url",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ShardEntry, url),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "host",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ShardEntry, host),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "state",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ShardEntry, state),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "vector_count",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ShardEntry, vector_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reachable",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ShardEntry, reachable),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sightline__v1__shard_entry__field_indices_by_name[] = {
+  2,   /* field[2] = host */
+  5,   /* field[5] = reachable */
+  0,   /* field[0] = shard */
+  3,   /* field[3] = state */
+  1,   /* field[1] = url */
+  4,   /* field[4] = vector_count */
+};
+static const ProtobufCIntRange sightline__v1__shard_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor sightline__v1__shard_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sightline.v1.ShardEntry",
+  "ShardEntry",
+  "Sightline__V1__ShardEntry",
+  "sightline.v1",
+  sizeof(Sightline__V1__ShardEntry),
+  6,
+  sightline__v1__shard_entry__field_descriptors,
+  sightline__v1__shard_entry__field_indices_by_name,
+  1,  sightline__v1__shard_entry__number_ranges,
+  (ProtobufCMessageInit) sightline__v1__shard_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sightline__v1__move_status__field_descriptors[8] =
+{
+  {
+    "kind",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__MoveStatus, kind),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shard",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__MoveStatus, shard),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "from_version",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FIXED64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__MoveStatus, from_version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "to_version",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FIXED64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__MoveStatus, to_version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "step",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__MoveStatus, step),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "copied",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__MoveStatus, copied),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "total",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__MoveStatus, total),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "error",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__MoveStatus, error),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sightline__v1__move_status__field_indices_by_name[] = {
+  5,   /* field[5] = copied */
+  7,   /* field[7] = error */
+  2,   /* field[2] = from_version */
+  0,   /* field[0] = kind */
+  1,   /* field[1] = shard */
+  4,   /* field[4] = step */
+  3,   /* field[3] = to_version */
+  6,   /* field[6] = total */
+};
+static const ProtobufCIntRange sightline__v1__move_status__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor sightline__v1__move_status__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sightline.v1.MoveStatus",
+  "MoveStatus",
+  "Sightline__V1__MoveStatus",
+  "sightline.v1",
+  sizeof(Sightline__V1__MoveStatus),
+  8,
+  sightline__v1__move_status__field_descriptors,
+  sightline__v1__move_status__field_indices_by_name,
+  1,  sightline__v1__move_status__number_ranges,
+  (ProtobufCMessageInit) sightline__v1__move_status__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sightline__v1__cluster_status__field_descriptors[5] =
+{
+  {
+    "map_version",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FIXED64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ClusterStatus, map_version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shards",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sightline__V1__ClusterStatus, n_shards),
+    offsetof(Sightline__V1__ClusterStatus, shards),
+    &sightline__v1__shard_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "move",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ClusterStatus, move),
+    &sightline__v1__move_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "plan",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sightline__V1__ClusterStatus, n_plan),
+    offsetof(Sightline__V1__ClusterStatus, plan),
+    &sightline__v1__flow__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "warning",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ClusterStatus, warning),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sightline__v1__cluster_status__field_indices_by_name[] = {
+  0,   /* field[0] = map_version */
+  2,   /* field[2] = move */
+  3,   /* field[3] = plan */
+  1,   /* field[1] = shards */
+  4,   /* field[4] = warning */
+};
+static const ProtobufCIntRange sightline__v1__cluster_status__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor sightline__v1__cluster_status__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sightline.v1.ClusterStatus",
+  "ClusterStatus",
+  "Sightline__V1__ClusterStatus",
+  "sightline.v1",
+  sizeof(Sightline__V1__ClusterStatus),
+  5,
+  sightline__v1__cluster_status__field_descriptors,
+  sightline__v1__cluster_status__field_indices_by_name,
+  1,  sightline__v1__cluster_status__number_ranges,
+  (ProtobufCMessageInit) sightline__v1__cluster_status__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue sightline__v1__error_code__enum_values_by_number[9] =
 {
   { "ERROR_CODE_UNSPECIFIED", "SIGHTLINE__V1__ERROR_CODE__ERROR_CODE_UNSPECIFIED", 0 },
@@ -3681,5 +5461,37 @@ const ProtobufCEnumDescriptor sightline__v1__error_code__descriptor =
   sightline__v1__error_code__enum_values_by_name,
   1,
   sightline__v1__error_code__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue sightline__v1__flow_action__enum_values_by_number[4] =
+{
+  { "FLOW_ACTION_UNSPECIFIED", "SIGHTLINE__V1__FLOW_ACTION__FLOW_ACTION_UNSPECIFIED", 0 },
+  { "INVENTORY", "SIGHTLINE__V1__FLOW_ACTION__INVENTORY", 1 },
+  { "DIGEST", "SIGHTLINE__V1__FLOW_ACTION__DIGEST", 2 },
+  { "DROP", "SIGHTLINE__V1__FLOW_ACTION__DROP", 3 },
+};
+static const ProtobufCIntRange sightline__v1__flow_action__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex sightline__v1__flow_action__enum_values_by_name[4] =
+{
+  { "DIGEST", 2 },
+  { "DROP", 3 },
+  { "FLOW_ACTION_UNSPECIFIED", 0 },
+  { "INVENTORY", 1 },
+};
+const ProtobufCEnumDescriptor sightline__v1__flow_action__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "sightline.v1.FlowAction",
+  "FlowAction",
+  "Sightline__V1__FlowAction",
+  "sightline.v1",
+  4,
+  sightline__v1__flow_action__enum_values_by_number,
+  4,
+  sightline__v1__flow_action__enum_values_by_name,
+  1,
+  sightline__v1__flow_action__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };

@@ -28,8 +28,12 @@ extension Coordinator {
         case .codebookPush:
             throw ErrorReply(.badRequest,
                              "codebooks are set when the coordinator starts (--codebooks or --train); restart it to change them")
-        case .shardTransfer:
-            throw ErrorReply(.badRequest, "shard transfers go between workers during a rebalance, not through the coordinator")
+        case .shardTransfer, .placementUpdate, .shardExport, .shardFlow:
+            throw ErrorReply(.badRequest, "\(body.name) is spoken between the coordinator and its workers during a move")
+        case .clusterStatus:
+            return .clusterStatus(clusterStatus())
+        case .clusterChange(let change):
+            return .clusterChange(try changeCluster(change))
         case .verify(let query):
             return try verify(query, deadlineMilliseconds: deadlineMilliseconds)
         case .identify(let vector, let threshold, let nprobe):
@@ -40,7 +44,10 @@ extension Coordinator {
     }
 
     /// Counts come from the workers: added without trapping, whatever they claim.
-    var knownTotal: UInt64 { workerStates.withLock { $0.values.reduce(0) { $0.saturatingAdd($1.vectorCount) } } }
+    var knownTotal: UInt64 {
+        let shards = Set(routing.withLock { $0.readShards })
+        return workerStates.withLock { $0.filter { shards.contains($0.key) }.values.reduce(0) { $0.saturatingAdd($1.vectorCount) } }
+    }
 
     /// Fans a batch out to every shard and merges per query. Shards that fail or miss the deadline
     /// are named in `missingShards`; the answer still comes within the deadline.
@@ -54,6 +61,14 @@ extension Coordinator {
         if total > 0, UInt64(options.k) > total {
             throw ErrorReply(.badRequest, "k = \(options.k) is out of range: the collection holds \(total) vectors")
         }
+        // The version is read and counted in flight together, so a move's sources delete only
+        // after every search of the old map is answered.
+        let (version, shards) = routing.withLock { route in
+            route.searchesInFlight[route.current.version, default: 0] += 1
+            return (route.current.version, route.readShards)
+        }
+        defer { routing.withLock { $0.searchesInFlight[version, default: 1] -= 1 } }
+        options.mapVersion = version
         let replies = fanOut(Dictionary(uniqueKeysWithValues: shards.map { ($0, RequestBody.searchBatch(batch, options: options)) }),
                              deadlineMilliseconds: deadlineMilliseconds)
         var perShard: [[NeighborList]] = []
@@ -78,9 +93,14 @@ extension Coordinator {
         return SearchReply(results: merged, partial: !missing.isEmpty, missingShards: missing)
     }
 
-    /// Routes each vector to its shard, sends the per-shard batches at once, and acknowledges
-    /// only when every shard involved has committed.
+    /// Routes each vector to its shard (and, during a move, to its shard in the next map too),
+    /// sends the per-shard batches at once, and acknowledges only when every shard involved has
+    /// committed. Counts come from the owners in the map in force.
     func add(_ batch: AddBatch, deadlineMilliseconds: Int) throws -> (UInt64, UInt64) {
+        try writes.shared { try routedAdd(batch, deadlineMilliseconds: deadlineMilliseconds) }
+    }
+
+    func routedAdd(_ batch: AddBatch, deadlineMilliseconds: Int) throws -> (UInt64, UInt64) {
         guard batch.vectors.dimension == template.dimension else {
             throw ErrorReply(.badRequest, "wrong dimension: the collection holds \(template.dimension)-d vectors, "
                                           + "got \(batch.vectors.dimension)-d")
@@ -99,22 +119,31 @@ extension Coordinator {
         }
         guard Set(batch.ids).count == batch.ids.count else { throw ErrorReply(.badRequest, "the batch repeats an id: ids must be unique") }
         let dimension = template.dimension
-        var bodies: [ShardID: RequestBody] = [:]
-        for (shard, rows) in Rendezvous.partition(batch.ids, among: shards) {
+        let route = routing.withLock { $0 }
+        var owners: [ShardID: [Int]] = [:], copies: [ShardID: [Int]] = [:]
+        for (row, id) in batch.ids.enumerated() {
+            let (owner, copy) = route.writeOwners(of: id)
+            owners[owner, default: []].append(row)
+            if let copy { copies[copy, default: []].append(row) }
+        }
+        func body(_ rows: [Int]) -> RequestBody {
             var values: [Float] = []
             values.reserveCapacity(rows.count * dimension)
             for row in rows { values.append(contentsOf: batch.vectors.values[row * dimension ..< (row + 1) * dimension]) }
-            bodies[shard] = .add(AddBatch(
+            return .add(AddBatch(
                 ids: rows.map { batch.ids[$0] }, vectors: VectorBatch(dimension: dimension, values: values),
                 labels: batch.labels.isEmpty ? [] : rows.map { batch.labels[$0] },
                 keys: batch.keys.isEmpty ? [] : rows.map { batch.keys[$0] }, codebookVersion: codebook.version))
         }
-        let replies = fanOut(bodies, deadlineMilliseconds: deadlineMilliseconds)
+        let calls = owners.keys.sorted().map { ($0, body(owners[$0]!)) } + copies.keys.sorted().map { ($0, body(copies[$0]!)) }
+        let replies = fanOutCalls(calls, deadlineMilliseconds: deadlineMilliseconds)
         var added: UInt64 = 0, ignored: UInt64 = 0
         var failed: [String] = []
-        for (shard, reply) in replies.sorted(by: { $0.key < $1.key }) {
+        for (position, reply) in replies.enumerated() {
+            let shard = calls[position].0, isOwner = position < owners.count
             switch reply {
             case .success(.add(let shardAdded, let shardIgnored)):
+                guard isOwner else { continue }
                 added = added.saturatingAdd(shardAdded)
                 ignored = ignored.saturatingAdd(shardIgnored)
                 workerStates.withLock { states in
@@ -137,14 +166,28 @@ extension Coordinator {
         return (added, ignored)
     }
 
+    /// Deletes at each id's owner and, during a move, at its owner in the next map too.
     func delete(_ ids: [UInt64], deadlineMilliseconds: Int) throws -> UInt64 {
         guard !ids.isEmpty else { return 0 }
-        var bodies: [ShardID: RequestBody] = [:]
-        for (shard, rows) in Rendezvous.partition(ids, among: shards) { bodies[shard] = .delete(ids: rows.map { ids[$0] }) }
+        return try writes.shared { try routedDelete(ids, deadlineMilliseconds: deadlineMilliseconds) }
+    }
+
+    func routedDelete(_ ids: [UInt64], deadlineMilliseconds: Int) throws -> UInt64 {
+        let route = routing.withLock { $0 }
+        var owners: [ShardID: [UInt64]] = [:], copies: [ShardID: [UInt64]] = [:]
+        for id in ids {
+            let (owner, copy) = route.writeOwners(of: id)
+            owners[owner, default: []].append(id)
+            if let copy { copies[copy, default: []].append(id) }
+        }
+        let calls = owners.keys.sorted().map { ($0, RequestBody.delete(ids: owners[$0]!)) }
+            + copies.keys.sorted().map { ($0, RequestBody.delete(ids: copies[$0]!)) }
         var deleted: UInt64 = 0
-        for (shard, reply) in fanOut(bodies, deadlineMilliseconds: deadlineMilliseconds) {
+        for (position, reply) in fanOutCalls(calls, deadlineMilliseconds: deadlineMilliseconds).enumerated() {
+            let shard = calls[position].0
             switch reply {
             case .success(.delete(let count)):
+                guard position < owners.count else { continue }
                 deleted = deleted.saturatingAdd(count)
                 workerStates.withLock {
                     $0[shard, default: WorkerState()].vectorCount -= min(count, $0[shard, default: WorkerState()].vectorCount)
@@ -160,24 +203,26 @@ extension Coordinator {
     }
 
     func stats(deadlineMilliseconds: Int) -> [ShardStatsReply] {
+        let (shards, urls) = routing.withLock { route in (route.readShards, route.readShards.map { route.url(of: $0) ?? "" }) }
         let replies = fanOut(Dictionary(uniqueKeysWithValues: shards.map { ($0, RequestBody.stats) }),
                              deadlineMilliseconds: deadlineMilliseconds)
-        return shards.map { shard in
+        return zip(shards, urls).map { shard, url in
             var entry = ShardStatsReply()
             if case .success(.stats(let list, _)) = replies[shard], let first = list.first { entry = first }
             entry.shard = shard.rawValue
-            entry.url = clients[shard]!.url
+            entry.url = url
             return entry
         }
     }
 
     func health() -> HealthReply {
         let states = workerStates.withLock { $0 }
-        let shardStates = shards.map { shard -> ShardStatsReply in
+        let route = routing.withLock { $0 }
+        let shardStates = route.readShards.map { shard -> ShardStatsReply in
             var entry = ShardStatsReply()
             let state = states[shard] ?? WorkerState()
             entry.shard = shard.rawValue
-            entry.url = clients[shard]!.url
+            entry.url = route.url(of: shard) ?? ""
             entry.reachable = state.reachable
             entry.vectorCount = state.vectorCount
             entry.codebookVersion = state.codebookVersion
@@ -185,13 +230,15 @@ extension Coordinator {
         }
         let ready = shardStates.allSatisfy { $0.reachable && $0.codebookVersion == codebook.version }
         return HealthReply(cluster: config.cluster, shard: 0, codebookVersion: codebook.version, vectorCount: knownTotal,
-                           state: ready ? "serving" : "degraded", shards: shardStates)
+                           state: ready ? "serving" : "degraded", shards: shardStates, mapVersion: route.current.version)
     }
 
     func fetch(_ ids: [UInt64], deadlineMilliseconds: Int) throws -> FetchedVectors {
         try checkFetchSize(ids.count, dimension: template.dimension)
         var bodies: [ShardID: RequestBody] = [:]
-        for (shard, rows) in Rendezvous.partition(ids, among: shards) { bodies[shard] = .fetchVectors(ids: rows.map { ids[$0] }) }
+        for (shard, rows) in Rendezvous.partition(ids, among: routing.withLock({ $0.readShards })) {
+            bodies[shard] = .fetchVectors(ids: rows.map { ids[$0] })
+        }
         var result = FetchedVectors(dimension: template.dimension, found: [], values: [], approximate: false)
         for (shard, reply) in fanOut(bodies, deadlineMilliseconds: deadlineMilliseconds) {
             guard case .success(.fetchVectors(let part)) = reply else {

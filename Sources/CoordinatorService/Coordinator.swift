@@ -9,18 +9,30 @@ import VectorIndex
 import VectorMath
 import Wire
 
-/// The coordinator: owns the catalog and the codebooks, routes writes by rendezvous hashing,
-/// fans searches out to every shard with a deadline and merges the per-shard top-k with
-/// `mergeTopK`, which orders by (distance, id) exactly as a single node's search does.
+/// The coordinator: owns the catalog and the codebooks, routes writes by rendezvous hashing
+/// over the catalog's shard map, fans searches out to every shard with a deadline and merges the
+/// per-shard top-k with `mergeTopK`, which orders by (distance, id) exactly as a single node's
+/// search does. It also drives moves between maps (Coordinator+Move).
 public final class Coordinator: Sendable {
     public let config: ClusterConfig
     let catalog: CatalogDatabase
     let codebook: (version: UInt64, indexFile: [UInt8])
     /// The trained, empty index: dimension, nlist and metric for validation and verify.
     let template: IVFPQIndex
-    /// One client per worker; the fan-out goes through them (coordinator → client → transport).
-    let clients: [ShardID: ServiceClient]
-    let shards: [ShardID]
+    let dial: @Sendable (String) throws -> any Connection
+    /// One client per worker, opened on first use; the fan-out goes through them.
+    let clients = Mutex<[ShardID: ServiceClient]>([:])
+    let routing: Mutex<Routing>
+    /// Writes hold it shared; move steps that must not interleave with a write hold it exclusively.
+    let writes = ReadWriteLock()
+    /// Serialises placement pushes (the health loop and the move driver).
+    let placementPushes = Mutex<Void>(())
+    let moveDriverRunning = Atomic<Bool>(false)
+    let lastPlan = Mutex<[Flow]>([])
+    /// Set when the config's workers differ from the catalog's map (the catalog's map is kept).
+    public let configWarning: String
+    /// Pause after entering each move step (tests use it to act at a chosen step).
+    let moveStepPauseMilliseconds: Int
     let workerStates = Mutex<[ShardID: WorkerState]>([:])
     /// Shards whose last codebook push was refused as a conflict, and when to try again.
     let pushConflicts = Mutex<[ShardID: DispatchTime]>([:])
@@ -32,11 +44,14 @@ public final class Coordinator: Sendable {
     /// `dial` opens the connection to a worker's URL: nng by default, an `InProcessNetwork` in
     /// tests.
     public init(config: ClusterConfig, catalog: CatalogDatabase, codebookFile: [UInt8], maxFrameBytes: Int = FrameLimits.maxFrameBytes,
-                dial: (String) throws -> any Connection = { try NNGConnection(dial: $0) },
+                moveStepPauseMilliseconds: Int = 0,
+                dial: @escaping @Sendable (String) throws -> any Connection = { try NNGConnection(dial: $0) },
                 log: @escaping @Sendable (String) -> Void) throws {
         self.config = config
         self.catalog = catalog
         self.log = log
+        self.dial = dial
+        self.moveStepPauseMilliseconds = moveStepPauseMilliseconds
         gate = RequestGate(tokens: config.accessTokens, collection: config.collection, maxFrameBytes: maxFrameBytes)
         template = try IndexFile.decode(codebookFile)
         guard template.count == 0 else {
@@ -53,22 +68,69 @@ public final class Coordinator: Sendable {
         try catalog.saveCodebook(version: codebook.version, indexFile: codebookFile)
         try catalog.ensureCollection(name: config.collection, dimension: config.index.dimension, nlist: config.index.nlist,
                                      m: config.index.m, metric: config.index.metric, storesVectors: config.index.storesVectors)
-        _ = try catalog.recordShardMap(config.workers.map { ($0.shard.rawValue, $0.url) })
-        var clients: [ShardID: ServiceClient] = [:]
-        for worker in config.workers {
-            // The coordinator enforces each deadline itself: no margin beyond it.
-            clients[worker.shard] = ServiceClient(connection: try dial(worker.url), token: config.token, replyMarginMilliseconds: 0)
+        let current = try catalog.recordInitialMap(config.workers.map {
+            MapShard(shard: $0.shard.rawValue, url: $0.url, host: $0.host ?? "")
+        })
+        configWarning = Coordinator.disagreement(config: config, map: current)
+        if !configWarning.isEmpty { log(configWarning) }
+        var initial = Routing(current: current)
+        if let move = try catalog.activeMove() {
+            initial.move = move
+            initial.fromMap = try catalog.map(version: move.fromVersion)
+            initial.toMap = try catalog.map(version: move.toVersion)
+            log("move to map \(move.toVersion) (\(move.kind) of shard \(move.shard)) is at step \(move.step.rawValue); it resumes")
         }
-        self.clients = clients
-        shards = config.workers.map(\.shard).sorted()
+        routing = Mutex(initial)
     }
 
-    /// Sends one request body per shard at once through the shards' clients and collects each
-    /// shard's reply or failure; the slowest shard, not the sum, bounds the time.
+    /// A warning when the config names other workers than the catalog's map in force.
+    static func disagreement(config: ClusterConfig, map: ShardMap) -> String {
+        let configured = config.workers.map { "\($0.shard)=\($0.url)" }.sorted()
+        let mapped = map.shards.filter { $0.state != "retired" }.map { "\($0.shard)=\($0.url)" }.sorted()
+        guard configured != mapped else { return "" }
+        return "the config lists workers [\(configured.joined(separator: ", "))] but the catalog's shard map version \(map.version) "
+            + "holds [\(mapped.joined(separator: ", "))]: routing follows the catalog's map; change it with "
+            + "sightline cluster add-worker / remove-worker"
+    }
+
+    /// The client of `shard`, dialled on first use at the URL the maps give it.
+    func client(for shard: ShardID) throws -> ServiceClient {
+        guard let url = routing.withLock({ $0.url(of: shard) }) else {
+            throw ErrorReply(.notFound, "shard \(shard) is in no shard map")
+        }
+        return try clients.withLock { clients in
+            if let existing = clients[shard], existing.url == url { return existing }
+            // The coordinator enforces each deadline itself: no margin beyond it.
+            let client = ServiceClient(connection: try dial(url), token: config.token, replyMarginMilliseconds: 0)
+            clients[shard] = client
+            return client
+        }
+    }
+
+    /// Sends each (shard, body) at once and collects each reply or failure in order; the
+    /// slowest shard, not the sum, bounds the time. A shard may appear more than once.
+    func fanOutCalls(_ calls: [(shard: ShardID, body: RequestBody)], deadlineMilliseconds: Int) -> [Result<ResponseBody, ErrorReply>] {
+        var results = [Result<ResponseBody, ErrorReply>?](repeating: nil, count: calls.count)
+        var ready: [(client: ServiceClient, body: RequestBody)] = [], positions: [Int] = []
+        for (position, call) in calls.enumerated() {
+            do {
+                ready.append((try client(for: call.shard), call.body))
+                positions.append(position)
+            } catch {
+                results[position] = .failure(ErrorReply(.unavailable, "shard \(call.shard): cannot dial its worker: \(error)"))
+            }
+        }
+        for (position, reply) in zip(positions, ServiceClient.callAll(ready, deadlineMilliseconds: deadlineMilliseconds)) {
+            results[position] = reply.mapError(\.reply)
+        }
+        return results.map { $0! }
+    }
+
+    /// One body per shard, sent at once.
     func fanOut(_ bodies: [ShardID: RequestBody], deadlineMilliseconds: Int) -> [ShardID: Result<ResponseBody, ErrorReply>] {
         let order = bodies.keys.sorted()
-        let replies = ServiceClient.callAll(order.map { (clients[$0]!, bodies[$0]!) }, deadlineMilliseconds: deadlineMilliseconds)
-        return Dictionary(uniqueKeysWithValues: zip(order, replies.map { $0.mapError(\.reply) }))
+        let replies = fanOutCalls(order.map { ($0, bodies[$0]!) }, deadlineMilliseconds: deadlineMilliseconds)
+        return Dictionary(uniqueKeysWithValues: zip(order, replies))
     }
 
     /// Answers one frame: the shared gate checks it, `respond` runs it with the request's

@@ -1,7 +1,8 @@
 import Foundation
 
 /// The coordinator's catalog in `DIR/catalog.sqlite` (WAL): collections, versioned codebooks,
-/// the versioned shard map, workers' last-seen state, and per-id labels and keys.
+/// the versioned shard maps and the journal of moves between them (CatalogDatabase+Maps),
+/// workers' last-seen state, and per-id labels and keys.
 public final class CatalogDatabase: @unchecked Sendable {
     // Safe: every access goes through `database`, which serialises calls.
     let database: SQLiteDatabase
@@ -12,8 +13,13 @@ public final class CatalogDatabase: @unchecked Sendable {
                 name TEXT PRIMARY KEY, dimension INTEGER NOT NULL, nlist INTEGER NOT NULL,
                 m INTEGER NOT NULL, metric TEXT NOT NULL, stores_vectors INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS codebooks (version INTEGER PRIMARY KEY, index_file BLOB NOT NULL, created REAL NOT NULL);
-            CREATE TABLE IF NOT EXISTS shard_map (map_version INTEGER NOT NULL, shard INTEGER NOT NULL, url TEXT NOT NULL,
-                PRIMARY KEY (map_version, shard));
+            CREATE TABLE IF NOT EXISTS shard_maps (version INTEGER NOT NULL, shard INTEGER NOT NULL, url TEXT NOT NULL,
+                host TEXT NOT NULL, state TEXT NOT NULL, PRIMARY KEY (version, shard));
+            CREATE TABLE IF NOT EXISTS moves (to_version INTEGER PRIMARY KEY, from_version INTEGER NOT NULL, kind TEXT NOT NULL,
+                shard INTEGER NOT NULL, step TEXT NOT NULL, copied INTEGER NOT NULL, total INTEGER NOT NULL,
+                rate INTEGER NOT NULL, error TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS move_cursors (to_version INTEGER NOT NULL, source INTEGER NOT NULL, after_id INTEGER,
+                done INTEGER NOT NULL, PRIMARY KEY (to_version, source));
             CREATE TABLE IF NOT EXISTS workers (shard INTEGER PRIMARY KEY, url TEXT NOT NULL, last_seen REAL, state TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, label INTEGER, key TEXT);
             """)
@@ -54,33 +60,6 @@ public final class CatalogDatabase: @unchecked Sendable {
         try insert.bind(2, blob: indexFile)
         try insert.bind(3, Int64(Date().timeIntervalSince1970 * 1000))
         try insert.step()
-    }
-
-    /// Stores the shard map as a new version when it differs from the latest; returns the version in force.
-    public func recordShardMap(_ shards: [(shard: UInt32, url: String)]) throws(StoreError) -> Int64 {
-        let latest = try database.prepare("SELECT MAX(map_version) FROM shard_map")
-        try latest.step()
-        let version = latest.isNull(0) ? 0 : latest.int64(0)
-        let rows = try database.prepare("SELECT shard, url FROM shard_map WHERE map_version = ? ORDER BY shard")
-        try rows.bind(1, version)
-        var current: [String] = []
-        while try rows.step() { current.append("\(rows.int64(0))=\(rows.text(1))") }
-        let wanted = shards.sorted { $0.shard < $1.shard }.map { "\($0.shard)=\($0.url)" }
-        if current == wanted, version > 0 { return version }
-        let next = version + 1
-        do {
-            try database.transaction {
-                let insert = try database.prepare("INSERT INTO shard_map (map_version, shard, url) VALUES (?, ?, ?)")
-                for entry in shards {
-                    insert.reset()
-                    try insert.bind(1, next)
-                    try insert.bind(2, Int64(entry.shard))
-                    try insert.bind(3, entry.url)
-                    try insert.step()
-                }
-            }
-        } catch let error as StoreError { throw error } catch { throw .corrupt("\(error)") }
-        return next
     }
 
     public func recordWorker(shard: UInt32, url: String, state: String, seen: Bool) throws(StoreError) {

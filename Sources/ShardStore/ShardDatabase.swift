@@ -133,21 +133,26 @@ public final class ShardDatabase: @unchecked Sendable {
         let statement = try database.prepare("SELECT id, list, code, vector, label, key FROM entries ORDER BY id")
         var entries: [StoredEntry] = []
         while try statement.step() {
-            let vectorBytes = statement.isNull(3) ? nil : statement.blob(3)
-            var vector: [Float]?
-            if let vectorBytes {
-                guard vectorBytes.count == dimension * 4 else {
-                    throw .corrupt("a stored vector has \(vectorBytes.count) bytes, expected \(dimension * 4)")
-                }
-                vector = vectorBytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            let stored = try entry(statement)
+            if let vector = stored.vector, vector.count != dimension {
+                throw .corrupt("a stored vector has \(vector.count * 4) bytes, expected \(dimension * 4)")
             }
-            entries.append(StoredEntry(
-                id: UInt64(bitPattern: statement.int64(0)), list: Int32(truncatingIfNeeded: statement.int64(1)),
-                code: statement.blob(2), vector: vector,
-                label: statement.isNull(4) ? nil : Int32(truncatingIfNeeded: statement.int64(4)),
-                key: statement.isNull(5) ? nil : statement.text(5)))
+            entries.append(stored)
         }
         return entries
+    }
+
+    /// The entry in the current row of a `SELECT id, list, code, vector, label, key`.
+    func entry(_ statement: Statement) throws(StoreError) -> StoredEntry {
+        let vectorBytes = statement.isNull(3) ? nil : statement.blob(3)
+        if let vectorBytes, vectorBytes.count % 4 != 0 { throw .corrupt("a stored vector has \(vectorBytes.count) bytes") }
+        let vector = vectorBytes.map { bytes in
+            bytes.withUnsafeBytes { raw in (0 ..< bytes.count / 4).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) } }
+        }
+        return StoredEntry(id: UInt64(bitPattern: statement.int64(0)), list: Int32(truncatingIfNeeded: statement.int64(1)),
+                           code: statement.blob(2), vector: vector,
+                           label: statement.isNull(4) ? nil : Int32(truncatingIfNeeded: statement.int64(4)),
+                           key: statement.isNull(5) ? nil : statement.text(5))
     }
 
     /// Label and key of one id, when stored.

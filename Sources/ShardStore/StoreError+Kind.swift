@@ -5,7 +5,7 @@ extension StoreError: ClassifiedError {
     /// corrupt rows are ours to investigate.
     public var kind: ErrorKind {
         switch self {
-        case .otherCluster, .otherShard, .codebookConflict: return .conflict
+        case .otherCluster, .otherShard, .codebookConflict, .busy: return .conflict
         case .sqlite, .corrupt: return .internalError
         }
     }

@@ -5,6 +5,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case otherShard(found: UInt32, expected: UInt32)
     case codebookConflict(stored: UInt64, offered: UInt64)
     case corrupt(String)
+    /// Another change is under way (one move at a time).
+    case busy(String)
 
     public var description: String {
         switch self {
@@ -20,6 +22,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
                 + "(delete its vectors first)"
         case .corrupt(let detail):
             return "the store is corrupt: \(detail)"
+        case .busy(let detail):
+            return "\(detail): wait for it to finish (sightline cluster status) or resume it (sightline cluster rebalance)"
         }
     }
 }

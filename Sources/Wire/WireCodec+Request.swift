@@ -21,6 +21,7 @@ extension WireCodec {
             pointer.pointee.k = UInt32(clamping: options.k)
             pointer.pointee.nprobe = UInt32(clamping: options.nprobe)
             pointer.pointee.refine = UInt32(clamping: options.refine)
+            pointer.pointee.map_version = options.mapVersion
             return pointer
         }
 
@@ -76,17 +77,8 @@ extension WireCodec {
             message.pointee.body_case = SIGHTLINE__V1__REQUEST__BODY_CODEBOOK_FETCH
             message.pointee.codebook_fetch = arena.message(Sightline__V1__CodebookFetch.self) { sightline__v1__codebook_fetch__init($0) }
         case .shardTransfer(let transfer):
-            let body = arena.message(Sightline__V1__ShardTransferRequest.self) { sightline__v1__shard_transfer_request__init($0) }
-            body.pointee.codebook_version = transfer.codebookVersion
-            body.pointee.n_ids = transfer.ids.count
-            body.pointee.ids = arena.copy(transfer.ids)
-            body.pointee.n_lists = transfer.lists.count
-            body.pointee.lists = arena.copy(transfer.lists)
-            body.pointee.codes = arena.binary(transfer.codes)
-            body.pointee.n_labels = transfer.labels.count
-            body.pointee.labels = arena.copy(transfer.labels)
             message.pointee.body_case = SIGHTLINE__V1__REQUEST__BODY_SHARD_TRANSFER
-            message.pointee.shard_transfer = body
+            message.pointee.shard_transfer = shardTransferMessage(transfer, in: arena)
         case .verify(let query):
             let body = arena.message(Sightline__V1__VerifyRequest.self) { sightline__v1__verify_request__init($0) }
             switch query {
@@ -118,6 +110,55 @@ extension WireCodec {
             body.pointee.ids = arena.copy(ids)
             message.pointee.body_case = SIGHTLINE__V1__REQUEST__BODY_FETCH_VECTORS
             message.pointee.fetch_vectors = body
+        case .placementUpdate(let placements):
+            let body = arena.message(Sightline__V1__PlacementUpdate.self) { sightline__v1__placement_update__init($0) }
+            body.pointee.n_placements = placements.count
+            body.pointee.placements = arena.copy(placements.map { placement -> UnsafeMutablePointer<Sightline__V1__Placement>? in
+                let pointer = arena.message(Sightline__V1__Placement.self) { sightline__v1__placement__init($0) }
+                pointer.pointee.version = placement.version
+                pointer.pointee.n_shards = placement.shards.count
+                pointer.pointee.shards = arena.copy(placement.shards)
+                return pointer
+            })
+            message.pointee.body_case = SIGHTLINE__V1__REQUEST__BODY_PLACEMENT_UPDATE
+            message.pointee.placement_update = body
+        case .shardExport(let after, let limit):
+            let body = arena.message(Sightline__V1__ShardExportRequest.self) { sightline__v1__shard_export_request__init($0) }
+            // has_after tells "from the start" apart from "after id 0".
+            body.pointee.after_id = after ?? 0
+            body.pointee.has_after = after == nil ? 0 : 1
+            body.pointee.limit = UInt32(clamping: limit)
+            message.pointee.body_case = SIGHTLINE__V1__REQUEST__BODY_SHARD_EXPORT
+            message.pointee.shard_export = body
+        case .shardFlow(let query):
+            let body = arena.message(Sightline__V1__ShardFlowRequest.self) { sightline__v1__shard_flow_request__init($0) }
+            body.pointee.action = Sightline__V1__FlowAction(rawValue: query.action.rawValue)
+            body.pointee.from_shard = query.fromShard
+            body.pointee.to_shard = query.toShard
+            message.pointee.body_case = SIGHTLINE__V1__REQUEST__BODY_SHARD_FLOW
+            message.pointee.shard_flow = body
+        case .clusterStatus:
+            message.pointee.body_case = SIGHTLINE__V1__REQUEST__BODY_CLUSTER_STATUS
+            message.pointee.cluster_status = arena.message(Sightline__V1__ClusterStatusRequest.self) {
+                sightline__v1__cluster_status_request__init($0)
+            }
+        case .clusterChange(let request):
+            let body = arena.message(Sightline__V1__ClusterChangeRequest.self) { sightline__v1__cluster_change_request__init($0) }
+            switch request.change {
+            case .addWorker(let url, let host):
+                body.pointee.kind = SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ADD_WORKER
+                body.pointee.url = arena.string(url)
+                body.pointee.host = arena.string(host)
+            case .removeWorker(let shard):
+                body.pointee.kind = SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__REMOVE_WORKER
+                body.pointee.shard = shard
+            case .rebalance:
+                body.pointee.kind = SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__REBALANCE
+            }
+            body.pointee.dry_run = request.dryRun ? 1 : 0
+            body.pointee.rate = request.rate
+            message.pointee.body_case = SIGHTLINE__V1__REQUEST__BODY_CLUSTER_CHANGE
+            message.pointee.cluster_change = body
         }
         let size = sightline__v1__request__get_packed_size(message)
         var output = [UInt8](repeating: 0, count: size)
@@ -182,7 +223,8 @@ extension WireCodec {
     private static func request(from m: Sightline__V1__Request, envelope: Envelope) throws(WireError) -> Request {
         func options(_ pointer: UnsafeMutablePointer<Sightline__V1__SearchOptions>?) throws(WireError) -> SearchOptions {
             guard let pointer else { throw .missingField("search options (k, nprobe)") }
-            return SearchOptions(k: Int(pointer.pointee.k), nprobe: Int(pointer.pointee.nprobe), refine: Int(pointer.pointee.refine))
+            let o = pointer.pointee
+            return SearchOptions(k: Int(o.k), nprobe: Int(o.nprobe), refine: Int(o.refine), mapVersion: o.map_version)
         }
         let body: RequestBody
         switch m.body_case {
@@ -212,10 +254,7 @@ extension WireCodec {
         case SIGHTLINE__V1__REQUEST__BODY_CODEBOOK_FETCH:
             body = .codebookFetch
         case SIGHTLINE__V1__REQUEST__BODY_SHARD_TRANSFER:
-            let b = m.shard_transfer.pointee
-            body = .shardTransfer(ShardTransfer(codebookVersion: b.codebook_version, ids: array(b.ids, b.n_ids),
-                                                lists: array(b.lists, b.n_lists),
-                                                codes: bytes(b.codes), labels: array(b.labels, b.n_labels)))
+            body = .shardTransfer(shardTransfer(from: m.shard_transfer.pointee))
         case SIGHTLINE__V1__REQUEST__BODY_VERIFY:
             let b = m.verify.pointee
             body = .verify(b.by_id != 0 ? .ids(a: b.id_a, b: b.id_b, threshold: b.threshold)
@@ -226,10 +265,72 @@ extension WireCodec {
         case SIGHTLINE__V1__REQUEST__BODY_FETCH_VECTORS:
             let b = m.fetch_vectors.pointee
             body = .fetchVectors(ids: array(b.ids, b.n_ids))
+        case SIGHTLINE__V1__REQUEST__BODY_PLACEMENT_UPDATE:
+            let b = m.placement_update.pointee
+            body = .placementUpdate(array(b.placements, b.n_placements).compactMap { entry in
+                guard let p = entry?.pointee else { return nil }
+                return Placement(version: p.version, shards: array(p.shards, p.n_shards))
+            })
+        case SIGHTLINE__V1__REQUEST__BODY_SHARD_EXPORT:
+            let b = m.shard_export.pointee
+            body = .shardExport(after: b.has_after != 0 ? b.after_id : nil, limit: Int(b.limit))
+        case SIGHTLINE__V1__REQUEST__BODY_SHARD_FLOW:
+            let b = m.shard_flow.pointee
+            // proto3 enums are open: protobuf-c keeps any number the peer sent.
+            guard let action = FlowAction(rawValue: b.action.rawValue) else {
+                if b.action == SIGHTLINE__V1__FLOW_ACTION__FLOW_ACTION_UNSPECIFIED {
+                    throw .missingField("a shard flow action (INVENTORY, DIGEST or DROP)")
+                }
+                throw .malformed("unknown shard flow action \(b.action.rawValue)")
+            }
+            body = .shardFlow(FlowQuery(action: action, fromShard: b.from_shard, toShard: b.to_shard))
+        case SIGHTLINE__V1__REQUEST__BODY_CLUSTER_STATUS:
+            body = .clusterStatus
+        case SIGHTLINE__V1__REQUEST__BODY_CLUSTER_CHANGE:
+            let b = m.cluster_change.pointee
+            let change: ClusterChange
+            switch b.kind {
+            case SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ADD_WORKER: change = .addWorker(url: string(b.url), host: string(b.host))
+            case SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__REMOVE_WORKER: change = .removeWorker(shard: b.shard)
+            case SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__REBALANCE: change = .rebalance
+            case SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__KIND_UNSPECIFIED:
+                throw .missingField("a cluster change kind (ADD_WORKER, REMOVE_WORKER or REBALANCE)")
+            default:
+                throw .malformed("unknown cluster change kind \(b.kind.rawValue)")
+            }
+            body = .clusterChange(ClusterChangeRequest(change: change, dryRun: b.dry_run != 0, rate: b.rate))
         default:
             throw .missingField("a body (search, add, …)")
         }
         return Request(envelope: envelope, body: body)
     }
 
+    /// A shard transfer's message; a shard export reply carries one too.
+    static func shardTransferMessage(_ transfer: ShardTransfer, in arena: CArena)
+        -> UnsafeMutablePointer<Sightline__V1__ShardTransferRequest> {
+        let body = arena.message(Sightline__V1__ShardTransferRequest.self) { sightline__v1__shard_transfer_request__init($0) }
+        body.pointee.codebook_version = transfer.codebookVersion
+        body.pointee.n_ids = transfer.ids.count
+        body.pointee.ids = arena.copy(transfer.ids)
+        body.pointee.n_lists = transfer.lists.count
+        body.pointee.lists = arena.copy(transfer.lists)
+        body.pointee.codes = arena.binary(transfer.codes)
+        body.pointee.n_labels = transfer.labels.count
+        body.pointee.labels = arena.copy(transfer.labels)
+        body.pointee.n_labeled = transfer.labeled.count
+        body.pointee.labeled = arena.copy(transfer.labeled.map { protobuf_c_boolean($0 ? 1 : 0) })
+        body.pointee.n_keys = transfer.keys.count
+        body.pointee.keys = arena.copy(transfer.keys.map { arena.string($0) as UnsafeMutablePointer<CChar>? })
+        body.pointee.n_vectors = transfer.vectors.count
+        body.pointee.vectors = arena.copy(transfer.vectors)
+        return body
+    }
+
+    /// The Swift form of an unpacked shard transfer (lengths are checked by the receiver).
+    static func shardTransfer(from b: Sightline__V1__ShardTransferRequest) -> ShardTransfer {
+        ShardTransfer(codebookVersion: b.codebook_version, ids: array(b.ids, b.n_ids), lists: array(b.lists, b.n_lists),
+                      codes: bytes(b.codes), labels: array(b.labels, b.n_labels),
+                      labeled: array(b.labeled, b.n_labeled).map { $0 != 0 }, keys: array(b.keys, b.n_keys).map { string($0) },
+                      vectors: array(b.vectors, b.n_vectors))
+    }
 }

@@ -33,6 +33,49 @@ extension WireCodec {
                 return pointer
             })
         }
+        func flows(_ flows: [Flow]) -> UnsafeMutablePointer<UnsafeMutablePointer<Sightline__V1__Flow>?>? {
+            arena.copy(flows.map { flow -> UnsafeMutablePointer<Sightline__V1__Flow>? in
+                let pointer = arena.message(Sightline__V1__Flow.self) { sightline__v1__flow__init($0) }
+                pointer.pointee.from_shard = flow.from
+                pointer.pointee.to_shard = flow.to
+                pointer.pointee.count = flow.count
+                return pointer
+            })
+        }
+        func moveStatus(_ move: MoveStatus) -> UnsafeMutablePointer<Sightline__V1__MoveStatus> {
+            let pointer = arena.message(Sightline__V1__MoveStatus.self) { sightline__v1__move_status__init($0) }
+            pointer.pointee.kind = arena.string(move.kind)
+            pointer.pointee.shard = move.shard
+            pointer.pointee.from_version = move.fromVersion
+            pointer.pointee.to_version = move.toVersion
+            pointer.pointee.step = arena.string(move.step)
+            pointer.pointee.copied = move.copied
+            pointer.pointee.total = move.total
+            pointer.pointee.error = arena.string(move.error)
+            return pointer
+        }
+        // cluster_status and cluster_change both answer with a ClusterStatus.
+        func clusterStatus(_ reply: ClusterStatusReply) -> UnsafeMutablePointer<Sightline__V1__ClusterStatus> {
+            let pointer = arena.message(Sightline__V1__ClusterStatus.self) { sightline__v1__cluster_status__init($0) }
+            pointer.pointee.map_version = reply.mapVersion
+            pointer.pointee.n_shards = reply.shards.count
+            pointer.pointee.shards = arena.copy(reply.shards.map { entry -> UnsafeMutablePointer<Sightline__V1__ShardEntry>? in
+                let shard = arena.message(Sightline__V1__ShardEntry.self) { sightline__v1__shard_entry__init($0) }
+                shard.pointee.shard = entry.shard
+                shard.pointee.url = arena.string(entry.url)
+                shard.pointee.host = arena.string(entry.host)
+                shard.pointee.state = arena.string(entry.state)
+                shard.pointee.vector_count = entry.vectorCount
+                shard.pointee.reachable = entry.reachable ? 1 : 0
+                return shard
+            })
+            // Absent (NULL) when no move was ever made.
+            pointer.pointee.move = reply.move.map(moveStatus)
+            pointer.pointee.n_plan = reply.plan.count
+            pointer.pointee.plan = flows(reply.plan)
+            pointer.pointee.warning = arena.string(reply.warning)
+            return pointer
+        }
 
         switch response.body {
         case .error(let reply):
@@ -85,6 +128,8 @@ extension WireCodec {
             body.pointee.state = arena.string(reply.state)
             body.pointee.n_shards = reply.shards.count
             body.pointee.shards = shardStats(reply.shards)
+            body.pointee.map_version = reply.mapVersion
+            body.pointee.pending_map_version = reply.pendingMapVersion
             message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_HEALTH
             message.pointee.health = body
         case .codebookPush(let version):
@@ -131,6 +176,39 @@ extension WireCodec {
             body.pointee.approximate = fetched.approximate ? 1 : 0
             message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_FETCH_VECTORS
             message.pointee.fetch_vectors = body
+        case .placementUpdate(let counts):
+            let body = arena.message(Sightline__V1__PlacementUpdateResponse.self) { sightline__v1__placement_update_response__init($0) }
+            body.pointee.settled = counts.settled
+            body.pointee.leaving = counts.leaving
+            body.pointee.arriving = counts.arriving
+            body.pointee.unowned = counts.unowned
+            body.pointee.deleted = counts.deleted
+            message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_PLACEMENT_UPDATE
+            message.pointee.placement_update = body
+        case .shardExport(let page):
+            let body = arena.message(Sightline__V1__ShardExportResponse.self) { sightline__v1__shard_export_response__init($0) }
+            body.pointee.entries = shardTransferMessage(page.entries, in: arena)
+            body.pointee.next_after = page.next ?? 0
+            body.pointee.done = page.next == nil ? 1 : 0
+            message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_SHARD_EXPORT
+            message.pointee.shard_export = body
+        case .shardFlow(let reply):
+            let body = arena.message(Sightline__V1__ShardFlowResponse.self) { sightline__v1__shard_flow_response__init($0) }
+            body.pointee.n_flows = reply.flows.count
+            body.pointee.flows = flows(reply.flows)
+            body.pointee.n_list_counts = reply.listCounts.count
+            body.pointee.list_counts = arena.copy(reply.listCounts)
+            body.pointee.n_list_digests = reply.listDigests.count
+            body.pointee.list_digests = arena.copy(reply.listDigests)
+            body.pointee.dropped = reply.dropped
+            message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_SHARD_FLOW
+            message.pointee.shard_flow = body
+        case .clusterStatus(let reply):
+            message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_CLUSTER_STATUS
+            message.pointee.cluster_status = clusterStatus(reply)
+        case .clusterChange(let reply):
+            message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_CLUSTER_CHANGE
+            message.pointee.cluster_change = clusterStatus(reply)
         }
         let size = sightline__v1__response__get_packed_size(message)
         var output = [UInt8](repeating: 0, count: size)
@@ -175,6 +253,27 @@ extension WireCodec {
                 return reply
             }
         }
+        func flows(_ pointer: UnsafeMutablePointer<UnsafeMutablePointer<Sightline__V1__Flow>?>?, _ count: Int) -> [Flow] {
+            array(pointer, count).compactMap { entry in
+                guard let f = entry?.pointee else { return nil }
+                return Flow(from: f.from_shard, to: f.to_shard, count: f.count)
+            }
+        }
+        func clusterStatus(_ s: Sightline__V1__ClusterStatus) -> ClusterStatusReply {
+            let shards = array(s.shards, s.n_shards).compactMap { entry -> ShardEntry? in
+                guard let e = entry?.pointee else { return nil }
+                return ShardEntry(shard: e.shard, url: string(e.url), host: string(e.host), state: string(e.state),
+                                  vectorCount: e.vector_count, reachable: e.reachable != 0)
+            }
+            // An absent move (NULL) is "no move was ever made".
+            let move = s.move.map { pointer in
+                let step = pointer.pointee
+                return MoveStatus(kind: string(step.kind), shard: step.shard, fromVersion: step.from_version, toVersion: step.to_version,
+                                  step: string(step.step), copied: step.copied, total: step.total, error: string(step.error))
+            }
+            return ClusterStatusReply(mapVersion: s.map_version, shards: shards, move: move, plan: flows(s.plan, s.n_plan),
+                                      warning: string(s.warning))
+        }
 
         let body: ResponseBody
         switch m.body_case {
@@ -199,7 +298,8 @@ extension WireCodec {
         case SIGHTLINE__V1__RESPONSE__BODY_HEALTH:
             let b = m.health.pointee
             body = .health(HealthReply(cluster: string(b.cluster), shard: b.shard, codebookVersion: b.codebook_version,
-                                       vectorCount: b.vector_count, state: string(b.state), shards: shardStats(b.shards, b.n_shards)))
+                                       vectorCount: b.vector_count, state: string(b.state), shards: shardStats(b.shards, b.n_shards),
+                                       mapVersion: b.map_version, pendingMapVersion: b.pending_map_version))
         case SIGHTLINE__V1__RESPONSE__BODY_CODEBOOK_PUSH:
             body = .codebookPush(version: m.codebook_push.pointee.version)
         case SIGHTLINE__V1__RESPONSE__BODY_CODEBOOK_FETCH:
@@ -217,6 +317,23 @@ extension WireCodec {
             let b = m.fetch_vectors.pointee
             body = .fetchVectors(FetchedVectors(dimension: Int(b.dimension), found: array(b.found, b.n_found),
                                                 values: array(b.vectors, b.n_vectors), approximate: b.approximate != 0))
+        case SIGHTLINE__V1__RESPONSE__BODY_PLACEMENT_UPDATE:
+            let b = m.placement_update.pointee
+            body = .placementUpdate(PlacementCounts(settled: b.settled, leaving: b.leaving, arriving: b.arriving, unowned: b.unowned,
+                                                    deleted: b.deleted))
+        case SIGHTLINE__V1__RESPONSE__BODY_SHARD_EXPORT:
+            let b = m.shard_export.pointee
+            // An empty page still carries an (empty) entries message; none at all is a broken peer.
+            guard let entries = b.entries else { throw .missingField("the entries of a shard export page") }
+            body = .shardExport(ExportPage(entries: shardTransfer(from: entries.pointee), next: b.done != 0 ? nil : b.next_after))
+        case SIGHTLINE__V1__RESPONSE__BODY_SHARD_FLOW:
+            let b = m.shard_flow.pointee
+            body = .shardFlow(FlowReply(flows: flows(b.flows, b.n_flows), listCounts: array(b.list_counts, b.n_list_counts),
+                                        listDigests: array(b.list_digests, b.n_list_digests), dropped: b.dropped))
+        case SIGHTLINE__V1__RESPONSE__BODY_CLUSTER_STATUS:
+            body = .clusterStatus(clusterStatus(m.cluster_status.pointee))
+        case SIGHTLINE__V1__RESPONSE__BODY_CLUSTER_CHANGE:
+            body = .clusterChange(clusterStatus(m.cluster_change.pointee))
         default:
             throw .missingField("a response body")
         }

@@ -34,10 +34,13 @@ public struct SearchOptions: Sendable, Equatable {
     public var k: Int
     public var nprobe: Int
     public var refine: Int
-    public init(k: Int, nprobe: Int, refine: Int = 0) {
+    /// The shard map version the coordinator routes by; 0 from clients.
+    public var mapVersion: UInt64
+    public init(k: Int, nprobe: Int, refine: Int = 0, mapVersion: UInt64 = 0) {
         self.k = k
         self.nprobe = nprobe
         self.refine = refine
+        self.mapVersion = mapVersion
     }
 }
 
@@ -75,13 +78,24 @@ public struct ShardTransfer: Sendable, Equatable {
     public var ids: [UInt64]
     public var lists: [UInt32]
     public var codes: [UInt8]
+    /// Empty, or one per id.
     public var labels: [Int32]
-    public init(codebookVersion: UInt64, ids: [UInt64], lists: [UInt32], codes: [UInt8], labels: [Int32] = []) {
+    /// Empty (every label present), or one per id.
+    public var labeled: [Bool]
+    /// Empty, or one per id ("" = no key).
+    public var keys: [String]
+    /// Empty, or ids.count × dimension floats.
+    public var vectors: [Float]
+    public init(codebookVersion: UInt64, ids: [UInt64], lists: [UInt32], codes: [UInt8], labels: [Int32] = [],
+                labeled: [Bool] = [], keys: [String] = [], vectors: [Float] = []) {
         self.codebookVersion = codebookVersion
         self.ids = ids
         self.lists = lists
         self.codes = codes
         self.labels = labels
+        self.labeled = labeled
+        self.keys = keys
+        self.vectors = vectors
     }
 }
 
@@ -103,6 +117,11 @@ public enum RequestBody: Sendable, Equatable {
     case verify(VerifyQuery)
     case identify(vector: [Float], threshold: Float, nprobe: Int)
     case fetchVectors(ids: [UInt64])
+    case placementUpdate([Placement])
+    case shardExport(after: UInt64?, limit: Int)
+    case shardFlow(FlowQuery)
+    case clusterStatus
+    case clusterChange(ClusterChangeRequest)
 
     /// The body's field number in `Proto/sightline.proto` (`Request.body`).
     public var fieldNumber: UInt64 {
@@ -119,6 +138,11 @@ public enum RequestBody: Sendable, Equatable {
         case .verify: return 19
         case .identify: return 20
         case .fetchVectors: return 21
+        case .placementUpdate: return 22
+        case .shardExport: return 23
+        case .shardFlow: return 24
+        case .clusterStatus: return 25
+        case .clusterChange: return 26
         }
     }
 
@@ -138,6 +162,7 @@ public enum RequestBody: Sendable, Equatable {
         let names: [UInt64: String] = [
             10: "search", 11: "search_batch", 12: "add", 13: "delete", 14: "stats", 15: "health", 16: "codebook_push",
             17: "codebook_fetch", 18: "shard_transfer", 19: "verify", 20: "identify", 21: "fetch_vectors",
+            22: "placement_update", 23: "shard_export", 24: "shard_flow", 25: "cluster_status", 26: "cluster_change",
         ]
         return names[field] ?? "field \(field)"
     }
@@ -211,14 +236,19 @@ public struct HealthReply: Sendable, Equatable {
     public var vectorCount: UInt64
     public var state: String
     public var shards: [ShardStatsReply]
+    /// The placement versions a worker serves by (0 = none pushed yet).
+    public var mapVersion: UInt64
+    public var pendingMapVersion: UInt64
     public init(cluster: String, shard: UInt32, codebookVersion: UInt64, vectorCount: UInt64, state: String,
-                shards: [ShardStatsReply] = []) {
+                shards: [ShardStatsReply] = [], mapVersion: UInt64 = 0, pendingMapVersion: UInt64 = 0) {
         self.cluster = cluster
         self.shard = shard
         self.codebookVersion = codebookVersion
         self.vectorCount = vectorCount
         self.state = state
         self.shards = shards
+        self.mapVersion = mapVersion
+        self.pendingMapVersion = pendingMapVersion
     }
 }
 
@@ -266,6 +296,11 @@ public enum ResponseBody: Sendable, Equatable {
     case verify(distance: Float, same: Bool, approximate: Bool)
     case identify(IdentifyReply)
     case fetchVectors(FetchedVectors)
+    case placementUpdate(PlacementCounts)
+    case shardExport(ExportPage)
+    case shardFlow(FlowReply)
+    case clusterStatus(ClusterStatusReply)
+    case clusterChange(ClusterStatusReply)
 }
 
 public struct Response: Sendable, Equatable {

@@ -1,29 +1,99 @@
 import ShardStore
 import VectorIndex
 import VectorMath
+import Wire
 
-/// The in-memory shard: the codebook version and the index holding the shard's vectors.
+/// The in-memory shard: the codebook version and its entries split by `EntryPart`, one IVF-PQ
+/// index a part (all sharing the codebooks), so a search reads exactly the parts its map
+/// version owns without filtering inside the scan.
 struct ShardIndex: Sendable {
     var version: UInt64
-    var index: IVFPQIndex
+    private(set) var parts: [IVFPQIndex]
+    private(set) var placement: ShardPlacement
+
+    init(version: UInt64, template: IVFPQIndex, placement: ShardPlacement) {
+        self.version = version
+        self.placement = placement
+        parts = Array(repeating: template.emptyCopy, count: EntryPart.allCases.count)
+    }
+
+    /// Dimension, lists, codebooks and configuration (every part shares them).
+    var template: IVFPQIndex { parts[0] }
+    var count: Int { parts.reduce(0) { $0 + $1.count } }
+    func count(_ part: EntryPart) -> Int { parts[part.rawValue].count }
+    /// Entries served to the map in force (the older one during a move).
+    var servedCount: Int { count(.settled) + count(.leaving) }
+
+    var counts: PlacementCounts {
+        PlacementCounts(settled: UInt64(count(.settled)), leaving: UInt64(count(.leaving)), arriving: UInt64(count(.arriving)),
+                        unowned: UInt64(count(.unowned)))
+    }
 
     mutating func load(_ entries: [StoredEntry]) throws {
-        let m = index.codeSize
+        let m = template.codeSize
         var ids: [VectorID] = [], lists: [Int32] = [], codes: [UInt8] = [], vectors: [Float] = []
         for entry in entries {
-            guard entry.code.count == m, entry.list >= 0, Int(entry.list) < index.listCount else {
+            guard entry.code.count == m, entry.list >= 0, Int(entry.list) < template.listCount else {
                 throw StoreError.corrupt("entry \(entry.id) has a \(entry.code.count)-byte code in list \(entry.list)")
             }
             ids.append(VectorID(entry.id))
             lists.append(entry.list)
             codes.append(contentsOf: entry.code)
-            if index.configuration.storesVectors {
+            if template.configuration.storesVectors {
                 guard let vector = entry.vector else { throw StoreError.corrupt("entry \(entry.id) lacks its stored vector") }
                 vectors.append(contentsOf: vector)
             }
         }
-        let matrix = index.configuration.storesVectors ? try Matrix(dimension: index.dimension, values: vectors) : nil
-        index.append(matrix, ids: ids, lists: lists, codes: codes)
-        index.compact()
+        let matrix = template.configuration.storesVectors ? try Matrix(dimension: template.dimension, values: vectors) : nil
+        append(matrix, ids: ids, lists: lists, codes: codes)
+        for index in parts.indices { parts[index].compact() }
+    }
+
+    /// Appends encoded entries, each to the part its id belongs to.
+    mutating func append(_ vectors: Matrix?, ids: [VectorID], lists: [Int32], codes: [UInt8]) {
+        let m = template.codeSize
+        var rowsByPart = Array(repeating: [Int](), count: parts.count)
+        for (row, id) in ids.enumerated() { rowsByPart[placement.part(of: id.rawValue).rawValue].append(row) }
+        for (part, rows) in rowsByPart.enumerated() where !rows.isEmpty {
+            var partCodes: [UInt8] = []
+            partCodes.reserveCapacity(rows.count * m)
+            for row in rows { partCodes.append(contentsOf: codes[row * m ..< (row + 1) * m]) }
+            parts[part].append(vectors.map { $0.rows(at: rows) }, ids: rows.map { ids[$0] }, lists: rows.map { lists[$0] },
+                               codes: partCodes)
+        }
+    }
+
+    @discardableResult
+    mutating func remove(_ ids: Set<VectorID>) -> Int {
+        parts.indices.reduce(0) { removed, part in removed + parts[part].remove(ids) }
+    }
+
+    /// Adopts new placements and moves every entry to the part it now belongs to.
+    mutating func setPlacement(_ newPlacement: ShardPlacement) {
+        placement = newPlacement
+        parts = IVFPQIndex.partition(parts, into: parts.count) { newPlacement.part(of: $0).rawValue }
+    }
+
+    /// Searches the parts that map `mapVersion` owns and merges them in (distance, id) order.
+    /// k is clamped to what those parts hold (the coordinator's merge fills the rest).
+    func search(_ queries: Matrix, k: Int, probeCount: Int, refine: Int, threads: Int, mapVersion: UInt64) throws -> [[Neighbor]] {
+        let served = try placement.servedParts(mapVersion: mapVersion).map { parts[$0.rawValue] }.filter { $0.count > 0 }
+        let available = served.reduce(0) { $0 + $1.count }
+        guard available > 0 else { return Array(repeating: [], count: queries.rowCount) }
+        let perPart = try served.map { part in
+            try part.search(queries, parameters: SearchParameters(k: min(k, part.count), probeCount: probeCount,
+                                                                    refineFactor: refine, threads: threads))
+        }
+        if perPart.count == 1 { return perPart[0] }
+        return (0 ..< queries.rowCount).map { query in mergeTopK(perPart.map { $0[query] }, k: min(k, available)) }
+    }
+
+    /// Calls `body` with every held entry: its part, list number, list and position in it.
+    func forEachEntry(_ body: (EntryPart, Int, InvertedList, Int) -> Void) {
+        for part in EntryPart.allCases {
+            for (number, list) in parts[part.rawValue].lists.enumerated() {
+                for position in 0 ..< list.count { body(part, number, list, position) }
+            }
+        }
     }
 }

@@ -25,8 +25,10 @@ extension Worker {
         case .health:
             let current = index.withLock { $0 }
             return .health(HealthReply(cluster: settings.cluster, shard: settings.shard.rawValue, codebookVersion: current?.version ?? 0,
-                                       vectorCount: UInt64(current?.index.count ?? 0),
-                                       state: current == nil ? "waiting-for-codebooks" : "serving"))
+                                       vectorCount: UInt64(current?.servedCount ?? 0),
+                                       state: current == nil ? "waiting-for-codebooks" : "serving",
+                                       mapVersion: current?.placement.olderVersion ?? 0,
+                                       pendingMapVersion: current?.placement.newerVersion ?? 0))
         case .codebookPush(let version, let file):
             try acceptCodebook(version: version, file: file)
             return .codebookPush(version: version)
@@ -37,7 +39,13 @@ extension Worker {
             return .shardTransfer(accepted: try accept(transfer))
         case .fetchVectors(let ids):
             return .fetchVectors(try fetch(ids))
-        case .verify, .identify:
+        case .placementUpdate(let placements):
+            return .placementUpdate(try updatePlacements(placements))
+        case .shardExport(let after, let limit):
+            return .shardExport(try export(after: after, limit: limit))
+        case .shardFlow(let query):
+            return .shardFlow(try flow(query))
+        case .verify, .identify, .clusterStatus, .clusterChange:
             throw ErrorReply(.badRequest, "\(body.name) is answered by the coordinator, not by a worker")
         }
     }
@@ -51,14 +59,10 @@ extension Worker {
     /// single call would give.
     func search(_ batch: VectorBatch, _ options: SearchOptions, deadline: DispatchTime? = nil) throws -> SearchReply {
         let current = try snapshot()
-        try validateQueries(batch, dimension: current.index.dimension)
-        try validateSearchOptions(options, queryCount: batch.count, listCount: current.index.listCount,
-                                  storesVectors: current.index.configuration.storesVectors)
-        let count = current.index.count
-        guard count > 0 else { return SearchReply(results: Array(repeating: NeighborList([]), count: batch.count)) }
+        try validateQueries(batch, dimension: current.template.dimension)
+        try validateSearchOptions(options, queryCount: batch.count, listCount: current.template.listCount,
+                                  storesVectors: current.template.configuration.storesVectors)
         let queries = try Matrix(dimension: batch.dimension, values: batch.values)
-        let parameters = SearchParameters(k: min(options.k, count), probeCount: options.nprobe, refineFactor: options.refine,
-                                          threads: settings.searchThreads)
         var results: [NeighborList] = []
         results.reserveCapacity(batch.count)
         for start in stride(from: 0, to: batch.count, by: Worker.searchPiece) {
@@ -67,7 +71,8 @@ extension Worker {
             }
             let piece = start == 0 && batch.count <= Worker.searchPiece
                 ? queries : queries.slice(start ..< min(batch.count, start + Worker.searchPiece))
-            results += try current.index.search(piece, parameters: parameters).map(NeighborList.init)
+            results += try current.search(piece, k: options.k, probeCount: options.nprobe, refine: options.refine,
+                                          threads: settings.searchThreads, mapVersion: options.mapVersion).map(NeighborList.init)
         }
         return SearchReply(results: results)
     }
@@ -79,8 +84,8 @@ extension Worker {
                 throw ErrorReply(.conflict, "batch is meant for codebook version \(String(batch.codebookVersion, radix: 16)), "
                                             + "shard \(settings.shard) holds \(String(current.version, radix: 16))")
             }
-            guard batch.vectors.dimension == current.index.dimension else {
-                throw ErrorReply(.badRequest, "wrong dimension: the shard holds \(current.index.dimension)-d vectors, "
+            guard batch.vectors.dimension == current.template.dimension else {
+                throw ErrorReply(.badRequest, "wrong dimension: the shard holds \(current.template.dimension)-d vectors, "
                                               + "got \(batch.vectors.dimension)-d")
             }
             guard batch.labels.isEmpty || batch.labels.count == batch.ids.count,
@@ -89,9 +94,9 @@ extension Worker {
             }
             let vectors = try Matrix(dimension: batch.vectors.dimension, values: batch.vectors.values)
             let ids = batch.ids.map { VectorID($0) }
-            let (lists, codes) = try current.index.prepareAdd(vectors, ids: ids, threads: settings.searchThreads)
-            let m = current.index.codeSize, dimension = current.index.dimension
-            let storesVectors = current.index.configuration.storesVectors
+            let (lists, codes) = try current.template.prepareAdd(vectors, ids: ids, threads: settings.searchThreads)
+            let m = current.template.codeSize, dimension = current.template.dimension
+            let storesVectors = current.template.configuration.storesVectors
             let entries = batch.ids.indices.map { row in
                 StoredEntry(id: batch.ids[row], list: lists[row], code: Array(codes[row * m ..< (row + 1) * m]),
                             vector: storesVectors ? Array(vectors.values[row * dimension ..< (row + 1) * dimension]) : nil,
@@ -105,7 +110,7 @@ extension Worker {
                 var freshCodes: [UInt8] = []
                 for row in fresh { freshCodes.append(contentsOf: codes[row * m ..< (row + 1) * m]) }
                 index.withLock { state in
-                    state?.index.append(freshVectors, ids: fresh.map { ids[$0] }, lists: fresh.map { lists[$0] }, codes: freshCodes)
+                    state?.append(freshVectors, ids: fresh.map { ids[$0] }, lists: fresh.map { lists[$0] }, codes: freshCodes)
                 }
             }
             return (UInt64(fresh.count), UInt64(batch.ids.count - fresh.count))
@@ -116,7 +121,7 @@ extension Worker {
         try writeLock.withLock { _ in
             _ = try snapshot()
             let deleted = try store.delete(ids)
-            index.withLock { state in _ = state?.index.remove(Set(deleted.map { VectorID($0) })) }
+            index.withLock { state in _ = state?.remove(Set(deleted.map { VectorID($0) })) }
             return UInt64(deleted.count)
         }
     }
@@ -126,7 +131,7 @@ extension Worker {
             // The cheap checks first: a repeated or conflicting push costs no decoding.
             let current = index.withLock { $0 }
             if let current, current.version == version { return }
-            if let current, current.index.count > 0 {
+            if let current, current.count > 0 {
                 throw StoreError.codebookConflict(stored: current.version, offered: version)
             }
             guard codebookVersion(of: file) == version else {
@@ -135,81 +140,51 @@ extension Worker {
             let decoded = try IndexFile.decode(file)
             guard decoded.count == 0 else { throw ErrorReply(.badRequest, "a codebook push must carry a trained, empty index") }
             try store.setCodebook(version: version, indexFile: file)
-            var fresh = ShardIndex(version: version, index: decoded)
+            let placement = try current?.placement ?? storedPlacement()
+            var fresh = ShardIndex(version: version, template: decoded, placement: placement)
             try fresh.load(try store.loadAll(dimension: decoded.dimension))
             index.withLock { $0 = fresh }
             log("shard \(settings.shard): codebook \(String(version, radix: 16)) installed")
         }
     }
 
-    /// Stores already encoded entries moved from another shard.
-    func accept(_ transfer: ShardTransfer) throws -> UInt64 {
-        try writeLock.withLock { _ in
-            let current = try snapshot()
-            guard transfer.codebookVersion == current.version else {
-                throw ErrorReply(.conflict, "transfer encoded with codebook \(String(transfer.codebookVersion, radix: 16)), "
-                                            + "shard holds \(String(current.version, radix: 16))")
-            }
-            let m = current.index.codeSize
-            // Every count is compared before anything is indexed by it.
-            guard transfer.lists.count == transfer.ids.count, transfer.codes.count % m == 0, transfer.codes.count / m == transfer.ids.count,
-                  transfer.labels.isEmpty || transfer.labels.count == transfer.ids.count,
-                  transfer.lists.allSatisfy({ Int($0) < current.index.listCount }) else {
-                throw ErrorReply(.badRequest, "transfer holds \(transfer.ids.count) ids, \(transfer.lists.count) lists, "
-                    + "\(transfer.labels.count) labels and \(transfer.codes.count) code bytes (m = \(m)): lists and codes "
-                    + "must match the ids, labels be empty or one per id")
-            }
-            guard !current.index.configuration.storesVectors else {
-                throw ErrorReply(.badRequest, "transfers of shards with stored vectors are not supported yet")
-            }
-            let entries = transfer.ids.indices.map { row in
-                StoredEntry(id: transfer.ids[row], list: Int32(transfer.lists[row]), code: Array(transfer.codes[row * m ..< (row + 1) * m]),
-                            label: transfer.labels.isEmpty ? nil : transfer.labels[row])
-            }
-            let inserted = try store.insert(entries)
-            let fresh = inserted.indices.filter { inserted[$0] }
-            var codes: [UInt8] = []
-            for row in fresh { codes.append(contentsOf: transfer.codes[row * m ..< (row + 1) * m]) }
-            index.withLock { state in
-                state?.index.append(nil, ids: fresh.map { VectorID(transfer.ids[$0]) },
-                                    lists: fresh.map { Int32(transfer.lists[$0]) }, codes: codes)
-            }
-            return UInt64(fresh.count)
-        }
-    }
-
     /// Stored vectors of `ids`, or their PQ reconstructions (centroid + decoded residual) when
-    /// the shard keeps no full vectors.
+    /// the shard keeps no full vectors. Unowned entries are never answered.
     func fetch(_ ids: [UInt64]) throws -> FetchedVectors {
         let current = try snapshot()
-        try checkFetchSize(ids.count, dimension: current.index.dimension)
+        let template = current.template
+        try checkFetchSize(ids.count, dimension: template.dimension)
         let wanted = Set(ids)
-        let dimension = current.index.dimension, m = current.index.codeSize
+        let dimension = template.dimension, m = template.codeSize, storesVectors = template.configuration.storesVectors
         var found: [UInt64] = [], values: [Float] = []
-        for (number, list) in current.index.lists.enumerated() {
-            for (position, id) in list.ids.enumerated() where wanted.contains(id) {
-                found.append(id)
-                if current.index.configuration.storesVectors {
-                    values.append(contentsOf: list.vectors[position * dimension ..< (position + 1) * dimension])
-                } else {
-                    let residual = current.index.quantizer.decode(Array(list.codes[position * m ..< (position + 1) * m]))
-                    values.append(contentsOf: zip(current.index.coarseCentroids.row(number), residual.values).map { $0 + $1 })
-                }
+        current.forEachEntry { part, number, list, position in
+            guard part != .unowned, wanted.contains(list.ids[position]) else { return }
+            found.append(list.ids[position])
+            if storesVectors {
+                values.append(contentsOf: list.vectors[position * dimension ..< (position + 1) * dimension])
+            } else {
+                let residual = template.quantizer.decode(Array(list.codes[position * m ..< (position + 1) * m]))
+                values.append(contentsOf: zip(template.coarseCentroids.row(number), residual.values).map { $0 + $1 })
             }
         }
-        return FetchedVectors(dimension: dimension, found: found, values: values, approximate: !current.index.configuration.storesVectors)
+        return FetchedVectors(dimension: dimension, found: found, values: values, approximate: !storesVectors)
     }
 
-    func currentCount() -> Int { index.withLock { $0?.index.count ?? 0 } }
+    func currentCount() -> Int { index.withLock { $0?.servedCount ?? 0 } }
 
     func stats() -> ShardStatsReply {
         let current = index.withLock { $0 }
         let summary = latencies.summary()
         var reply = ShardStatsReply()
         reply.shard = settings.shard.rawValue
-        reply.vectorCount = UInt64(current?.index.count ?? 0)
-        reply.listSizes = current?.index.lists.map { UInt32($0.count) } ?? []
-        if let usage = current?.index.memoryUsage { reply.memoryBytes = UInt64(usage.perVectorBytes + usage.fixedBytes) }
+        reply.vectorCount = UInt64(current?.servedCount ?? 0)
+        if let current {
+            var sizes = [UInt32](repeating: 0, count: current.template.listCount)
+            current.forEachEntry { part, number, _, _ in if part == .settled || part == .leaving { sizes[number] += 1 } }
+            reply.listSizes = sizes
+            reply.memoryBytes = UInt64(current.parts.reduce(0) { $0 + $1.memoryUsage.perVectorBytes }
+                                       + current.template.memoryUsage.fixedBytes)
+        }
         reply.queriesServed = summary.count
         reply.latencyP50Milliseconds = Float(summary.p50)
         reply.latencyP95Milliseconds = Float(summary.p95)

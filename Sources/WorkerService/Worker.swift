@@ -33,8 +33,8 @@ public final class Worker: Sendable {
                            maxFrameBytes: settings.maxFrameBytes)
         store = try ShardDatabase(directory: settings.dataDirectory, cluster: settings.cluster, shard: settings.shard.rawValue)
         if let (version, file) = try store.codebook() {
-            var loaded = ShardIndex(version: version, index: try IndexFile.decode(file))
-            let entries = try store.loadAll(dimension: loaded.index.dimension)
+            var loaded = ShardIndex(version: version, template: try IndexFile.decode(file), placement: try storedPlacement())
+            let entries = try store.loadAll(dimension: loaded.template.dimension)
             try loaded.load(entries)
             index.withLock { $0 = loaded }
             log("shard \(settings.shard): loaded \(entries.count) vectors, codebook \(String(version, radix: 16))")
@@ -61,6 +61,11 @@ public final class Worker: Sendable {
     }
 
     func elapsed(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+
+    /// The placements recorded in the data directory.
+    func storedPlacement() throws -> ShardPlacement {
+        ShardPlacement(shard: settings.shard, placements: try store.placements().map { Placement(version: $0.version, shards: $0.shards) })
+    }
 
     /// The index snapshot, or an error when no codebook has been pushed yet.
     func snapshot() throws -> ShardIndex {

@@ -62,13 +62,18 @@ import VectorMath
         // Every body's field number maps to the role its case names.
         let bodies: [RequestBody] = [.stats, .health, .codebookFetch, .delete(ids: [1]), .fetchVectors(ids: [1]),
                                      .codebookPush(version: 1, indexFile: [1]),
-                                     .search(vector: [1], options: SearchOptions(k: 1, nprobe: 1))]
+                                     .search(vector: [1], options: SearchOptions(k: 1, nprobe: 1)),
+                                     .placementUpdate([Placement(version: 1, shards: [0])]), .shardExport(after: nil, limit: 1),
+                                     .shardFlow(FlowQuery(action: .inventory)), .clusterStatus,
+                                     .clusterChange(ClusterChangeRequest(change: .rebalance))]
         for body in bodies {
             let frame = WireCodec.encode(Self.request("reader", body))
             let field = try frame.withUnsafeBytes { try WireCodec.bodyFieldNumber($0) }
             #expect(field == body.fieldNumber, "\(body.name)")
         }
-        #expect(bodies.map(\.requiredRole) == [.read, .read, .read, .write, .read, .cluster, .read])
+        // Moving entries and changing the map need the cluster token; anyone may read the status.
+        #expect(bodies.map(\.requiredRole) == [.read, .read, .read, .write, .read, .cluster, .read,
+                                                .cluster, .cluster, .cluster, .read, .cluster])
     }
 
     @Test func fetchesAreBoundedBeforeAnythingIsGathered() {

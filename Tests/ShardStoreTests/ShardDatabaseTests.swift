@@ -61,9 +61,10 @@ import Testing
         let catalog = try CatalogDatabase(directory: directory, cluster: "c")
         try catalog.saveCodebook(version: 11, indexFile: [4, 5])
         #expect(try catalog.latestCodebook()?.indexFile == [4, 5])
-        #expect(try catalog.recordShardMap([(0, "tcp://a"), (1, "tcp://b")]) == 1)
-        #expect(try catalog.recordShardMap([(0, "tcp://a"), (1, "tcp://b")]) == 1)
-        #expect(try catalog.recordShardMap([(0, "tcp://a"), (1, "tcp://b"), (2, "tcp://c")]) == 2)
+        let first = try catalog.recordInitialMap([MapShard(shard: 0, url: "tcp://a"), MapShard(shard: 1, url: "tcp://b")])
+        #expect(first.version == 1 && first.placementShards == [0, 1])
+        // The catalog's map wins over a later config.
+        #expect(try catalog.recordInitialMap([MapShard(shard: 5, url: "tcp://z")]) == first)
         try catalog.recordItems(ids: [1, 2], labels: [7, 8], keys: ["x", "y"])
         #expect(try catalog.item(2)?.label == 8)
         try catalog.ensureCollection(name: "default", dimension: 4, nlist: 2, m: 2, metric: "l2", storesVectors: false)
@@ -71,5 +72,26 @@ import Testing
             try catalog.ensureCollection(name: "default", dimension: 8, nlist: 2, m: 2, metric: "l2", storesVectors: false)
         }
         #expect(throws: StoreError.otherCluster(found: "c", expected: "d")) { try CatalogDatabase(directory: directory, cluster: "d") }
+    }
+
+    @Test func movesAreJournaledOneAtATimeAndFlipPutsTheirMapInForce() throws {
+        let catalog = try CatalogDatabase(directory: folder(), cluster: "c")
+        _ = try catalog.recordInitialMap([MapShard(shard: 0, url: "tcp://a"), MapShard(shard: 1, url: "tcp://b")])
+        let next = [MapShard(shard: 0, url: "tcp://a"), MapShard(shard: 1, url: "tcp://b"),
+                    MapShard(shard: 2, url: "tcp://c", host: "h3")]
+        let move = try catalog.planMove(kind: "add-worker", shard: 2, next: next, rate: 0)
+        #expect(move.fromVersion == 1 && move.toVersion == 2 && move.step == .planned)
+        #expect(throws: StoreError.self) { try catalog.planMove(kind: "remove-worker", shard: 0, next: next, rate: 0) }
+        try catalog.setMoveStep(move, .copy)
+        try catalog.setMoveCursor(move, source: 0, after: 41, done: false)
+        #expect(try catalog.moveCursor(move, source: 0) == (41, false))
+        #expect(try catalog.moveCursor(move, source: 1) == (nil, false))
+        #expect(try catalog.currentMap()?.version == 1)
+        try catalog.setMoveStep(move, .flip)
+        #expect(try catalog.currentMap()?.placementShards == [0, 1, 2])
+        #expect(try catalog.currentMap()?.shards.last?.host == "h3")
+        try catalog.setMoveStep(move, .done)
+        #expect(try catalog.activeMove() == nil)
+        #expect(try catalog.lastMove()?.step == .done)
     }
 }

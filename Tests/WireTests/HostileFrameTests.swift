@@ -50,6 +50,55 @@ import Testing
         #expect(throws: WireError.self) { try WireCodec.decodeRequest(frameWithKeys, limit: 64 << 20) }
     }
 
+    /// `envelope` followed by a body of field `field` holding `body` (a hand-built sub-message).
+    static func frame(bodyField field: UInt8, body: [UInt8]) throws -> [UInt8] {
+        // A cluster_status request is the envelope then field 25 with an empty message: [0xCA, 0x01, 0x00].
+        let statusFrame = WireCodec.encode(Request(envelope: envelope, body: .clusterStatus))
+        try #require(statusFrame.suffix(3) == [0xCA, 0x01, 0x00])
+        // Fields 16 … 31 take a two-byte tag: (field << 3 | 2) as a varint.
+        let tag = UInt16(field) << 3 | 2
+        let header: [UInt8] = [UInt8(tag & 0x7F) | 0x80, UInt8(tag >> 7), UInt8(body.count)]
+        return Array(statusFrame.dropLast(3)) + header + body
+    }
+
+    /// proto3 enums are open, so protobuf-c hands any number through; the decoder must refuse it.
+    @Test func unknownOrUnspecifiedEnumsAreErrorsNotTraps() throws {
+        let rebalance = try Self.frame(bodyField: 26, body: [0x08, 0x03])
+        #expect(try WireCodec.decodeRequest(rebalance).body == .clusterChange(ClusterChangeRequest(change: .rebalance)))
+        let minusOne: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]
+        let noKind = WireError.missingField("a cluster change kind (ADD_WORKER, REMOVE_WORKER or REBALANCE)")
+        // cluster_change: no kind, an explicit 0, an unknown kind (with a url), a negative one.
+        let changes: [([UInt8], WireError)] = [
+            ([], noKind), ([0x08, 0x00], noKind), ([0x08, 0x09, 0x12, 0x01, 0x78], .malformed("unknown cluster change kind 9")),
+            ([0x08] + minusOne, .malformed("unknown cluster change kind \(UInt32.max)")),
+        ]
+        for (body, error) in changes {
+            #expect(throws: error, "\(body)") { try WireCodec.decodeRequest(try Self.frame(bodyField: 26, body: body)) }
+        }
+        let digest = try Self.frame(bodyField: 24, body: [0x08, 0x02, 0x10, 0x01])
+        #expect(try WireCodec.decodeRequest(digest).body == .shardFlow(FlowQuery(action: .digest, fromShard: 1)))
+        // shard_flow: no action, an unknown action, a negative one.
+        let flows: [([UInt8], WireError)] = [
+            ([0x10, 0x01], .missingField("a shard flow action (INVENTORY, DIGEST or DROP)")),
+            ([0x08, 0x04], .malformed("unknown shard flow action 4")),
+            ([0x08] + minusOne, .malformed("unknown shard flow action \(UInt32.max)")),
+        ]
+        for (body, error) in flows {
+            #expect(throws: error, "\(body)") { try WireCodec.decodeRequest(try Self.frame(bodyField: 24, body: body)) }
+        }
+    }
+
+    /// A shard export reply without its entries message is a broken peer, not an empty page.
+    @Test func anExportPageWithoutEntriesIsAnError() throws {
+        // request_id 5, then field 23 (tag 0xBA 0x01) holding only done = true (field 3).
+        let reply: [UInt8] = [0x08, 0x05, 0xBA, 0x01, 0x02, 0x18, 0x01]
+        #expect(throws: WireError.missingField("the entries of a shard export page")) { try WireCodec.decodeResponse(reply) }
+        // The same page with an empty entries message (field 1, length 0) decodes.
+        let empty: [UInt8] = [0x08, 0x05, 0xBA, 0x01, 0x04, 0x0A, 0x00, 0x18, 0x01]
+        let page = ExportPage(entries: ShardTransfer(codebookVersion: 0, ids: [], lists: [], codes: []), next: nil)
+        #expect(try WireCodec.decodeResponse(empty) == Response(requestID: 5, body: .shardExport(page)))
+    }
+
     @Test func ordinaryLargeBatchesStillDecode() throws {
         let batch = AddBatch(ids: (0 ..< 20_000).map(UInt64.init),
                              vectors: VectorBatch(dimension: 128, values: [Float](repeating: 0.5, count: 2_560_000)),

@@ -5,6 +5,12 @@ import Testing
 @Suite struct WireCodecTests {
     static let envelope = Envelope(requestID: 42, token: "secret", deadlineMilliseconds: 1500, collection: "default")
     static let options = SearchOptions(k: 10, nprobe: 8, refine: 2)
+    static let routedOptions = SearchOptions(k: 10, nprobe: 8, refine: 0, mapVersion: .max)
+    /// A transfer with every optional column filled (labeled, keys, vectors).
+    static let fullTransfer = ShardTransfer(codebookVersion: 3, ids: [1, 2, .max], lists: [0, 9, 4], codes: [1, 2, 3, 4, 5, 6],
+                                            labels: [1, 0, -7], labeled: [true, false, true], keys: ["a", "", "ü"],
+                                            vectors: [0.5, -1, 2, 3, 4, 5])
+    static let emptyTransfer = ShardTransfer(codebookVersion: 0, ids: [], lists: [], codes: [])
 
     static let requests: [RequestBody] = [
         .search(vector: [1, 2.5, -3], options: options),
@@ -22,6 +28,25 @@ import Testing
         .verify(.ids(a: 10, b: 11, threshold: 2)),
         .identify(vector: [1, 2], threshold: 0.3, nprobe: 4),
         .fetchVectors(ids: [8]),
+        .search(vector: [1], options: routedOptions),
+        .searchBatch(VectorBatch(dimension: 1, values: [1, 2]), options: routedOptions),
+        .shardTransfer(fullTransfer),
+        .shardTransfer(emptyTransfer),
+        .placementUpdate([Placement(version: 3, shards: [0, 1, 2]), Placement(version: .max, shards: [0, 1, 2, 3])]),
+        .placementUpdate([Placement(version: 1, shards: [])]),
+        .placementUpdate([]),
+        .shardExport(after: nil, limit: 500),
+        .shardExport(after: 0, limit: 0),
+        .shardExport(after: .max, limit: Int(UInt32.max)),
+        .shardFlow(FlowQuery(action: .inventory)),
+        .shardFlow(FlowQuery(action: .digest, fromShard: 1, toShard: .max)),
+        .shardFlow(FlowQuery(action: .drop, fromShard: 2, toShard: 0)),
+        .clusterStatus,
+        .clusterChange(ClusterChangeRequest(change: .addWorker(url: "tcp://10.0.0.5:7001", host: "w5"), dryRun: true, rate: 1000)),
+        .clusterChange(ClusterChangeRequest(change: .addWorker(url: "", host: ""))),
+        .clusterChange(ClusterChangeRequest(change: .removeWorker(shard: 0), rate: .max)),
+        .clusterChange(ClusterChangeRequest(change: .removeWorker(shard: 3), dryRun: true)),
+        .clusterChange(ClusterChangeRequest(change: .rebalance)),
     ]
 
     @Test(arguments: requests)
@@ -29,6 +54,20 @@ import Testing
         let request = Request(envelope: Self.envelope, body: body)
         #expect(try WireCodec.decodeRequest(WireCodec.encode(request)) == request)
     }
+
+    /// A limit beyond the wire's uint32 is clamped, not trapped on.
+    @Test func exportLimitsAreClamped() throws {
+        for (limit, expected) in [(Int.max, Int(UInt32.max)), (-5, 0)] {
+            let frame = WireCodec.encode(Request(envelope: Self.envelope, body: .shardExport(after: 7, limit: limit)))
+            #expect(try WireCodec.decodeRequest(frame).body == .shardExport(after: 7, limit: expected))
+        }
+    }
+
+    static let move = MoveStatus(kind: "add-worker", shard: 3, fromVersion: 4, toVersion: .max, step: "copy", copied: 10, total: 20,
+                                 error: "shard 1 unavailable")
+    static let shardEntries = [ShardEntry(shard: 0, url: "tcp://a:1", host: "a", state: "active", vectorCount: .max, reachable: true),
+                               ShardEntry(shard: 3, url: "tcp://b:1", state: "joining")]
+    static let flows = [Flow(from: 0, to: 3, count: 12), Flow(from: .max, to: 0, count: .max)]
 
     static let responses: [ResponseBody] = {
         var stats = ShardStatsReply()
@@ -50,6 +89,21 @@ import Testing
             .identify(IdentifyReply(found: true, id: 3, label: 7, key: "k", distance: 0.1, partial: false)),
             .identify(IdentifyReply(found: false, distance: 2)),
             .fetchVectors(FetchedVectors(dimension: 2, found: [1], values: [1, 2], approximate: false)),
+            .health(HealthReply(cluster: "c", shard: 2, codebookVersion: 5, vectorCount: 6, state: "serving", mapVersion: 7,
+                                pendingMapVersion: .max)),
+            .placementUpdate(PlacementCounts(settled: 1, leaving: 2, arriving: 3, unowned: 4, deleted: .max)),
+            .placementUpdate(PlacementCounts()),
+            .shardExport(ExportPage(entries: fullTransfer, next: .max)),
+            .shardExport(ExportPage(entries: fullTransfer, next: 0)),
+            .shardExport(ExportPage(entries: emptyTransfer, next: nil)),
+            .shardFlow(FlowReply(flows: flows, listCounts: [0, 5, .max], listDigests: [.max, 0, 9], dropped: 4)),
+            .shardFlow(FlowReply()),
+            .clusterStatus(ClusterStatusReply(mapVersion: 2, shards: shardEntries)),
+            .clusterStatus(ClusterStatusReply(mapVersion: .max, shards: shardEntries, move: move, plan: flows, warning: "config differs")),
+            .clusterStatus(ClusterStatusReply(mapVersion: 0, shards: [],
+                                              move: MoveStatus(kind: "", shard: 0, fromVersion: 0, toVersion: 0, step: ""))),
+            .clusterChange(ClusterStatusReply(mapVersion: 2, shards: [], plan: flows)),
+            .clusterChange(ClusterStatusReply(mapVersion: 3, shards: shardEntries, move: move)),
         ]
     }()
 

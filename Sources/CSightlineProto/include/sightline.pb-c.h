@@ -47,10 +47,39 @@ typedef struct Sightline__V1__IdentifyRequest Sightline__V1__IdentifyRequest;
 typedef struct Sightline__V1__IdentifyResponse Sightline__V1__IdentifyResponse;
 typedef struct Sightline__V1__FetchVectorsRequest Sightline__V1__FetchVectorsRequest;
 typedef struct Sightline__V1__FetchVectorsResponse Sightline__V1__FetchVectorsResponse;
+typedef struct Sightline__V1__Placement Sightline__V1__Placement;
+typedef struct Sightline__V1__PlacementUpdate Sightline__V1__PlacementUpdate;
+typedef struct Sightline__V1__PlacementUpdateResponse Sightline__V1__PlacementUpdateResponse;
+typedef struct Sightline__V1__ShardExportRequest Sightline__V1__ShardExportRequest;
+typedef struct Sightline__V1__ShardExportResponse Sightline__V1__ShardExportResponse;
+typedef struct Sightline__V1__ShardFlowRequest Sightline__V1__ShardFlowRequest;
+typedef struct Sightline__V1__Flow Sightline__V1__Flow;
+typedef struct Sightline__V1__ShardFlowResponse Sightline__V1__ShardFlowResponse;
+typedef struct Sightline__V1__ClusterStatusRequest Sightline__V1__ClusterStatusRequest;
+typedef struct Sightline__V1__ClusterChangeRequest Sightline__V1__ClusterChangeRequest;
+typedef struct Sightline__V1__ShardEntry Sightline__V1__ShardEntry;
+typedef struct Sightline__V1__MoveStatus Sightline__V1__MoveStatus;
+typedef struct Sightline__V1__ClusterStatus Sightline__V1__ClusterStatus;
 
 
 /* --- enums --- */
 
+typedef enum _Sightline__V1__ClusterChangeRequest__Kind {
+  SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__KIND_UNSPECIFIED = 0,
+  /*
+   * Register the empty worker at `url` as a new shard and move its share to it.
+   */
+  SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ADD_WORKER = 1,
+  /*
+   * Move `shard`'s vectors to the others, then retire it.
+   */
+  SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__REMOVE_WORKER = 2,
+  /*
+   * Finish the move in progress (or report that the map is balanced).
+   */
+  SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__REBALANCE = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND)
+} Sightline__V1__ClusterChangeRequest__Kind;
 typedef enum _Sightline__V1__ErrorCode {
   SIGHTLINE__V1__ERROR_CODE__ERROR_CODE_UNSPECIFIED = 0,
   /*
@@ -78,6 +107,23 @@ typedef enum _Sightline__V1__ErrorCode {
   SIGHTLINE__V1__ERROR_CODE__UNSUPPORTED_VERSION = 8
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SIGHTLINE__V1__ERROR_CODE)
 } Sightline__V1__ErrorCode;
+typedef enum _Sightline__V1__FlowAction {
+  SIGHTLINE__V1__FLOW_ACTION__FLOW_ACTION_UNSPECIFIED = 0,
+  /*
+   * Counts of held entries by (owner under the older placement, owner under the newer).
+   */
+  SIGHTLINE__V1__FLOW_ACTION__INVENTORY = 1,
+  /*
+   * Per coarse list: count and an order-free digest of the entries owned by `from_shard` under
+   * the older placement and by `to_shard` under the newer.
+   */
+  SIGHTLINE__V1__FLOW_ACTION__DIGEST = 2,
+  /*
+   * Deletes those entries (a target drops a copy that failed verification).
+   */
+  SIGHTLINE__V1__FLOW_ACTION__DROP = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SIGHTLINE__V1__FLOW_ACTION)
+} Sightline__V1__FlowAction;
 
 /* --- messages --- */
 
@@ -125,7 +171,12 @@ typedef enum {
   SIGHTLINE__V1__REQUEST__BODY_SHARD_TRANSFER = 18,
   SIGHTLINE__V1__REQUEST__BODY_VERIFY = 19,
   SIGHTLINE__V1__REQUEST__BODY_IDENTIFY = 20,
-  SIGHTLINE__V1__REQUEST__BODY_FETCH_VECTORS = 21
+  SIGHTLINE__V1__REQUEST__BODY_FETCH_VECTORS = 21,
+  SIGHTLINE__V1__REQUEST__BODY_PLACEMENT_UPDATE = 22,
+  SIGHTLINE__V1__REQUEST__BODY_SHARD_EXPORT = 23,
+  SIGHTLINE__V1__REQUEST__BODY_SHARD_FLOW = 24,
+  SIGHTLINE__V1__REQUEST__BODY_CLUSTER_STATUS = 25,
+  SIGHTLINE__V1__REQUEST__BODY_CLUSTER_CHANGE = 26
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SIGHTLINE__V1__REQUEST__BODY__CASE)
 } Sightline__V1__Request__BodyCase;
 
@@ -147,6 +198,11 @@ struct  Sightline__V1__Request
     Sightline__V1__VerifyRequest *verify;
     Sightline__V1__IdentifyRequest *identify;
     Sightline__V1__FetchVectorsRequest *fetch_vectors;
+    Sightline__V1__PlacementUpdate *placement_update;
+    Sightline__V1__ShardExportRequest *shard_export;
+    Sightline__V1__ShardFlowRequest *shard_flow;
+    Sightline__V1__ClusterStatusRequest *cluster_status;
+    Sightline__V1__ClusterChangeRequest *cluster_change;
   };
 };
 #define SIGHTLINE__V1__REQUEST__INIT \
@@ -168,7 +224,12 @@ typedef enum {
   SIGHTLINE__V1__RESPONSE__BODY_SHARD_TRANSFER = 18,
   SIGHTLINE__V1__RESPONSE__BODY_VERIFY = 19,
   SIGHTLINE__V1__RESPONSE__BODY_IDENTIFY = 20,
-  SIGHTLINE__V1__RESPONSE__BODY_FETCH_VECTORS = 21
+  SIGHTLINE__V1__RESPONSE__BODY_FETCH_VECTORS = 21,
+  SIGHTLINE__V1__RESPONSE__BODY_PLACEMENT_UPDATE = 22,
+  SIGHTLINE__V1__RESPONSE__BODY_SHARD_EXPORT = 23,
+  SIGHTLINE__V1__RESPONSE__BODY_SHARD_FLOW = 24,
+  SIGHTLINE__V1__RESPONSE__BODY_CLUSTER_STATUS = 25,
+  SIGHTLINE__V1__RESPONSE__BODY_CLUSTER_CHANGE = 26
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SIGHTLINE__V1__RESPONSE__BODY__CASE)
 } Sightline__V1__Response__BodyCase;
 
@@ -191,6 +252,11 @@ struct  Sightline__V1__Response
     Sightline__V1__VerifyResponse *verify;
     Sightline__V1__IdentifyResponse *identify;
     Sightline__V1__FetchVectorsResponse *fetch_vectors;
+    Sightline__V1__PlacementUpdateResponse *placement_update;
+    Sightline__V1__ShardExportResponse *shard_export;
+    Sightline__V1__ShardFlowResponse *shard_flow;
+    Sightline__V1__ClusterStatus *cluster_status;
+    Sightline__V1__ClusterStatus *cluster_change;
   };
 };
 #define SIGHTLINE__V1__RESPONSE__INIT \
@@ -221,10 +287,15 @@ struct  Sightline__V1__SearchOptions
    * Re-rank k × refine candidates exactly; 0 = off.
    */
   uint32_t refine;
+  /*
+   * The shard map version the coordinator routes by (it fills it; 0 from clients). A worker
+   * answers from the vectors it owns under that version's placement.
+   */
+  uint64_t map_version;
 };
 #define SIGHTLINE__V1__SEARCH_OPTIONS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__search_options__descriptor) \
-    , 0, 0, 0 }
+    , 0, 0, 0, 0 }
 
 
 struct  Sightline__V1__SearchRequest
@@ -428,10 +499,15 @@ struct  Sightline__V1__HealthResponse
    */
   size_t n_shards;
   Sightline__V1__ShardStats **shards;
+  /*
+   * The placements a worker knows: the map version it serves and, during a move, the next one.
+   */
+  uint64_t map_version;
+  uint64_t pending_map_version;
 };
 #define SIGHTLINE__V1__HEALTH_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__health_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL }
+    , (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, 0, 0 }
 
 
 /*
@@ -480,7 +556,9 @@ struct  Sightline__V1__CodebookFetchResponse
 
 /*
  * Moves encoded entries between shards when the cluster grows: codes are ids.size() × m bytes,
- * lists one coarse list per id.
+ * lists one coarse list per id. `labels` is empty or one per id; `labeled` is empty (every label
+ * present) or says per id whether its label is. `keys` is empty or one per id ("" = none);
+ * `vectors` is empty or ids.size() × dimension floats (collections that store full vectors).
  */
 struct  Sightline__V1__ShardTransferRequest
 {
@@ -493,10 +571,16 @@ struct  Sightline__V1__ShardTransferRequest
   ProtobufCBinaryData codes;
   size_t n_labels;
   int32_t *labels;
+  size_t n_vectors;
+  float *vectors;
+  size_t n_keys;
+  char **keys;
+  size_t n_labeled;
+  protobuf_c_boolean *labeled;
 };
 #define SIGHTLINE__V1__SHARD_TRANSFER_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__shard_transfer_request__descriptor) \
-    , 0, 0,NULL, 0,NULL, {0,NULL}, 0,NULL }
+    , 0, 0,NULL, 0,NULL, {0,NULL}, 0,NULL, 0,NULL, 0,NULL, 0,NULL }
 
 
 struct  Sightline__V1__ShardTransferResponse
@@ -600,6 +684,228 @@ struct  Sightline__V1__FetchVectorsResponse
 #define SIGHTLINE__V1__FETCH_VECTORS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__fetch_vectors_response__descriptor) \
     , 0, 0,NULL, 0,NULL, 0 }
+
+
+/*
+ * Which shard owns which id: rendezvous hashing over `shards`, in force from map `version`.
+ */
+struct  Sightline__V1__Placement
+{
+  ProtobufCMessage base;
+  uint64_t version;
+  size_t n_shards;
+  uint32_t *shards;
+};
+#define SIGHTLINE__V1__PLACEMENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__placement__descriptor) \
+    , 0, 0,NULL }
+
+
+/*
+ * Coordinator → worker: the placements the worker serves by. One placement, or two during a
+ * move (the map in force and the next). A worker refuses an update older than what it knows; an
+ * update that drops a placement deletes the entries the worker no longer owns.
+ */
+struct  Sightline__V1__PlacementUpdate
+{
+  ProtobufCMessage base;
+  size_t n_placements;
+  Sightline__V1__Placement **placements;
+};
+#define SIGHTLINE__V1__PLACEMENT_UPDATE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__placement_update__descriptor) \
+    , 0,NULL }
+
+
+struct  Sightline__V1__PlacementUpdateResponse
+{
+  ProtobufCMessage base;
+  /*
+   * Entries the worker owns under every placement, only under the older, only under the newer,
+   * and under none (never served).
+   */
+  uint64_t settled;
+  uint64_t leaving;
+  uint64_t arriving;
+  uint64_t unowned;
+  uint64_t deleted;
+};
+#define SIGHTLINE__V1__PLACEMENT_UPDATE_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__placement_update_response__descriptor) \
+    , 0, 0, 0, 0, 0 }
+
+
+/*
+ * Coordinator → source worker during a move: up to `limit` of the entries that leave it (owned
+ * under the older placement, not under the newer), in id order after `after_id`.
+ */
+struct  Sightline__V1__ShardExportRequest
+{
+  ProtobufCMessage base;
+  uint64_t after_id;
+  protobuf_c_boolean has_after;
+  uint32_t limit;
+};
+#define SIGHTLINE__V1__SHARD_EXPORT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__shard_export_request__descriptor) \
+    , 0, 0, 0 }
+
+
+struct  Sightline__V1__ShardExportResponse
+{
+  ProtobufCMessage base;
+  Sightline__V1__ShardTransferRequest *entries;
+  /*
+   * The cursor for the next page; `done` when the source has no more.
+   */
+  uint64_t next_after;
+  protobuf_c_boolean done;
+};
+#define SIGHTLINE__V1__SHARD_EXPORT_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__shard_export_response__descriptor) \
+    , NULL, 0, 0 }
+
+
+struct  Sightline__V1__ShardFlowRequest
+{
+  ProtobufCMessage base;
+  Sightline__V1__FlowAction action;
+  uint32_t from_shard;
+  uint32_t to_shard;
+};
+#define SIGHTLINE__V1__SHARD_FLOW_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__shard_flow_request__descriptor) \
+    , SIGHTLINE__V1__FLOW_ACTION__FLOW_ACTION_UNSPECIFIED, 0, 0 }
+
+
+struct  Sightline__V1__Flow
+{
+  ProtobufCMessage base;
+  uint32_t from_shard;
+  uint32_t to_shard;
+  uint64_t count;
+};
+#define SIGHTLINE__V1__FLOW__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__flow__descriptor) \
+    , 0, 0, 0 }
+
+
+struct  Sightline__V1__ShardFlowResponse
+{
+  ProtobufCMessage base;
+  size_t n_flows;
+  Sightline__V1__Flow **flows;
+  size_t n_list_counts;
+  uint32_t *list_counts;
+  size_t n_list_digests;
+  uint64_t *list_digests;
+  uint64_t dropped;
+};
+#define SIGHTLINE__V1__SHARD_FLOW_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__shard_flow_response__descriptor) \
+    , 0,NULL, 0,NULL, 0,NULL, 0 }
+
+
+struct  Sightline__V1__ClusterStatusRequest
+{
+  ProtobufCMessage base;
+};
+#define SIGHTLINE__V1__CLUSTER_STATUS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__cluster_status_request__descriptor) \
+     }
+
+
+/*
+ * Operator → coordinator: change the shard map. Needs the cluster token.
+ */
+struct  Sightline__V1__ClusterChangeRequest
+{
+  ProtobufCMessage base;
+  Sightline__V1__ClusterChangeRequest__Kind kind;
+  char *url;
+  char *host;
+  uint32_t shard;
+  /*
+   * Plan only: nothing changes.
+   */
+  protobuf_c_boolean dry_run;
+  /*
+   * Entries moved per second at most; 0 = as fast as the shards take them.
+   */
+  uint32_t rate;
+};
+#define SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__cluster_change_request__descriptor) \
+    , SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0 }
+
+
+struct  Sightline__V1__ShardEntry
+{
+  ProtobufCMessage base;
+  uint32_t shard;
+  char *url;
+  char *host;
+  /*
+   * "active", "joining" (receiving its share), "draining" (leaving), "retired".
+   */
+  char *state;
+  uint64_t vector_count;
+  protobuf_c_boolean reachable;
+};
+#define SIGHTLINE__V1__SHARD_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__shard_entry__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Sightline__V1__MoveStatus
+{
+  ProtobufCMessage base;
+  /*
+   * "add-worker" or "remove-worker".
+   */
+  char *kind;
+  uint32_t shard;
+  uint64_t from_version;
+  uint64_t to_version;
+  /*
+   * "planned", "begin", "copy", "verify", "flip", "delete", "done".
+   */
+  char *step;
+  uint64_t copied;
+  uint64_t total;
+  /*
+   * The last error, while the coordinator retries.
+   */
+  char *error;
+};
+#define SIGHTLINE__V1__MOVE_STATUS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__move_status__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Sightline__V1__ClusterStatus
+{
+  ProtobufCMessage base;
+  uint64_t map_version;
+  size_t n_shards;
+  Sightline__V1__ShardEntry **shards;
+  /*
+   * Absent when no move was ever made; the last move otherwise.
+   */
+  Sightline__V1__MoveStatus *move;
+  /*
+   * How many entries move from which shard to which (a change's plan, or what is left of it).
+   */
+  size_t n_plan;
+  Sightline__V1__Flow **plan;
+  /*
+   * The config disagrees with the catalog's map (the catalog's map is kept).
+   */
+  char *warning;
+};
+#define SIGHTLINE__V1__CLUSTER_STATUS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__cluster_status__descriptor) \
+    , 0, 0,NULL, NULL, 0,NULL, (char *)protobuf_c_empty_string }
 
 
 /* Sightline__V1__Envelope methods */
@@ -1191,6 +1497,253 @@ Sightline__V1__FetchVectorsResponse *
 void   sightline__v1__fetch_vectors_response__free_unpacked
                      (Sightline__V1__FetchVectorsResponse *message,
                       ProtobufCAllocator *allocator);
+/* Sightline__V1__Placement methods */
+void   sightline__v1__placement__init
+                     (Sightline__V1__Placement         *message);
+size_t sightline__v1__placement__get_packed_size
+                     (const Sightline__V1__Placement   *message);
+size_t sightline__v1__placement__pack
+                     (const Sightline__V1__Placement   *message,
+                      uint8_t             *out);
+size_t sightline__v1__placement__pack_to_buffer
+                     (const Sightline__V1__Placement   *message,
+                      ProtobufCBuffer     *buffer);
+Sightline__V1__Placement *
+       sightline__v1__placement__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sightline__v1__placement__free_unpacked
+                     (Sightline__V1__Placement *message,
+                      ProtobufCAllocator *allocator);
+/* Sightline__V1__PlacementUpdate methods */
+void   sightline__v1__placement_update__init
+                     (Sightline__V1__PlacementUpdate         *message);
+size_t sightline__v1__placement_update__get_packed_size
+                     (const Sightline__V1__PlacementUpdate   *message);
+size_t sightline__v1__placement_update__pack
+                     (const Sightline__V1__PlacementUpdate   *message,
+                      uint8_t             *out);
+size_t sightline__v1__placement_update__pack_to_buffer
+                     (const Sightline__V1__PlacementUpdate   *message,
+                      ProtobufCBuffer     *buffer);
+Sightline__V1__PlacementUpdate *
+       sightline__v1__placement_update__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sightline__v1__placement_update__free_unpacked
+                     (Sightline__V1__PlacementUpdate *message,
+                      ProtobufCAllocator *allocator);
+/* Sightline__V1__PlacementUpdateResponse methods */
+void   sightline__v1__placement_update_response__init
+                     (Sightline__V1__PlacementUpdateResponse         *message);
+size_t sightline__v1__placement_update_response__get_packed_size
+                     (const Sightline__V1__PlacementUpdateResponse   *message);
+size_t sightline__v1__placement_update_response__pack
+                     (const Sightline__V1__PlacementUpdateResponse   *message,
+                      uint8_t             *out);
+size_t sightline__v1__placement_update_response__pack_to_buffer
+                     (const Sightline__V1__PlacementUpdateResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Sightline__V1__PlacementUpdateResponse *
+       sightline__v1__placement_update_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sightline__v1__placement_update_response__free_unpacked
+                     (Sightline__V1__PlacementUpdateResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Sightline__V1__ShardExportRequest methods */
+void   sightline__v1__shard_export_request__init
+                     (Sightline__V1__ShardExportRequest         *message);
+size_t sightline__v1__shard_export_request__get_packed_size
+                     (const Sightline__V1__ShardExportRequest   *message);
+size_t sightline__v1__shard_export_request__pack
+                     (const Sightline__V1__ShardExportRequest   *message,
+                      uint8_t             *out);
+size_t sightline__v1__shard_export_request__pack_to_buffer
+                     (const Sightline__V1__ShardExportRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sightline__V1__ShardExportRequest *
+       sightline__v1__shard_export_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sightline__v1__shard_export_request__free_unpacked
+                     (Sightline__V1__ShardExportRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sightline__V1__ShardExportResponse methods */
+void   sightline__v1__shard_export_response__init
+                     (Sightline__V1__ShardExportResponse         *message);
+size_t sightline__v1__shard_export_response__get_packed_size
+                     (const Sightline__V1__ShardExportResponse   *message);
+size_t sightline__v1__shard_export_response__pack
+                     (const Sightline__V1__ShardExportResponse   *message,
+                      uint8_t             *out);
+size_t sightline__v1__shard_export_response__pack_to_buffer
+                     (const Sightline__V1__ShardExportResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Sightline__V1__ShardExportResponse *
+       sightline__v1__shard_export_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sightline__v1__shard_export_response__free_unpacked
+                     (Sightline__V1__ShardExportResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Sightline__V1__ShardFlowRequest methods */
+void   sightline__v1__shard_flow_request__init
+                     (Sightline__V1__ShardFlowRequest         *message);
+size_t sightline__v1__shard_flow_request__get_packed_size
+                     (const Sightline__V1__ShardFlowRequest   *message);
+size_t sightline__v1__shard_flow_request__pack
+                     (const Sightline__V1__ShardFlowRequest   *message,
+                      uint8_t             *out);
+size_t sightline__v1__shard_flow_request__pack_to_buffer
+                     (const Sightline__V1__ShardFlowRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sightline__V1__ShardFlowRequest *
+       sightline__v1__shard_flow_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sightline__v1__shard_flow_request__free_unpacked
+                     (Sightline__V1__ShardFlowRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sightline__V1__Flow methods */
+void   sightline__v1__flow__init
+                     (Sightline__V1__Flow         *message);
+size_t sightline__v1__flow__get_packed_size
+                     (const Sightline__V1__Flow   *message);
+size_t sightline__v1__flow__pack
+                     (const Sightline__V1__Flow   *message,
+                      uint8_t             *out);
+size_t sightline__v1__flow__pack_to_buffer
+                     (const Sightline__V1__Flow   *message,
+                      ProtobufCBuffer     *buffer);
+Sightline__V1__Flow *
+       sightline__v1__flow__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sightline__v1__flow__free_unpacked
+                     (Sightline__V1__Flow *message,
+                      ProtobufCAllocator *allocator);
+/* Sightline__V1__ShardFlowResponse methods */
+void   sightline__v1__shard_flow_response__init
+                     (Sightline__V1__ShardFlowResponse         *message);
+size_t sightline__v1__shard_flow_response__get_packed_size
+                     (const Sightline__V1__ShardFlowResponse   *message);
+size_t sightline__v1__shard_flow_response__pack
+                     (const Sightline__V1__ShardFlowResponse   *message,
+                      uint8_t             *out);
+size_t sightline__v1__shard_flow_response__pack_to_buffer
+                     (const Sightline__V1__ShardFlowResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Sightline__V1__ShardFlowResponse *
+       sightline__v1__shard_flow_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sightline__v1__shard_flow_response__free_unpacked
+                     (Sightline__V1__ShardFlowResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Sightline__V1__ClusterStatusRequest methods */
+void   sightline__v1__cluster_status_request__init
+                     (Sightline__V1__ClusterStatusRequest         *message);
+size_t sightline__v1__cluster_status_request__get_packed_size
+                     (const Sightline__V1__ClusterStatusRequest   *message);
+size_t sightline__v1__cluster_status_request__pack
+                     (const Sightline__V1__ClusterStatusRequest   *message,
+                      uint8_t             *out);
+size_t sightline__v1__cluster_status_request__pack_to_buffer
+                     (const Sightline__V1__ClusterStatusRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sightline__V1__ClusterStatusRequest *
+       sightline__v1__cluster_status_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sightline__v1__cluster_status_request__free_unpacked
+                     (Sightline__V1__ClusterStatusRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sightline__V1__ClusterChangeRequest methods */
+void   sightline__v1__cluster_change_request__init
+                     (Sightline__V1__ClusterChangeRequest         *message);
+size_t sightline__v1__cluster_change_request__get_packed_size
+                     (const Sightline__V1__ClusterChangeRequest   *message);
+size_t sightline__v1__cluster_change_request__pack
+                     (const Sightline__V1__ClusterChangeRequest   *message,
+                      uint8_t             *out);
+size_t sightline__v1__cluster_change_request__pack_to_buffer
+                     (const Sightline__V1__ClusterChangeRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sightline__V1__ClusterChangeRequest *
+       sightline__v1__cluster_change_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sightline__v1__cluster_change_request__free_unpacked
+                     (Sightline__V1__ClusterChangeRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sightline__V1__ShardEntry methods */
+void   sightline__v1__shard_entry__init
+                     (Sightline__V1__ShardEntry         *message);
+size_t sightline__v1__shard_entry__get_packed_size
+                     (const Sightline__V1__ShardEntry   *message);
+size_t sightline__v1__shard_entry__pack
+                     (const Sightline__V1__ShardEntry   *message,
+                      uint8_t             *out);
+size_t sightline__v1__shard_entry__pack_to_buffer
+                     (const Sightline__V1__ShardEntry   *message,
+                      ProtobufCBuffer     *buffer);
+Sightline__V1__ShardEntry *
+       sightline__v1__shard_entry__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sightline__v1__shard_entry__free_unpacked
+                     (Sightline__V1__ShardEntry *message,
+                      ProtobufCAllocator *allocator);
+/* Sightline__V1__MoveStatus methods */
+void   sightline__v1__move_status__init
+                     (Sightline__V1__MoveStatus         *message);
+size_t sightline__v1__move_status__get_packed_size
+                     (const Sightline__V1__MoveStatus   *message);
+size_t sightline__v1__move_status__pack
+                     (const Sightline__V1__MoveStatus   *message,
+                      uint8_t             *out);
+size_t sightline__v1__move_status__pack_to_buffer
+                     (const Sightline__V1__MoveStatus   *message,
+                      ProtobufCBuffer     *buffer);
+Sightline__V1__MoveStatus *
+       sightline__v1__move_status__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sightline__v1__move_status__free_unpacked
+                     (Sightline__V1__MoveStatus *message,
+                      ProtobufCAllocator *allocator);
+/* Sightline__V1__ClusterStatus methods */
+void   sightline__v1__cluster_status__init
+                     (Sightline__V1__ClusterStatus         *message);
+size_t sightline__v1__cluster_status__get_packed_size
+                     (const Sightline__V1__ClusterStatus   *message);
+size_t sightline__v1__cluster_status__pack
+                     (const Sightline__V1__ClusterStatus   *message,
+                      uint8_t             *out);
+size_t sightline__v1__cluster_status__pack_to_buffer
+                     (const Sightline__V1__ClusterStatus   *message,
+                      ProtobufCBuffer     *buffer);
+Sightline__V1__ClusterStatus *
+       sightline__v1__cluster_status__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sightline__v1__cluster_status__free_unpacked
+                     (Sightline__V1__ClusterStatus *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Sightline__V1__Envelope_Closure)
@@ -1286,6 +1839,45 @@ typedef void (*Sightline__V1__FetchVectorsRequest_Closure)
 typedef void (*Sightline__V1__FetchVectorsResponse_Closure)
                  (const Sightline__V1__FetchVectorsResponse *message,
                   void *closure_data);
+typedef void (*Sightline__V1__Placement_Closure)
+                 (const Sightline__V1__Placement *message,
+                  void *closure_data);
+typedef void (*Sightline__V1__PlacementUpdate_Closure)
+                 (const Sightline__V1__PlacementUpdate *message,
+                  void *closure_data);
+typedef void (*Sightline__V1__PlacementUpdateResponse_Closure)
+                 (const Sightline__V1__PlacementUpdateResponse *message,
+                  void *closure_data);
+typedef void (*Sightline__V1__ShardExportRequest_Closure)
+                 (const Sightline__V1__ShardExportRequest *message,
+                  void *closure_data);
+typedef void (*Sightline__V1__ShardExportResponse_Closure)
+                 (const Sightline__V1__ShardExportResponse *message,
+                  void *closure_data);
+typedef void (*Sightline__V1__ShardFlowRequest_Closure)
+                 (const Sightline__V1__ShardFlowRequest *message,
+                  void *closure_data);
+typedef void (*Sightline__V1__Flow_Closure)
+                 (const Sightline__V1__Flow *message,
+                  void *closure_data);
+typedef void (*Sightline__V1__ShardFlowResponse_Closure)
+                 (const Sightline__V1__ShardFlowResponse *message,
+                  void *closure_data);
+typedef void (*Sightline__V1__ClusterStatusRequest_Closure)
+                 (const Sightline__V1__ClusterStatusRequest *message,
+                  void *closure_data);
+typedef void (*Sightline__V1__ClusterChangeRequest_Closure)
+                 (const Sightline__V1__ClusterChangeRequest *message,
+                  void *closure_data);
+typedef void (*Sightline__V1__ShardEntry_Closure)
+                 (const Sightline__V1__ShardEntry *message,
+                  void *closure_data);
+typedef void (*Sightline__V1__MoveStatus_Closure)
+                 (const Sightline__V1__MoveStatus *message,
+                  void *closure_data);
+typedef void (*Sightline__V1__ClusterStatus_Closure)
+                 (const Sightline__V1__ClusterStatus *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -1293,6 +1885,7 @@ typedef void (*Sightline__V1__FetchVectorsResponse_Closure)
 /* --- descriptors --- */
 
 extern const ProtobufCEnumDescriptor    sightline__v1__error_code__descriptor;
+extern const ProtobufCEnumDescriptor    sightline__v1__flow_action__descriptor;
 extern const ProtobufCMessageDescriptor sightline__v1__envelope__descriptor;
 extern const ProtobufCMessageDescriptor sightline__v1__request__descriptor;
 extern const ProtobufCMessageDescriptor sightline__v1__response__descriptor;
@@ -1324,6 +1917,20 @@ extern const ProtobufCMessageDescriptor sightline__v1__identify_request__descrip
 extern const ProtobufCMessageDescriptor sightline__v1__identify_response__descriptor;
 extern const ProtobufCMessageDescriptor sightline__v1__fetch_vectors_request__descriptor;
 extern const ProtobufCMessageDescriptor sightline__v1__fetch_vectors_response__descriptor;
+extern const ProtobufCMessageDescriptor sightline__v1__placement__descriptor;
+extern const ProtobufCMessageDescriptor sightline__v1__placement_update__descriptor;
+extern const ProtobufCMessageDescriptor sightline__v1__placement_update_response__descriptor;
+extern const ProtobufCMessageDescriptor sightline__v1__shard_export_request__descriptor;
+extern const ProtobufCMessageDescriptor sightline__v1__shard_export_response__descriptor;
+extern const ProtobufCMessageDescriptor sightline__v1__shard_flow_request__descriptor;
+extern const ProtobufCMessageDescriptor sightline__v1__flow__descriptor;
+extern const ProtobufCMessageDescriptor sightline__v1__shard_flow_response__descriptor;
+extern const ProtobufCMessageDescriptor sightline__v1__cluster_status_request__descriptor;
+extern const ProtobufCMessageDescriptor sightline__v1__cluster_change_request__descriptor;
+extern const ProtobufCEnumDescriptor    sightline__v1__cluster_change_request__kind__descriptor;
+extern const ProtobufCMessageDescriptor sightline__v1__shard_entry__descriptor;
+extern const ProtobufCMessageDescriptor sightline__v1__move_status__descriptor;
+extern const ProtobufCMessageDescriptor sightline__v1__cluster_status__descriptor;
 
 PROTOBUF_C__END_DECLS
 

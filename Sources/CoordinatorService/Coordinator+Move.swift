@@ -1,0 +1,239 @@
+import ClusterModel
+import Foundation
+import ShardStore
+import Wire
+
+/// The move driver: takes the journaled move from step to step until it is done. Every step is
+/// recorded in the catalog before it acts and may be repeated after a crash: begin (workers
+/// learn both maps; writes go to both owners), copy (pages of encoded entries, source → target,
+/// each page atomic with respect to writes), verify (counts and a digest per list, source
+/// against target), flip (the next map is put in force in one transaction), delete (once the
+/// old map's searches are over, every worker drops what it no longer owns), done.
+extension Coordinator {
+    static let movePageSize = 4096
+    static let maxVerifyRounds = 3
+
+    /// Starts the driver on its own thread unless one runs.
+    func startMoveDriver() {
+        guard moveDriverRunning.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        let thread = Thread { [self] in
+            defer { moveDriverRunning.store(false, ordering: .releasing) }
+            var failures = 0
+            while !stopping.load(ordering: .relaxed) {
+                guard let move = routing.withLock({ $0.move }), move.step != .planned else { return }
+                do {
+                    try advance(move)
+                    failures = 0
+                } catch {
+                    failures += 1
+                    let message = "\(error)"
+                    try? catalog.setMoveError(move, message)
+                    routing.withLock { $0.move?.error = message }
+                    log("move to map \(move.toVersion), step \(move.step.rawValue): \(message); retrying")
+                    Thread.sleep(forTimeInterval: min(2.0, 0.1 * Double(failures)))
+                }
+            }
+        }
+        thread.name = "sightline-move"
+        thread.start()
+    }
+
+    /// Records `step` in the catalog and in the routing (under the write lock when the step
+    /// changes where writes go), then pauses if tests asked for it.
+    func enter(_ move: MoveRecord, _ step: MoveRecord.Step) throws {
+        try writes.exclusive {
+            try catalog.setMoveStep(move, step)
+            routing.withLock { route in
+                route.move?.step = step
+                route.move?.error = ""
+                if step == .flip, let toMap = route.toMap { route.current = toMap }
+                if step == .done { route.move = nil; route.fromMap = nil; route.toMap = nil }
+            }
+        }
+        log("move to map \(move.toVersion): \(step.rawValue)")
+        if moveStepPauseMilliseconds > 0, step != .done { Thread.sleep(forTimeInterval: Double(moveStepPauseMilliseconds) / 1000) }
+    }
+
+    func advance(_ move: MoveRecord) throws {
+        switch move.step {
+        case .planned, .done: return
+        case .begin:
+            try announcePlacements()
+            let plan = try inventory()
+            lastPlan.withLock { $0 = plan }
+            let total = plan.reduce(UInt64(0)) { $0.saturatingAdd($1.count) }
+            try catalog.setMoveProgress(move, copied: 0, total: total)
+            routing.withLock { $0.move?.total = total; $0.move?.copied = 0 }
+            try enter(move, .copy)
+        case .copy:
+            try copyAll(move)
+            try enter(move, .verify)
+        case .verify:
+            if try verify(move) {
+                try enter(move, .flip)
+            } else {
+                try enter(move, .copy)
+            }
+        case .flip:
+            try enter(move, .delete)
+        case .delete:
+            try waitForSearches(ofVersion: move.fromVersion)
+            try finish(move)
+            try enter(move, .done)
+        }
+    }
+
+    /// Sends every worker of both maps the two placements (they must all take them).
+    func announcePlacements() throws {
+        let (shards, placements) = routing.withLock { ($0.involvedShards, $0.workerPlacements) }
+        for shard in shards where workerStates.withLock({ $0[shard]?.codebookVersion }) != codebook.version {
+            _ = pushCodebooks(to: shard)
+        }
+        try placementPushes.withLock { _ in
+            let replies = fanOut(Dictionary(uniqueKeysWithValues: shards.map { ($0, RequestBody.placementUpdate(placements)) }),
+                                 deadlineMilliseconds: 60_000)
+            for (shard, reply) in replies {
+                if case .failure(let error) = reply { throw ErrorReply(.unavailable, "shard \(shard) did not take the placements: \(error.message)") }
+            }
+        }
+    }
+
+    /// Entries that move, by (source, target), counted by the sources.
+    func inventory() throws -> [Flow] {
+        let sources = routing.withLock { $0.fromMap?.placementShards ?? [] }.map { ShardID($0) }
+        var flows: [Flow] = []
+        for (shard, reply) in fanOut(Dictionary(uniqueKeysWithValues: sources.map { ($0, RequestBody.shardFlow(FlowQuery(action: .inventory))) }),
+                                     deadlineMilliseconds: 60_000).sorted(by: { $0.key < $1.key }) {
+            guard case .success(.shardFlow(let reply)) = reply else { throw ErrorReply(.unavailable, "shard \(shard) sent no inventory") }
+            flows += reply.flows.filter { $0.from == shard.rawValue && $0.to != shard.rawValue }
+        }
+        return flows
+    }
+
+    /// Copies every source's leaving entries page by page, resuming at the journaled cursor.
+    func copyAll(_ move: MoveRecord) throws {
+        let (sources, targets) = routing.withLock { ($0.fromMap?.placementShards ?? [], $0.toMap?.placementShards ?? []) }
+        var copied = routing.withLock { $0.move?.copied ?? 0 }
+        for source in sources {
+            var (after, done) = try catalog.moveCursor(move, source: source)
+            while !done {
+                if stopping.load(ordering: .relaxed) { throw ErrorReply(.unavailable, "the coordinator is stopping") }
+                let started = DispatchTime.now()
+                let page = try writes.exclusive { try copyPage(from: ShardID(source), after: after, targets: targets) }
+                (after, done) = (page.next ?? after, page.next == nil)
+                try catalog.setMoveCursor(move, source: source, after: after, done: done)
+                copied = copied.saturatingAdd(UInt64(page.count))
+                let total = routing.withLock { $0.move?.total ?? 0 }
+                try catalog.setMoveProgress(move, copied: copied, total: total)
+                routing.withLock { $0.move?.copied = copied }
+                if move.rate > 0, page.count > 0 {
+                    let wanted = Double(page.count) / Double(move.rate)
+                    let spent = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+                    if wanted > spent { Thread.sleep(forTimeInterval: wanted - spent) }
+                }
+            }
+        }
+    }
+
+    /// One page from `source`, sent to the entries' targets; returns how many and the cursor.
+    func copyPage(from source: ShardID, after: UInt64?, targets: [UInt32]) throws -> (count: Int, next: UInt64?) {
+        let reply = fanOut([source: .shardExport(after: after, limit: Coordinator.movePageSize)], deadlineMilliseconds: 60_000)[source]!
+        guard case .success(.shardExport(let page)) = reply else {
+            throw ErrorReply(.unavailable, "shard \(source) did not export: \(failureMessage(reply))")
+        }
+        let entries = page.entries
+        let n = entries.ids.count, m = template.codeSize, dimension = template.dimension
+        // The page comes from a peer: its counts are checked before anything is sliced by them.
+        guard n <= Coordinator.movePageSize, entries.lists.count == n, entries.codes.count == n * m,
+              entries.labels.isEmpty || entries.labels.count == n, entries.labeled.isEmpty || entries.labeled.count == n,
+              entries.keys.isEmpty || entries.keys.count == n, entries.vectors.isEmpty || entries.vectors.count == n * dimension else {
+            throw ErrorReply(.internalError, "shard \(source) exported a malformed page of \(n) entries")
+        }
+        let shards = targets.map { ShardID($0) }
+        var rowsByTarget: [ShardID: [Int]] = [:]
+        for (row, id) in entries.ids.enumerated() { rowsByTarget[Rendezvous.owner(of: id, among: shards), default: []].append(row) }
+        for (target, rows) in rowsByTarget.sorted(by: { $0.key < $1.key }) {
+            guard target != source else { throw ErrorReply(.internalError, "shard \(source) exported entries it keeps") }
+            let part = ShardTransfer(
+                codebookVersion: entries.codebookVersion, ids: rows.map { entries.ids[$0] }, lists: rows.map { entries.lists[$0] },
+                codes: rows.flatMap { entries.codes[$0 * m ..< ($0 + 1) * m] },
+                labels: entries.labels.isEmpty ? [] : rows.map { entries.labels[$0] },
+                labeled: entries.labeled.isEmpty ? [] : rows.map { entries.labeled[$0] },
+                keys: entries.keys.isEmpty ? [] : rows.map { entries.keys[$0] },
+                vectors: entries.vectors.isEmpty ? [] : rows.flatMap { entries.vectors[$0 * dimension ..< ($0 + 1) * dimension] })
+            let sent = fanOut([target: .shardTransfer(part)], deadlineMilliseconds: 60_000)[target]!
+            guard case .success(.shardTransfer) = sent else {
+                throw ErrorReply(.unavailable, "shard \(target) did not take \(rows.count) entries: \(failureMessage(sent))")
+            }
+        }
+        return (n, page.next)
+    }
+
+    /// Compares, for every (source, target), the counts and digests per list on both sides with
+    /// writes held off. A mismatching target drops its copies from that source, whose copy
+    /// starts over; false then.
+    func verify(_ move: MoveRecord) throws -> Bool {
+        let (sources, targets) = routing.withLock { ($0.fromMap?.placementShards ?? [], $0.toMap?.placementShards ?? []) }
+        return try writes.exclusive {
+            var mismatched: [(source: UInt32, target: UInt32)] = []
+            for source in sources {
+                for target in targets where target != source {
+                    let query = RequestBody.shardFlow(FlowQuery(action: .digest, fromShard: source, toShard: target))
+                    let replies = fanOut([ShardID(source): query, ShardID(target): query], deadlineMilliseconds: 60_000)
+                    guard case .success(.shardFlow(let atSource)) = replies[ShardID(source)]!,
+                          case .success(.shardFlow(let atTarget)) = replies[ShardID(target)]! else {
+                        throw ErrorReply(.unavailable, "shards \(source) and \(target) must both answer to verify the copy")
+                    }
+                    if atSource.listCounts != atTarget.listCounts || atSource.listDigests != atTarget.listDigests {
+                        mismatched.append((source, target))
+                    }
+                }
+            }
+            guard !mismatched.isEmpty else { return true }
+            for (source, target) in mismatched {
+                log("move to map \(move.toVersion): the copy from shard \(source) to shard \(target) differs; copying it again")
+                let reply = fanOut([ShardID(target): .shardFlow(FlowQuery(action: .drop, fromShard: source, toShard: target))],
+                                   deadlineMilliseconds: 60_000)[ShardID(target)]!
+                guard case .success = reply else { throw ErrorReply(.unavailable, "shard \(target) did not drop its copy: \(failureMessage(reply))") }
+                try catalog.setMoveCursor(move, source: source, after: nil, done: false)
+            }
+            return false
+        }
+    }
+
+    /// Waits (bounded by the longest deadline) until no search of map `version` runs.
+    func waitForSearches(ofVersion version: UInt64) throws {
+        let limit = DispatchTime.now() + .milliseconds(600_000)
+        while routing.withLock({ $0.searchesInFlight[version, default: 0] }) > 0 {
+            guard DispatchTime.now() < limit else { throw ErrorReply(.deadlineExceeded, "searches of map \(version) still run") }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+    }
+
+    /// Every worker of both maps serves by the new map alone and deletes what it no longer
+    /// owns. A drained shard that cannot be reached is left behind: it is in no map, so what it
+    /// holds is never served.
+    func finish(_ move: MoveRecord) throws {
+        let (shards, placement, retired) = routing.withLock { route in
+            (route.involvedShards, [Placement(version: route.current.version, shards: route.current.placementShards)],
+             Set(route.toMap?.shards.filter { $0.state == "retired" }.map(\.shard) ?? []))
+        }
+        try placementPushes.withLock { _ in
+            let replies = fanOut(Dictionary(uniqueKeysWithValues: shards.map { ($0, RequestBody.placementUpdate(placement)) }),
+                                 deadlineMilliseconds: 300_000)
+            for (shard, reply) in replies {
+                guard case .failure(let error) = reply else { continue }
+                if retired.contains(shard.rawValue) {
+                    log("drained shard \(shard) did not take the final map (\(error.message)); it is retired anyway")
+                } else {
+                    throw ErrorReply(.unavailable, "shard \(shard) did not take the final map: \(error.message)")
+                }
+            }
+        }
+    }
+
+    func failureMessage(_ reply: Result<ResponseBody, ErrorReply>) -> String {
+        if case .failure(let error) = reply { return error.message }
+        return "unexpected reply"
+    }
+}

@@ -1,0 +1,61 @@
+import ClusterModel
+import ShardStore
+import Wire
+
+/// The shard map the coordinator routes by, and the move in progress, if any.
+struct Routing: Sendable {
+    /// The map in force: searches read its shards under its version.
+    var current: ShardMap
+    /// The active move (not done) and the maps it goes between.
+    var move: MoveRecord?
+    var fromMap: ShardMap?
+    var toMap: ShardMap?
+    /// Searches running per map version (a move deletes at its sources only once the old
+    /// version's searches are over).
+    var searchesInFlight: [UInt64: Int] = [:]
+
+    var readShards: [ShardID] { current.placementShards.map { ShardID($0) } }
+
+    /// True while writes must reach the owner in the next map too (from begin until the flip).
+    var dualWrites: Bool {
+        guard let move else { return false }
+        return [.begin, .copy, .verify].contains(move.step)
+    }
+
+    /// Where a write of `id` goes: its owner in the map in force and, while a move copies, its
+    /// owner in the next map when that differs.
+    func writeOwners(of id: UInt64) -> (owner: ShardID, copy: ShardID?) {
+        let owner = Rendezvous.owner(of: id, among: readShards)
+        guard dualWrites, let toMap else { return (owner, nil) }
+        let next = Rendezvous.owner(of: id, among: toMap.placementShards.map { ShardID($0) })
+        return (owner, next == owner ? nil : next)
+    }
+
+    /// The placements the workers serve by: the two maps of a move from its begin until its
+    /// sources have deleted, else the map in force.
+    var workerPlacements: [Placement] {
+        if let move, let fromMap, let toMap, move.step != .planned {
+            return [Placement(version: fromMap.version, shards: fromMap.placementShards),
+                    Placement(version: toMap.version, shards: toMap.placementShards)]
+        }
+        return [Placement(version: current.version, shards: current.placementShards)]
+    }
+
+    /// Every shard a placement update must reach: both maps' shards during a move (the drained
+    /// shard included), the map in force otherwise.
+    var involvedShards: [ShardID] {
+        var shards = Set(current.placementShards)
+        if move != nil {
+            for map in [fromMap, toMap].compactMap({ $0 }) { shards.formUnion(map.shards.map(\.shard)) }
+        }
+        return shards.sorted().map { ShardID($0) }
+    }
+
+    /// The URL of `shard` in the newest map that lists it.
+    func url(of shard: ShardID) -> String? {
+        for map in [toMap, current, fromMap].compactMap({ $0 }) {
+            if let entry = map.shards.first(where: { $0.shard == shard.rawValue }) { return entry.url }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,198 @@
+import ClusterModel
+import Foundation
+import ServiceSupport
+import ShardStore
+import VectorIndex
+import VectorMath
+import Wire
+
+/// The worker's side of a move: placements from the coordinator, pages of leaving entries,
+/// copies arriving, and the counts and digests that verify a copy.
+extension Worker {
+    /// Entries a move page carries at most.
+    static let maxExportPage = 65_536
+
+    /// Adopts the coordinator's placements. A single placement also deletes what this shard
+    /// no longer owns (a finished move's leftovers), durably before the reply.
+    func updatePlacements(_ update: [Placement]) throws -> PlacementCounts {
+        try writeLock.withLock { _ in
+            var current = try snapshot()
+            try current.placement.checkUpdate(update)
+            let next = ShardPlacement(shard: settings.shard, placements: update)
+            if next != current.placement {
+                try store.setPlacements(update.map { ($0.version, $0.shards) })
+                current.setPlacement(next)
+            }
+            var deleted = 0
+            if update.count == 1 {
+                var unowned: [UInt64] = []
+                current.forEachEntry { part, _, list, position in if part == .unowned { unowned.append(list.ids[position]) } }
+                if !unowned.isEmpty {
+                    deleted = try store.deleteInBatches(unowned)
+                    current.remove(Set(unowned.map { VectorID($0) }))
+                }
+            }
+            index.withLock { $0 = current }
+            var counts = current.counts
+            counts.deleted = UInt64(deleted)
+            log("shard \(settings.shard): serving map " + update.map { String($0.version) }.joined(separator: " → ")
+                + " (settled \(counts.settled), leaving \(counts.leaving), arriving \(counts.arriving), deleted \(deleted))")
+            return counts
+        }
+    }
+
+    /// Up to `limit` leaving entries (owned under the older placement, not the newer) in id
+    /// order after `after`, read from the store so labels, keys and vectors travel too.
+    func export(after: UInt64?, limit: Int) throws -> ExportPage {
+        let current = try snapshot()
+        guard (1 ... Worker.maxExportPage).contains(limit) else {
+            throw ErrorReply(.badRequest, "an export page holds 1…\(Worker.maxExportPage) entries, asked for \(limit)")
+        }
+        guard current.placement.placements.count == 2 else {
+            throw ErrorReply(.conflict, "shard \(settings.shard) has no move in progress: nothing leaves it")
+        }
+        var leaving: [StoredEntry] = []
+        var cursor = after
+        var scanned = 0
+        while leaving.count < limit, scanned < limit * 16 {
+            let (rows, _) = try store.page(after: cursor, limit: 4096)
+            for row in rows {
+                cursor = row.id
+                if current.placement.part(of: row.id) == .leaving {
+                    leaving.append(row)
+                    if leaving.count == limit { break }
+                }
+            }
+            scanned += rows.count
+            if rows.count < 4096, leaving.count < limit { return ExportPage(entries: transfer(leaving, version: current.version), next: nil) }
+        }
+        return ExportPage(entries: transfer(leaving, version: current.version), next: cursor)
+    }
+
+    func transfer(_ entries: [StoredEntry], version: UInt64) -> ShardTransfer {
+        let labeled = entries.contains { $0.label != nil }
+        let keyed = entries.contains { $0.key != nil }
+        return ShardTransfer(codebookVersion: version, ids: entries.map(\.id), lists: entries.map { UInt32($0.list) },
+                             codes: entries.flatMap(\.code), labels: labeled ? entries.map { $0.label ?? 0 } : [],
+                             labeled: labeled ? entries.map { $0.label != nil } : [], keys: keyed ? entries.map { $0.key ?? "" } : [],
+                             vectors: entries.flatMap { $0.vector ?? [] })
+    }
+
+    /// Stores entries copied from another shard (already encoded: nothing is re-encoded). Ids
+    /// already held are left as they are, so a repeated page changes nothing.
+    func accept(_ transfer: ShardTransfer) throws -> UInt64 {
+        try writeLock.withLock { _ in
+            let current = try snapshot()
+            guard transfer.codebookVersion == current.version else {
+                throw ErrorReply(.conflict, "transfer encoded with codebook \(String(transfer.codebookVersion, radix: 16)), "
+                                            + "shard holds \(String(current.version, radix: 16))")
+            }
+            let template = current.template
+            let n = transfer.ids.count, m = template.codeSize, dimension = template.dimension
+            let storesVectors = template.configuration.storesVectors
+            // Every count is compared before anything is indexed by it (divisions, not products).
+            let vectorsMatch = storesVectors
+                ? transfer.vectors.count % dimension == 0 && transfer.vectors.count / dimension == n
+                : transfer.vectors.isEmpty
+            guard transfer.lists.count == n, transfer.codes.count % m == 0, transfer.codes.count / m == n, vectorsMatch,
+                  transfer.labels.isEmpty || transfer.labels.count == n,
+                  transfer.labeled.isEmpty || (transfer.labels.count == n && transfer.labeled.count == n),
+                  transfer.keys.isEmpty || transfer.keys.count == n,
+                  transfer.lists.allSatisfy({ Int($0) < template.listCount }) else {
+                throw ErrorReply(.badRequest, "transfer holds \(n) ids, \(transfer.lists.count) lists, \(transfer.labels.count) labels, "
+                    + "\(transfer.keys.count) keys, \(transfer.vectors.count) vector values and \(transfer.codes.count) code bytes "
+                    + "(m = \(m), d = \(dimension), full vectors \(storesVectors ? "stored" : "not stored")): they must match the ids")
+            }
+            guard Set(transfer.ids).count == n else { throw ErrorReply(.badRequest, "the transfer repeats an id") }
+            if let position = transfer.vectors.firstIndex(where: { !$0.isFinite }) {
+                throw ErrorReply(.badRequest, "transferred vector \(position / dimension) holds NaN or infinity")
+            }
+            let entries = (0 ..< n).map { row in
+                StoredEntry(id: transfer.ids[row], list: Int32(transfer.lists[row]), code: Array(transfer.codes[row * m ..< (row + 1) * m]),
+                            vector: storesVectors ? Array(transfer.vectors[row * dimension ..< (row + 1) * dimension]) : nil,
+                            label: transfer.labels.isEmpty || (!transfer.labeled.isEmpty && !transfer.labeled[row]) ? nil : transfer.labels[row],
+                            key: transfer.keys.isEmpty || transfer.keys[row].isEmpty ? nil : transfer.keys[row])
+            }
+            let inserted = try store.insert(entries)
+            let fresh = inserted.indices.filter { inserted[$0] }
+            var codes: [UInt8] = []
+            for row in fresh { codes.append(contentsOf: transfer.codes[row * m ..< (row + 1) * m]) }
+            let vectors = storesVectors ? try Matrix(dimension: dimension, values: fresh.flatMap { entries[$0].vector! }) : nil
+            index.withLock { state in
+                state?.append(vectors, ids: fresh.map { VectorID(transfer.ids[$0]) }, lists: fresh.map { Int32(transfer.lists[$0]) },
+                              codes: codes)
+            }
+            return UInt64(fresh.count)
+        }
+    }
+
+    /// Inventory, digest or drop of the entries that flow between two shards in the move.
+    func flow(_ query: FlowQuery) throws -> FlowReply {
+        if query.action == .drop {
+            return try writeLock.withLock { _ in try dropArriving(from: query.fromShard) }
+        }
+        let current = try snapshot()
+        let placement = current.placement
+        let known = placement.placements.count
+        func owners(_ id: UInt64) -> (UInt32, UInt32) {
+            switch known {
+            case 0: return (settings.shard.rawValue, settings.shard.rawValue)
+            case 1: let owner = placement.owner(of: id, in: 0); return (owner, owner)
+            default: return (placement.owner(of: id, in: 0), placement.owner(of: id, in: 1))
+            }
+        }
+        switch query.action {
+        case .inventory:
+            var counts: [UInt64: UInt64] = [:]
+            current.forEachEntry { _, _, list, position in
+                let (from, to) = owners(list.ids[position])
+                counts[UInt64(from) << 32 | UInt64(to), default: 0] += 1
+            }
+            return FlowReply(flows: counts.keys.sorted().map { Flow(from: UInt32($0 >> 32), to: UInt32($0 & 0xFFFF_FFFF), count: counts[$0]!) })
+        case .digest:
+            guard known == 2 else { throw ErrorReply(.conflict, "shard \(settings.shard) has no move in progress") }
+            let listCount = current.template.listCount, m = current.template.codeSize, dimension = current.template.dimension
+            var counts = [UInt32](repeating: 0, count: listCount), digests = [UInt64](repeating: 0, count: listCount)
+            current.forEachEntry { _, number, list, position in
+                guard owners(list.ids[position]) == (query.fromShard, query.toShard) else { return }
+                counts[number] += 1
+                digests[number] &+= entryDigest(id: list.ids[position], code: list.codes[position * m ..< (position + 1) * m],
+                                                vector: list.vectors.isEmpty ? [] : list.vectors[position * dimension ..< (position + 1) * dimension])
+            }
+            return FlowReply(listCounts: counts, listDigests: digests)
+        case .drop:
+            preconditionFailure("handled above")
+        }
+    }
+
+    /// Deletes the copies that arrived here from `from` (a copy that failed verification is
+    /// dropped and sent again). Only the target of a flow may drop it.
+    func dropArriving(from: UInt32) throws -> FlowReply {
+        var current = try snapshot()
+        guard current.placement.placements.count == 2, from != settings.shard.rawValue else {
+            throw ErrorReply(.badRequest, "shard \(settings.shard) drops only copies arriving from another shard during a move")
+        }
+        var ids: [UInt64] = []
+        current.forEachEntry { part, _, list, position in
+            if part == .arriving, current.placement.owner(of: list.ids[position], in: 0) == from { ids.append(list.ids[position]) }
+        }
+        let deleted = try store.deleteInBatches(ids)
+        current.remove(Set(ids.map { VectorID($0) }))
+        index.withLock { $0 = current }
+        return FlowReply(dropped: UInt64(deleted))
+    }
+}
+
+/// An order-free summand for a list's digest: FNV-1a over the id, the code and the stored
+/// vector's bits, then mixed so that sums of digests do not cancel.
+func entryDigest(id: UInt64, code: ArraySlice<UInt8>, vector: ArraySlice<Float>) -> UInt64 {
+    var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+    func feed(_ byte: UInt8) { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+    withUnsafeBytes(of: id.littleEndian) { for byte in $0 { feed(byte) } }
+    for byte in code { feed(byte) }
+    for value in vector { withUnsafeBytes(of: value.bitPattern.littleEndian) { for byte in $0 { feed(byte) } } }
+    var z = hash &+ 0x9E37_79B9_7F4A_7C15
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+}
