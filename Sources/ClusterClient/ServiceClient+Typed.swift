@@ -31,3 +31,19 @@ extension ServiceClient {
         return (shards, total)
     }
 }
+
+extension ServiceClient {
+    public func clusterStatus(deadlineMilliseconds: Int = 5000) throws(ClientError) -> ClusterStatusReply {
+        guard case .clusterStatus(let reply) = try call(.clusterStatus, deadlineMilliseconds: deadlineMilliseconds) else {
+            throw .unexpectedReply("not a cluster status reply")
+        }
+        return reply
+    }
+
+    public func changeCluster(_ change: ClusterChangeRequest, deadlineMilliseconds: Int = 30_000) throws(ClientError) -> ClusterStatusReply {
+        guard case .clusterChange(let reply) = try call(.clusterChange(change), deadlineMilliseconds: deadlineMilliseconds) else {
+            throw .unexpectedReply("not a cluster change reply")
+        }
+        return reply
+    }
+}

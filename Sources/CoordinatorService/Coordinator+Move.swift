@@ -11,7 +11,6 @@ import Wire
 /// old map's searches are over, every worker drops what it no longer owns), done.
 extension Coordinator {
     static let movePageSize = 4096
-    static let maxVerifyRounds = 3
 
     /// Starts the driver on its own thread unless one runs.
     func startMoveDriver() {

@@ -35,6 +35,9 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: "k-means iterations when training with --train.")
     var iterations: Int = 25
 
+    @Option(help: "Pause this many milliseconds at each step of a move (to watch or test a move step by step; 0 in production).")
+    var moveStepPauseMs: Int = 0
+
     @OptionGroup var service: ServiceOptions
 
     static func main() {
@@ -54,7 +57,7 @@ struct CoordinatorCommand: ParsableCommand {
                             serverName: $0.serverName)
             }
             let coordinator = try Coordinator(config: clusterConfig, catalog: catalog, codebookFile: codebookFile,
-                                              maxFrameBytes: service.maxFrameBytes,
+                                              maxFrameBytes: service.maxFrameBytes, moveStepPauseMilliseconds: moveStepPauseMs,
                                               dial: { try NNGConnection(dial: $0, tls: tls) }, log: log)
             return ServiceLaunch(
                 listen: clusterConfig.listen, tls: tls, handler: { coordinator.handle($0) },

@@ -29,7 +29,7 @@ final class LocalCluster: @unchecked Sendable {
     /// With `tls`, every link is `tls+tcp://` with certificates from `scripts/make-certs`.
     init(name: String, workerCount: Int, index: (dimension: Int, nlist: Int, m: Int), codebooks: [UInt8],
          token: String = "test-token", urls: (coordinator: String, workers: [String])? = nil, maxFrameBytes: Int? = nil,
-         tls: Bool = false) throws {
+         tls: Bool = false, configuredWorkers: Int? = nil) throws {
         folder = FileManager.default.temporaryDirectory
             .appendingPathComponent("sightline-\(name)-\(getpid())-\(UInt32.random(in: 0 ... .max))").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -62,13 +62,20 @@ final class LocalCluster: @unchecked Sendable {
             config += "[tls]\nca = \"\(certificates)/ca.pem\"\ncert = \"\(certificates)/coordinator.pem\"\n"
                 + "key = \"\(certificates)/coordinator.key\"\n"
         }
-        for (shard, url) in workerURLs.enumerated() { config += "[[workers]]\nshard = \(shard)\nurl = \"\(url)\"\n" }
+        self.configuredWorkers = configuredWorkers ?? workerURLs.count
+        for (shard, url) in workerURLs.prefix(self.configuredWorkers).enumerated() {
+            config += "[[workers]]\nshard = \(shard)\nurl = \"\(url)\"\n"
+        }
         configPath = "\(folder)/cluster.toml"
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
         self.maxFrameBytes = maxFrameBytes
     }
 
     let maxFrameBytes: Int?
+    /// Workers the config names (the others join with `sightline cluster add-worker`).
+    let configuredWorkers: Int
+    /// Extra arguments for the coordinator (e.g. --move-step-pause-ms).
+    var coordinatorArguments: [String] = []
     /// The folder of the CA and node certificates when the cluster runs TLS.
     let certificates: String?
 
@@ -135,7 +142,7 @@ final class LocalCluster: @unchecked Sendable {
     func startCoordinator() throws {
         coordinator = try launch(
             [LocalCluster.binary("sightline-coordinator"), "--config", configPath, "--codebooks", "\(folder)/codebooks.slix"]
-                + (maxFrameBytes.map { ["--max-frame-bytes", "\($0)"] } ?? []),
+                + coordinatorArguments + (maxFrameBytes.map { ["--max-frame-bytes", "\($0)"] } ?? []),
             role: "coordinator", log: "\(folder)/coordinator.log")
     }
 
@@ -148,10 +155,30 @@ final class LocalCluster: @unchecked Sendable {
         let client = try client()
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if let health = try? client.health(), health.shards.count == workerURLs.count, health.state == "serving" { return }
+            if let health = try? client.health(), health.shards.count == configuredWorkers, health.state == "serving" { return }
             Thread.sleep(forTimeInterval: 0.2)
         }
         throw ClusterTestError.notHealthy(logs())
+    }
+
+    /// Runs `sightline ARGUMENTS` with the cluster's token; returns its exit status and output.
+    func sightline(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: LocalCluster.binary("sightline"))
+        process.arguments = arguments + ["--coordinator", coordinatorURL, "--token", token]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+
+    func killCoordinator() {
+        guard let process = coordinator, process.isRunning else { return }
+        Glibc.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
     }
 
     func kill(shard: Int, signal: Int32 = SIGKILL) {

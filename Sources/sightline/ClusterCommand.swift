@@ -1,0 +1,182 @@
+import ArgumentParser
+import ClusterClient
+import Foundation
+import ProcessRuntime
+import Wire
+
+/// `sightline cluster …`: the shard map and the moves that change it.
+struct ClusterCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cluster",
+        abstract: "Show the shard map, add or remove workers, and move vectors between them.",
+        discussion: """
+            The coordinator's catalog holds the shard map (which worker holds which shard); ids are placed over its shards \
+            by rendezvous hashing. add-worker and remove-worker start a move that copies the vectors that change owner, \
+            verifies the copies, switches the map and then deletes at the old owners, while searches and writes go on. \
+            These commands need the cluster token.
+            """,
+        subcommands: [ClusterStatusCommand.self, AddWorkerCommand.self, RemoveWorkerCommand.self, RebalanceCommand.self])
+}
+
+/// Options every `cluster` command shares.
+struct ClusterChangeOptions: ParsableArguments {
+    @OptionGroup var target: CoordinatorOptions
+
+    @Flag(help: "Print the final status as JSON.")
+    var json = false
+
+    @Flag(help: "Return once the move has started instead of following it to the end.")
+    var noWait = false
+
+    @Option(help: "Move at most this many vectors per second (0 = as fast as the workers take them).")
+    var rate: UInt32 = 0
+
+    /// Sends the change, follows the move with a progress bar and prints the outcome.
+    func run(_ change: ClusterChange, dryRun: Bool = false) throws {
+        let client = try target.client()
+        var status = try client.changeCluster(ClusterChangeRequest(change: change, dryRun: dryRun, rate: rate))
+        if !dryRun, !noWait { status = try follow(client, status) }
+        if json {
+            try printJSON(status)
+        } else {
+            printStatus(status)
+        }
+        if let move = status.move, !dryRun, !noWait, move.step != "done" {
+            throw ValidationError("the move stopped at step \(move.step): \(move.error)")
+        }
+    }
+
+    /// Polls the status until the move is done, drawing its copy progress.
+    func follow(_ client: ServiceClient, _ first: ClusterStatusReply) throws -> ClusterStatusReply {
+        let progress = ProgressReporter(enabled: !json)
+        var status = first
+        var lastError = ""
+        while let move = status.move, move.step != "done" {
+            progress.report("move to map \(move.toVersion): \(move.step)", Int(clamping: move.copied), Int(clamping: max(move.total, 1)))
+            if !move.error.isEmpty, move.error != lastError {
+                progress.note("retrying after: \(move.error)")
+                lastError = move.error
+            }
+            Thread.sleep(forTimeInterval: 0.25)
+            status = try client.clusterStatus()
+        }
+        if let move = status.move { progress.report("move to map \(move.toVersion): done", Int(clamping: move.total), Int(clamping: max(move.total, 1))) }
+        return status
+    }
+}
+
+/// The human-readable status: map, shards, move and plan.
+func printStatus(_ status: ClusterStatusReply) {
+    if !status.warning.isEmpty { printLine("warning: \(status.warning)") }
+    printLine("shard map version \(status.mapVersion)")
+    printLine("shard  state      vectors  reachable  host  url")
+    for shard in status.shards {
+        printLine(String(format: "%5d  %-9@  %8d  %-9@  ", shard.shard, shard.state as NSString, shard.vectorCount,
+                         (shard.reachable ? "yes" : "NO") as NSString) + "\(shard.host.isEmpty ? "-" : shard.host)  \(shard.url)")
+    }
+    if let move = status.move {
+        let percent = move.total == 0 ? 100 : Int(100 * Double(move.copied) / Double(move.total))
+        printLine("move: \(move.kind) of shard \(move.shard), map \(move.fromVersion) → \(move.toVersion), step \(move.step), "
+                  + "copied \(move.copied) of \(move.total) (\(percent) %)" + (move.error.isEmpty ? "" : "; last error: \(move.error)"))
+    }
+    if !status.plan.isEmpty {
+        printLine("plan:")
+        for flow in status.plan { printLine("  shard \(flow.from) → shard \(flow.to): \(flow.count) vectors") }
+    }
+}
+
+struct ClusterStatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "The shard map: version, shards, workers, vectors per shard, and any move with its progress.",
+        discussion: "Example: sightline cluster status --token-file runs/local/token")
+
+    @OptionGroup var target: CoordinatorOptions
+
+    @Flag(help: "Print the status as JSON.")
+    var json = false
+
+    func run() throws {
+        try reportingErrors {
+            let status = try target.client().clusterStatus()
+            if json { try printJSON(status) } else { printStatus(status) }
+        }
+    }
+}
+
+struct AddWorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add-worker",
+        abstract: "Register a new, empty worker as a new shard and move its share of the vectors to it.",
+        discussion: """
+            Start the worker first (sightline-worker --shard N with an unused N and an empty --data directory). About \
+            1/(S+1) of the vectors move to it; searches stay exact and complete during the move. \
+            Example: sightline cluster add-worker --url tcp://10.0.0.4:7704 --host host4 --token-file runs/local/token
+            """)
+
+    @Option(help: "The new worker's address.")
+    var url: String
+
+    @Option(help: "The host it runs on (recorded in the shard map).")
+    var host: String = ""
+
+    @Flag(help: "Check the worker and show the status without changing anything.")
+    var dryRun = false
+
+    @OptionGroup var options: ClusterChangeOptions
+
+    func run() throws {
+        try reportingErrors { try options.run(.addWorker(url: url, host: host), dryRun: dryRun) }
+    }
+}
+
+struct RemoveWorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "remove-worker",
+        abstract: "Drain a shard (its vectors move to where rendezvous now places them), then retire it.",
+        discussion: "Example: sightline cluster remove-worker --shard 3 --token-file runs/local/token")
+
+    @Option(help: "The shard to drain.")
+    var shard: UInt32
+
+    @Flag(help: "Check the request and show the status without changing anything.")
+    var dryRun = false
+
+    @OptionGroup var options: ClusterChangeOptions
+
+    func run() throws {
+        try reportingErrors { try options.run(.removeWorker(shard: shard), dryRun: dryRun) }
+    }
+}
+
+struct RebalanceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rebalance",
+        abstract: "Print the plan of the move in progress (how many vectors go from which shard to which), then finish it.",
+        discussion: """
+            A move interrupted by a crash resumes by itself when the coordinator restarts; rebalance shows its plan and \
+            follows it to the end. With no move in progress the map is balanced and nothing moves. \
+            Example: sightline cluster rebalance --dry-run --token-file runs/local/token
+            """)
+
+    @Flag(help: "Print the plan only.")
+    var dryRun = false
+
+    @OptionGroup var options: ClusterChangeOptions
+
+    func run() throws {
+        try reportingErrors {
+            if !options.json {
+                let status = try options.target.client().changeCluster(ClusterChangeRequest(change: .rebalance, dryRun: true))
+                if status.move == nil || status.move?.step == "done" {
+                    printLine("the shard map (version \(status.mapVersion)) is balanced: nothing to move")
+                    return
+                }
+                printLine("plan:")
+                for flow in status.plan { printLine("  shard \(flow.from) → shard \(flow.to): \(flow.count) vectors") }
+                if dryRun { return }
+            }
+            try options.run(.rebalance, dryRun: dryRun)
+        }
+    }
+}

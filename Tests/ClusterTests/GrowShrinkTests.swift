@@ -1,0 +1,193 @@
+import ClusterClient
+import Foundation
+import ShardStore
+import Synchronization
+import Testing
+import VectorIndex
+import VectorMath
+import Wire
+
+/// What a client has been told: the acknowledged vectors, kept in one index that stands for
+/// "a single index holding all the vectors".
+final class AcknowledgedVectors: @unchecked Sendable {
+    // Safe: every access holds `lock`.
+    private let lock = NSLock()
+    private var index: IVFPQIndex
+    private(set) var ids: [UInt64] = []
+
+    init() throws { index = try IndexFile.decode(SmallData.codebooks) }
+
+    func record(_ matrix: Matrix, ids: [UInt64]) throws {
+        try lock.withLock {
+            try index.add(matrix, ids: ids.map { VectorID($0) })
+            self.ids += ids
+        }
+    }
+
+    var count: Int { lock.withLock { ids.count } }
+
+    /// The single index's answer for the acknowledged vectors.
+    func search(_ queries: Matrix, k: Int, nprobe: Int) throws -> [NeighborList] {
+        try lock.withLock {
+            try index.search(queries, parameters: SearchParameters(k: k, probeCount: nprobe)).map {
+                NeighborList(ids: $0.map(\.id.rawValue), distances: $0.map(\.distance))
+            }
+        }
+    }
+}
+
+/// A client that adds a few vectors, then searches, over and over, and compares every answer
+/// with the single index of what was acknowledged so far.
+final class CheckingClient: @unchecked Sendable {
+    let cluster: LocalCluster
+    let acknowledged: AcknowledgedVectors
+    let stopFlag = Atomic<Bool>(false)
+    struct Tally {
+        var searches = 0
+        var mismatches: [String] = []
+        var partial = 0
+        var steps: Set<String> = []
+        var errors: [String] = []
+        /// Samples where the shards read under one map version answered the same id twice.
+        var duplicates: [String] = []
+        var shardSamples = 0
+    }
+    let stats = Mutex(Tally())
+    var thread: Thread?
+    var nextRow: Int
+
+    init(cluster: LocalCluster, acknowledged: AcknowledgedVectors, firstRow: Int) {
+        self.cluster = cluster
+        self.acknowledged = acknowledged
+        nextRow = firstRow
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            guard let client = try? cluster.client() else { return }
+            while !stopFlag.load(ordering: .relaxed), nextRow + 1 <= SmallData.base.rowCount {
+                let rows = nextRow ..< nextRow + 1
+                let matrix = SmallData.base.slice(rows)
+                let ids = rows.map { UInt64($0) }
+                // Retried until acknowledged (adds are idempotent), so the reference stays exact.
+                while !stopFlag.load(ordering: .relaxed) {
+                    if (try? client.add(AddBatch(ids: ids, vectors: SmallData.batch(matrix)))) != nil { break }
+                    Thread.sleep(forTimeInterval: 0.05)
+                }
+                guard !stopFlag.load(ordering: .relaxed) else { return }
+                try? acknowledged.record(matrix, ids: ids)
+                nextRow += 1
+                let status = try? client.clusterStatus()
+                let step = status?.move?.step ?? "none"
+                if let status { checkShardsDirectly(status, step: step) }
+                let reply: SearchReply, expected: [NeighborList]
+                do {
+                    reply = try client.search(SmallData.batch(SmallData.queries), options: SearchOptions(k: 10, nprobe: 4))
+                    expected = try acknowledged.search(SmallData.queries, k: 10, nprobe: 4)
+                } catch {
+                    stats.withLock { $0.errors.append("step \(step): \(error)") }
+                    continue
+                }
+                stats.withLock { (tally: inout Tally) in
+                    tally.searches += 1
+                    tally.steps.insert(step)
+                    if reply.partial { tally.partial += 1 }
+                    if reply.results != expected, tally.mismatches.count < 5 {
+                        let query = reply.results.count == expected.count ? (reply.results.indices.first { reply.results[$0] != expected[$0] } ?? -1) : -1
+                        tally.mismatches.append("step \(step), query \(query): \(query >= 0 ? "\(reply.results[query])" : "count") "
+                                                + "vs \(query >= 0 ? "\(expected[query])" : "")")
+                    }
+                }
+            }
+        }
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Asks the shards a search reads, directly and under the map version in force, whether
+    /// any id comes from two of them (the coordinator's merge would hide it).
+    func checkShardsDirectly(_ status: ClusterStatusReply, step: String) {
+        let readers = status.shards.filter { $0.state == "active" || $0.state == "draining" }
+        var seen: [[UInt64: UInt32]] = Array(repeating: [:], count: SmallData.queries.rowCount)
+        for shard in readers {
+            guard let worker = try? ServiceClient(url: shard.url, token: cluster.token),
+                  let reply = try? worker.search(SmallData.batch(SmallData.queries),
+                                                 options: SearchOptions(k: 10, nprobe: 4, mapVersion: status.mapVersion)) else { return }
+            for (query, list) in reply.results.enumerated() {
+                for id in list.ids {
+                    if let other = seen[query][id] {
+                        stats.withLock { $0.duplicates.append("step \(step): id \(id) from shards \(other) and \(shard.shard)") }
+                    }
+                    seen[query][id] = shard.shard
+                }
+            }
+        }
+        stats.withLock { $0.shardSamples += 1 }
+    }
+
+    func stop() {
+        stopFlag.store(true, ordering: .relaxed)
+        while thread?.isFinished == false { Thread.sleep(forTimeInterval: 0.01) }
+    }
+}
+
+/// Every acknowledged id is stored exactly once, on its owner; retired shards hold nothing.
+func checkStoredOnce(_ cluster: LocalCluster, acknowledged: [UInt64], live: [Int], retired: [Int]) throws {
+    var seen: [UInt64: Int] = [:]
+    for shard in live + retired {
+        let store = try ShardDatabase(directory: "\(cluster.folder)/worker-\(shard)", cluster: cluster.clusterName, shard: UInt32(shard))
+        let entries = try store.loadAll(dimension: 16)
+        if retired.contains(shard) { #expect(entries.isEmpty, "retired shard \(shard) still holds \(entries.count) entries") }
+        for entry in entries { seen[entry.id, default: 0] += 1 }
+    }
+    #expect(seen.values.allSatisfy { $0 == 1 }, "\(seen.filter { $0.value > 1 }.count) ids are stored twice")
+    #expect(Set(acknowledged).isSubset(of: Set(seen.keys)), "\(Set(acknowledged).subtracting(seen.keys).count) acknowledged ids are lost")
+}
+
+@Suite(.serialized) struct GrowShrinkTests {
+    @Test func growThreeToFiveAndShrinkToThreeWhileClientsSearchAndAdd() throws {
+        let cluster = try LocalCluster(name: "grow", workerCount: 5, index: (16, 16, 4), codebooks: SmallData.codebooks,
+                                       configuredWorkers: 3)
+        cluster.coordinatorArguments = ["--move-step-pause-ms", "500"]
+        defer { cluster.stop() }
+        try cluster.start()
+        let client = try cluster.client()
+        let acknowledged = try AcknowledgedVectors()
+        let initial = SmallData.base.slice(0 ..< 1500)
+        _ = try SmallData.add(initial, to: client)
+        try acknowledged.record(initial, ids: (0 ..< 1500).map { UInt64($0) })
+
+        // One vector added, then one search, over and over (1,500 vectors left for it).
+        let checker = CheckingClient(cluster: cluster, acknowledged: acknowledged, firstRow: 1500)
+        checker.start()
+        var fractions: [(String, Double, Double)] = []
+        for (change, expected) in [(["add-worker", "--url", cluster.workerURLs[3]], 1.0 / 4), (["add-worker", "--url", cluster.workerURLs[4]], 1.0 / 5),
+                                   (["remove-worker", "--shard", "1"], 1.0 / 5), (["remove-worker", "--shard", "4"], 1.0 / 4)] {
+            let before = acknowledged.count
+            let result = try cluster.sightline(["cluster"] + change + ["--json"])
+            #expect(result.status == 0, "\(change): \(result.output)\n\(cluster.logs())")
+            let status = try JSONDecoder().decode(ClusterStatusReply.self, from: Data(result.output.split(separator: "\n").last.map(String.init)?.utf8 ?? "".utf8))
+            #expect(status.move?.step == "done")
+            fractions.append((change.joined(separator: " "), Double(status.move?.total ?? 0) / Double(before), expected))
+        }
+        checker.stop()
+        let stats = checker.stats.withLock { $0 }
+        #expect(stats.mismatches.isEmpty, "\(stats.mismatches)")
+        #expect(stats.partial == 0)
+        #expect(stats.errors.isEmpty, "\(stats.errors.prefix(5))")
+        #expect(stats.duplicates.isEmpty, "\(stats.duplicates.prefix(5))")
+        #expect(stats.shardSamples >= 20)
+        #expect(stats.searches >= 20)
+        #expect(checker.nextRow < SmallData.base.rowCount, "the checking client ran out of vectors before the moves ended")
+        for step in ["copy", "verify", "flip", "delete"] {
+            #expect(stats.steps.contains(step), "no search during \(step) (\(stats.searches) searches during \(stats.steps))")
+        }
+        for (change, moved, expected) in fractions {
+            #expect(abs(moved - expected) < 0.05, "\(change) moved \(moved) of the vectors, rendezvous expects \(expected)")
+        }
+        let status = try client.clusterStatus()
+        #expect(status.shards.map(\.shard) == [0, 2, 3])
+        cluster.stop()
+        try checkStoredOnce(cluster, acknowledged: acknowledged.ids, live: [0, 2, 3], retired: [1, 4])
+    }
+}
