@@ -18,8 +18,13 @@ extension Coordinator {
         let thread = Thread { [self] in
             defer { moveDriverRunning.store(false, ordering: .releasing) }
             var failures = 0
+            var paused: MoveRecord.Step?
             while !stopping.load(ordering: .relaxed) {
                 guard let move = routing.withLock({ $0.move }), move.step != .planned else { return }
+                if moveStepPauseMilliseconds > 0, paused != move.step {
+                    Thread.sleep(forTimeInterval: Double(moveStepPauseMilliseconds) / 1000)
+                    paused = move.step
+                }
                 do {
                     try advance(move)
                     failures = 0
@@ -37,8 +42,8 @@ extension Coordinator {
         thread.start()
     }
 
-    /// Records `step` in the catalog and in the routing (under the write lock when the step
-    /// changes where writes go), then pauses if tests asked for it.
+    /// Records `step` in the catalog and in the routing, under the write lock: no write is
+    /// half-routed across a change of where writes go.
     func enter(_ move: MoveRecord, _ step: MoveRecord.Step) throws {
         try writes.exclusive {
             try catalog.setMoveStep(move, step)
@@ -50,7 +55,6 @@ extension Coordinator {
             }
         }
         log("move to map \(move.toVersion): \(step.rawValue)")
-        if moveStepPauseMilliseconds > 0, step != .done { Thread.sleep(forTimeInterval: Double(moveStepPauseMilliseconds) / 1000) }
     }
 
     func advance(_ move: MoveRecord) throws {

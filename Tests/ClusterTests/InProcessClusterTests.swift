@@ -22,7 +22,7 @@ final class InProcessCluster: @unchecked Sendable {
     let coordinator: Coordinator
     let coordinatorURL = "inproc://coordinator"
 
-    init(workerCount: Int, token: String = "in-process", tokensTable: String = "") throws {
+    init(workerCount: Int, token: String = "in-process", tokensTable: String = "", moveStepPauseMilliseconds: Int = 0) throws {
         folder = FileManager.default.temporaryDirectory
             .appendingPathComponent("sightline-inprocess-\(getpid())-\(UInt32.random(in: 0 ... .max))").path
         workerURLs = (0 ..< workerCount).map { "inproc://worker-\($0)" }
@@ -51,7 +51,7 @@ final class InProcessCluster: @unchecked Sendable {
         let catalog = try CatalogDatabase(directory: config.dataDirectory, cluster: config.cluster)
         let network = self.network
         coordinator = try Coordinator(config: config, catalog: catalog, codebookFile: SmallData.codebooks,
-                                      dial: { network.connect($0) }, log: { _ in })
+                                      moveStepPauseMilliseconds: moveStepPauseMilliseconds, dial: { network.connect($0) }, log: { _ in })
         network.listen(coordinatorURL) { [coordinator] in coordinator.handle($0) }
         coordinator.checkWorkers()
     }
@@ -60,7 +60,10 @@ final class InProcessCluster: @unchecked Sendable {
         ServiceClient(connection: network.connect(coordinatorURL), token: token, replyMarginMilliseconds: replyMarginMilliseconds)
     }
 
-    deinit { try? FileManager.default.removeItem(atPath: folder) }
+    deinit {
+        coordinator.stop()
+        try? FileManager.default.removeItem(atPath: folder)
+    }
 }
 
 @Suite struct InProcessClusterTests {
