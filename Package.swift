@@ -70,12 +70,12 @@ let package = Package(
             dependencies: ["ClusterModel", "Wire", "Transport", "VectorMath", "ProcessRuntime", argumentParser]),
         .target(
             name: "WorkerService",
-            dependencies: ["ServiceSupport", "ClusterModel", "Wire", "ShardStore", "VectorIndex", "Quantization", "VectorMath"]),
+            dependencies: ["ServiceSupport", "ClusterModel", "Wire", "ShardStore", "VectorIndex", "Quantization", "VectorMath", "ProcessRuntime"]),
         .target(
             name: "CoordinatorService",
             dependencies: [
                 "ServiceSupport", "ClusterModel", "ClusterClient", "Wire", "ShardStore", "Transport", "VectorIndex",
-                "VectorMath",
+                "VectorMath", "ProcessRuntime",
             ]),
 
         .executableTarget(

@@ -1,4 +1,5 @@
 import ClusterModel
+import ProcessRuntime
 import Foundation
 import ShardStore
 import Wire
@@ -10,13 +11,15 @@ import Wire
 /// against target), flip (the next map is put in force in one transaction), delete (once the
 /// old map's searches are over, every worker drops what it no longer owns), done.
 extension Coordinator {
-    static let movePageSize = 4096
+    static let movePageSize = 16_384
 
     /// Starts the driver on its own thread unless one runs.
     func startMoveDriver() {
         guard moveDriverRunning.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
         let thread = Thread { [self] in
             defer { moveDriverRunning.store(false, ordering: .releasing) }
+            // A move takes the CPU that searches leave idle.
+            lowerThisThreadsPriority()
             var failures = 0
             var paused: MoveRecord.Step?
             while !stopping.load(ordering: .relaxed) {
@@ -54,7 +57,10 @@ extension Coordinator {
                 if step == .done { route.move = nil; route.fromMap = nil; route.toMap = nil }
             }
         }
-        log("move to map \(move.toVersion): \(step.rawValue)")
+        let now = DispatchTime.now()
+        let previous = stepStarted.withLock { started in defer { started = now }; return started }
+        let took = previous.map { String(format: " (%@ took %.2f s)", move.step.rawValue, Double(now.uptimeNanoseconds - $0.uptimeNanoseconds) / 1e9) }
+        log("move to map \(move.toVersion): \(step.rawValue)" + (took ?? ""))
     }
 
     func advance(_ move: MoveRecord) throws {
@@ -69,7 +75,11 @@ extension Coordinator {
             routing.withLock { $0.move?.total = total; $0.move?.copied = 0 }
             try enter(move, .copy)
         case .copy:
-            try copyAll(move)
+            let started = DispatchTime.now()
+            let copied = try copyAll(move)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+            log(String(format: "move to map %llu: copied %llu entries in %.2f s (%.0f a second)", move.toVersion, copied, seconds,
+                       Double(copied) / max(seconds, 1e-9)))
             try enter(move, .verify)
         case .verify:
             if try verify(move) {
@@ -114,62 +124,88 @@ extension Coordinator {
     }
 
     /// Copies every source's leaving entries page by page, resuming at the journaled cursor.
-    func copyAll(_ move: MoveRecord) throws {
+    /// A source exports its next page while the targets store the current one. Writes go on
+    /// meanwhile: a target refuses copies of ids deleted during the move, and verify catches
+    /// anything else.
+    @discardableResult
+    func copyAll(_ move: MoveRecord) throws -> UInt64 {
         let (sources, targets) = routing.withLock { ($0.fromMap?.placementShards ?? [], $0.toMap?.placementShards ?? []) }
         var copied = routing.withLock { $0.move?.copied ?? 0 }
-        for source in sources {
-            var (after, done) = try catalog.moveCursor(move, source: source)
-            while !done {
+        var copiedNow: UInt64 = 0
+        for source in sources.map({ ShardID($0) }) {
+            var (after, done) = try catalog.moveCursor(move, source: source.rawValue)
+            guard !done else { continue }
+            var page = try exportPage(from: source, after: after)
+            while true {
                 if stopping.load(ordering: .relaxed) { throw ErrorReply(.unavailable, "the coordinator is stopping") }
                 let started = DispatchTime.now()
-                let page = try writes.exclusive { try copyPage(from: ShardID(source), after: after, targets: targets) }
+                var calls = try transferCalls(page, from: source, targets: targets)
+                if let next = page.next { calls.append((source, .shardExport(after: next, limit: Coordinator.movePageSize))) }
+                let replies = fanOutCalls(calls, deadlineMilliseconds: 60_000)
+                for (call, reply) in zip(calls, replies) {
+                    guard case .shardTransfer = call.body else { continue }
+                    guard case .success(.shardTransfer) = reply else {
+                        throw ErrorReply(.unavailable, "shard \(call.shard) did not take a page from shard \(source): \(failureMessage(reply))")
+                    }
+                }
                 (after, done) = (page.next ?? after, page.next == nil)
-                try catalog.setMoveCursor(move, source: source, after: after, done: done)
-                copied = copied.saturatingAdd(UInt64(page.count))
+                try catalog.setMoveCursor(move, source: source.rawValue, after: after, done: done)
+                copied = copied.saturatingAdd(UInt64(page.entries.ids.count))
+                copiedNow = copiedNow.saturatingAdd(UInt64(page.entries.ids.count))
                 let total = routing.withLock { $0.move?.total ?? 0 }
                 try catalog.setMoveProgress(move, copied: copied, total: total)
                 routing.withLock { $0.move?.copied = copied }
-                if move.rate > 0, page.count > 0 {
-                    let wanted = Double(page.count) / Double(move.rate)
+                if move.rate > 0, !page.entries.ids.isEmpty {
+                    let wanted = Double(page.entries.ids.count) / Double(move.rate)
                     let spent = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
                     if wanted > spent { Thread.sleep(forTimeInterval: wanted - spent) }
                 }
+                if done { break }
+                page = try checkedPage(replies.last!, from: source)
             }
         }
+        return copiedNow
     }
 
-    /// One page from `source`, sent to the entries' targets; returns how many and the cursor.
-    func copyPage(from source: ShardID, after: UInt64?, targets: [UInt32]) throws -> (count: Int, next: UInt64?) {
-        let reply = fanOut([source: .shardExport(after: after, limit: Coordinator.movePageSize)], deadlineMilliseconds: 60_000)[source]!
+    func exportPage(from source: ShardID, after: UInt64?) throws -> ExportPage {
+        try checkedPage(fanOut([source: .shardExport(after: after, limit: Coordinator.movePageSize)], deadlineMilliseconds: 60_000)[source]!,
+                        from: source)
+    }
+
+    /// The page in an export reply, its counts checked (it comes from a peer) before anything
+    /// is sliced by them.
+    func checkedPage(_ reply: Result<ResponseBody, ErrorReply>, from source: ShardID) throws -> ExportPage {
         guard case .success(.shardExport(let page)) = reply else {
             throw ErrorReply(.unavailable, "shard \(source) did not export: \(failureMessage(reply))")
         }
         let entries = page.entries
         let n = entries.ids.count, m = template.codeSize, dimension = template.dimension
-        // The page comes from a peer: its counts are checked before anything is sliced by them.
         guard n <= Coordinator.movePageSize, entries.lists.count == n, entries.codes.count == n * m,
               entries.labels.isEmpty || entries.labels.count == n, entries.labeled.isEmpty || entries.labeled.count == n,
               entries.keys.isEmpty || entries.keys.count == n, entries.vectors.isEmpty || entries.vectors.count == n * dimension else {
             throw ErrorReply(.internalError, "shard \(source) exported a malformed page of \(n) entries")
         }
+        return page
+    }
+
+    /// One transfer per target of the page's entries (placed by the next map).
+    func transferCalls(_ page: ExportPage, from source: ShardID, targets: [UInt32]) throws -> [(shard: ShardID, body: RequestBody)] {
+        let entries = page.entries
+        let m = template.codeSize, dimension = template.dimension
         let shards = targets.map { ShardID($0) }
         var rowsByTarget: [ShardID: [Int]] = [:]
         for (row, id) in entries.ids.enumerated() { rowsByTarget[Rendezvous.owner(of: id, among: shards), default: []].append(row) }
-        for (target, rows) in rowsByTarget.sorted(by: { $0.key < $1.key }) {
+        return try rowsByTarget.keys.sorted().map { target in
             guard target != source else { throw ErrorReply(.internalError, "shard \(source) exported entries it keeps") }
-            let part = ShardTransfer(
+            let rows = rowsByTarget[target]!
+            return (target, .shardTransfer(ShardTransfer(
                 codebookVersion: entries.codebookVersion, ids: rows.map { entries.ids[$0] }, lists: rows.map { entries.lists[$0] },
                 codes: rows.flatMap { entries.codes[$0 * m ..< ($0 + 1) * m] },
                 labels: entries.labels.isEmpty ? [] : rows.map { entries.labels[$0] },
                 labeled: entries.labeled.isEmpty ? [] : rows.map { entries.labeled[$0] },
                 keys: entries.keys.isEmpty ? [] : rows.map { entries.keys[$0] },
-                vectors: entries.vectors.isEmpty ? [] : rows.flatMap { entries.vectors[$0 * dimension ..< ($0 + 1) * dimension] })
-            let sent = fanOut([target: .shardTransfer(part)], deadlineMilliseconds: 60_000)[target]!
-            guard case .success(.shardTransfer) = sent else {
-                throw ErrorReply(.unavailable, "shard \(target) did not take \(rows.count) entries: \(failureMessage(sent))")
-            }
+                vectors: entries.vectors.isEmpty ? [] : rows.flatMap { entries.vectors[$0 * dimension ..< ($0 + 1) * dimension] })))
         }
-        return (n, page.next)
     }
 
     /// Compares, for every (source, target), the counts and digests per list on both sides with

@@ -29,6 +29,8 @@ public final class Coordinator: Sendable {
     let placementPushes = Mutex<Void>(())
     let moveDriverRunning = Atomic<Bool>(false)
     let lastPlan = Mutex<[Flow]>([])
+    /// When the move's current step began (for the log's step durations).
+    let stepStarted = Mutex<DispatchTime?>(nil)
     /// Set when the config's workers differ from the catalog's map (the catalog's map is kept).
     public let configWarning: String
     /// Pause after entering each move step (tests use it to act at a chosen step).

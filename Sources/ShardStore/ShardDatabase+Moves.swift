@@ -33,21 +33,29 @@ extension ShardDatabase {
         try setMeta("placements", bytes)
     }
 
-    /// Up to `limit` entries in id order after `after` (nil: from the first), and the last id
-    /// read, so a caller can page through the shard while it keeps serving.
-    public func page(after: UInt64?, limit: Int) throws(StoreError) -> (entries: [StoredEntry], last: UInt64?) {
+    /// Steps through the entries in id order after `after` (nil: from the first) and reads in
+    /// full only those whose id `keep` accepts, until `limit` are kept or `scanLimit` rows were
+    /// stepped over. Returns them, the last id stepped over, and whether the table ended.
+    public func scan(after: UInt64?, limit: Int, scanLimit: Int,
+                     keep: (UInt64) -> Bool) throws(StoreError) -> (entries: [StoredEntry], last: UInt64?, exhausted: Bool) {
         let statement = try database.prepare(after == nil
             ? "SELECT id, list, code, vector, label, key FROM entries ORDER BY id LIMIT ?"
             : "SELECT id, list, code, vector, label, key FROM entries WHERE id > ? ORDER BY id LIMIT ?")
         if let after {
             try statement.bind(1, Int64(bitPattern: after))
-            try statement.bind(2, Int64(limit))
+            try statement.bind(2, Int64(scanLimit))
         } else {
-            try statement.bind(1, Int64(limit))
+            try statement.bind(1, Int64(scanLimit))
         }
-        var entries: [StoredEntry] = []
-        while try statement.step() { entries.append(try entry(statement)) }
-        return (entries, entries.last?.id)
+        var entries: [StoredEntry] = [], last = after, stepped = 0
+        while entries.count < limit, try statement.step() {
+            stepped += 1
+            let id = UInt64(bitPattern: statement.int64(0))
+            last = id
+            // Columns other than the id are read only for kept rows.
+            if keep(id) { entries.append(try entry(statement)) }
+        }
+        return (entries, last, stepped < scanLimit && entries.count < limit)
     }
 
     /// Deletes `ids` in transactions of at most `batch` ids; returns how many existed.

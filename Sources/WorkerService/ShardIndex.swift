@@ -68,6 +68,11 @@ struct ShardIndex: Sendable {
         parts.indices.reduce(0) { removed, part in removed + parts[part].remove(ids) }
     }
 
+    /// Forgets the unowned entries (after the store deleted them).
+    mutating func dropUnowned() {
+        parts[EntryPart.unowned.rawValue] = template.emptyCopy
+    }
+
     /// Adopts new placements and moves every entry to the part it now belongs to.
     mutating func setPlacement(_ newPlacement: ShardPlacement) {
         placement = newPlacement

@@ -11,6 +11,8 @@ import Wire
 extension Worker {
     /// Entries a move page carries at most.
     static let maxExportPage = 65_536
+    /// Rows stepped over per read of an export's scan.
+    static let exportScan = 65_536
 
     /// Adopts the coordinator's placements. A single placement also deletes what this shard
     /// no longer owns (a finished move's leftovers), durably before the reply.
@@ -23,16 +25,18 @@ extension Worker {
                 try store.setPlacements(update.map { ($0.version, $0.shards) })
                 current.setPlacement(next)
             }
+            if update.count == 1 { tombstones.withLock { $0.removeAll() } }
             var deleted = 0
             if update.count == 1 {
                 var unowned: [UInt64] = []
                 current.forEachEntry { part, _, list, position in if part == .unowned { unowned.append(list.ids[position]) } }
                 if !unowned.isEmpty {
-                    deleted = try store.deleteInBatches(unowned)
-                    current.remove(Set(unowned.map { VectorID($0) }))
+                    // In the store's key order: the deletes walk the table's pages once, in one transaction.
+                    deleted = try store.deleteInBatches(unowned.sorted { Int64(bitPattern: $0) < Int64(bitPattern: $1) }, batch: 1 << 20)
+                    current.dropUnowned()
                 }
             }
-            index.withLock { $0 = current }
+            install(current)
             var counts = current.counts
             counts.deleted = UInt64(deleted)
             log("shard \(settings.shard): serving map " + update.map { String($0.version) }.joined(separator: " → ")
@@ -53,18 +57,15 @@ extension Worker {
         }
         var leaving: [StoredEntry] = []
         var cursor = after
-        var scanned = 0
-        while leaving.count < limit, scanned < limit * 16 {
-            let (rows, _) = try store.page(after: cursor, limit: 4096)
-            for row in rows {
-                cursor = row.id
-                if current.placement.part(of: row.id) == .leaving {
-                    leaving.append(row)
-                    if leaving.count == limit { break }
-                }
+        while leaving.count < limit {
+            let step = try store.scan(after: cursor, limit: limit - leaving.count, scanLimit: Worker.exportScan) {
+                current.placement.part(of: $0) == .leaving
             }
-            scanned += rows.count
-            if rows.count < 4096, leaving.count < limit { return ExportPage(entries: transfer(leaving, version: current.version), next: nil) }
+            leaving += step.entries
+            cursor = step.last
+            if step.exhausted { return ExportPage(entries: transfer(leaving, version: current.version), next: nil) }
+            // A page answers in bounded time even when few entries leave.
+            if step.entries.isEmpty, leaving.count > 0 { break }
         }
         return ExportPage(entries: transfer(leaving, version: current.version), next: cursor)
     }
@@ -107,21 +108,19 @@ extension Worker {
             if let position = transfer.vectors.firstIndex(where: { !$0.isFinite }) {
                 throw ErrorReply(.badRequest, "transferred vector \(position / dimension) holds NaN or infinity")
             }
-            let entries = (0 ..< n).map { row in
+            let stale = tombstones.withLock { $0 }
+            let entries = (0 ..< n).filter { stale.isEmpty || !stale.contains(transfer.ids[$0]) }.map { row in
                 StoredEntry(id: transfer.ids[row], list: Int32(transfer.lists[row]), code: Array(transfer.codes[row * m ..< (row + 1) * m]),
                             vector: storesVectors ? Array(transfer.vectors[row * dimension ..< (row + 1) * dimension]) : nil,
                             label: transfer.labels.isEmpty || (!transfer.labeled.isEmpty && !transfer.labeled[row]) ? nil : transfer.labels[row],
                             key: transfer.keys.isEmpty || transfer.keys[row].isEmpty ? nil : transfer.keys[row])
             }
             let inserted = try store.insert(entries)
-            let fresh = inserted.indices.filter { inserted[$0] }
-            var codes: [UInt8] = []
-            for row in fresh { codes.append(contentsOf: transfer.codes[row * m ..< (row + 1) * m]) }
-            let vectors = storesVectors ? try Matrix(dimension: dimension, values: fresh.flatMap { entries[$0].vector! }) : nil
-            index.withLock { state in
-                state?.append(vectors, ids: fresh.map { VectorID(transfer.ids[$0]) }, lists: fresh.map { Int32(transfer.lists[$0]) },
-                              codes: codes)
-            }
+            let fresh = inserted.indices.filter { inserted[$0] }.map { entries[$0] }
+            let vectors = storesVectors ? try Matrix(dimension: dimension, values: fresh.flatMap { $0.vector! }) : nil
+            var next = current
+            next.append(vectors, ids: fresh.map { VectorID($0.id) }, lists: fresh.map(\.list), codes: fresh.flatMap(\.code))
+            install(next)
             return UInt64(fresh.count)
         }
     }
@@ -178,7 +177,7 @@ extension Worker {
         }
         let deleted = try store.deleteInBatches(ids)
         current.remove(Set(ids.map { VectorID($0) }))
-        index.withLock { $0 = current }
+        install(current)
         return FlowReply(dropped: UInt64(deleted))
     }
 }

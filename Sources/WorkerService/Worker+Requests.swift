@@ -36,15 +36,15 @@ extension Worker {
             guard let (version, file) = try store.codebook() else { throw ErrorReply(.notFound, "this shard has no codebook yet") }
             return .codebookFetch(version: version, indexFile: file)
         case .shardTransfer(let transfer):
-            return .shardTransfer(accepted: try accept(transfer))
+            return .shardTransfer(accepted: try moveLane.run { try self.accept(transfer) })
         case .fetchVectors(let ids):
             return .fetchVectors(try fetch(ids))
         case .placementUpdate(let placements):
-            return .placementUpdate(try updatePlacements(placements))
+            return .placementUpdate(try moveLane.run { try self.updatePlacements(placements) })
         case .shardExport(let after, let limit):
-            return .shardExport(try export(after: after, limit: limit))
+            return .shardExport(try moveLane.run { try self.export(after: after, limit: limit) })
         case .shardFlow(let query):
-            return .shardFlow(try flow(query))
+            return .shardFlow(try moveLane.run { try self.flow(query) })
         case .verify, .identify, .clusterStatus, .clusterChange:
             throw ErrorReply(.badRequest, "\(body.name) is answered by the coordinator, not by a worker")
         }
@@ -104,14 +104,16 @@ extension Worker {
             }
             // Durable first: the in-memory index changes only after the commit.
             let inserted = try store.insert(entries)
+            tombstones.withLock { if !$0.isEmpty { $0.subtract(batch.ids) } }
             let fresh = inserted.indices.filter { inserted[$0] }
             if !fresh.isEmpty {
                 let freshVectors = storesVectors ? vectors.rows(at: fresh) : nil
                 var freshCodes: [UInt8] = []
                 for row in fresh { freshCodes.append(contentsOf: codes[row * m ..< (row + 1) * m]) }
-                index.withLock { state in
-                    state?.append(freshVectors, ids: fresh.map { ids[$0] }, lists: fresh.map { lists[$0] }, codes: freshCodes)
-                }
+                // Changed outside the lock (copy on write), swapped in under it: searches never wait for a copy.
+                var next = current
+                next.append(freshVectors, ids: fresh.map { ids[$0] }, lists: fresh.map { lists[$0] }, codes: freshCodes)
+                install(next)
             }
             return (UInt64(fresh.count), UInt64(batch.ids.count - fresh.count))
         }
@@ -119,9 +121,15 @@ extension Worker {
 
     func delete(_ ids: [UInt64]) throws -> UInt64 {
         try writeLock.withLock { _ in
-            _ = try snapshot()
+            var next = try snapshot()
             let deleted = try store.delete(ids)
-            index.withLock { state in _ = state?.remove(Set(deleted.map { VectorID($0) })) }
+            if next.placement.placements.count == 2 {
+                let absent = Set(ids).subtracting(deleted)
+                if !absent.isEmpty { tombstones.withLock { $0.formUnion(absent) } }
+            }
+            guard !deleted.isEmpty else { return 0 }
+            next.remove(Set(deleted.map { VectorID($0) }))
+            install(next)
             return UInt64(deleted.count)
         }
     }
@@ -143,7 +151,7 @@ extension Worker {
             let placement = try current?.placement ?? storedPlacement()
             var fresh = ShardIndex(version: version, template: decoded, placement: placement)
             try fresh.load(try store.loadAll(dimension: decoded.dimension))
-            index.withLock { $0 = fresh }
+            install(fresh)
             log("shard \(settings.shard): codebook \(String(version, radix: 16)) installed")
         }
     }

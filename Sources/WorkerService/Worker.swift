@@ -1,4 +1,5 @@
 import ClusterModel
+import ProcessRuntime
 import Foundation
 import Quantization
 import ServiceSupport
@@ -19,6 +20,11 @@ public final class Worker: Sendable {
     let index = Mutex<ShardIndex?>(nil)
     let writeLock = Mutex<Void>(())
     let latencies = LatencyRecorder()
+    /// Ids deleted here during a move while absent: a copy of them that arrives later is stale
+    /// and refused (a delete may overtake the page that carries the id).
+    let tombstones = Mutex<Set<UInt64>>([])
+    /// Moves run here, at the lowest priority: a move takes the CPU that searches leave idle.
+    let moveLane = BackgroundLane(name: "sightline-move")
     let log: @Sendable (String) -> Void
     let gate: RequestGate
     /// Queries searched between two deadline checks (a multiple of the index's chunk of 32).
@@ -36,7 +42,7 @@ public final class Worker: Sendable {
             var loaded = ShardIndex(version: version, template: try IndexFile.decode(file), placement: try storedPlacement())
             let entries = try store.loadAll(dimension: loaded.template.dimension)
             try loaded.load(entries)
-            index.withLock { $0 = loaded }
+            install(loaded)
             log("shard \(settings.shard): loaded \(entries.count) vectors, codebook \(String(version, radix: 16))")
         } else {
             log("shard \(settings.shard): no codebook yet; waiting for the coordinator to push one")
@@ -61,6 +67,13 @@ public final class Worker: Sendable {
     }
 
     func elapsed(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+
+    /// Swaps in a new index under the lock; the old one is freed after it, so a search never
+    /// waits for memory to be released.
+    func install(_ next: ShardIndex) {
+        var replaced: ShardIndex? = next
+        index.withLock { swap(&$0, &replaced) }
+    }
 
     /// The placements recorded in the data directory.
     func storedPlacement() throws -> ShardPlacement {

@@ -23,6 +23,15 @@ enum Prepared {
         #expect(result.stdout.contains("Example"))
     }
 
+    @Test(arguments: ["status", "add-worker", "remove-worker", "rebalance"])
+    func everyClusterCommandExplainsItself(command: String) throws {
+        let result = try CLI.run(["cluster", command, "--help"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("USAGE: sightline cluster \(command)"))
+        #expect(result.stdout.contains("Example"))
+        #expect(result.stdout.contains("--json"))
+    }
+
     @Test func endToEndSearchPrintsJSON() throws {
         let result = try CLI.run(["search", "--index", Prepared.index, "--queries", "\(Prepared.data)/query.fvecs",
                                   "--k", "5", "--nprobe", "4", "--json"])

@@ -149,18 +149,25 @@ func checkStoredOnce(_ cluster: LocalCluster, acknowledged: [UInt64], live: [Int
     #expect(Set(acknowledged).isSubset(of: Set(seen.keys)), "\(Set(acknowledged).subtracting(seen.keys).count) acknowledged ids are lost")
 }
 
+/// A cluster of `workers` processes of which the config names 3, holding the first 1,500
+/// vectors (acknowledged), with moves paused `pause` milliseconds at each step.
+func growableCluster(_ name: String, workers: Int, pause: Int) throws -> (LocalCluster, ServiceClient, AcknowledgedVectors) {
+    let cluster = try LocalCluster(name: name, workerCount: workers, index: (16, 16, 4), codebooks: SmallData.codebooks,
+                                   configuredWorkers: 3)
+    cluster.coordinatorArguments = ["--move-step-pause-ms", "\(pause)"]
+    try cluster.start()
+    let client = try cluster.client()
+    let acknowledged = try AcknowledgedVectors()
+    let initial = SmallData.base.slice(0 ..< 1500)
+    _ = try SmallData.add(initial, to: client)
+    try acknowledged.record(initial, ids: (0 ..< 1500).map { UInt64($0) })
+    return (cluster, client, acknowledged)
+}
+
 @Suite(.serialized) struct GrowShrinkTests {
     @Test func growThreeToFiveAndShrinkToThreeWhileClientsSearchAndAdd() throws {
-        let cluster = try LocalCluster(name: "grow", workerCount: 5, index: (16, 16, 4), codebooks: SmallData.codebooks,
-                                       configuredWorkers: 3)
-        cluster.coordinatorArguments = ["--move-step-pause-ms", "500"]
+        let (cluster, client, acknowledged) = try growableCluster("grow", workers: 5, pause: 500)
         defer { cluster.stop() }
-        try cluster.start()
-        let client = try cluster.client()
-        let acknowledged = try AcknowledgedVectors()
-        let initial = SmallData.base.slice(0 ..< 1500)
-        _ = try SmallData.add(initial, to: client)
-        try acknowledged.record(initial, ids: (0 ..< 1500).map { UInt64($0) })
 
         // One vector added, then one search, over and over (1,500 vectors left for it).
         let checker = CheckingClient(cluster: cluster, acknowledged: acknowledged, firstRow: 1500)
@@ -191,7 +198,13 @@ func checkStoredOnce(_ cluster: LocalCluster, acknowledged: [UInt64], live: [Int
             #expect(abs(moved - expected) < 0.05, "\(change) moved \(moved) of the vectors, rendezvous expects \(expected)")
         }
         let status = try client.clusterStatus()
-        #expect(status.shards.map(\.shard) == [0, 2, 3])
+        #expect(status.shards.map(\.shard) == [0, 2, 3] && status.mapVersion == 5)
+        let shown = try cluster.sightline(["cluster", "status"])
+        #expect(shown.status == 0 && shown.output.contains("shard map version 5") && shown.output.contains("step done"), "\(shown.output)")
+        let balanced = try cluster.sightline(["cluster", "rebalance", "--dry-run"])
+        #expect(balanced.status == 0 && balanced.output.contains("is balanced"), "\(balanced.output)")
+        let refused = try cluster.sightline(["cluster", "remove-worker", "--shard", "9"])
+        #expect(refused.status != 0 && refused.output.contains("shard 9 is not in the shard map"), "\(refused.output)")
         cluster.stop()
         try checkStoredOnce(cluster, acknowledged: acknowledged.ids, live: [0, 2, 3], retired: [1, 4])
     }

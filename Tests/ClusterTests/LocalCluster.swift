@@ -123,6 +123,8 @@ final class LocalCluster: @unchecked Sendable {
     }
 
     func startWorker(_ shard: Int) throws {
+        // Never two processes for one shard: an orphan would outlive the test.
+        kill(shard: shard)
         workers[shard] = try launch(
             [LocalCluster.binary("sightline-worker"), "--listen", workerURLs[shard], "--data", "\(folder)/worker-\(shard)",
              "--cluster", clusterName, "--shard", "\(shard)"]

@@ -9,16 +9,8 @@ import Wire
     enum Victim { case coordinator, worker(Int) }
 
     @Test func killsAtEveryStepOfAMoveLoseAndDuplicateNothing() throws {
-        let cluster = try LocalCluster(name: "movefault", workerCount: 5, index: (16, 16, 4), codebooks: SmallData.codebooks,
-                                       configuredWorkers: 3)
-        cluster.coordinatorArguments = ["--move-step-pause-ms", "400"]
+        let (cluster, client, acknowledged) = try growableCluster("movefault", workers: 5, pause: 400)
         defer { cluster.stop() }
-        try cluster.start()
-        let client = try cluster.client()
-        let acknowledged = try AcknowledgedVectors()
-        let initial = SmallData.base.slice(0 ..< 1500)
-        _ = try SmallData.add(initial, to: client)
-        try acknowledged.record(initial, ids: (0 ..< 1500).map { UInt64($0) })
         let checker = CheckingClient(cluster: cluster, acknowledged: acknowledged, firstRow: 1500, faults: true)
         checker.start()
 
@@ -83,7 +75,6 @@ import Wire
         _ = try SmallData.add(SmallData.base.slice(0 ..< 600), to: client)
         // A user adds a fourth worker to the config and restarts the coordinator.
         cluster.killCoordinator()
-        try cluster.startWorker(3)
         let config = try String(contentsOfFile: cluster.configPath, encoding: .utf8)
         try (config + "[[workers]]\nshard = 3\nurl = \"\(cluster.workerURLs[3])\"\n").write(toFile: cluster.configPath, atomically: true,
                                                                                             encoding: .utf8)

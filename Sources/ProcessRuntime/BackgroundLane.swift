@@ -1,0 +1,59 @@
+import Foundation
+
+/// One thread at the lowest scheduling priority (`lowerThisThreadsPriority`) that runs bulk work, such as moving
+/// a shard's entries, so that it takes only the CPU that searches leave idle. Callers wait for
+/// their job; jobs run one at a time, in order.
+public final class BackgroundLane: @unchecked Sendable {
+    // Safe: `jobs` is guarded by `condition`.
+    private let condition = NSCondition()
+    private var jobs: [() -> Void] = []
+
+    public init(name: String) {
+        let thread = Thread { [condition] in
+            lowerThisThreadsPriority()
+            while true {
+                condition.lock()
+                while self.jobs.isEmpty { condition.wait() }
+                let job = self.jobs.removeFirst()
+                condition.unlock()
+                job()
+            }
+        }
+        thread.name = name
+        thread.start()
+    }
+
+    /// Runs `body` on the lane and returns its result (or rethrows its error).
+    public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) throws -> T {
+        let done = DispatchSemaphore(value: 0)
+        let result = ResultBox<T>()
+        condition.lock()
+        jobs.append {
+            result.value = Result { try body() }
+            done.signal()
+        }
+        condition.signal()
+        condition.unlock()
+        done.wait()
+        return try result.value!.get()
+    }
+}
+
+/// Puts the calling thread in Linux's SCHED_IDLE class: it runs only on a core nothing else
+/// wants, and a waking search preempts it at once. Where that is refused the thread takes the
+/// lowest nice value instead (Linux applies `setpriority(PRIO_PROCESS, 0, …)` to the calling
+/// thread only); failing both, the work runs at normal priority.
+public func lowerThisThreadsPriority() {
+    var parameters = sched_param()
+    parameters.sched_priority = 0
+    // SCHED_IDLE is 5 in Linux's <sched.h>, where Swift does not see it (it sits behind _GNU_SOURCE).
+    let schedIdle: Int32 = 5
+    if pthread_setschedparam(pthread_self(), schedIdle, &parameters) != 0 {
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
+    }
+}
+
+/// Hands a result from the lane's thread to the waiting caller (the semaphore orders the accesses).
+private final class ResultBox<T>: @unchecked Sendable {
+    var value: Result<T, any Error>?
+}
