@@ -76,6 +76,11 @@ struct ShardPlacement: Sendable, Equatable {
                                               + "and have a version above 0")
             }
         }
+        for placement in update {
+            if let known = placements.first(where: { $0.version == placement.version }), known.shards != placement.shards {
+                throw ErrorReply(.conflict, "map \(placement.version) is known to shard \(shard) with other shards")
+            }
+        }
         if update.count == 2, update[0].version >= update[1].version {
             throw ErrorReply(.badRequest, "the older placement's version must be below the newer's")
         }

@@ -24,7 +24,20 @@ final class AcknowledgedVectors: @unchecked Sendable {
         }
     }
 
-    var count: Int { lock.withLock { ids.count } }
+    /// Ids deleted after they were acknowledged.
+    private(set) var deleted: Set<UInt64> = []
+
+    func forget(_ id: UInt64) {
+        lock.withLock {
+            index.remove([VectorID(id)])
+            deleted.insert(id)
+        }
+    }
+
+    /// Acknowledged and not deleted.
+    var present: [UInt64] { lock.withLock { ids.filter { !deleted.contains($0) } } }
+
+    var count: Int { lock.withLock { ids.count - deleted.count } }
 
     /// The single index's answer for the acknowledged vectors.
     func search(_ queries: Matrix, k: Int, nprobe: Int) throws -> [NeighborList] {
@@ -82,6 +95,16 @@ final class CheckingClient: @unchecked Sendable {
                 guard !stopFlag.load(ordering: .relaxed) else { return }
                 try? acknowledged.record(matrix, ids: ids)
                 nextRow += 1
+                // Every fourth step deletes a vector added three steps before (retried until acknowledged too).
+                if nextRow % 4 == 0 {
+                    let doomed = UInt64(nextRow - 3)
+                    while !stopFlag.load(ordering: .relaxed) {
+                        if (try? client.call(.delete(ids: [doomed]))) != nil { break }
+                        Thread.sleep(forTimeInterval: 0.05)
+                    }
+                    guard !stopFlag.load(ordering: .relaxed) else { return }
+                    acknowledged.forget(doomed)
+                }
                 let status = try? client.clusterStatus()
                 let step = status?.move?.step ?? "none"
                 if let status, !faults { checkShardsDirectly(status, step: step) }
@@ -136,8 +159,8 @@ final class CheckingClient: @unchecked Sendable {
     }
 }
 
-/// Every acknowledged id is stored exactly once, on its owner; retired shards hold nothing.
-func checkStoredOnce(_ cluster: LocalCluster, acknowledged: [UInt64], live: [Int], retired: [Int]) throws {
+/// Every acknowledged id is stored exactly once; deleted ones nowhere; retired shards hold nothing.
+func checkStoredOnce(_ cluster: LocalCluster, acknowledged: AcknowledgedVectors, live: [Int], retired: [Int]) throws {
     var seen: [UInt64: Int] = [:]
     for shard in live + retired {
         let store = try ShardDatabase(directory: "\(cluster.folder)/worker-\(shard)", cluster: cluster.clusterName, shard: UInt32(shard))
@@ -146,7 +169,10 @@ func checkStoredOnce(_ cluster: LocalCluster, acknowledged: [UInt64], live: [Int
         for entry in entries { seen[entry.id, default: 0] += 1 }
     }
     #expect(seen.values.allSatisfy { $0 == 1 }, "\(seen.filter { $0.value > 1 }.count) ids are stored twice")
-    #expect(Set(acknowledged).isSubset(of: Set(seen.keys)), "\(Set(acknowledged).subtracting(seen.keys).count) acknowledged ids are lost")
+    let present = Set(acknowledged.present)
+    #expect(present.isSubset(of: Set(seen.keys)), "\(present.subtracting(seen.keys).count) acknowledged ids are lost")
+    #expect(acknowledged.deleted.isDisjoint(with: seen.keys), "\(acknowledged.deleted.intersection(seen.keys).count) deleted ids came back")
+    #expect(acknowledged.deleted.count > 10)
 }
 
 /// A cluster of `workers` processes of which the config names 3, holding the first 1,500
@@ -206,6 +232,6 @@ func growableCluster(_ name: String, workers: Int, pause: Int) throws -> (LocalC
         let refused = try cluster.sightline(["cluster", "remove-worker", "--shard", "9"])
         #expect(refused.status != 0 && refused.output.contains("shard 9 is not in the shard map"), "\(refused.output)")
         cluster.stop()
-        try checkStoredOnce(cluster, acknowledged: acknowledged.ids, live: [0, 2, 3], retired: [1, 4])
+        try checkStoredOnce(cluster, acknowledged: acknowledged, live: [0, 2, 3], retired: [1, 4])
     }
 }

@@ -49,7 +49,7 @@ import Wire
         #expect(!final.partial && final.results == expected)
         #expect(try client.clusterStatus().shards.map(\.shard) == [0, 2, 3, 4])
         cluster.stop()
-        try checkStoredOnce(cluster, acknowledged: acknowledged.ids, live: [0, 2, 3, 4], retired: [1])
+        try checkStoredOnce(cluster, acknowledged: acknowledged, live: [0, 2, 3, 4], retired: [1])
     }
 
     /// Polls the coordinator (through restarts) until the move reaches `step`.

@@ -42,6 +42,8 @@ import WorkerService
         for (placements, expected) in bad {
             #expect(code { () throws(ClientError) in try shard0.call(.placementUpdate(placements)) } == expected, "\(placements)")
         }
+        // A version it knows must keep its shards.
+        #expect(code { () throws(ClientError) in try shard0.call(.placementUpdate([Placement(version: 1, shards: [0])])) } == .conflict)
         _ = try shard0.call(.placementUpdate([Placement(version: 5, shards: [0, 1])]))
         #expect(code { () throws(ClientError) in try shard0.call(.placementUpdate([Placement(version: 4, shards: [0, 1])])) } == .conflict)
         #expect(try shard0.health().mapVersion == 5)
@@ -55,7 +57,8 @@ import WorkerService
         let cluster = try InProcessCluster(workerCount: 2)
         let shard1 = worker(cluster, 1)
         #expect(code { () throws(ClientError) in try shard1.call(.shardExport(after: nil, limit: 10)) } == .conflict)   // no move
-        _ = try shard1.call(.placementUpdate([Placement(version: 1, shards: [0, 1]), Placement(version: 2, shards: [0, 1, 2])]))
+        // The next map drops shard 0 and adds shard 2: ids of shard 0 arrive here.
+        _ = try shard1.call(.placementUpdate([Placement(version: 1, shards: [0, 1]), Placement(version: 2, shards: [1, 2])]))
         for limit in [0, -1, 1_000_000] {
             #expect(code { () throws(ClientError) in try shard1.call(.shardExport(after: nil, limit: limit)) } == .badRequest)
         }
@@ -74,8 +77,21 @@ import WorkerService
         }
         t = good; t.codebookVersion = version &+ 1
         #expect(code { () throws(ClientError) in try shard1.call(.shardTransfer(t)) } == .conflict)
+
         guard case .shardFlow(let inventory) = try shard1.call(.shardFlow(FlowQuery(action: .inventory))) else { throw ClientError.unexpectedReply("") }
         #expect(inventory.flows.isEmpty)
+        // A delete that overtakes the page carrying its id wins: the late copy is refused.
+        let arriving = (UInt64(0) ..< 10_000).filter {
+            Rendezvous.owner(of: $0, among: [ShardID(1), ShardID(2)]) == ShardID(1)
+                && Rendezvous.owner(of: $0, among: [ShardID(0), ShardID(1)]) == ShardID(0)
+        }.prefix(2).map { $0 }
+        _ = try shard1.call(.delete(ids: [arriving[1]]))
+        var late = good
+        late.ids = arriving
+        guard case .shardTransfer(let accepted) = try shard1.call(.shardTransfer(late)) else { throw ClientError.unexpectedReply("") }
+        #expect(accepted == 1)
+        guard case .fetchVectors(let fetched) = try shard1.call(.fetchVectors(ids: arriving)) else { throw ClientError.unexpectedReply("") }
+        #expect(fetched.found == [arriving[0]])
         // A source may not drop its own entries.
         #expect(code { () throws(ClientError) in try shard1.call(.shardFlow(FlowQuery(action: .drop, fromShard: 1, toShard: 2))) } == .badRequest)
     }
