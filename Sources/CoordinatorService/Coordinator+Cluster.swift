@@ -40,7 +40,12 @@ extension Coordinator {
     func changeCluster(_ request: ClusterChangeRequest) throws -> ClusterStatusReply {
         switch request.change {
         case .rebalance:
-            if !request.dryRun, routing.withLock({ $0.move }) != nil { startMoveDriver() }
+            guard let move = routing.withLock({ $0.move }) else { return clusterStatus() }
+            // A coordinator that restarted mid-move counts the plan again (the sources still hold it all).
+            if move.step != .planned, lastPlan.withLock({ $0.isEmpty }), let plan = try? inventory() {
+                lastPlan.withLock { $0 = plan }
+            }
+            if !request.dryRun { startMoveDriver() }
             return clusterStatus()
         case .addWorker(let url, let host):
             let shard = try checkNewWorker(url: url)

@@ -54,6 +54,14 @@ func seedRequests(token: String) -> [[UInt8]] {
                                      labels: [9])),
         .verify(.ids(a: 1, b: 2, threshold: 0.5)), .verify(.vectors(a: vector, b: vector, threshold: 0.5)),
         .identify(vector: vector, threshold: 1, nprobe: 2), .fetchVectors(ids: [1, 2, 3]),
+        .placementUpdate([Placement(version: 1, shards: [0]), Placement(version: 2, shards: [0, 1])]),
+        .shardExport(after: 7, limit: 100), .shardExport(after: nil, limit: 1),
+        .shardFlow(FlowQuery(action: .inventory)), .shardFlow(FlowQuery(action: .digest, fromShard: 0, toShard: 1)),
+        .shardFlow(FlowQuery(action: .drop, fromShard: 1, toShard: 0)),
+        .shardTransfer(ShardTransfer(codebookVersion: codebookVersion(of: codebooks), ids: [5001, 5002], lists: [3, 4],
+                                     codes: [1, 2, 3, 4, 5, 6, 7, 8], labels: [9, 0], labeled: [true, false], keys: ["k", ""])),
+        .clusterStatus, .clusterChange(ClusterChangeRequest(change: .rebalance, dryRun: true)),
+        .clusterChange(ClusterChangeRequest(change: .removeWorker(shard: 0), dryRun: true, rate: 5)),
     ]
     return bodies.enumerated().map { number, body in
         WireCodec.encode(Request(envelope: Envelope(requestID: UInt64(number), token: token, deadlineMilliseconds: 1000), body: body))
