@@ -6,7 +6,12 @@ import Foundation
 public final class BackgroundLane: @unchecked Sendable {
     // Safe: `jobs` is guarded by `condition`.
     private let condition = NSCondition()
-    private var jobs: [() -> Void] = []
+    private var jobs: [Job] = []
+
+    private struct Job {
+        let body: () -> Void
+        let done: DispatchSemaphore
+    }
 
     public init(name: String) {
         let thread = Thread { [condition] in
@@ -14,9 +19,14 @@ public final class BackgroundLane: @unchecked Sendable {
             while true {
                 condition.lock()
                 while self.jobs.isEmpty { condition.wait() }
-                let job = self.jobs.removeFirst()
+                var job: Job? = self.jobs.removeFirst()
                 condition.unlock()
-                job()
+                job?.body()
+                // The job (and what it captured) is released before its caller wakes: a caller
+                // may lend it something that must not outlive the call.
+                let done = job!.done
+                job = nil
+                done.signal()
             }
         }
         thread.name = name
@@ -28,10 +38,7 @@ public final class BackgroundLane: @unchecked Sendable {
         let done = DispatchSemaphore(value: 0)
         let result = ResultBox<T>()
         condition.lock()
-        jobs.append {
-            result.value = Result { try body() }
-            done.signal()
-        }
+        jobs.append(Job(body: { result.value = Result { try body() } }, done: done))
         condition.signal()
         condition.unlock()
         done.wait()

@@ -1,4 +1,5 @@
 import ClusterModel
+import ProcessRuntime
 import Wire
 
 /// What a service checks before a request's body costs anything, in the same order for the
@@ -28,27 +29,47 @@ public struct RequestGate: Sendable {
         frame.withUnsafeBytes { handle($0, respond: respond) }
     }
 
-    /// The same for a frame lent by the transport, read where it was received.
-    public func handle(_ frame: UnsafeRawBufferPointer, respond: (Request) throws -> ResponseBody) -> [UInt8] {
+    /// The same for a frame lent by the transport, read where it was received. When `lane`
+    /// names a `BackgroundLane` for the body's field number, the body is unpacked, answered and
+    /// packed there (bulk work at idle priority), only after the token and role were checked.
+    public func handle(_ frame: UnsafeRawBufferPointer, lane: ((UInt64) -> BackgroundLane?)? = nil,
+                       respond: (Request) throws -> ResponseBody) -> [UInt8] {
         var requestID: UInt64 = 0
-        let body: ResponseBody
         do {
             guard frame.count <= maxFrameBytes else { throw WireError.oversized(bytes: frame.count, limit: maxFrameBytes) }
             let envelope = try WireCodec.decodeEnvelope(frame)
             requestID = envelope.requestID
             let role = try admit(envelope)
             // The role is checked on the body's field number, before the body is unpacked.
-            if let field = try WireCodec.bodyFieldNumber(frame), role < requiredRole(forBodyField: field) {
+            let field = try WireCodec.bodyFieldNumber(frame)
+            if let field, role < requiredRole(forBodyField: field) {
                 throw ErrorReply(.unauthorized, "a \(role) token may not send \(RequestBody.name(ofField: field)): it needs a "
                     + "\(requiredRole(forBodyField: field)) token")
             }
+            if let field, let background = lane?(field) {
+                // The caller waits for the lane, so the lent frame and `respond` outlive the job.
+                return try withoutActuallyEscaping(respond) { respond in
+                    let job = LaneJob { self.answer(frame, envelope: envelope, respond: respond) }
+                    return try background.run { job.run() }
+                }
+            }
+            return answer(frame, envelope: envelope, respond: respond)
+        } catch {
+            return WireCodec.encode(Response(requestID: requestID, body: .error(ErrorReply(classifying: error))))
+        }
+    }
+
+    /// Unpacks an admitted frame's body within its memory budget, answers it and packs the reply.
+    func answer(_ frame: UnsafeRawBufferPointer, envelope: Envelope, respond: (Request) throws -> ResponseBody) -> [UInt8] {
+        let body: ResponseBody
+        do {
             body = try admission.admitting(frameBytes: frame.count) {
                 try respond(try WireCodec.decodeRequest(frame, envelope: envelope))
             }
         } catch {
             body = .error(ErrorReply(classifying: error))
         }
-        return WireCodec.encode(Response(requestID: requestID, body: body))
+        return WireCodec.encode(Response(requestID: envelope.requestID, body: body))
     }
 
     /// The role the envelope's token grants, after its collection and deadline are checked.
@@ -66,3 +87,9 @@ public struct RequestGate: Sendable {
         return role
     }
 }
+
+/// A gate's work handed to a lane while the caller waits for it (what it borrows outlives it).
+private struct LaneJob: @unchecked Sendable {
+    let run: () -> [UInt8]
+}
+

@@ -36,15 +36,15 @@ extension Worker {
             guard let (version, file) = try store.codebook() else { throw ErrorReply(.notFound, "this shard has no codebook yet") }
             return .codebookFetch(version: version, indexFile: file)
         case .shardTransfer(let transfer):
-            return .shardTransfer(accepted: try moveLane.run { try self.accept(transfer) })
+            return .shardTransfer(accepted: try accept(transfer))
         case .fetchVectors(let ids):
             return .fetchVectors(try fetch(ids))
         case .placementUpdate(let placements):
-            return .placementUpdate(try moveLane.run { try self.updatePlacements(placements) })
+            return .placementUpdate(try updatePlacements(placements))
         case .shardExport(let after, let limit):
-            return .shardExport(try moveLane.run { try self.export(after: after, limit: limit) })
+            return .shardExport(try export(after: after, limit: limit))
         case .shardFlow(let query):
-            return .shardFlow(try moveLane.run { try self.flow(query) })
+            return .shardFlow(try flow(query))
         case .verify, .identify, .clusterStatus, .clusterChange:
             throw ErrorReply(.badRequest, "\(body.name) is answered by the coordinator, not by a worker")
         }

@@ -25,6 +25,8 @@ public final class Worker: Sendable {
     let tombstones = Mutex<Set<UInt64>>([])
     /// Moves run here, at the lowest priority: a move takes the CPU that searches leave idle.
     let moveLane = BackgroundLane(name: "sightline-move")
+    /// Field numbers of the bodies a move sends (shard_transfer, placement_update, shard_export, shard_flow).
+    static let moveBodies: Set<UInt64> = [18, 22, 23, 24]
     let log: @Sendable (String) -> Void
     let gate: RequestGate
     /// Queries searched between two deadline checks (a multiple of the index's chunk of 32).
@@ -58,7 +60,8 @@ public final class Worker: Sendable {
     /// The same for a frame lent by the transport.
     public func handle(_ frame: UnsafeRawBufferPointer) -> [UInt8] {
         let received = DispatchTime.now()
-        return gate.handle(frame) { request in
+        // A move's bodies (transfer, placements, export, flow) run on the idle-priority lane.
+        return gate.handle(frame, lane: { [moveLane] field in Worker.moveBodies.contains(field) ? moveLane : nil }) { request in
             let started = DispatchTime.now().uptimeNanoseconds
             defer { if request.body.isSearch { latencies.record(seconds: elapsed(since: started)) } }
             let budget = request.envelope.deadlineMilliseconds

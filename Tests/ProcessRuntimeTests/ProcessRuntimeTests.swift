@@ -26,3 +26,19 @@ import Testing
         }
     }
 }
+
+@Suite struct BackgroundLaneTests {
+    struct Failure: Error {}
+
+    @Test func runsJobsInOrderAtIdlePriorityAndHandsBackResultsAndErrors() throws {
+        let lane = BackgroundLane(name: "test-lane")
+        #expect(try lane.run { 6 * 7 } == 42)
+        #expect(throws: Failure.self) { try lane.run { () throws -> Int in throw Failure() } }
+        // SCHED_IDLE (5), or nice 19 where the idle class is refused.
+        let policy = try lane.run { sched_getscheduler(0) }
+        let nice = try lane.run { getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) }
+        #expect(policy == 5 || nice == 19, "policy \(policy), nice \(nice)")
+        // The caller's own thread keeps its priority.
+        #expect(sched_getscheduler(0) != 5)
+    }
+}
