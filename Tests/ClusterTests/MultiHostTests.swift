@@ -3,6 +3,7 @@ import Foundation
 import Testing
 import VectorIndex
 import VectorMath
+import Wire
 
 /// Test hosts in network namespaces (scripts/netns-hosts): a coordinator and three workers, each
 /// with its own address, talking over veth pairs and a bridge that exist only for this test.
@@ -90,4 +91,58 @@ enum TestHosts {
             #expect(distances == expected[query].map(\.distance), "query \(query)")
         }
     }
+
+    /// A fourth namespace host joins with `sightline cluster add-worker` (the commands run on the
+    /// coordinator's host): about a quarter of the vectors move there, and the answers stay the
+    /// single index's.
+    @Test(.enabled(if: TestHosts.available, "network namespaces cannot be created here (needs root and iproute2): multi-host test skipped"))
+    func addWorkerOnANamespaceHost() throws {
+        let ip = TestHosts.ipCommand!
+        let prefix = "sg\(getpid() % 10_000)"
+        let script = LocalCluster.root.appendingPathComponent("scripts/netns-hosts").path
+        #expect(TestHosts.run([script, "up", "5", "--prefix", prefix]) == 0)
+        defer { TestHosts.run([script, "down", "5", "--prefix", prefix]) }
+
+        let spec = "synthetic:n=3000,q=100,d=16,classes=100,seed=21"
+        let data = try DatasetCatalog.load(spec)
+        let workerURLs = (1 ... 4).map { "tcp://10.213.0.\($0 + 1):7701" }
+        let cluster = try LocalCluster(name: "hostgrow", workerCount: 4, index: (16, 16, 4), codebooks: SmallData.codebooks,
+                                       urls: ("tcp://10.213.0.1:7700", workerURLs), configuredWorkers: 3)
+        cluster.launchPrefix = { role in
+            let host = role == "coordinator" ? 0 : Int(role.split(separator: "-")[1])! + 1
+            return [ip, "netns", "exec", "\(prefix)-h\(host)"]
+        }
+        defer { cluster.stop() }
+        try cluster.start(waitForHealth: false)
+        let cli = [ip, "netns", "exec", "\(prefix)-h0", LocalCluster.binary("sightline")]
+        let target = ["--coordinator", cluster.coordinatorURL, "--token", cluster.token]
+        var ingested = false
+        for _ in 0 ..< 150 where !ingested {
+            ingested = TestHosts.run(cli + ["ingest", "--dataset", spec] + target) == 0
+            if !ingested { Thread.sleep(forTimeInterval: 0.2) }
+        }
+        try #require(ingested, "ingest never succeeded:\n\(cluster.logs())")
+
+        var output = ""
+        #expect(TestHosts.run(cli + ["cluster", "add-worker", "--url", workerURLs[3], "--host", "\(prefix)-h4", "--json"] + target,
+                              output: &output) == 0, "\(output)\n\(cluster.logs())")
+        let status = try JSONDecoder().decode(ClusterStatusReply.self, from: Data((output.split(separator: "\n").last ?? "").utf8))
+        #expect(status.move?.step == "done" && status.shards.map(\.shard) == [0, 1, 2, 3])
+        #expect(status.shards.last?.host == "\(prefix)-h4")
+        let moved = Double(status.move?.total ?? 0) / 3000
+        #expect(abs(moved - 0.25) < 0.05, "moved \(moved) of the vectors")
+
+        output = ""
+        #expect(TestHosts.run(cli + ["query", "--queries", spec, "--k", "10", "--nprobe", "4", "--json"] + target, output: &output) == 0)
+        var single = try IndexFile.decode(SmallData.codebooks)
+        try single.add(data.base, ids: (0 ..< UInt64(data.base.rowCount)).map { VectorID($0) })
+        let expected = try single.search(data.queries, parameters: SearchParameters(k: 10, probeCount: 4))
+        let rows = output.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        try #require(rows.count == 100, "query printed \(rows.count) rows:\n\(output.prefix(500))")
+        for (query, row) in rows.enumerated() {
+            #expect(row["partial"] as? Bool == false)
+            #expect((row["ids"] as? [NSNumber])?.map { $0.uint64Value } == expected[query].map(\.id.rawValue), "query \(query)")
+        }
+    }
 }
+
