@@ -212,7 +212,9 @@ extension Coordinator {
     /// writes held off. A mismatching target drops its copies from that source, whose copy
     /// starts over; false then.
     func verify(_ move: MoveRecord) throws -> Bool {
-        let (sources, targets) = routing.withLock { ($0.fromMap?.placementShards ?? [], $0.toMap?.placementShards ?? []) }
+        var (sources, targets) = routing.withLock { ($0.fromMap?.placementShards ?? [], $0.toMap?.placementShards ?? []) }
+        // Rendezvous moves ids only to an added shard, or only from a removed one: no other pair can hold a flow.
+        if move.kind == "add-worker" { targets = [move.shard] } else if move.kind == "remove-worker" { sources = [move.shard] }
         return try writes.exclusive {
             var mismatched: [(source: UInt32, target: UInt32)] = []
             for source in sources {

@@ -57,7 +57,7 @@ struct ClusterChangeOptions: ParsableArguments {
                 progress.note("retrying after: \(move.error)")
                 lastError = move.error
             }
-            Thread.sleep(forTimeInterval: 0.25)
+            Thread.sleep(forTimeInterval: 0.1)
             status = try client.clusterStatus()
         }
         if let move = status.move { progress.report("move to map \(move.toVersion): done", Int(clamping: move.total), Int(clamping: max(move.total, 1))) }
