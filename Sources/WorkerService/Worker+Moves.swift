@@ -127,41 +127,46 @@ extension Worker {
 
     /// Inventory, digest or drop of the entries that flow between two shards in the move.
     func flow(_ query: FlowQuery) throws -> FlowReply {
-        if query.action == .drop {
-            return try writeLock.withLock { _ in try dropArriving(from: query.fromShard) }
-        }
-        let current = try snapshot()
-        let placement = current.placement
-        let known = placement.placements.count
-        func owners(_ id: UInt64) -> (UInt32, UInt32) {
-            switch known {
-            case 0: return (settings.shard.rawValue, settings.shard.rawValue)
-            case 1: let owner = placement.owner(of: id, in: 0); return (owner, owner)
-            default: return (placement.owner(of: id, in: 0), placement.owner(of: id, in: 1))
-            }
-        }
         switch query.action {
-        case .inventory:
-            var counts: [UInt64: UInt64] = [:]
-            current.forEachEntry { _, _, list, position in
-                let (from, to) = owners(list.ids[position])
-                counts[UInt64(from) << 32 | UInt64(to), default: 0] += 1
-            }
-            return FlowReply(flows: counts.keys.sorted().map { Flow(from: UInt32($0 >> 32), to: UInt32($0 & 0xFFFF_FFFF), count: counts[$0]!) })
-        case .digest:
-            guard known == 2 else { throw ErrorReply(.conflict, "shard \(settings.shard) has no move in progress") }
-            let listCount = current.template.listCount, m = current.template.codeSize, dimension = current.template.dimension
-            var counts = [UInt32](repeating: 0, count: listCount), digests = [UInt64](repeating: 0, count: listCount)
-            current.forEachEntry { _, number, list, position in
-                guard owners(list.ids[position]) == (query.fromShard, query.toShard) else { return }
-                counts[number] += 1
-                digests[number] &+= entryDigest(id: list.ids[position], code: list.codes[position * m ..< (position + 1) * m],
-                                                vector: list.vectors.isEmpty ? [] : list.vectors[position * dimension ..< (position + 1) * dimension])
-            }
-            return FlowReply(listCounts: counts, listDigests: digests)
-        case .drop:
-            preconditionFailure("handled above")
+        case .drop: return try writeLock.withLock { _ in try dropArriving(from: query.fromShard) }
+        case .inventory: return try inventory()
+        case .digest: return try digest(from: query.fromShard, to: query.toShard)
         }
+    }
+
+    /// Owners of `id` under the older and the newer placement (this shard when none is known).
+    func owners(of id: UInt64, _ placement: ShardPlacement) -> (UInt32, UInt32) {
+        switch placement.placements.count {
+        case 0: return (settings.shard.rawValue, settings.shard.rawValue)
+        case 1: let owner = placement.owner(of: id, in: 0); return (owner, owner)
+        default: return (placement.owner(of: id, in: 0), placement.owner(of: id, in: 1))
+        }
+    }
+
+    /// Held entries counted by (owner under the older placement, owner under the newer).
+    func inventory() throws -> FlowReply {
+        let current = try snapshot()
+        var counts: [UInt64: UInt64] = [:]
+        current.forEachEntry { _, _, list, position in
+            let (from, to) = owners(of: list.ids[position], current.placement)
+            counts[UInt64(from) << 32 | UInt64(to), default: 0] += 1
+        }
+        return FlowReply(flows: counts.keys.sorted().map { Flow(from: UInt32($0 >> 32), to: UInt32($0 & 0xFFFF_FFFF), count: counts[$0]!) })
+    }
+
+    /// Per list, the count and order-free digest of the entries flowing from `from` to `to`.
+    func digest(from: UInt32, to: UInt32) throws -> FlowReply {
+        let current = try snapshot()
+        guard current.placement.placements.count == 2 else { throw ErrorReply(.conflict, "shard \(settings.shard) has no move in progress") }
+        let listCount = current.template.listCount, m = current.template.codeSize, dimension = current.template.dimension
+        var counts = [UInt32](repeating: 0, count: listCount), digests = [UInt64](repeating: 0, count: listCount)
+        current.forEachEntry { _, number, list, position in
+            guard owners(of: list.ids[position], current.placement) == (from, to) else { return }
+            counts[number] += 1
+            digests[number] &+= entryDigest(id: list.ids[position], code: list.codes[position * m ..< (position + 1) * m],
+                                            vector: list.vectors.isEmpty ? [] : list.vectors[position * dimension ..< (position + 1) * dimension])
+        }
+        return FlowReply(listCounts: counts, listDigests: digests)
     }
 
     /// Deletes the copies that arrived here from `from` (a copy that failed verification is
@@ -190,8 +195,5 @@ func entryDigest(id: UInt64, code: ArraySlice<UInt8>, vector: ArraySlice<Float>)
     withUnsafeBytes(of: id.littleEndian) { for byte in $0 { feed(byte) } }
     for byte in code { feed(byte) }
     for value in vector { withUnsafeBytes(of: value.bitPattern.littleEndian) { for byte in $0 { feed(byte) } } }
-    var z = hash &+ 0x9E37_79B9_7F4A_7C15
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
+    return Rendezvous.mix(hash)
 }

@@ -124,8 +124,11 @@ extension Worker {
             var next = try snapshot()
             let deleted = try store.delete(ids)
             if next.placement.placements.count == 2 {
-                let absent = Set(ids).subtracting(deleted)
-                if !absent.isEmpty { tombstones.withLock { $0.formUnion(absent) } }
+                // Only ids that may still arrive here, and at most `maxTombstones` (verify catches the rest).
+                let absent = Set(ids).subtracting(deleted).filter { next.placement.part(of: $0) == .arriving }
+                if !absent.isEmpty {
+                    tombstones.withLock { if $0.count + absent.count <= Worker.maxTombstones { $0.formUnion(absent) } }
+                }
             }
             guard !deleted.isEmpty else { return 0 }
             next.remove(Set(deleted.map { VectorID($0) }))

@@ -23,6 +23,7 @@ public final class Worker: Sendable {
     /// Ids deleted here during a move while absent: a copy of them that arrives later is stale
     /// and refused (a delete may overtake the page that carries the id).
     let tombstones = Mutex<Set<UInt64>>([])
+    static let maxTombstones = 1 << 20
     /// Moves run here, at the lowest priority: a move takes the CPU that searches leave idle.
     let moveLane = BackgroundLane(name: "sightline-move")
     /// Field numbers of the bodies a move sends (shard_transfer, placement_update, shard_export, shard_flow).

@@ -33,6 +33,17 @@ enum TestHosts {
     }
 }
 
+extension TestHosts {
+    /// Runs the coordinator on PREFIX-h0 and worker i on PREFIX-h(i+1).
+    static func placing(prefix: String) -> (String) -> [String] {
+        let ip = ipCommand!
+        return { role in
+            let host = role == "coordinator" ? 0 : Int(role.split(separator: "-")[1])! + 1
+            return [ip, "netns", "exec", "\(prefix)-h\(host)"]
+        }
+    }
+}
+
 @Suite(.serialized) struct MultiHostTests {
     @Test(.enabled(if: TestHosts.available, "network namespaces cannot be created here (needs root and iproute2): multi-host test skipped"))
     func exactMergeAcrossNamespaceHosts() throws {
@@ -53,10 +64,7 @@ enum TestHosts {
         let workerURLs = (1 ... 3).map { "tcp://10.213.0.\($0 + 1):7701" }
         let cluster = try LocalCluster(name: "hosts", workerCount: 3, index: (32, 32, 8), codebooks: codebooks,
                                        urls: ("tcp://10.213.0.1:7700", workerURLs))
-        cluster.launchPrefix = { role in
-            let host = role == "coordinator" ? 0 : Int(role.split(separator: "-")[1])! + 1
-            return [ip, "netns", "exec", "\(prefix)-h\(host)"]
-        }
+        cluster.launchPrefix = TestHosts.placing(prefix: prefix)
         defer { cluster.stop() }
         try cluster.start(waitForHealth: false)
 
@@ -108,10 +116,7 @@ enum TestHosts {
         let workerURLs = (1 ... 4).map { "tcp://10.213.0.\($0 + 1):7701" }
         let cluster = try LocalCluster(name: "hostgrow", workerCount: 4, index: (16, 16, 4), codebooks: SmallData.codebooks,
                                        urls: ("tcp://10.213.0.1:7700", workerURLs), configuredWorkers: 3)
-        cluster.launchPrefix = { role in
-            let host = role == "coordinator" ? 0 : Int(role.split(separator: "-")[1])! + 1
-            return [ip, "netns", "exec", "\(prefix)-h\(host)"]
-        }
+        cluster.launchPrefix = TestHosts.placing(prefix: prefix)
         defer { cluster.stop() }
         try cluster.start(waitForHealth: false)
         let cli = [ip, "netns", "exec", "\(prefix)-h0", LocalCluster.binary("sightline")]
