@@ -3518,7 +3518,7 @@ const ProtobufCMessageDescriptor sightline__v1__health_request__descriptor =
   (ProtobufCMessageInit) sightline__v1__health_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sightline__v1__health_response__field_descriptors[8] =
+static const ProtobufCFieldDescriptor sightline__v1__health_response__field_descriptors[9] =
 {
   {
     "cluster",
@@ -3616,6 +3616,18 @@ static const ProtobufCFieldDescriptor sightline__v1__health_response__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "unowned_count",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__HealthResponse, unowned_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sightline__v1__health_response__field_indices_by_name[] = {
   0,   /* field[0] = cluster */
@@ -3625,12 +3637,13 @@ static const unsigned sightline__v1__health_response__field_indices_by_name[] = 
   1,   /* field[1] = shard */
   5,   /* field[5] = shards */
   4,   /* field[4] = state */
+  8,   /* field[8] = unowned_count */
   3,   /* field[3] = vector_count */
 };
 static const ProtobufCIntRange sightline__v1__health_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor sightline__v1__health_response__descriptor =
 {
@@ -3640,7 +3653,7 @@ const ProtobufCMessageDescriptor sightline__v1__health_response__descriptor =
   "Sightline__V1__HealthResponse",
   "sightline.v1",
   sizeof(Sightline__V1__HealthResponse),
-  8,
+  9,
   sightline__v1__health_response__field_descriptors,
   sightline__v1__health_response__field_indices_by_name,
   1,  sightline__v1__health_response__number_ranges,

@@ -96,17 +96,29 @@ extension Coordinator {
         }
     }
 
-    /// Sends every worker of both maps the two placements (they must all take them).
+    /// Sends every worker of both maps the two placements (they must all take them). A worker
+    /// without the codebooks (a new shard) gets them first, while the others re-split.
     func announcePlacements() throws {
         let (shards, placements) = routing.withLock { ($0.involvedShards, $0.workerPlacements) }
-        for shard in shards where workerStates.withLock({ $0[shard]?.codebookVersion }) != codebook.version {
-            _ = pushCodebooks(to: shard)
-        }
         try placementPushes.withLock { _ in
-            let replies = fanOut(Dictionary(uniqueKeysWithValues: shards.map { ($0, RequestBody.placementUpdate(placements)) }),
-                                 deadlineMilliseconds: 60_000)
-            for (shard, reply) in replies {
-                if case .failure(let error) = reply { throw ErrorReply(.unavailable, "shard \(shard) did not take the placements: \(error.message)") }
+            let fresh = shards.filter { shard in workerStates.withLock { $0[shard]?.codebookVersion } != codebook.version }
+            var calls: [(shard: ShardID, body: RequestBody)] = fresh.map {
+                ($0, .codebookPush(version: codebook.version, indexFile: codebook.indexFile))
+            }
+            calls += shards.filter { !fresh.contains($0) }.map { ($0, .placementUpdate(placements)) }
+            var replies = fanOutCalls(calls, deadlineMilliseconds: 60_000)
+            for (call, reply) in zip(calls, replies) {
+                if case .codebookPush = call.body, case .failure(let error) = reply {
+                    throw ErrorReply(.unavailable, "shard \(call.shard) did not take the codebooks: \(error.message)")
+                }
+            }
+            let late: [(shard: ShardID, body: RequestBody)] = fresh.map { ($0, .placementUpdate(placements)) }
+            calls += late
+            replies += fanOutCalls(late, deadlineMilliseconds: 60_000)
+            for (call, reply) in zip(calls, replies) {
+                if case .placementUpdate = call.body, case .failure(let error) = reply {
+                    throw ErrorReply(.unavailable, "shard \(call.shard) did not take the placements: \(error.message)")
+                }
             }
         }
     }

@@ -2,7 +2,7 @@ import Foundation
 
 /// One thread at the lowest scheduling priority (`lowerThisThreadsPriority`) that runs bulk work, such as moving
 /// a shard's entries, so that it takes only the CPU that searches leave idle. Callers wait for
-/// their job; jobs run one at a time, in order.
+/// their job (`run`) or leave it queued (`submit`); jobs run one at a time, in order.
 public final class BackgroundLane: @unchecked Sendable {
     // Safe: `jobs` is guarded by `condition`.
     private let condition = NSCondition()
@@ -10,7 +10,7 @@ public final class BackgroundLane: @unchecked Sendable {
 
     private struct Job {
         let body: () -> Void
-        let done: DispatchSemaphore
+        let done: DispatchSemaphore?
     }
 
     public init(name: String) {
@@ -26,7 +26,7 @@ public final class BackgroundLane: @unchecked Sendable {
                 // may lend it something that must not outlive the call.
                 let done = job!.done
                 job = nil
-                done.signal()
+                done?.signal()
             }
         }
         thread.name = name
@@ -43,6 +43,14 @@ public final class BackgroundLane: @unchecked Sendable {
         condition.unlock()
         done.wait()
         return try result.value!.get()
+    }
+
+    /// Queues `body` behind the lane's jobs without waiting for it.
+    public func submit(_ body: @escaping @Sendable () -> Void) {
+        condition.lock()
+        jobs.append(Job(body: body, done: nil))
+        condition.signal()
+        condition.unlock()
     }
 }
 

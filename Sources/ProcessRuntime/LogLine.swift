@@ -1,7 +1,8 @@
 import Foundation
 
-/// A timestamped line on standard error.
+/// A timestamped line on standard error (milliseconds: a move's steps are that short).
 public func logLine(_ component: String, _ message: String) {
-    let stamp = ISO8601DateFormatter().string(from: Date())
-    FileHandle.standardError.write(Data("\(stamp) \(component): \(message)\n".utf8))
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    FileHandle.standardError.write(Data("\(formatter.string(from: Date())) \(component): \(message)\n".utf8))
 }

@@ -84,7 +84,7 @@ extension IVFPQIndex {
         let m = codeSize, dimension = self.dimension
         queries.withUnsafeBufferPointer { queryBuffer in
             let query = queryBuffer.baseAddress! + row * dimension
-            forEachProbedList(tableRow: tableRow, probes: probes, scratch: &scratch) { list, _, table, base in
+            forEachProbedList(tableRow: tableRow, probes: probes, parts: [self], scratch: &scratch) { list, _, table, base in
                 list.codes.withUnsafeBufferPointer { codes in
                     list.vectors.withUnsafeBufferPointer { vectors in
                         for position in 0 ..< list.count {

@@ -9,7 +9,20 @@ extension IVFPQIndex {
     ///   `+ nprobe · (m · 256 + L · m)` where L is the mean list length; refine adds
     ///   `k · refineFactor · d`.
     public func search(_ queries: Matrix, parameters: SearchParameters) throws(VectorIndexError) -> [[Neighbor]] {
-        try validate(queries, parameters)
+        try IVFPQIndex.search(queries, in: [self], parameters: parameters)
+    }
+
+    /// Searches the union of `parts` as one index holding all their entries would: indexes cut
+    /// from one trained index (`emptyCopy`, `partition`), so they share the coarse centroids and
+    /// codebooks. Each query ranks the centroids and builds its tables once; every part's probed
+    /// lists feed one heap (and one refine), so the answer does not depend on how entries are split.
+    public static func search(_ queries: Matrix, in parts: [IVFPQIndex],
+                              parameters: SearchParameters) throws(VectorIndexError) -> [[Neighbor]] {
+        guard let index = parts.first else { throw .emptyIndex }
+        guard parts.count <= maxParts, parts.count == 1 || index.listCount < 1 << 24,
+              parts.allSatisfy({ $0.listCount == index.listCount && $0.codeSize == index.codeSize && $0.dimension == index.dimension })
+        else { throw .invalidParameter("a search reads at most \(maxParts) parts of one trained index, with fewer than 2^24 lists") }
+        try index.validate(queries, parameters, available: parts.reduce(0) { $0 + $1.count })
         let queryCount = queries.rowCount
         let chunk = 32
         let chunkCount = (queryCount + chunk - 1) / chunk
@@ -19,12 +32,12 @@ extension IVFPQIndex {
             parallelFor(chunkCount, threads: resolvedThreadCount(parameters.threads)) { chunkNumber in
                 let first = chunkNumber * chunk
                 let rows = min(chunk, queryCount - first)
-                var scratch = SearchScratch(index: self, rows: rows)
-                let probes = rankCentroids(queries, first: first, rows: rows, probeCount: parameters.probeCount, scratch: &scratch)
-                fillQueryTables(queries, first: first, rows: rows, scratch: &scratch)
+                var scratch = SearchScratch(index: index, rows: rows)
+                let probes = index.rankCentroids(queries, first: first, rows: rows, probeCount: parameters.probeCount, scratch: &scratch)
+                index.fillQueryTables(queries, first: first, rows: rows, scratch: &scratch)
                 for row in 0 ..< rows {
-                    output.value[first + row] = searchOne(
-                        queries, row: first + row, tableRow: row, probes: probes[row],
+                    output.value[first + row] = index.searchOne(
+                        queries, row: first + row, tableRow: row, probes: probes[row], parts: parts,
                         parameters: parameters, scratch: &scratch)
                 }
             }
@@ -32,10 +45,13 @@ extension IVFPQIndex {
         return results
     }
 
-    func validate(_ queries: Matrix, _ parameters: SearchParameters) throws(VectorIndexError) {
+    /// Parts one search reads at most (the part travels in a candidate's top 8 payload bits).
+    public static let maxParts = 256
+
+    func validate(_ queries: Matrix, _ parameters: SearchParameters, available: Int? = nil) throws(VectorIndexError) {
         guard queries.dimension == dimension else { throw .dimensionMismatch(expected: dimension, got: queries.dimension) }
         if let row = queries.firstNonFiniteRow() { throw .nonFinite(what: "query", row: row) }
-        let available = count
+        let available = available ?? count
         guard available > 0 else { throw .emptyIndex }
         guard parameters.k >= 1, parameters.k <= available else { throw .invalidK(k: parameters.k, available: available) }
         guard parameters.probeCount >= 1, parameters.probeCount <= listCount else {
@@ -105,41 +121,45 @@ extension IVFPQIndex {
         }
     }
 
-    func searchOne(_ queries: Matrix, row: Int, tableRow: Int, probes: [Probe],
+    func searchOne(_ queries: Matrix, row: Int, tableRow: Int, probes: [Probe], parts: [IVFPQIndex],
                    parameters: SearchParameters, scratch: inout SearchScratch) -> [Neighbor] {
         let refining = parameters.refineFactor > 1
         let candidateCount = refining ? parameters.k * parameters.refineFactor : parameters.k
         var heap = TopK(k: candidateCount)
         let m = codeSize
-        forEachProbedList(tableRow: tableRow, probes: probes, scratch: &scratch) { list, listNumber, table, base in
+        forEachProbedList(tableRow: tableRow, probes: probes, parts: parts, scratch: &scratch) { list, place, table, base in
             list.ids.withUnsafeBufferPointer { ids in
                 list.codes.withUnsafeBufferPointer { codes in
                     scanCodes(codes.baseAddress!, ids: ids.baseAddress!, count: list.count, m: m,
-                              table: table, base: base, listNumber: UInt64(listNumber), heap: &heap)
+                              table: table, base: base, place: place, heap: &heap)
                 }
             }
         }
         guard refining else { return heap.sorted() }
-        return refine(heap, queries: queries, row: row, k: parameters.k)
+        return refine(heap, queries: queries, row: row, k: parameters.k, parts: parts)
     }
 
-    /// Calls `body(list, listNumber, table, base)` for each non-empty probed list, with the list's
-    /// ADC table and the query-to-centroid term, in probe order.
+    /// Calls `body(list, place, table, base)` for each non-empty probed list of every part, with
+    /// the list's ADC table (built once for all parts) and the query-to-centroid term, in probe
+    /// order. `place` is the part number (top 8 bits) and the list number (next 24), shifted
+    /// into a candidate's payload above its position.
     @inline(__always)
-    func forEachProbedList(tableRow: Int, probes: [Probe], scratch: inout SearchScratch,
-                           _ body: (InvertedList, Int, UnsafePointer<Float>, Float) -> Void) {
+    func forEachProbedList(tableRow: Int, probes: [Probe], parts: [IVFPQIndex], scratch: inout SearchScratch,
+                           _ body: (InvertedList, UInt64, UnsafePointer<Float>, Float) -> Void) {
         let tableSize = codeSize * ProductQuantizer.centroidsPerSubspace
         scratch.queryTables.withUnsafeBufferPointer { queryTables in
             scratch.listTable.withUnsafeMutableBufferPointer { listTable in
                 precomputedTerms.withUnsafeBufferPointer { terms in
-                    lists.withUnsafeBufferPointer { lists in
-                        let queryTable = queryTables.baseAddress! + tableRow * tableSize
-                        for probe in probes {
-                            let listNumber = probe.list.rawValue
-                            let list = lists[listNumber]
+                    let queryTable = queryTables.baseAddress! + tableRow * tableSize
+                    for probe in probes {
+                        let listNumber = probe.list.rawValue
+                        var table: UnsafePointer<Float>?
+                        for (partNumber, part) in parts.enumerated() {
+                            let list = part.lists[listNumber]
                             if list.count == 0 { continue }
-                            let table = probeTable(listNumber: listNumber, queryTable: queryTable, terms: terms, into: listTable)
-                            body(list, listNumber, table, probe.centroidDistance)
+                            let listTable = table ?? probeTable(listNumber: listNumber, queryTable: queryTable, terms: terms, into: listTable)
+                            table = listTable
+                            body(list, UInt64(partNumber) << 56 | UInt64(listNumber) << 32, listTable, probe.centroidDistance)
                         }
                     }
                 }
@@ -160,13 +180,13 @@ extension IVFPQIndex {
     }
 
     /// Re-scores ADC candidates with exact distances on the stored vectors.
-    func refine(_ candidates: TopK, queries: Matrix, row: Int, k: Int) -> [Neighbor] {
+    func refine(_ candidates: TopK, queries: Matrix, row: Int, k: Int, parts: [IVFPQIndex]) -> [Neighbor] {
         var final = TopK(k: k)
         let dimension = self.dimension
         queries.withUnsafeBufferPointer { queryBuffer in
             let query = queryBuffer.baseAddress! + row * dimension
             for (neighbor, payload) in candidates.sortedWithPayloads() {
-                let list = lists[Int(payload >> 32)]
+                let list = parts[Int(payload >> 56)].lists[Int(payload >> 32 & 0xFF_FFFF)]
                 let position = Int(payload & 0xFFFF_FFFF)
                 let exact = list.vectors.withUnsafeBufferPointer { vectors in
                     metric.distance(query, vectors.baseAddress! + position * dimension, dimension)
@@ -206,10 +226,10 @@ func coarseDistances(_ products: UnsafePointer<Float>, norms: UnsafePointer<Floa
 }
 
 /// The ADC scan: `base + Σ_sub table[sub][code[sub]]` for each code, offered to the heap.
-/// The list and position travel as the payload so refine can find the full vector.
+/// The place (part and list) and position travel as the payload so refine can find the full vector.
 @inline(__always)
 func scanCodes(_ codes: UnsafePointer<UInt8>, ids: UnsafePointer<UInt64>, count: Int, m: Int,
-               table: UnsafePointer<Float>, base: Float, listNumber: UInt64, heap: inout TopK) {
+               table: UnsafePointer<Float>, base: Float, place: UInt64, heap: inout TopK) {
     let groups = m / 4, rest = m % 4
     var code = codes
     // The entry bar lives in a register and is refreshed only after an insertion.
@@ -232,7 +252,7 @@ func scanCodes(_ codes: UnsafePointer<UInt8>, ids: UnsafePointer<UInt64>, count:
         }
         let distance = base + sum
         if distance <= worst {
-            heap.insert(distance: distance, id: ids[position], payload: listNumber << 32 | UInt64(position))
+            heap.insert(distance: distance, id: ids[position], payload: place | UInt64(position))
             worst = heap.worstDistance
         }
         code += m

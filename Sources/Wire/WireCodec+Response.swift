@@ -130,6 +130,7 @@ extension WireCodec {
             body.pointee.shards = shardStats(reply.shards)
             body.pointee.map_version = reply.mapVersion
             body.pointee.pending_map_version = reply.pendingMapVersion
+            body.pointee.unowned_count = reply.unownedCount
             message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_HEALTH
             message.pointee.health = body
         case .codebookPush(let version):
@@ -299,7 +300,8 @@ extension WireCodec {
             let b = m.health.pointee
             body = .health(HealthReply(cluster: string(b.cluster), shard: b.shard, codebookVersion: b.codebook_version,
                                        vectorCount: b.vector_count, state: string(b.state), shards: shardStats(b.shards, b.n_shards),
-                                       mapVersion: b.map_version, pendingMapVersion: b.pending_map_version))
+                                       mapVersion: b.map_version, pendingMapVersion: b.pending_map_version,
+                                       unownedCount: b.unowned_count))
         case SIGHTLINE__V1__RESPONSE__BODY_CODEBOOK_PUSH:
             body = .codebookPush(version: m.codebook_push.pointee.version)
         case SIGHTLINE__V1__RESPONSE__BODY_CODEBOOK_FETCH:

@@ -239,8 +239,10 @@ public struct HealthReply: Sendable, Equatable {
     /// The placement versions a worker serves by (0 = none pushed yet).
     public var mapVersion: UInt64
     public var pendingMapVersion: UInt64
+    /// Entries a worker stores but no longer owns (never served; being deleted in the background).
+    public var unownedCount: UInt64
     public init(cluster: String, shard: UInt32, codebookVersion: UInt64, vectorCount: UInt64, state: String,
-                shards: [ShardStatsReply] = [], mapVersion: UInt64 = 0, pendingMapVersion: UInt64 = 0) {
+                shards: [ShardStatsReply] = [], mapVersion: UInt64 = 0, pendingMapVersion: UInt64 = 0, unownedCount: UInt64 = 0) {
         self.cluster = cluster
         self.shard = shard
         self.codebookVersion = codebookVersion
@@ -249,6 +251,7 @@ public struct HealthReply: Sendable, Equatable {
         self.shards = shards
         self.mapVersion = mapVersion
         self.pendingMapVersion = pendingMapVersion
+        self.unownedCount = unownedCount
     }
 }
 

@@ -68,9 +68,15 @@ struct ShardIndex: Sendable {
         parts.indices.reduce(0) { removed, part in removed + parts[part].remove(ids) }
     }
 
-    /// Forgets the unowned entries (after the store deleted them).
-    mutating func dropUnowned() {
-        parts[EntryPart.unowned.rawValue] = template.emptyCopy
+    /// The ids held in `part`.
+    func ids(in part: EntryPart) -> [UInt64] {
+        parts[part.rawValue].lists.flatMap(\.ids)
+    }
+
+    /// Forgets these unowned entries (after the store deleted them).
+    mutating func forgetUnowned(_ ids: Set<UInt64>) {
+        let part = EntryPart.unowned.rawValue
+        if ids.count == parts[part].count { parts[part] = template.emptyCopy } else { parts[part].remove(Set(ids.map { VectorID($0) })) }
     }
 
     /// Adopts new placements and moves every entry to the part it now belongs to.
@@ -79,18 +85,16 @@ struct ShardIndex: Sendable {
         parts = IVFPQIndex.partition(parts, into: parts.count) { newPlacement.part(of: $0).rawValue }
     }
 
-    /// Searches the parts that map `mapVersion` owns and merges them in (distance, id) order.
+    /// Searches the parts that map `mapVersion` owns as one index (one coarse ranking, one heap).
     /// k is clamped to what those parts hold (the coordinator's merge fills the rest).
     func search(_ queries: Matrix, k: Int, probeCount: Int, refine: Int, threads: Int, mapVersion: UInt64) throws -> [[Neighbor]] {
-        let served = try placement.servedParts(mapVersion: mapVersion).map { parts[$0.rawValue] }.filter { $0.count > 0 }
-        let available = served.reduce(0) { $0 + $1.count }
+        // Counting a part sums its lists: once a search.
+        let served = try placement.servedParts(mapVersion: mapVersion).map { parts[$0.rawValue] }.map { ($0, $0.count) }
+        let available = served.reduce(0) { $0 + $1.1 }
         guard available > 0 else { return Array(repeating: [], count: queries.rowCount) }
-        let perPart = try served.map { part in
-            try part.search(queries, parameters: SearchParameters(k: min(k, part.count), probeCount: probeCount,
-                                                                    refineFactor: refine, threads: threads))
-        }
-        if perPart.count == 1 { return perPart[0] }
-        return (0 ..< queries.rowCount).map { query in mergeTopK(perPart.map { $0[query] }, k: min(k, available)) }
+        return try IVFPQIndex.search(queries, in: served.filter { $0.1 > 0 }.map(\.0),
+                                     parameters: SearchParameters(k: min(k, available), probeCount: probeCount,
+                                                                  refineFactor: refine, threads: threads))
     }
 
     /// Calls `body` with every held entry: its part, list number, list and position in it.

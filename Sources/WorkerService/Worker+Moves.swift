@@ -13,35 +13,65 @@ extension Worker {
     static let maxExportPage = 65_536
     /// Rows stepped over per read of an export's scan.
     static let exportScan = 65_536
+    /// Unowned entries deleted per transaction in the background (short: adds wait for it).
+    static let purgeBatch = 8_192
 
-    /// Adopts the coordinator's placements. A single placement also deletes what this shard
-    /// no longer owns (a finished move's leftovers), durably before the reply.
+    /// Adopts the coordinator's placements. What a single placement leaves unowned (a finished
+    /// move's leftovers) is never served and is deleted from the store in the background.
     func updatePlacements(_ update: [Placement]) throws -> PlacementCounts {
-        try writeLock.withLock { _ in
+        let started = DispatchTime.now().uptimeNanoseconds
+        let counts = try writeLock.withLock { _ in
             var current = try snapshot()
             try current.placement.checkUpdate(update)
+            // Leftovers go before entries are re-split: a deleted id must not come back as an arriving copy.
+            let deleted = try deleteUnowned(from: &current)
             let next = ShardPlacement(shard: settings.shard, placements: update)
             if next != current.placement {
                 try store.setPlacements(update.map { ($0.version, $0.shards) })
                 current.setPlacement(next)
             }
             if update.count == 1 { tombstones.withLock { $0.removeAll() } }
-            var deleted = 0
-            if update.count == 1 {
-                var unowned: [UInt64] = []
-                current.forEachEntry { part, _, list, position in if part == .unowned { unowned.append(list.ids[position]) } }
-                if !unowned.isEmpty {
-                    // In the store's key order: the deletes walk the table's pages once, in one transaction.
-                    deleted = try store.deleteInBatches(unowned.sorted { Int64(bitPattern: $0) < Int64(bitPattern: $1) }, batch: 1 << 20)
-                    current.dropUnowned()
-                }
-            }
             install(current)
             var counts = current.counts
             counts.deleted = UInt64(deleted)
-            log("shard \(settings.shard): serving map " + update.map { String($0.version) }.joined(separator: " → ")
-                + " (settled \(counts.settled), leaving \(counts.leaving), arriving \(counts.arriving), deleted \(deleted))")
             return counts
+        }
+        log("shard \(settings.shard): serving map " + update.map { String($0.version) }.joined(separator: " → ")
+            + " (settled \(counts.settled), leaving \(counts.leaving), arriving \(counts.arriving), unowned \(counts.unowned); "
+            + String(format: "%.3f s)", elapsed(since: started)))
+        if update.count == 1, counts.unowned > 0 { moveLane.submit { [self] in purgeUnowned() } }
+        return counts
+    }
+
+    /// Deletes the unowned entries from the store and the index (under the write lock).
+    func deleteUnowned(from current: inout ShardIndex) throws -> Int {
+        let unowned = current.ids(in: .unowned)
+        guard !unowned.isEmpty else { return 0 }
+        // In the store's key order: the deletes walk the table's pages once.
+        let deleted = try store.deleteInBatches(unowned.sorted { Int64(bitPattern: $0) < Int64(bitPattern: $1) }, batch: 1 << 20)
+        current.forgetUnowned(Set(unowned))
+        return deleted
+    }
+
+    /// The background side of `deleteUnowned`: batches of deletes, each under the write lock for
+    /// a moment, then the index forgets them. It runs on the move lane, so a later placement
+    /// update waits for it; a failure leaves the rest to that update or to the next start.
+    func purgeUnowned() {
+        let started = DispatchTime.now().uptimeNanoseconds
+        guard let unowned = try? snapshot().ids(in: .unowned).sorted(by: { Int64(bitPattern: $0) < Int64(bitPattern: $1) }),
+              !unowned.isEmpty else { return }
+        do {
+            for start in stride(from: 0, to: unowned.count, by: Worker.purgeBatch) {
+                _ = try writeLock.withLock { _ in try store.delete(Array(unowned[start ..< min(unowned.count, start + Worker.purgeBatch)])) }
+            }
+            try writeLock.withLock { _ in
+                var current = try snapshot()
+                current.forgetUnowned(Set(unowned))
+                install(current)
+            }
+            log("shard \(settings.shard): deleted \(unowned.count) entries it no longer owns" + String(format: " (%.3f s)", elapsed(since: started)))
+        } catch {
+            log("shard \(settings.shard): deleting entries it no longer owns failed (\(error)); the next placement or start retries")
         }
     }
 

@@ -28,7 +28,8 @@ extension Worker {
                                        vectorCount: UInt64(current?.servedCount ?? 0),
                                        state: current == nil ? "waiting-for-codebooks" : "serving",
                                        mapVersion: current?.placement.olderVersion ?? 0,
-                                       pendingMapVersion: current?.placement.newerVersion ?? 0))
+                                       pendingMapVersion: current?.placement.newerVersion ?? 0,
+                                       unownedCount: UInt64(current?.count(.unowned) ?? 0)))
         case .codebookPush(let version, let file):
             try acceptCodebook(version: version, file: file)
             return .codebookPush(version: version)

@@ -47,6 +47,8 @@ public final class Worker: Sendable {
             try loaded.load(entries)
             install(loaded)
             log("shard \(settings.shard): loaded \(entries.count) vectors, codebook \(String(version, radix: 16))")
+            // A purge cut off by a stop resumes (what is unowned is never served meanwhile).
+            if loaded.placement.placements.count == 1, loaded.count(.unowned) > 0 { moveLane.submit { [self] in purgeUnowned() } }
         } else {
             log("shard \(settings.shard): no codebook yet; waiting for the coordinator to push one")
         }

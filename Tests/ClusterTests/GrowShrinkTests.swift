@@ -161,6 +161,9 @@ final class CheckingClient: @unchecked Sendable {
 
 /// Every acknowledged id is stored exactly once; deleted ones nowhere; retired shards hold nothing.
 func checkStoredOnce(_ cluster: LocalCluster, acknowledged: AcknowledgedVectors, live: [Int], retired: [Int]) throws {
+    // Stores are read once the workers have deleted what they no longer own, and stopped.
+    try waitForPurges(cluster, shards: live + retired)
+    cluster.stop()
     var seen: [UInt64: Int] = [:]
     for shard in live + retired {
         let store = try ShardDatabase(directory: "\(cluster.folder)/worker-\(shard)", cluster: cluster.clusterName, shard: UInt32(shard))
@@ -173,6 +176,20 @@ func checkStoredOnce(_ cluster: LocalCluster, acknowledged: AcknowledgedVectors,
     #expect(present.isSubset(of: Set(seen.keys)), "\(present.subtracting(seen.keys).count) acknowledged ids are lost")
     #expect(acknowledged.deleted.isDisjoint(with: seen.keys), "\(acknowledged.deleted.intersection(seen.keys).count) deleted ids came back")
     #expect(acknowledged.deleted.count > 10)
+}
+
+/// Waits until every worker of `shards` has deleted, in the background, what it no longer owns.
+func waitForPurges(_ cluster: LocalCluster, shards: [Int], timeout: Double = 30) throws {
+    let deadline = Date().addingTimeInterval(timeout)
+    for shard in shards {
+        let worker = try ServiceClient(url: cluster.workerURLs[shard], token: cluster.token, tls: cluster.clientTLS)
+        var unowned: UInt64 = .max, failure = ""
+        while unowned > 0, Date() < deadline {
+            do { unowned = try worker.health().unownedCount } catch { failure = "\(error)" }
+            if unowned > 0 { Thread.sleep(forTimeInterval: 0.05) }
+        }
+        #expect(unowned == 0, "shard \(shard) still holds \(unowned) entries it does not own \(failure)")
+    }
 }
 
 /// A cluster of `workers` processes of which the config names 3, holding the first 1,500
@@ -231,7 +248,6 @@ func growableCluster(_ name: String, workers: Int, pause: Int) throws -> (LocalC
         #expect(balanced.status == 0 && balanced.output.contains("is balanced"), "\(balanced.output)")
         let refused = try cluster.sightline(["cluster", "remove-worker", "--shard", "9"])
         #expect(refused.status != 0 && refused.output.contains("shard 9 is not in the shard map"), "\(refused.output)")
-        cluster.stop()
         try checkStoredOnce(cluster, acknowledged: acknowledged, live: [0, 2, 3], retired: [1, 4])
     }
 }

@@ -48,7 +48,6 @@ import Wire
         let expected = try acknowledged.search(SmallData.queries, k: 10, nprobe: 4)
         #expect(!final.partial && final.results == expected)
         #expect(try client.clusterStatus().shards.map(\.shard) == [0, 2, 3, 4])
-        cluster.stop()
         try checkStoredOnce(cluster, acknowledged: acknowledged, live: [0, 2, 3, 4], retired: [1])
     }
 

@@ -1,6 +1,7 @@
 import ClusterClient
 import ClusterModel
 import Foundation
+import ShardStore
 import Testing
 import Transport
 import VectorIndex
@@ -143,11 +144,29 @@ import WorkerService
         _ = try target.call(.shardFlow(FlowQuery(action: .drop, fromShard: 0, toShard: 1)))
         #expect(try digest(target).listCounts.reduce(0, +) == 0 && digest(source) != digest(target))
 
+        let sourceStore = try ShardDatabase(directory: "\(cluster.folder)/worker-0", cluster: "inproc", shard: 0)
+        let leftover = try #require(try sourceStore.loadAll(dimension: 16).first { $0.id == moved[0] })
         guard case .placementUpdate(let counts) = try source.call(.placementUpdate([Placement(version: 2, shards: [0, 1])])) else {
             throw ClientError.unexpectedReply("")
         }
-        #expect(counts.deleted == UInt64(moved.count) && counts.leaving == 0)
+        // The leftovers are never served, and are deleted in the background.
+        #expect(counts.unowned + counts.deleted == UInt64(moved.count) && counts.leaving == 0)
         #expect(try source.health().vectorCount == UInt64(800 - moved.count))
+        let deadline = Date().addingTimeInterval(30)
+        while try source.health().unownedCount > 0, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(try source.health().unownedCount == 0)
+        #expect(try sourceStore.loadAll(dimension: 16).count == 800 - moved.count)
+
+        // A purge cut off by a stop resumes on the next start, and the leftover is never served.
+        _ = try sourceStore.insert([leftover])
+        let restarted = try Worker(settings: WorkerSettings(cluster: "inproc", shard: ShardID(0), token: "in-process",
+                                                            dataDirectory: "\(cluster.folder)/worker-0"), log: { _ in })
+        cluster.network.listen("inproc://worker-0-again") { restarted.handle($0) }
+        let again = ServiceClient(connection: cluster.network.connect("inproc://worker-0-again"), token: "in-process")
+        let served = try again.search(SmallData.batch(SmallData.queries), options: SearchOptions(k: 800, nprobe: 16))
+        #expect(!served.results.flatMap(\.ids).contains(moved[0]))
+        while try again.health().unownedCount > 0, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(try again.health().unownedCount == 0 && sourceStore.loadAll(dimension: 16).count == 800 - moved.count)
     }
 
     @Test func clusterChangesAreCheckedBeforeAnythingMoves() throws {

@@ -504,10 +504,14 @@ struct  Sightline__V1__HealthResponse
    */
   uint64_t map_version;
   uint64_t pending_map_version;
+  /*
+   * Entries a worker still stores but no longer owns after a move: never served, deleted in the background.
+   */
+  uint64_t unowned_count;
 };
 #define SIGHTLINE__V1__HEALTH_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__health_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0 }
 
 
 /*
