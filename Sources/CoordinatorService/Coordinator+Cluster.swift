@@ -48,7 +48,15 @@ extension Coordinator {
             if !request.dryRun { startMoveDriver() }
             return clusterStatus()
         case .addWorker(let url, let host):
-            let shard = try checkNewWorker(url: url)
+            let (shard, worker) = try checkNewWorker(url: url)
+            // The codebooks first: writes reach the new shard from the move's first step on.
+            if !request.dryRun {
+                do {
+                    _ = try worker.call(.codebookPush(version: codebook.version, indexFile: codebook.indexFile), deadlineMilliseconds: 30_000)
+                } catch {
+                    throw ErrorReply(.unavailable, "the worker at \(url) did not take the codebooks: \(error)")
+                }
+            }
             let current = routing.withLock { $0.current }
             var next = current.shards.filter { $0.shard != shard }
             next.append(MapShard(shard: shard, url: url, host: host))
@@ -92,11 +100,12 @@ extension Coordinator {
     }
 
     /// Asks the worker at `url` who it is: it must belong to this cluster, be empty, and hold a
-    /// shard id that the map does not use. Returns that id.
-    func checkNewWorker(url: String) throws -> UInt32 {
+    /// shard id that the map does not use. Returns that id and a client of the worker.
+    func checkNewWorker(url: String) throws -> (UInt32, ServiceClient) {
         let health: HealthReply
+        let client: ServiceClient
         do {
-            let client = ServiceClient(connection: try dial(url), token: config.token)
+            client = ServiceClient(connection: try dial(url), token: config.token)
             guard case .health(let reply) = try client.call(.health, deadlineMilliseconds: 5000) else {
                 throw ErrorReply(.unavailable, "the worker at \(url) sent an unexpected reply")
             }
@@ -117,7 +126,7 @@ extension Coordinator {
         guard health.vectorCount == 0 else {
             throw ErrorReply(.conflict, "the worker at \(url) already holds \(health.vectorCount) vectors: add-worker takes an empty worker")
         }
-        return health.shard
+        return (health.shard, client)
     }
 }
 

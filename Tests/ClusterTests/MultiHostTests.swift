@@ -101,10 +101,11 @@ extension TestHosts {
     }
 
     /// A fourth namespace host joins with `sightline cluster add-worker` (the commands run on the
-    /// coordinator's host): about a quarter of the vectors move there, and the answers stay the
-    /// single index's.
+    /// coordinator's host) while a client on that host adds vectors and searches, round after
+    /// round through every step of the move: each answer equals a single index's over the
+    /// vectors acknowledged so far, about a quarter of the vectors move, and nothing is lost.
     @Test(.enabled(if: TestHosts.available, "network namespaces cannot be created here (needs root and iproute2): multi-host test skipped"))
-    func addWorkerOnANamespaceHost() throws {
+    func addWorkerOnANamespaceHostUnderLoad() throws {
         let ip = TestHosts.ipCommand!
         let prefix = "sg\(getpid() % 10_000)"
         let script = LocalCluster.root.appendingPathComponent("scripts/netns-hosts").path
@@ -117,6 +118,7 @@ extension TestHosts {
         let cluster = try LocalCluster(name: "hostgrow", workerCount: 4, index: (16, 16, 4), codebooks: SmallData.codebooks,
                                        urls: ("tcp://10.213.0.1:7700", workerURLs), configuredWorkers: 3)
         cluster.launchPrefix = TestHosts.placing(prefix: prefix)
+        cluster.coordinatorArguments = ["--move-step-pause-ms", "1500"]
         defer { cluster.stop() }
         try cluster.start(waitForHealth: false)
         let cli = [ip, "netns", "exec", "\(prefix)-h0", LocalCluster.binary("sightline")]
@@ -128,26 +130,60 @@ extension TestHosts {
         }
         try #require(ingested, "ingest never succeeded:\n\(cluster.logs())")
 
+        var single = try IndexFile.decode(SmallData.codebooks)
+        try single.add(data.base, ids: (0 ..< UInt64(data.base.rowCount)).map { VectorID($0) })
+        func step() throws -> String {
+            var output = ""
+            TestHosts.run(cli + ["cluster", "status", "--json"] + target, output: &output)
+            let status = try JSONDecoder().decode(ClusterStatusReply.self, from: Data((output.split(separator: "\n").last ?? "").utf8))
+            return status.move?.step ?? "none"
+        }
         var output = ""
-        #expect(TestHosts.run(cli + ["cluster", "add-worker", "--url", workerURLs[3], "--host", "\(prefix)-h4", "--json"] + target,
+        #expect(TestHosts.run(cli + ["cluster", "add-worker", "--url", workerURLs[3], "--host", "\(prefix)-h4", "--no-wait"] + target,
                               output: &output) == 0, "\(output)\n\(cluster.logs())")
+        // Rounds: add 20 vectors (copies of the first rows, under new ids), then search; a round
+        // counts for a step when the move was in that step before and after it.
+        var checkedSteps: Set<String> = [], nextID = 3000, rounds = 0
+        var current = try step()
+        while current != "done", rounds < 200 {
+            rounds += 1
+            let rows = (nextID - 3000) % 2000
+            // ingest adds rows 0 ..< rows + 20 as ids nextID - rows …: the earlier rows are repeats
+            // (ignored), the last 20 are new.
+            output = ""
+            guard TestHosts.run(cli + ["ingest", "--dataset", spec, "--first-id", "\(nextID - rows)", "--limit", "\(rows + 20)",
+                                       "--batch", "1000"] + target, output: &output) == 0 else {
+                Issue.record("an add failed during \(current): \(output)")
+                break
+            }
+            try single.add(data.base.slice(rows ..< rows + 20), ids: (nextID ..< nextID + 20).map { VectorID(UInt64($0)) })
+            nextID += 20
+            output = ""
+            #expect(TestHosts.run(cli + ["query", "--queries", spec, "--k", "10", "--nprobe", "4", "--json"] + target, output: &output) == 0)
+            let expected = try single.search(data.queries, parameters: SearchParameters(k: 10, probeCount: 4))
+            let answers = output.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            #expect(answers.count == 100, "query printed \(answers.count) rows during \(current)")
+            for (query, answer) in answers.enumerated() {
+                #expect(answer["partial"] as? Bool == false)
+                #expect((answer["ids"] as? [NSNumber])?.map { $0.uint64Value } == expected[query].map(\.id.rawValue),
+                        "query \(query) during \(current)")
+                #expect((answer["distances"] as? [NSNumber])?.map { $0.floatValue } == expected[query].map(\.distance))
+            }
+            let after = try step()
+            if after == current { checkedSteps.insert(current) }
+            current = after
+        }
+        for name in ["copy", "verify", "flip", "delete"] {
+            #expect(checkedSteps.contains(name), "no checked round during \(name) (\(checkedSteps))")
+        }
+
+        output = ""
+        TestHosts.run(cli + ["cluster", "status", "--json"] + target, output: &output)
         let status = try JSONDecoder().decode(ClusterStatusReply.self, from: Data((output.split(separator: "\n").last ?? "").utf8))
         #expect(status.move?.step == "done" && status.shards.map(\.shard) == [0, 1, 2, 3])
         #expect(status.shards.last?.host == "\(prefix)-h4")
         let moved = Double(status.move?.total ?? 0) / 3000
         #expect(abs(moved - 0.25) < 0.05, "moved \(moved) of the vectors")
-
-        output = ""
-        #expect(TestHosts.run(cli + ["query", "--queries", spec, "--k", "10", "--nprobe", "4", "--json"] + target, output: &output) == 0)
-        var single = try IndexFile.decode(SmallData.codebooks)
-        try single.add(data.base, ids: (0 ..< UInt64(data.base.rowCount)).map { VectorID($0) })
-        let expected = try single.search(data.queries, parameters: SearchParameters(k: 10, probeCount: 4))
-        let rows = output.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-        try #require(rows.count == 100, "query printed \(rows.count) rows:\n\(output.prefix(500))")
-        for (query, row) in rows.enumerated() {
-            #expect(row["partial"] as? Bool == false)
-            #expect((row["ids"] as? [NSNumber])?.map { $0.uint64Value } == expected[query].map(\.id.rawValue), "query \(query)")
-        }
+        #expect(rounds > 8 && nextID > 3000)
     }
 }
-
