@@ -2611,7 +2611,7 @@ const ProtobufCMessageDescriptor sightline__v1__response__descriptor =
   (ProtobufCMessageInit) sightline__v1__response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sightline__v1__error__field_descriptors[2] =
+static const ProtobufCFieldDescriptor sightline__v1__error__field_descriptors[3] =
 {
   {
     "code",
@@ -2637,15 +2637,28 @@ static const ProtobufCFieldDescriptor sightline__v1__error__field_descriptors[2]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "committed_ids",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Sightline__V1__Error, n_committed_ids),
+    offsetof(Sightline__V1__Error, committed_ids),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sightline__v1__error__field_indices_by_name[] = {
   0,   /* field[0] = code */
+  2,   /* field[2] = committed_ids */
   1,   /* field[1] = message */
 };
 static const ProtobufCIntRange sightline__v1__error__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor sightline__v1__error__descriptor =
 {
@@ -2655,7 +2668,7 @@ const ProtobufCMessageDescriptor sightline__v1__error__descriptor =
   "Sightline__V1__Error",
   "sightline.v1",
   sizeof(Sightline__V1__Error),
-  2,
+  3,
   sightline__v1__error__field_descriptors,
   sightline__v1__error__field_indices_by_name,
   1,  sightline__v1__error__number_ranges,
@@ -3136,7 +3149,7 @@ const ProtobufCMessageDescriptor sightline__v1__add_request__descriptor =
   (ProtobufCMessageInit) sightline__v1__add_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sightline__v1__add_response__field_descriptors[2] =
+static const ProtobufCFieldDescriptor sightline__v1__add_response__field_descriptors[3] =
 {
   {
     "added",
@@ -3162,15 +3175,28 @@ static const ProtobufCFieldDescriptor sightline__v1__add_response__field_descrip
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "ignored_ids",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Sightline__V1__AddResponse, n_ignored_ids),
+    offsetof(Sightline__V1__AddResponse, ignored_ids),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sightline__v1__add_response__field_indices_by_name[] = {
   0,   /* field[0] = added */
   1,   /* field[1] = ignored */
+  2,   /* field[2] = ignored_ids */
 };
 static const ProtobufCIntRange sightline__v1__add_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor sightline__v1__add_response__descriptor =
 {
@@ -3180,7 +3206,7 @@ const ProtobufCMessageDescriptor sightline__v1__add_response__descriptor =
   "Sightline__V1__AddResponse",
   "sightline.v1",
   sizeof(Sightline__V1__AddResponse),
-  2,
+  3,
   sightline__v1__add_response__field_descriptors,
   sightline__v1__add_response__field_indices_by_name,
   1,  sightline__v1__add_response__number_ranges,

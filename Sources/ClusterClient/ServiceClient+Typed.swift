@@ -11,7 +11,7 @@ extension ServiceClient {
     }
 
     public func add(_ batch: AddBatch, deadlineMilliseconds: Int = 60_000) throws(ClientError) -> (added: UInt64, ignored: UInt64) {
-        guard case .add(let added, let ignored) = try call(.add(batch), deadlineMilliseconds: deadlineMilliseconds) else {
+        guard case .add(let added, let ignored, _) = try call(.add(batch), deadlineMilliseconds: deadlineMilliseconds) else {
             throw .unexpectedReply("not an add reply")
         }
         return (added, ignored)
@@ -40,7 +40,8 @@ extension ServiceClient {
         return reply
     }
 
-    public func changeCluster(_ change: ClusterChangeRequest, deadlineMilliseconds: Int = 30_000) throws(ClientError) -> ClusterStatusReply {
+    public func changeCluster(_ change: ClusterChangeRequest,
+                              deadlineMilliseconds: Int = 30_000) throws(ClientError) -> ClusterStatusReply {
         guard case .clusterChange(let reply) = try call(.clusterChange(change), deadlineMilliseconds: deadlineMilliseconds) else {
             throw .unexpectedReply("not a cluster change reply")
         }

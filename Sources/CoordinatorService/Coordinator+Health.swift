@@ -10,7 +10,7 @@ extension Coordinator {
     public func checkWorkers(timeoutMilliseconds: Int = 1000) {
         let shards = routing.withLock { $0.involvedShards }
         let replies = fanOut(Dictionary(uniqueKeysWithValues: shards.map { ($0, RequestBody.health) }),
-                             deadlineMilliseconds: timeoutMilliseconds)
+                             deadlineMilliseconds: timeoutMilliseconds, probe: true)
         for shard in shards {
             var state = WorkerState()
             if case .success(.health(let health)) = replies[shard] {

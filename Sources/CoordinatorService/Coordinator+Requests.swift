@@ -80,7 +80,8 @@ extension Coordinator {
             case .failure(let error) where error.code == .badRequest:
                 throw error
             case .failure(let error):
-                log("search: shard \(shard) missing: \(error.message)")
+                // A shard skipped by its open breaker was logged once, when it opened.
+                if breakers.withLock({ $0[shard]?.isOpen != true }) { log("search: shard \(shard) missing: \(error.message)") }
                 missing.append(shard.rawValue)
             default:
                 log("search: shard \(shard) sent an unexpected reply")
@@ -135,35 +136,51 @@ extension Coordinator {
                 labels: batch.labels.isEmpty ? [] : rows.map { batch.labels[$0] },
                 keys: batch.keys.isEmpty ? [] : rows.map { batch.keys[$0] }, codebookVersion: codebook.version))
         }
-        let calls = owners.keys.sorted().map { ($0, body(owners[$0]!)) } + copies.keys.sorted().map { ($0, body(copies[$0]!)) }
-        let replies = fanOutCalls(calls, deadlineMilliseconds: deadlineMilliseconds)
+        let calls = owners.keys.sorted().map { ($0, owners[$0]!) } + copies.keys.sorted().map { ($0, copies[$0]!) }
+        let replies = fanOutCalls(calls.map { ($0.0, body($0.1)) }, deadlineMilliseconds: deadlineMilliseconds)
         var added: UInt64 = 0, ignored: UInt64 = 0
-        var failed: [String] = []
+        var failures: [(shard: ShardID, error: ErrorReply)] = []
+        var committed = Array(repeating: true, count: batch.ids.count)
+        var repeats = Set<UInt64>()
         for (position, reply) in replies.enumerated() {
-            let shard = calls[position].0, isOwner = position < owners.count
+            let (shard, rows) = calls[position], isOwner = position < owners.count
             switch reply {
-            case .success(.add(let shardAdded, let shardIgnored)):
+            // A worker names at most the ids it was sent as repeats (a peer's counts are checked).
+            case .success(.add(let shardAdded, let shardIgnored, let ignoredIDs)) where ignoredIDs.count <= rows.count:
                 guard isOwner else { continue }
                 added = added.saturatingAdd(shardAdded)
                 ignored = ignored.saturatingAdd(shardIgnored)
+                repeats.formUnion(ignoredIDs)
                 workerStates.withLock { states in
                     states[shard, default: WorkerState()].vectorCount = states[shard, default: WorkerState()].vectorCount
                         .saturatingAdd(shardAdded)
                 }
-            case .failure(let error) where error.code == .badRequest:
-                throw error
             case .failure(let error):
-                failed.append("shard \(shard): \(error.message)")
+                failures.append((shard, error))
+                for row in rows { committed[row] = false }
             default:
-                failed.append("shard \(shard): unexpected reply")
+                failures.append((shard, ErrorReply(.internalError, "unexpected reply")))
+                for row in rows { committed[row] = false }
             }
         }
-        guard failed.isEmpty else {
-            throw ErrorReply(.unavailable, "not every shard committed (\(failed.joined(separator: "; "))); "
-                                           + "retry the batch: adds are idempotent")
+        // Labels and keys are recorded for the ids stored by this add, not for repeats.
+        let stored = batch.ids.indices.filter { committed[$0] && !repeats.contains(batch.ids[$0]) }
+        try catalog.recordItems(ids: stored.map { batch.ids[$0] }, labels: batch.labels.isEmpty ? [] : stored.map { batch.labels[$0] },
+                                keys: batch.keys.isEmpty ? [] : stored.map { batch.keys[$0] })
+        guard failures.isEmpty else {
+            throw addFailure(failures, committed: batch.ids.indices.filter { committed[$0] }.map { batch.ids[$0] }, of: batch.ids.count)
         }
-        try catalog.recordItems(ids: batch.ids, labels: batch.labels, keys: batch.keys)
         return (added, ignored)
+    }
+
+    /// The error of an add that some shard did not commit: which ids did, and a code a client can
+    /// act on (retryable only when some failure may pass on retry).
+    func addFailure(_ failures: [(shard: ShardID, error: ErrorReply)], committed: [UInt64], of total: Int) -> ErrorReply {
+        let retryable = failures.contains { $0.error.code.mayPassOnRetry }
+        let code = retryable ? ErrorCode.unavailable : failures[0].error.code
+        let reasons = failures.map { "shard \($0.shard): \($0.error.message)" }.joined(separator: "; ")
+        return ErrorReply(code, "\(committed.count) of \(total) ids committed; not every shard did (\(reasons))"
+                                + (retryable ? "; retry the others: adds are idempotent" : ""), committedIDs: committed)
     }
 
     /// Deletes at each id's owner and, during a move, at its owner in the next map too.
@@ -193,8 +210,9 @@ extension Coordinator {
                     $0[shard, default: WorkerState()].vectorCount -= min(count, $0[shard, default: WorkerState()].vectorCount)
                 }
             case .failure(let error):
-                throw ErrorReply(error.code == .badRequest ? .badRequest : .unavailable,
-                                 "shard \(shard): \(error.message); retry: deletes are idempotent")
+                let retryable = error.code.mayPassOnRetry
+                throw ErrorReply(retryable ? .unavailable : error.code,
+                                 "shard \(shard): \(error.message)" + (retryable ? "; retry: deletes are idempotent" : ""))
             default: throw ErrorReply(.internalError, "shard \(shard) sent an unexpected reply")
             }
         }

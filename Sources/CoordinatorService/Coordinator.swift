@@ -36,6 +36,7 @@ public final class Coordinator: Sendable {
     /// Pause after entering each move step (tests use it to act at a chosen step).
     let moveStepPauseMilliseconds: Int
     let workerStates = Mutex<[ShardID: WorkerState]>([:])
+    let breakers = Mutex<[ShardID: Breaker]>([:])
     /// Shards whose last codebook push was refused as a conflict, and when to try again.
     let pushConflicts = Mutex<[ShardID: DispatchTime]>([:])
     static let conflictRetrySeconds = 60
@@ -111,10 +112,18 @@ public final class Coordinator: Sendable {
 
     /// Sends each (shard, body) at once and collects each reply or failure in order; the
     /// slowest shard, not the sum, bounds the time. A shard may appear more than once.
-    func fanOutCalls(_ calls: [(shard: ShardID, body: RequestBody)], deadlineMilliseconds: Int) -> [Result<ResponseBody, ErrorReply>] {
+    /// A shard whose breaker is open gets no call (its failure is reported at once) unless
+    /// `probe` is set: the health loop's probes go through, and an answer closes the breaker.
+    func fanOutCalls(_ calls: [(shard: ShardID, body: RequestBody)], deadlineMilliseconds: Int,
+                     probe: Bool = false) -> [Result<ResponseBody, ErrorReply>] {
         var results = [Result<ResponseBody, ErrorReply>?](repeating: nil, count: calls.count)
         var ready: [(client: ServiceClient, body: RequestBody)] = [], positions: [Int] = []
+        let open = probe ? [:] : breakers.withLock { $0.compactMapValues(\.openedAt) }
         for (position, call) in calls.enumerated() {
+            if let openedAt = open[call.shard] {
+                results[position] = .failure(Breaker.refusal(call.shard, since: openedAt))
+                continue
+            }
             do {
                 ready.append((try client(for: call.shard), call.body))
                 positions.append(position)
@@ -122,19 +131,35 @@ public final class Coordinator: Sendable {
                 results[position] = .failure(ErrorReply(.unavailable, "shard \(call.shard): cannot dial its worker: \(error)"))
             }
         }
-        for (position, reply) in zip(positions, ServiceClient.callAll(ready, deadlineMilliseconds: deadlineMilliseconds)) {
+        let replies = ServiceClient.callAll(ready, deadlineMilliseconds: deadlineMilliseconds)
+        let changes = breakers.withLock { breakers in
+            zip(positions, replies).compactMap { position, reply -> String? in
+                var answered = true
+                if case .failure(.transport) = reply { answered = false }
+                let shard = calls[position].shard
+                let wasOpen = breakers[shard]?.isOpen ?? false
+                breakers[shard, default: Breaker()].record(answered: answered)
+                switch (wasOpen, breakers[shard]!.isOpen) {
+                case (false, true): return "shard \(shard) stopped answering: requests skip it until a health probe gets an answer"
+                case (true, false): return "shard \(shard) answers again"
+                default: return nil
+                }
+            }
+        }
+        changes.forEach(log)
+        for (position, reply) in zip(positions, replies) {
             results[position] = reply.mapError(\.reply)
         }
         return results.map { $0! }
     }
 
     /// One body per shard, sent at once.
-    func fanOut(_ bodies: [ShardID: RequestBody], deadlineMilliseconds: Int) -> [ShardID: Result<ResponseBody, ErrorReply>] {
+    func fanOut(_ bodies: [ShardID: RequestBody], deadlineMilliseconds: Int,
+                probe: Bool = false) -> [ShardID: Result<ResponseBody, ErrorReply>] {
         let order = bodies.keys.sorted()
-        let replies = fanOutCalls(order.map { ($0, bodies[$0]!) }, deadlineMilliseconds: deadlineMilliseconds)
+        let replies = fanOutCalls(order.map { ($0, bodies[$0]!) }, deadlineMilliseconds: deadlineMilliseconds, probe: probe)
         return Dictionary(uniqueKeysWithValues: zip(order, replies))
     }
-
     /// Answers one frame: the shared gate checks it, `respond` runs it with the request's
     /// deadline (the config's when the request gives none).
     public func handle(_ frame: [UInt8]) -> [UInt8] {

@@ -25,6 +25,9 @@ extension ErrorKind {
 extension ErrorCode {
     /// The kind a received code stands for (`unspecified` from a broken peer counts as internal).
     public var kind: ErrorKind { errorKindTable.first { $0.code == self }?.kind ?? .internalError }
+
+    /// False when the same request cannot succeed later (the input or the state must change first).
+    public var mayPassOnRetry: Bool { kind.exitStatus != 2 }
 }
 
 extension ErrorReply: ClassifiedError {

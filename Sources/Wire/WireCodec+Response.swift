@@ -82,6 +82,8 @@ extension WireCodec {
             let body = arena.message(Sightline__V1__Error.self) { sightline__v1__error__init($0) }
             body.pointee.code = Sightline__V1__ErrorCode(rawValue: reply.code.rawValue)
             body.pointee.message = arena.string(reply.message)
+            body.pointee.n_committed_ids = reply.committedIDs.count
+            body.pointee.committed_ids = arena.copy(reply.committedIDs)
             message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_ERROR
             message.pointee.error = body
         case .search(let reply):
@@ -101,10 +103,12 @@ extension WireCodec {
             body.pointee.missing_shards = arena.copy(reply.missingShards)
             message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_SEARCH_BATCH
             message.pointee.search_batch = body
-        case .add(let added, let ignored):
+        case .add(let added, let ignored, let ignoredIDs):
             let body = arena.message(Sightline__V1__AddResponse.self) { sightline__v1__add_response__init($0) }
             body.pointee.added = added
             body.pointee.ignored = ignored
+            body.pointee.n_ignored_ids = ignoredIDs.count
+            body.pointee.ignored_ids = arena.copy(ignoredIDs)
             message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_ADD
             message.pointee.add = body
         case .delete(let deleted):
@@ -280,7 +284,8 @@ extension WireCodec {
         switch m.body_case {
         case SIGHTLINE__V1__RESPONSE__BODY_ERROR:
             let b = m.error.pointee
-            body = .error(ErrorReply(ErrorCode(rawValue: b.code.rawValue) ?? .unspecified, string(b.message)))
+            body = .error(ErrorReply(ErrorCode(rawValue: b.code.rawValue) ?? .unspecified, string(b.message),
+                                     committedIDs: array(b.committed_ids, b.n_committed_ids)))
         case SIGHTLINE__V1__RESPONSE__BODY_SEARCH:
             let b = m.search.pointee
             body = .search(SearchReply(results: [neighbors(b.neighbors)], partial: b.partial != 0,
@@ -290,7 +295,8 @@ extension WireCodec {
             body = .searchBatch(SearchReply(results: array(b.results, b.n_results).map { neighbors($0) }, partial: b.partial != 0,
                                             missingShards: array(b.missing_shards, b.n_missing_shards)))
         case SIGHTLINE__V1__RESPONSE__BODY_ADD:
-            body = .add(added: m.add.pointee.added, ignored: m.add.pointee.ignored)
+            body = .add(added: m.add.pointee.added, ignored: m.add.pointee.ignored,
+                        ignoredIDs: array(m.add.pointee.ignored_ids, m.add.pointee.n_ignored_ids))
         case SIGHTLINE__V1__RESPONSE__BODY_DELETE:
             body = .delete(deleted: m.delete_.pointee.deleted)
         case SIGHTLINE__V1__RESPONSE__BODY_STATS:

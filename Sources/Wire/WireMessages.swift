@@ -186,9 +186,12 @@ public enum ErrorCode: UInt32, Sendable, Equatable {
 public struct ErrorReply: Sendable, Equatable, Error, CustomStringConvertible {
     public var code: ErrorCode
     public var message: String
-    public init(_ code: ErrorCode, _ message: String) {
+    /// A failed add: the ids that did commit everywhere they had to.
+    public var committedIDs: [UInt64]
+    public init(_ code: ErrorCode, _ message: String, committedIDs: [UInt64] = []) {
         self.code = code
         self.message = message
+        self.committedIDs = committedIDs
     }
     public var description: String { "\(code): \(message)" }
 }
@@ -289,7 +292,8 @@ public enum ResponseBody: Sendable, Equatable {
     case error(ErrorReply)
     case search(SearchReply)
     case searchBatch(SearchReply)
-    case add(added: UInt64, ignored: UInt64)
+    /// `ignoredIDs`: from a worker, the ids it already held (the coordinator answers with counts only).
+    case add(added: UInt64, ignored: UInt64, ignoredIDs: [UInt64] = [])
     case delete(deleted: UInt64)
     case stats(shards: [ShardStatsReply], totalVectors: UInt64)
     case health(HealthReply)

@@ -16,8 +16,8 @@ extension Worker {
         case .searchBatch(let batch, let options):
             return .searchBatch(try search(batch, options, deadline: deadline))
         case .add(let batch):
-            let (added, ignored) = try add(batch)
-            return .add(added: added, ignored: ignored)
+            let (added, ignoredIDs) = try add(batch)
+            return .add(added: added, ignored: UInt64(ignoredIDs.count), ignoredIDs: ignoredIDs)
         case .delete(let ids):
             return .delete(deleted: try delete(ids))
         case .stats:
@@ -78,7 +78,8 @@ extension Worker {
         return SearchReply(results: results)
     }
 
-    func add(_ batch: AddBatch) throws -> (UInt64, UInt64) {
+    /// Stores the batch; returns how many were new and the ids already held (left as they were).
+    func add(_ batch: AddBatch) throws -> (UInt64, [UInt64]) {
         try writeLock.withLock { _ in
             let current = try snapshot()
             guard batch.codebookVersion == current.version else {
@@ -116,7 +117,7 @@ extension Worker {
                 next.append(freshVectors, ids: fresh.map { ids[$0] }, lists: fresh.map { lists[$0] }, codes: freshCodes)
                 install(next)
             }
-            return (UInt64(fresh.count), UInt64(batch.ids.count - fresh.count))
+            return (UInt64(fresh.count), batch.ids.indices.filter { !inserted[$0] }.map { batch.ids[$0] })
         }
     }
 

@@ -49,6 +49,8 @@ struct CoordinatorCommand: ParsableCommand {
         let status = ServiceRunner.run(component: "coordinator", threads: service.threads ?? 8,
                                        maxFrameBytes: service.maxFrameBytes, maxConnections: service.maxConnections) { log in
             let clusterConfig = try ClusterConfig(parsing: try String(contentsOfFile: config, encoding: .utf8))
+            // One coordinator per catalog: two would route by maps that drift apart.
+            let lock = try ProcessLock(directory: clusterConfig.dataDirectory, name: "coordinator", what: "coordinator")
             let catalog = try CatalogDatabase(directory: clusterConfig.dataDirectory, cluster: clusterConfig.cluster)
             let codebookFile = try loadCodebooks(clusterConfig, catalog: catalog, log: log)
             // [tls]: clients reach the coordinator over TLS, and it presents its certificate to the workers.
@@ -66,7 +68,7 @@ struct CoordinatorCommand: ParsableCommand {
                     coordinator.checkWorkers()
                     coordinator.startHealthLoop()
                 },
-                beforeClosing: { coordinator.stop() })
+                beforeClosing: { withExtendedLifetime(lock) { coordinator.stop() } })
         }
         if status != 0 { throw ExitCode(status) }
     }

@@ -131,7 +131,7 @@ import Wire
             case .searchBatch(let batch, _):
                 body = .searchBatch(SearchReply(results: Array(repeating: NeighborList(ids: [], distances: []), count: batch.count)))
             case .add(let batch):
-                body = .add(added: .max, ignored: .max - UInt64(batch.ids.count) + 1)
+                body = .add(added: .max, ignored: .max - UInt64(batch.ids.count) + 1, ignoredIDs: Array(repeating: 7, count: 100_000))
             case .fetchVectors(let ids):
                 body = .fetchVectors(FetchedVectors(dimension: 16, found: ids, values: [1, 2, 3], approximate: false))
             default:

@@ -189,6 +189,12 @@ final class LocalCluster: @unchecked Sendable {
         process.waitUntilExit()
     }
 
+    /// Sends `signal` (e.g. SIGSTOP, SIGCONT) to a worker without waiting for it to end.
+    func signal(shard: Int, _ signal: Int32) {
+        guard let process = workers[shard], process.isRunning else { return }
+        Glibc.kill(process.processIdentifier, signal)
+    }
+
     func stop() {
         for process in [coordinator].compactMap({ $0 }) + workers.values where process.isRunning {
             Glibc.kill(process.processIdentifier, SIGTERM)

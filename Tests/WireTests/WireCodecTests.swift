@@ -79,6 +79,8 @@ import Testing
             .search(SearchReply(results: [NeighborList(ids: [1, 2], distances: [0.5, 0.75])], partial: true, missingShards: [1])),
             .searchBatch(SearchReply(results: [NeighborList(ids: [1], distances: [0]), NeighborList(ids: [], distances: [])])),
             .add(added: 3, ignored: 1),
+            .add(added: 1, ignored: 2, ignoredIDs: [5, .max]),
+            .error(ErrorReply(.unavailable, "shard 1 did not commit", committedIDs: [1, 2, 3])),
             .delete(deleted: 2),
             .stats(shards: [stats], totalVectors: 10),
             .health(HealthReply(cluster: "c", shard: 1, codebookVersion: 5, vectorCount: 6, state: "serving", shards: [stats])),

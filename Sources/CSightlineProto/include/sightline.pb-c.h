@@ -269,10 +269,16 @@ struct  Sightline__V1__Error
   ProtobufCMessage base;
   Sightline__V1__ErrorCode code;
   char *message;
+  /*
+   * A failed add: the ids that every shard involved did commit (stored and searchable); the
+   * others may be retried.
+   */
+  size_t n_committed_ids;
+  uint64_t *committed_ids;
 };
 #define SIGHTLINE__V1__ERROR__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__error__descriptor) \
-    , SIGHTLINE__V1__ERROR_CODE__ERROR_CODE_UNSPECIFIED, (char *)protobuf_c_empty_string }
+    , SIGHTLINE__V1__ERROR_CODE__ERROR_CODE_UNSPECIFIED, (char *)protobuf_c_empty_string, 0,NULL }
 
 
 /*
@@ -405,10 +411,15 @@ struct  Sightline__V1__AddResponse
    */
   uint64_t added;
   uint64_t ignored;
+  /*
+   * From a worker: which ids were already present (their labels and keys stay as they were).
+   */
+  size_t n_ignored_ids;
+  uint64_t *ignored_ids;
 };
 #define SIGHTLINE__V1__ADD_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__add_response__descriptor) \
-    , 0, 0 }
+    , 0, 0, 0,NULL }
 
 
 struct  Sightline__V1__DeleteRequest

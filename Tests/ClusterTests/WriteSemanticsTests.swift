@@ -1,0 +1,80 @@
+import ClusterClient
+import ClusterModel
+import Foundation
+import Testing
+import VectorMath
+import Wire
+
+/// What a client learns from an add that not every shard committed, and when labels change.
+@Suite struct WriteSemanticsTests {
+    /// Answers adds with `error` and passes every other request to `worker`.
+    static func failingAdds(_ error: ErrorReply, else worker: @escaping @Sendable ([UInt8]) -> [UInt8]) -> @Sendable ([UInt8]) -> [UInt8] {
+        { frame in
+            guard let request = try? WireCodec.decodeRequest(frame), case .add = request.body else { return worker(frame) }
+            return WireCodec.encode(Response(requestID: request.envelope.requestID, body: .error(error)))
+        }
+    }
+
+    func failure(_ body: () throws -> Void) -> ErrorReply? {
+        do { try body() } catch ClientError.server(let reply) { return reply } catch { Issue.record("\(error)") }
+        return nil
+    }
+
+    @Test func aFailedAddNamesWhatCommittedAndSaysWhetherARetryCanPass() throws {
+        let cluster = try InProcessCluster(workerCount: 3)
+        let client = cluster.client()
+        let worker = cluster.workers[1]
+        let ids = (UInt64(0) ..< 30).map { $0 }
+        let batch = AddBatch(ids: ids, vectors: SmallData.batch(SmallData.base.slice(0 ..< 30)))
+        let shards = (0 ..< 3).map { ShardID(UInt32($0)) }
+        let elsewhere = ids.filter { Rendezvous.owner(of: $0, among: shards) != ShardID(1) }
+        try #require(!elsewhere.isEmpty && elsewhere.count < ids.count)
+
+        // A shard that refuses for a reason a retry cannot change: its code, not "unavailable".
+        let conflicting = Self.failingAdds(ErrorReply(.conflict, "other codebooks")) { worker.handle($0) }
+        cluster.network.listen(cluster.workerURLs[1], handler: conflicting)
+        let conflict = try #require(failure { _ = try client.add(batch) })
+        #expect(conflict.code == .conflict && !conflict.message.contains("retry"), "\(conflict)")
+        #expect(conflict.committedIDs == elsewhere)
+        #expect(conflict.message.contains("\(elsewhere.count) of 30 ids committed"), "\(conflict.message)")
+
+        // A shard that may pass later, or that cannot be reached: unavailable, and worth a retry.
+        cluster.network.listen(cluster.workerURLs[1], handler: Self.failingAdds(ErrorReply(.unavailable, "busy")) { worker.handle($0) })
+        let busy = try #require(failure { _ = try client.add(batch) })
+        #expect(busy.code == .unavailable && busy.message.contains("retry") && busy.committedIDs == elsewhere, "\(busy)")
+        cluster.network.close(cluster.workerURLs[1])
+        let gone = try #require(failure { _ = try client.add(batch, deadlineMilliseconds: 300) })
+        #expect(gone.code == .unavailable && gone.committedIDs == elsewhere, "\(gone)")
+
+        // The retry stores exactly the rest.
+        cluster.network.listen(cluster.workerURLs[1]) { worker.handle($0) }
+        cluster.coordinator.checkWorkers()
+        let retried = try client.add(batch)
+        #expect(retried.added == UInt64(ids.count - elsewhere.count) && retried.ignored == UInt64(elsewhere.count))
+    }
+
+    @Test func aRepeatedAddChangesNoLabelOrKey() throws {
+        let cluster = try InProcessCluster(workerCount: 2)
+        let client = cluster.client()
+        let vectors = SmallData.batch(SmallData.base.slice(0 ..< 5))
+        let ids = (UInt64(100) ..< 105).map { $0 }
+        _ = try client.add(AddBatch(ids: ids, vectors: vectors, labels: Array(repeating: 1, count: 5), keys: ids.map { "first-\($0)" }))
+        let repeated = try client.add(AddBatch(ids: ids, vectors: vectors, labels: Array(repeating: 2, count: 5),
+                                               keys: ids.map { "second-\($0)" }))
+        #expect(repeated.added == 0 && repeated.ignored == 5)
+        func identify(_ row: Int) throws -> IdentifyReply {
+            guard case .identify(let reply) = try client.call(.identify(vector: Array(SmallData.base.row(row)), threshold: 1e9, nprobe: 16))
+            else { throw ClientError.unexpectedReply("not identify") }
+            return reply
+        }
+        for row in 0 ..< 5 {
+            let found = try identify(row)
+            #expect(found.found && found.id == ids[row] && found.label == 1 && found.key == "first-\(ids[row])", "\(found)")
+        }
+        // A delete and an add store the id again: the new label and key count.
+        _ = try client.call(.delete(ids: [ids[0]]))
+        _ = try client.add(AddBatch(ids: [ids[0]], vectors: SmallData.batch(SmallData.base.slice(0 ..< 1)), labels: [3], keys: ["third"]))
+        let again = try identify(0)
+        #expect(again.label == 3 && again.key == "third", "\(again)")
+    }
+}
