@@ -90,8 +90,8 @@ let package = Package(
         .executableTarget(
             name: "sightline",
             dependencies: [
-                "Workflows", "Datasets", "VectorIndex", "RetrievalEval", "VectorMath", "ClusterClient", "Wire", "Transport", "Descriptors",
-                "ErrorKinds", "ProcessRuntime", argumentParser,
+                "Workflows", "Datasets", "VectorIndex", "RetrievalEval", "VectorMath", "ClusterClient", "ClusterModel", "Wire", "Transport",
+                "Descriptors", "ErrorKinds", "ProcessRuntime", argumentParser,
             ]),
 
         .testTarget(name: "VectorMathTests", dependencies: ["VectorMath"]),

@@ -1988,6 +1988,141 @@ void   sightline__v1__cluster_status__free_unpacked
   assert(message->base.descriptor == &sightline__v1__cluster_status__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   sightline__v1__backup_request__init
+                     (Sightline__V1__BackupRequest         *message)
+{
+  static const Sightline__V1__BackupRequest init_value = SIGHTLINE__V1__BACKUP_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sightline__v1__backup_request__get_packed_size
+                     (const Sightline__V1__BackupRequest *message)
+{
+  assert(message->base.descriptor == &sightline__v1__backup_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sightline__v1__backup_request__pack
+                     (const Sightline__V1__BackupRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sightline__v1__backup_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sightline__v1__backup_request__pack_to_buffer
+                     (const Sightline__V1__BackupRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sightline__v1__backup_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sightline__V1__BackupRequest *
+       sightline__v1__backup_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sightline__V1__BackupRequest *)
+     protobuf_c_message_unpack (&sightline__v1__backup_request__descriptor,
+                                allocator, len, data);
+}
+void   sightline__v1__backup_request__free_unpacked
+                     (Sightline__V1__BackupRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sightline__v1__backup_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sightline__v1__backup_part__init
+                     (Sightline__V1__BackupPart         *message)
+{
+  static const Sightline__V1__BackupPart init_value = SIGHTLINE__V1__BACKUP_PART__INIT;
+  *message = init_value;
+}
+size_t sightline__v1__backup_part__get_packed_size
+                     (const Sightline__V1__BackupPart *message)
+{
+  assert(message->base.descriptor == &sightline__v1__backup_part__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sightline__v1__backup_part__pack
+                     (const Sightline__V1__BackupPart *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sightline__v1__backup_part__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sightline__v1__backup_part__pack_to_buffer
+                     (const Sightline__V1__BackupPart *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sightline__v1__backup_part__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sightline__V1__BackupPart *
+       sightline__v1__backup_part__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sightline__V1__BackupPart *)
+     protobuf_c_message_unpack (&sightline__v1__backup_part__descriptor,
+                                allocator, len, data);
+}
+void   sightline__v1__backup_part__free_unpacked
+                     (Sightline__V1__BackupPart *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sightline__v1__backup_part__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sightline__v1__backup_response__init
+                     (Sightline__V1__BackupResponse         *message)
+{
+  static const Sightline__V1__BackupResponse init_value = SIGHTLINE__V1__BACKUP_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t sightline__v1__backup_response__get_packed_size
+                     (const Sightline__V1__BackupResponse *message)
+{
+  assert(message->base.descriptor == &sightline__v1__backup_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sightline__v1__backup_response__pack
+                     (const Sightline__V1__BackupResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sightline__v1__backup_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sightline__v1__backup_response__pack_to_buffer
+                     (const Sightline__V1__BackupResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sightline__v1__backup_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sightline__V1__BackupResponse *
+       sightline__v1__backup_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sightline__V1__BackupResponse *)
+     protobuf_c_message_unpack (&sightline__v1__backup_response__descriptor,
+                                allocator, len, data);
+}
+void   sightline__v1__backup_response__free_unpacked
+                     (Sightline__V1__BackupResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sightline__v1__backup_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor sightline__v1__envelope__field_descriptors[5] =
 {
   {
@@ -2078,7 +2213,7 @@ const ProtobufCMessageDescriptor sightline__v1__envelope__descriptor =
   (ProtobufCMessageInit) sightline__v1__envelope__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sightline__v1__request__field_descriptors[18] =
+static const ProtobufCFieldDescriptor sightline__v1__request__field_descriptors[19] =
 {
   {
     "envelope",
@@ -2296,9 +2431,22 @@ static const ProtobufCFieldDescriptor sightline__v1__request__field_descriptors[
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "backup",
+    27,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sightline__V1__Request, body_case),
+    offsetof(Sightline__V1__Request, backup),
+    &sightline__v1__backup_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sightline__v1__request__field_indices_by_name[] = {
   3,   /* field[3] = add */
+  18,   /* field[18] = backup */
   17,   /* field[17] = cluster_change */
   16,   /* field[16] = cluster_status */
   8,   /* field[8] = codebook_fetch */
@@ -2321,7 +2469,7 @@ static const ProtobufCIntRange sightline__v1__request__number_ranges[2 + 1] =
 {
   { 1, 0 },
   { 10, 1 },
-  { 0, 18 }
+  { 0, 19 }
 };
 const ProtobufCMessageDescriptor sightline__v1__request__descriptor =
 {
@@ -2331,14 +2479,14 @@ const ProtobufCMessageDescriptor sightline__v1__request__descriptor =
   "Sightline__V1__Request",
   "sightline.v1",
   sizeof(Sightline__V1__Request),
-  18,
+  19,
   sightline__v1__request__field_descriptors,
   sightline__v1__request__field_indices_by_name,
   2,  sightline__v1__request__number_ranges,
   (ProtobufCMessageInit) sightline__v1__request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sightline__v1__response__field_descriptors[19] =
+static const ProtobufCFieldDescriptor sightline__v1__response__field_descriptors[20] =
 {
   {
     "request_id",
@@ -2568,9 +2716,22 @@ static const ProtobufCFieldDescriptor sightline__v1__response__field_descriptors
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "backup",
+    27,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sightline__V1__Response, body_case),
+    offsetof(Sightline__V1__Response, backup),
+    &sightline__v1__backup_response__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sightline__v1__response__field_indices_by_name[] = {
   4,   /* field[4] = add */
+  19,   /* field[19] = backup */
   18,   /* field[18] = cluster_change */
   17,   /* field[17] = cluster_status */
   9,   /* field[9] = codebook_fetch */
@@ -2594,7 +2755,7 @@ static const ProtobufCIntRange sightline__v1__response__number_ranges[2 + 1] =
 {
   { 1, 0 },
   { 10, 2 },
-  { 0, 19 }
+  { 0, 20 }
 };
 const ProtobufCMessageDescriptor sightline__v1__response__descriptor =
 {
@@ -2604,7 +2765,7 @@ const ProtobufCMessageDescriptor sightline__v1__response__descriptor =
   "Sightline__V1__Response",
   "sightline.v1",
   sizeof(Sightline__V1__Response),
-  19,
+  20,
   sightline__v1__response__field_descriptors,
   sightline__v1__response__field_indices_by_name,
   2,  sightline__v1__response__number_ranges,
@@ -5458,6 +5619,241 @@ const ProtobufCMessageDescriptor sightline__v1__cluster_status__descriptor =
   sightline__v1__cluster_status__field_indices_by_name,
   1,  sightline__v1__cluster_status__number_ranges,
   (ProtobufCMessageInit) sightline__v1__cluster_status__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue sightline__v1__backup_request__action__enum_values_by_number[3] =
+{
+  { "SNAPSHOT", "SIGHTLINE__V1__BACKUP_REQUEST__ACTION__SNAPSHOT", 0 },
+  { "READ", "SIGHTLINE__V1__BACKUP_REQUEST__ACTION__READ", 1 },
+  { "FINISH", "SIGHTLINE__V1__BACKUP_REQUEST__ACTION__FINISH", 2 },
+};
+static const ProtobufCIntRange sightline__v1__backup_request__action__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex sightline__v1__backup_request__action__enum_values_by_name[3] =
+{
+  { "FINISH", 2 },
+  { "READ", 1 },
+  { "SNAPSHOT", 0 },
+};
+const ProtobufCEnumDescriptor sightline__v1__backup_request__action__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "sightline.v1.BackupRequest.Action",
+  "Action",
+  "Sightline__V1__BackupRequest__Action",
+  "sightline.v1",
+  3,
+  sightline__v1__backup_request__action__enum_values_by_number,
+  3,
+  sightline__v1__backup_request__action__enum_values_by_name,
+  1,
+  sightline__v1__backup_request__action__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCFieldDescriptor sightline__v1__backup_request__field_descriptors[5] =
+{
+  {
+    "action",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__BackupRequest, action),
+    &sightline__v1__backup_request__action__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "catalog",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__BackupRequest, catalog),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shard",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__BackupRequest, shard),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "offset",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__BackupRequest, offset),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "length",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__BackupRequest, length),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sightline__v1__backup_request__field_indices_by_name[] = {
+  0,   /* field[0] = action */
+  1,   /* field[1] = catalog */
+  4,   /* field[4] = length */
+  3,   /* field[3] = offset */
+  2,   /* field[2] = shard */
+};
+static const ProtobufCIntRange sightline__v1__backup_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor sightline__v1__backup_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sightline.v1.BackupRequest",
+  "BackupRequest",
+  "Sightline__V1__BackupRequest",
+  "sightline.v1",
+  sizeof(Sightline__V1__BackupRequest),
+  5,
+  sightline__v1__backup_request__field_descriptors,
+  sightline__v1__backup_request__field_indices_by_name,
+  1,  sightline__v1__backup_request__number_ranges,
+  (ProtobufCMessageInit) sightline__v1__backup_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sightline__v1__backup_part__field_descriptors[3] =
+{
+  {
+    "catalog",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__BackupPart, catalog),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shard",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__BackupPart, shard),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "bytes",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__BackupPart, bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sightline__v1__backup_part__field_indices_by_name[] = {
+  2,   /* field[2] = bytes */
+  0,   /* field[0] = catalog */
+  1,   /* field[1] = shard */
+};
+static const ProtobufCIntRange sightline__v1__backup_part__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor sightline__v1__backup_part__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sightline.v1.BackupPart",
+  "BackupPart",
+  "Sightline__V1__BackupPart",
+  "sightline.v1",
+  sizeof(Sightline__V1__BackupPart),
+  3,
+  sightline__v1__backup_part__field_descriptors,
+  sightline__v1__backup_part__field_indices_by_name,
+  1,  sightline__v1__backup_part__number_ranges,
+  (ProtobufCMessageInit) sightline__v1__backup_part__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sightline__v1__backup_response__field_descriptors[2] =
+{
+  {
+    "parts",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sightline__V1__BackupResponse, n_parts),
+    offsetof(Sightline__V1__BackupResponse, parts),
+    &sightline__v1__backup_part__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "data",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__BackupResponse, data),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sightline__v1__backup_response__field_indices_by_name[] = {
+  1,   /* field[1] = data */
+  0,   /* field[0] = parts */
+};
+static const ProtobufCIntRange sightline__v1__backup_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sightline__v1__backup_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sightline.v1.BackupResponse",
+  "BackupResponse",
+  "Sightline__V1__BackupResponse",
+  "sightline.v1",
+  sizeof(Sightline__V1__BackupResponse),
+  2,
+  sightline__v1__backup_response__field_descriptors,
+  sightline__v1__backup_response__field_indices_by_name,
+  1,  sightline__v1__backup_response__number_ranges,
+  (ProtobufCMessageInit) sightline__v1__backup_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCEnumValue sightline__v1__error_code__enum_values_by_number[9] =

@@ -34,6 +34,8 @@ extension Coordinator {
             return .clusterStatus(clusterStatus())
         case .clusterChange(let change):
             return .clusterChange(try changeCluster(change))
+        case .backup(let step):
+            return .backup(try backup(step))
         case .verify(let query):
             return try verify(query, deadlineMilliseconds: deadlineMilliseconds)
         case .identify(let vector, let threshold, let nprobe):

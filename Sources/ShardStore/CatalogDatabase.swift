@@ -7,6 +7,9 @@ public final class CatalogDatabase: @unchecked Sendable {
     // Safe: every access goes through `database`, which serialises calls.
     let database: SQLiteDatabase
 
+    /// A consistent copy of the catalog at `path` (SQLite's online backup API); its size in bytes.
+    public func backup(to path: String) throws(StoreError) -> UInt64 { try database.backup(to: path) }
+
     public init(directory: String, cluster: String) throws(StoreError) {
         database = try openClusterDatabase(directory: directory, file: "catalog.sqlite", cluster: cluster, schema: """
             CREATE TABLE IF NOT EXISTS collections (

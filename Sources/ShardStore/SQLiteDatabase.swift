@@ -8,8 +8,8 @@ let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 /// is what makes the `@unchecked Sendable` safe; callers run it on their own threads, never on
 /// Swift's cooperative pool.
 public final class SQLiteDatabase: @unchecked Sendable {
-    private var handle: OpaquePointer?
-    private let lock = NSRecursiveLock()
+    var handle: OpaquePointer?
+    let lock = NSRecursiveLock()
     public let path: String
 
     public init(path: String) throws(StoreError) {

@@ -25,6 +25,9 @@ public final class ShardDatabase: @unchecked Sendable {
     // Safe: every access goes through `database`, which serialises calls.
     let database: SQLiteDatabase
 
+    /// A consistent copy of the shard at `path` (SQLite's online backup API); its size in bytes.
+    public func backup(to path: String) throws(StoreError) -> UInt64 { try database.backup(to: path) }
+
     /// Opens or creates the shard in `directory` for `cluster` and `shard`; refuses a directory of
     /// another cluster or of another shard (a directory from before shard ids were recorded takes
     /// the first shard it is opened as).

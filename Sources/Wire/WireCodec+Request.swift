@@ -137,6 +137,20 @@ extension WireCodec {
             body.pointee.to_shard = query.toShard
             message.pointee.body_case = SIGHTLINE__V1__REQUEST__BODY_SHARD_FLOW
             message.pointee.shard_flow = body
+        case .backup(let step):
+            let body = arena.message(Sightline__V1__BackupRequest.self) { sightline__v1__backup_request__init($0) }
+            switch step {
+            case .snapshot: body.pointee.action = SIGHTLINE__V1__BACKUP_REQUEST__ACTION__SNAPSHOT
+            case .finish: body.pointee.action = SIGHTLINE__V1__BACKUP_REQUEST__ACTION__FINISH
+            case .read(let shard, let offset, let length):
+                body.pointee.action = SIGHTLINE__V1__BACKUP_REQUEST__ACTION__READ
+                body.pointee.catalog = shard == nil ? 1 : 0
+                body.pointee.shard = shard ?? 0
+                body.pointee.offset = offset
+                body.pointee.length = UInt32(clamping: length)
+            }
+            message.pointee.body_case = SIGHTLINE__V1__REQUEST__BODY_BACKUP
+            message.pointee.backup = body
         case .clusterStatus:
             message.pointee.body_case = SIGHTLINE__V1__REQUEST__BODY_CLUSTER_STATUS
             message.pointee.cluster_status = arena.message(Sightline__V1__ClusterStatusRequest.self) {
@@ -284,6 +298,18 @@ extension WireCodec {
                 throw .malformed("unknown shard flow action \(b.action.rawValue)")
             }
             body = .shardFlow(FlowQuery(action: action, fromShard: b.from_shard, toShard: b.to_shard))
+        case SIGHTLINE__V1__REQUEST__BODY_BACKUP:
+            let b = m.backup.pointee
+            switch b.action {
+            case SIGHTLINE__V1__BACKUP_REQUEST__ACTION__SNAPSHOT: body = .backup(.snapshot)
+            case SIGHTLINE__V1__BACKUP_REQUEST__ACTION__FINISH: body = .backup(.finish)
+            case SIGHTLINE__V1__BACKUP_REQUEST__ACTION__READ:
+                guard (1 ... UInt32(BackupStep.maxPiece)).contains(b.length) else {
+                    throw .malformed("a backup read asks for 1…\(BackupStep.maxPiece) bytes, not \(b.length)")
+                }
+                body = .backup(.read(shard: b.catalog != 0 ? nil : b.shard, offset: b.offset, length: Int(b.length)))
+            default: throw .malformed("unknown backup action \(b.action.rawValue)")
+            }
         case SIGHTLINE__V1__REQUEST__BODY_CLUSTER_STATUS:
             body = .clusterStatus
         case SIGHTLINE__V1__REQUEST__BODY_CLUSTER_CHANGE:

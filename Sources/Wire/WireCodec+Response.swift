@@ -208,6 +208,22 @@ extension WireCodec {
             body.pointee.dropped = reply.dropped
             message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_SHARD_FLOW
             message.pointee.shard_flow = body
+        case .backup(let reply):
+            let body = arena.message(Sightline__V1__BackupResponse.self) { sightline__v1__backup_response__init($0) }
+            switch reply {
+            case .data(let data): body.pointee.data = arena.binary(data)
+            case .parts(let parts):
+                body.pointee.n_parts = parts.count
+                body.pointee.parts = arena.copy(parts.map { part -> UnsafeMutablePointer<Sightline__V1__BackupPart>? in
+                    let pointer = arena.message(Sightline__V1__BackupPart.self) { sightline__v1__backup_part__init($0) }
+                    pointer.pointee.catalog = part.shard == nil ? 1 : 0
+                    pointer.pointee.shard = part.shard ?? 0
+                    pointer.pointee.bytes = part.bytes
+                    return pointer
+                })
+            }
+            message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_BACKUP
+            message.pointee.backup = body
         case .clusterStatus(let reply):
             message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_CLUSTER_STATUS
             message.pointee.cluster_status = clusterStatus(reply)
@@ -338,6 +354,15 @@ extension WireCodec {
             let b = m.shard_flow.pointee
             body = .shardFlow(FlowReply(flows: flows(b.flows, b.n_flows), listCounts: array(b.list_counts, b.n_list_counts),
                                         listDigests: array(b.list_digests, b.n_list_digests), dropped: b.dropped))
+        case SIGHTLINE__V1__RESPONSE__BODY_BACKUP:
+            let b = m.backup.pointee
+            if b.n_parts > 0 {
+                body = .backup(.parts(array(b.parts, b.n_parts).compactMap { $0 }.map {
+                    BackupPart(shard: $0.pointee.catalog != 0 ? nil : $0.pointee.shard, bytes: $0.pointee.bytes)
+                }))
+            } else {
+                body = .backup(.data(bytes(b.data)))
+            }
         case SIGHTLINE__V1__RESPONSE__BODY_CLUSTER_STATUS:
             body = .clusterStatus(clusterStatus(m.cluster_status.pointee))
         case SIGHTLINE__V1__RESPONSE__BODY_CLUSTER_CHANGE:

@@ -122,6 +122,7 @@ public enum RequestBody: Sendable, Equatable {
     case shardFlow(FlowQuery)
     case clusterStatus
     case clusterChange(ClusterChangeRequest)
+    case backup(BackupStep)
 
     /// The body's field number in `Proto/sightline.proto` (`Request.body`).
     public var fieldNumber: UInt64 {
@@ -143,6 +144,7 @@ public enum RequestBody: Sendable, Equatable {
         case .shardFlow: return 24
         case .clusterStatus: return 25
         case .clusterChange: return 26
+        case .backup: return 27
         }
     }
 
@@ -163,6 +165,7 @@ public enum RequestBody: Sendable, Equatable {
             10: "search", 11: "search_batch", 12: "add", 13: "delete", 14: "stats", 15: "health", 16: "codebook_push",
             17: "codebook_fetch", 18: "shard_transfer", 19: "verify", 20: "identify", 21: "fetch_vectors",
             22: "placement_update", 23: "shard_export", 24: "shard_flow", 25: "cluster_status", 26: "cluster_change",
+            27: "backup",
         ]
         return names[field] ?? "field \(field)"
     }
@@ -308,6 +311,7 @@ public enum ResponseBody: Sendable, Equatable {
     case shardFlow(FlowReply)
     case clusterStatus(ClusterStatusReply)
     case clusterChange(ClusterStatusReply)
+    case backup(BackupReply)
 }
 
 public struct Response: Sendable, Equatable {

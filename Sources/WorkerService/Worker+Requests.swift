@@ -22,6 +22,8 @@ extension Worker {
             return .delete(deleted: try delete(ids))
         case .stats:
             return .stats(shards: [stats()], totalVectors: UInt64(currentCount()))
+        case .backup(let step):
+            return .backup(try backup(step))
         case .health:
             let current = index.withLock { $0 }
             return .health(HealthReply(cluster: settings.cluster, shard: settings.shard.rawValue, codebookVersion: current?.version ?? 0,

@@ -26,8 +26,9 @@ public final class Worker: Sendable {
     static let maxTombstones = 1 << 20
     /// Moves run here, at the lowest priority: a move takes the CPU that searches leave idle.
     let moveLane = BackgroundLane(name: "sightline-move")
-    /// Field numbers of the bodies a move sends (shard_transfer, placement_update, shard_export, shard_flow).
-    static let moveBodies: Set<UInt64> = [18, 22, 23, 24]
+    /// Field numbers of the bulk bodies: a move's (shard_transfer, placement_update, shard_export,
+    /// shard_flow) and a backup's.
+    static let moveBodies: Set<UInt64> = [18, 22, 23, 24, 27]
     let log: @Sendable (String) -> Void
     let gate: RequestGate
     /// Queries searched between two deadline checks (a multiple of the index's chunk of 32).
@@ -79,6 +80,25 @@ public final class Worker: Sendable {
     func install(_ next: ShardIndex) {
         var replaced: ShardIndex? = next
         index.withLock { swap(&$0, &replaced) }
+    }
+
+    /// A backup's steps: a consistent copy of the shard in the data directory, its pieces, its removal.
+    func backup(_ step: BackupStep) throws -> BackupReply {
+        let copy = BackupCopy(directory: settings.dataDirectory)
+        switch step {
+        case .snapshot:
+            let bytes = try store.backup(to: copy.path)
+            log("shard \(settings.shard): backup copy of \(bytes) bytes made")
+            return .parts([BackupPart(shard: settings.shard.rawValue, bytes: bytes)])
+        case .read(let shard, let offset, let length):
+            guard shard == settings.shard.rawValue else {
+                throw ErrorReply(.badRequest, "this worker holds shard \(settings.shard), not \(shard.map(String.init) ?? "the catalog")")
+            }
+            return .data(try copy.read(offset: offset, length: length))
+        case .finish:
+            copy.remove()
+            return .data([])
+        }
     }
 
     /// The placements recorded in the data directory.

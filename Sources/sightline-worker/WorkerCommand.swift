@@ -51,6 +51,8 @@ struct WorkerCommand: ParsableCommand {
             }
             var settings = WorkerSettings(cluster: cluster, shard: ShardID(shard), token: resolvedToken, dataDirectory: data)
             settings.maxFrameBytes = service.maxFrameBytes
+            // One worker per data directory (and none while a backup is restored into it).
+            let lock = try ProcessLock(directory: data, name: "worker", what: "worker")
             let worker = try Worker(settings: settings, log: log)
             // Only the coordinator, with a certificate of the cluster's CA, may talk to a worker.
             let tls = service.tlsCa.map {
@@ -58,7 +60,8 @@ struct WorkerCommand: ParsableCommand {
                             requiresClientCertificate: true)
             }
             return ServiceLaunch(listen: listen, tls: tls, handler: { worker.handle($0) },
-                                 summary: "data \(data)\(tls == nil ? "" : ", TLS")")
+                                 summary: "data \(data)\(tls == nil ? "" : ", TLS")",
+                                 beforeClosing: { withExtendedLifetime(lock) {} })
         }
         if status != 0 { throw ExitCode(status) }
     }

@@ -13,9 +13,11 @@ struct ClusterCommand: ParsableCommand {
             The coordinator's catalog holds the shard map (which worker holds which shard); ids are placed over its shards \
             by rendezvous hashing. add-worker and remove-worker start a move that copies the vectors that change owner, \
             verifies the copies, switches the map and then deletes at the old owners, while searches and writes go on. \
+            backup copies the catalog and every shard as of one moment; restore puts such a copy back. \
             These commands need the cluster token.
             """,
-        subcommands: [ClusterStatusCommand.self, AddWorkerCommand.self, RemoveWorkerCommand.self, RebalanceCommand.self])
+        subcommands: [ClusterStatusCommand.self, AddWorkerCommand.self, RemoveWorkerCommand.self, RebalanceCommand.self,
+                      BackupCommand.self, RestoreCommand.self])
 }
 
 /// Options every `cluster` command shares.

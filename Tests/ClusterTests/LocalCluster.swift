@@ -64,7 +64,7 @@ final class LocalCluster: @unchecked Sendable {
         }
         self.configuredWorkers = configuredWorkers ?? workerURLs.count
         for (shard, url) in workerURLs.prefix(self.configuredWorkers).enumerated() {
-            config += "[[workers]]\nshard = \(shard)\nurl = \"\(url)\"\n"
+            config += "[[workers]]\nshard = \(shard)\nurl = \"\(url)\"\ndata = \"\(folder)/worker-\(shard)\"\n"
         }
         configPath = "\(folder)/cluster.toml"
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)

@@ -42,6 +42,10 @@ import Testing
         .shardFlow(FlowQuery(action: .digest, fromShard: 1, toShard: .max)),
         .shardFlow(FlowQuery(action: .drop, fromShard: 2, toShard: 0)),
         .clusterStatus,
+        .backup(.snapshot),
+        .backup(.finish),
+        .backup(.read(shard: nil, offset: 5, length: 100)),
+        .backup(.read(shard: 3, offset: .max, length: BackupStep.maxPiece)),
         .clusterChange(ClusterChangeRequest(change: .addWorker(url: "tcp://10.0.0.5:7001", host: "w5"), dryRun: true, rate: 1000)),
         .clusterChange(ClusterChangeRequest(change: .addWorker(url: "", host: ""))),
         .clusterChange(ClusterChangeRequest(change: .removeWorker(shard: 0), rate: .max)),
@@ -60,6 +64,13 @@ import Testing
         for (limit, expected) in [(Int.max, Int(UInt32.max)), (-5, 0)] {
             let frame = WireCodec.encode(Request(envelope: Self.envelope, body: .shardExport(after: 7, limit: limit)))
             #expect(try WireCodec.decodeRequest(frame).body == .shardExport(after: 7, limit: expected))
+        }
+    }
+
+    @Test func backupReadsOfNoBytesOrTooManyAreRefused() throws {
+        for length in [0, BackupStep.maxPiece + 1, Int.max] {
+            let frame = WireCodec.encode(Request(envelope: Self.envelope, body: .backup(.read(shard: 1, offset: 0, length: length))))
+            #expect(throws: WireError.self, "length \(length)") { try WireCodec.decodeRequest(frame) }
         }
     }
 
@@ -105,6 +116,9 @@ import Testing
             .clusterStatus(ClusterStatusReply(mapVersion: 0, shards: [],
                                               move: MoveStatus(kind: "", shard: 0, fromVersion: 0, toVersion: 0, step: ""))),
             .clusterChange(ClusterStatusReply(mapVersion: 2, shards: [], plan: flows)),
+            .backup(.parts([BackupPart(shard: nil, bytes: 10), BackupPart(shard: 2, bytes: .max)])),
+            .backup(.data([1, 2, 3])),
+            .backup(.data([])),
             .clusterChange(ClusterStatusReply(mapVersion: 3, shards: shardEntries, move: move)),
         ]
     }()

@@ -60,6 +60,9 @@ typedef struct Sightline__V1__ClusterChangeRequest Sightline__V1__ClusterChangeR
 typedef struct Sightline__V1__ShardEntry Sightline__V1__ShardEntry;
 typedef struct Sightline__V1__MoveStatus Sightline__V1__MoveStatus;
 typedef struct Sightline__V1__ClusterStatus Sightline__V1__ClusterStatus;
+typedef struct Sightline__V1__BackupRequest Sightline__V1__BackupRequest;
+typedef struct Sightline__V1__BackupPart Sightline__V1__BackupPart;
+typedef struct Sightline__V1__BackupResponse Sightline__V1__BackupResponse;
 
 
 /* --- enums --- */
@@ -80,6 +83,12 @@ typedef enum _Sightline__V1__ClusterChangeRequest__Kind {
   SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__REBALANCE = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND)
 } Sightline__V1__ClusterChangeRequest__Kind;
+typedef enum _Sightline__V1__BackupRequest__Action {
+  SIGHTLINE__V1__BACKUP_REQUEST__ACTION__SNAPSHOT = 0,
+  SIGHTLINE__V1__BACKUP_REQUEST__ACTION__READ = 1,
+  SIGHTLINE__V1__BACKUP_REQUEST__ACTION__FINISH = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SIGHTLINE__V1__BACKUP_REQUEST__ACTION)
+} Sightline__V1__BackupRequest__Action;
 typedef enum _Sightline__V1__ErrorCode {
   SIGHTLINE__V1__ERROR_CODE__ERROR_CODE_UNSPECIFIED = 0,
   /*
@@ -176,7 +185,8 @@ typedef enum {
   SIGHTLINE__V1__REQUEST__BODY_SHARD_EXPORT = 23,
   SIGHTLINE__V1__REQUEST__BODY_SHARD_FLOW = 24,
   SIGHTLINE__V1__REQUEST__BODY_CLUSTER_STATUS = 25,
-  SIGHTLINE__V1__REQUEST__BODY_CLUSTER_CHANGE = 26
+  SIGHTLINE__V1__REQUEST__BODY_CLUSTER_CHANGE = 26,
+  SIGHTLINE__V1__REQUEST__BODY_BACKUP = 27
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SIGHTLINE__V1__REQUEST__BODY__CASE)
 } Sightline__V1__Request__BodyCase;
 
@@ -203,6 +213,7 @@ struct  Sightline__V1__Request
     Sightline__V1__ShardFlowRequest *shard_flow;
     Sightline__V1__ClusterStatusRequest *cluster_status;
     Sightline__V1__ClusterChangeRequest *cluster_change;
+    Sightline__V1__BackupRequest *backup;
   };
 };
 #define SIGHTLINE__V1__REQUEST__INIT \
@@ -229,7 +240,8 @@ typedef enum {
   SIGHTLINE__V1__RESPONSE__BODY_SHARD_EXPORT = 23,
   SIGHTLINE__V1__RESPONSE__BODY_SHARD_FLOW = 24,
   SIGHTLINE__V1__RESPONSE__BODY_CLUSTER_STATUS = 25,
-  SIGHTLINE__V1__RESPONSE__BODY_CLUSTER_CHANGE = 26
+  SIGHTLINE__V1__RESPONSE__BODY_CLUSTER_CHANGE = 26,
+  SIGHTLINE__V1__RESPONSE__BODY_BACKUP = 27
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SIGHTLINE__V1__RESPONSE__BODY__CASE)
 } Sightline__V1__Response__BodyCase;
 
@@ -257,6 +269,7 @@ struct  Sightline__V1__Response
     Sightline__V1__ShardFlowResponse *shard_flow;
     Sightline__V1__ClusterStatus *cluster_status;
     Sightline__V1__ClusterStatus *cluster_change;
+    Sightline__V1__BackupResponse *backup;
   };
 };
 #define SIGHTLINE__V1__RESPONSE__INIT \
@@ -921,6 +934,63 @@ struct  Sightline__V1__ClusterStatus
 #define SIGHTLINE__V1__CLUSTER_STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__cluster_status__descriptor) \
     , 0, 0,NULL, NULL, 0,NULL, (char *)protobuf_c_empty_string }
+
+
+/*
+ * A cluster backup, driven by `sightline cluster backup`: SNAPSHOT (to the coordinator: with
+ * writes held off and no move in progress, it copies its catalog and has every worker of the
+ * map copy its shard, each with SQLite's online backup API, to a file in its data directory),
+ * then READ of each copy in pieces (the coordinator relays a shard's pieces from its worker),
+ * then FINISH (every copy is deleted). One backup at a time.
+ */
+struct  Sightline__V1__BackupRequest
+{
+  ProtobufCMessage base;
+  Sightline__V1__BackupRequest__Action action;
+  /*
+   * READ: the catalog's copy, or else the copy of `shard`.
+   */
+  protobuf_c_boolean catalog;
+  uint32_t shard;
+  uint64_t offset;
+  /*
+   * At most 16 MiB a piece.
+   */
+  uint32_t length;
+};
+#define SIGHTLINE__V1__BACKUP_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__backup_request__descriptor) \
+    , SIGHTLINE__V1__BACKUP_REQUEST__ACTION__SNAPSHOT, 0, 0, 0, 0 }
+
+
+struct  Sightline__V1__BackupPart
+{
+  ProtobufCMessage base;
+  protobuf_c_boolean catalog;
+  uint32_t shard;
+  uint64_t bytes;
+};
+#define SIGHTLINE__V1__BACKUP_PART__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__backup_part__descriptor) \
+    , 0, 0, 0 }
+
+
+struct  Sightline__V1__BackupResponse
+{
+  ProtobufCMessage base;
+  /*
+   * SNAPSHOT: the copies made (the catalog first), with their sizes.
+   */
+  size_t n_parts;
+  Sightline__V1__BackupPart **parts;
+  /*
+   * READ: the piece asked for (shorter at the end of the copy).
+   */
+  ProtobufCBinaryData data;
+};
+#define SIGHTLINE__V1__BACKUP_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__backup_response__descriptor) \
+    , 0,NULL, {0,NULL} }
 
 
 /* Sightline__V1__Envelope methods */
@@ -1759,6 +1829,63 @@ Sightline__V1__ClusterStatus *
 void   sightline__v1__cluster_status__free_unpacked
                      (Sightline__V1__ClusterStatus *message,
                       ProtobufCAllocator *allocator);
+/* Sightline__V1__BackupRequest methods */
+void   sightline__v1__backup_request__init
+                     (Sightline__V1__BackupRequest         *message);
+size_t sightline__v1__backup_request__get_packed_size
+                     (const Sightline__V1__BackupRequest   *message);
+size_t sightline__v1__backup_request__pack
+                     (const Sightline__V1__BackupRequest   *message,
+                      uint8_t             *out);
+size_t sightline__v1__backup_request__pack_to_buffer
+                     (const Sightline__V1__BackupRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sightline__V1__BackupRequest *
+       sightline__v1__backup_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sightline__v1__backup_request__free_unpacked
+                     (Sightline__V1__BackupRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sightline__V1__BackupPart methods */
+void   sightline__v1__backup_part__init
+                     (Sightline__V1__BackupPart         *message);
+size_t sightline__v1__backup_part__get_packed_size
+                     (const Sightline__V1__BackupPart   *message);
+size_t sightline__v1__backup_part__pack
+                     (const Sightline__V1__BackupPart   *message,
+                      uint8_t             *out);
+size_t sightline__v1__backup_part__pack_to_buffer
+                     (const Sightline__V1__BackupPart   *message,
+                      ProtobufCBuffer     *buffer);
+Sightline__V1__BackupPart *
+       sightline__v1__backup_part__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sightline__v1__backup_part__free_unpacked
+                     (Sightline__V1__BackupPart *message,
+                      ProtobufCAllocator *allocator);
+/* Sightline__V1__BackupResponse methods */
+void   sightline__v1__backup_response__init
+                     (Sightline__V1__BackupResponse         *message);
+size_t sightline__v1__backup_response__get_packed_size
+                     (const Sightline__V1__BackupResponse   *message);
+size_t sightline__v1__backup_response__pack
+                     (const Sightline__V1__BackupResponse   *message,
+                      uint8_t             *out);
+size_t sightline__v1__backup_response__pack_to_buffer
+                     (const Sightline__V1__BackupResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Sightline__V1__BackupResponse *
+       sightline__v1__backup_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sightline__v1__backup_response__free_unpacked
+                     (Sightline__V1__BackupResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Sightline__V1__Envelope_Closure)
@@ -1893,6 +2020,15 @@ typedef void (*Sightline__V1__MoveStatus_Closure)
 typedef void (*Sightline__V1__ClusterStatus_Closure)
                  (const Sightline__V1__ClusterStatus *message,
                   void *closure_data);
+typedef void (*Sightline__V1__BackupRequest_Closure)
+                 (const Sightline__V1__BackupRequest *message,
+                  void *closure_data);
+typedef void (*Sightline__V1__BackupPart_Closure)
+                 (const Sightline__V1__BackupPart *message,
+                  void *closure_data);
+typedef void (*Sightline__V1__BackupResponse_Closure)
+                 (const Sightline__V1__BackupResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -1946,6 +2082,10 @@ extern const ProtobufCEnumDescriptor    sightline__v1__cluster_change_request__k
 extern const ProtobufCMessageDescriptor sightline__v1__shard_entry__descriptor;
 extern const ProtobufCMessageDescriptor sightline__v1__move_status__descriptor;
 extern const ProtobufCMessageDescriptor sightline__v1__cluster_status__descriptor;
+extern const ProtobufCMessageDescriptor sightline__v1__backup_request__descriptor;
+extern const ProtobufCEnumDescriptor    sightline__v1__backup_request__action__descriptor;
+extern const ProtobufCMessageDescriptor sightline__v1__backup_part__descriptor;
+extern const ProtobufCMessageDescriptor sightline__v1__backup_response__descriptor;
 
 PROTOBUF_C__END_DECLS
 

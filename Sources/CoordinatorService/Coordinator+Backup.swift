@@ -1,0 +1,54 @@
+import ClusterModel
+import ServiceSupport
+import Wire
+
+/// A cluster backup: one consistent moment for the catalog and every shard, copied where each
+/// lives, then read piece by piece through the coordinator.
+extension Coordinator {
+    func backup(_ step: BackupStep) throws -> BackupReply {
+        let copy = BackupCopy(directory: config.dataDirectory)
+        switch step {
+        case .snapshot: return .parts(try snapshot(copy))
+        case .read(nil, let offset, let length): return .data(try copy.read(offset: offset, length: length))
+        case .read(let shard?, let offset, let length):
+            let id = ShardID(shard)
+            guard routing.withLock({ $0.current.placementShards.contains(shard) }) else {
+                throw ErrorReply(.notFound, "shard \(shard) is not in the shard map")
+            }
+            guard case .success(.backup(.data(let data))) = fanOut([id: .backup(step)], deadlineMilliseconds: 60_000)[id]!,
+                  data.count <= length else {
+                throw ErrorReply(.unavailable, "shard \(shard) did not send its backup piece at \(offset)")
+            }
+            return .data(data)
+        case .finish:
+            copy.remove()
+            let shards = routing.withLock { $0.current.placementShards }.map { ShardID($0) }
+            _ = fanOut(Dictionary(uniqueKeysWithValues: shards.map { ($0, RequestBody.backup(.finish)) }), deadlineMilliseconds: 60_000)
+            return .data([])
+        }
+    }
+
+    /// With writes held off (searches go on) and no move in progress, the catalog and every
+    /// shard of the map copy themselves: the copies hold the same acknowledged writes.
+    func snapshot(_ copy: BackupCopy) throws -> [BackupPart] {
+        try writes.exclusive {
+            if let move = routing.withLock({ $0.move }) {
+                throw ErrorReply(.conflict, "a \(move.kind) move is at step \(move.step.rawValue): back up once it is done")
+            }
+            let catalogBytes = try catalog.backup(to: copy.path)
+            let shards = routing.withLock { $0.current.placementShards }.map { ShardID($0) }
+            let replies = fanOut(Dictionary(uniqueKeysWithValues: shards.map { ($0, RequestBody.backup(.snapshot)) }),
+                                 deadlineMilliseconds: 600_000)
+            var parts = [BackupPart(shard: nil, bytes: catalogBytes)]
+            for shard in shards {
+                guard case .success(.backup(.parts(let made))) = replies[shard]!, made.count == 1, made[0].shard == shard.rawValue else {
+                    throw ErrorReply(.unavailable, "shard \(shard) did not copy itself: \(failureMessage(replies[shard]!)); "
+                                                   + "every shard must answer for a backup")
+                }
+                parts.append(made[0])
+            }
+            log("backup: catalog (\(catalogBytes) bytes) and \(shards.count) shards copied")
+            return parts
+        }
+    }
+}
