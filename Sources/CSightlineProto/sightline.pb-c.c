@@ -2836,7 +2836,7 @@ const ProtobufCMessageDescriptor sightline__v1__error__descriptor =
   (ProtobufCMessageInit) sightline__v1__error__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sightline__v1__search_options__field_descriptors[4] =
+static const ProtobufCFieldDescriptor sightline__v1__search_options__field_descriptors[6] =
 {
   {
     "k",
@@ -2886,17 +2886,43 @@ static const ProtobufCFieldDescriptor sightline__v1__search_options__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "probe_lists",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Sightline__V1__SearchOptions, n_probe_lists),
+    offsetof(Sightline__V1__SearchOptions, probe_lists),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "probe_terms",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FLOAT,
+    offsetof(Sightline__V1__SearchOptions, n_probe_terms),
+    offsetof(Sightline__V1__SearchOptions, probe_terms),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sightline__v1__search_options__field_indices_by_name[] = {
   0,   /* field[0] = k */
   3,   /* field[3] = map_version */
   1,   /* field[1] = nprobe */
+  4,   /* field[4] = probe_lists */
+  5,   /* field[5] = probe_terms */
   2,   /* field[2] = refine */
 };
 static const ProtobufCIntRange sightline__v1__search_options__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor sightline__v1__search_options__descriptor =
 {
@@ -2906,7 +2932,7 @@ const ProtobufCMessageDescriptor sightline__v1__search_options__descriptor =
   "Sightline__V1__SearchOptions",
   "sightline.v1",
   sizeof(Sightline__V1__SearchOptions),
-  4,
+  6,
   sightline__v1__search_options__field_descriptors,
   sightline__v1__search_options__field_indices_by_name,
   1,  sightline__v1__search_options__number_ranges,

@@ -59,4 +59,13 @@ public func validateSearchOptions(_ options: SearchOptions, queryCount: Int, lis
     guard options.refine <= 1 || storesVectors else {
         throw ErrorReply(.badRequest, "refine needs stored vectors: set store_vectors = true in [index]")
     }
+    // Probe lists, when given, hold nprobe lists and terms per query (compared by division: no product can overflow).
+    if !options.probeLists.isEmpty || !options.probeTerms.isEmpty {
+        guard options.probeLists.count % options.nprobe == 0, options.probeLists.count / options.nprobe == queryCount,
+              options.probeTerms.count == options.probeLists.count,
+              options.probeLists.allSatisfy({ Int($0) < listCount }), options.probeTerms.allSatisfy(\.isFinite) else {
+            throw ErrorReply(.badRequest, "probe lists must give \(options.nprobe) lists below \(listCount) and as many finite terms "
+                + "for each of the \(queryCount) queries; got \(options.probeLists.count) lists and \(options.probeTerms.count) terms")
+        }
+    }
 }

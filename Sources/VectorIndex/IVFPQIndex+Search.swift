@@ -16,13 +16,21 @@ extension IVFPQIndex {
     /// from one trained index (`emptyCopy`, `partition`), so they share the coarse centroids and
     /// codebooks. Each query ranks the centroids and builds its tables once; every part's probed
     /// lists feed one heap (and one refine), so the answer does not depend on how entries are split.
-    public static func search(_ queries: Matrix, in parts: [IVFPQIndex],
-                              parameters: SearchParameters) throws(VectorIndexError) -> [[Neighbor]] {
+    ///
+    /// `probes`, when given, are each query's lists and terms as `rankCentroids` returns them
+    /// (ranked elsewhere, e.g. once for every shard): the centroids are not ranked again.
+    public static func search(_ queries: Matrix, in parts: [IVFPQIndex], parameters: SearchParameters,
+                              probes given: [[Probe]]? = nil) throws(VectorIndexError) -> [[Neighbor]] {
         guard let index = parts.first else { throw .emptyIndex }
         guard parts.count <= maxParts, parts.count == 1 || index.listCount < 1 << 24,
               parts.allSatisfy({ $0.listCount == index.listCount && $0.codeSize == index.codeSize && $0.dimension == index.dimension })
         else { throw .invalidParameter("a search reads at most \(maxParts) parts of one trained index, with fewer than 2^24 lists") }
         try index.validate(queries, parameters, available: parts.reduce(0) { $0 + $1.count })
+        if let given {
+            guard given.count == queries.rowCount, given.allSatisfy({ $0.allSatisfy { $0.list.rawValue < index.listCount } }) else {
+                throw .invalidParameter("probe lists must name lists below \(index.listCount) for each of the \(queries.rowCount) queries")
+            }
+        }
         let queryCount = queries.rowCount
         let chunk = 32
         let chunkCount = (queryCount + chunk - 1) / chunk
@@ -33,7 +41,8 @@ extension IVFPQIndex {
                 let first = chunkNumber * chunk
                 let rows = min(chunk, queryCount - first)
                 var scratch = SearchScratch(index: index, rows: rows)
-                let probes = index.rankCentroids(queries, first: first, rows: rows, probeCount: parameters.probeCount, scratch: &scratch)
+                let probes = given.map { Array($0[first ..< first + rows]) }
+                    ?? index.rankCentroids(queries, first: first, rows: rows, probeCount: parameters.probeCount, scratch: &scratch)
                 index.fillQueryTables(queries, first: first, rows: rows, scratch: &scratch)
                 for row in 0 ..< rows {
                     output.value[first + row] = index.searchOne(
@@ -43,6 +52,27 @@ extension IVFPQIndex {
             }
         }
         return results
+    }
+
+    /// Each query's `probeCount` nearest lists with their query-to-centroid terms, ranked exactly
+    /// as `search` ranks them (in the same chunks of 32 queries), so that a search given them
+    /// answers bit for bit as one that ranks itself.
+    public func rankCentroids(_ queries: Matrix, probeCount: Int, threads: Int = 1) throws(VectorIndexError) -> [[Probe]] {
+        guard queries.dimension == dimension else { throw .dimensionMismatch(expected: dimension, got: queries.dimension) }
+        guard probeCount >= 1, probeCount <= listCount else { throw .invalidProbeCount(nprobe: probeCount, nlist: listCount) }
+        let chunk = 32, queryCount = queries.rowCount
+        var probes = [[Probe]](repeating: [], count: queryCount)
+        probes.withUnsafeMutableBufferPointer { output in
+            let output = DisjointWrites(output)
+            parallelFor((queryCount + chunk - 1) / chunk, threads: resolvedThreadCount(threads)) { chunkNumber in
+                let first = chunkNumber * chunk, rows = min(chunk, queryCount - first)
+                var scratch = SearchScratch(index: self, rows: rows)
+                for (row, ranked) in rankCentroids(queries, first: first, rows: rows, probeCount: probeCount, scratch: &scratch).enumerated() {
+                    output.value[first + row] = ranked
+                }
+            }
+        }
+        return probes
     }
 
     /// Parts one search reads at most (the part travels in a candidate's top 8 payload bits).

@@ -22,6 +22,10 @@ extension WireCodec {
             pointer.pointee.nprobe = UInt32(clamping: options.nprobe)
             pointer.pointee.refine = UInt32(clamping: options.refine)
             pointer.pointee.map_version = options.mapVersion
+            pointer.pointee.n_probe_lists = options.probeLists.count
+            pointer.pointee.probe_lists = arena.copy(options.probeLists)
+            pointer.pointee.n_probe_terms = options.probeTerms.count
+            pointer.pointee.probe_terms = arena.copy(options.probeTerms)
             return pointer
         }
 
@@ -238,7 +242,8 @@ extension WireCodec {
         func options(_ pointer: UnsafeMutablePointer<Sightline__V1__SearchOptions>?) throws(WireError) -> SearchOptions {
             guard let pointer else { throw .missingField("search options (k, nprobe)") }
             let o = pointer.pointee
-            return SearchOptions(k: Int(o.k), nprobe: Int(o.nprobe), refine: Int(o.refine), mapVersion: o.map_version)
+            return SearchOptions(k: Int(o.k), nprobe: Int(o.nprobe), refine: Int(o.refine), mapVersion: o.map_version,
+                                 probeLists: array(o.probe_lists, o.n_probe_lists), probeTerms: array(o.probe_terms, o.n_probe_terms))
         }
         let body: RequestBody
         switch m.body_case {

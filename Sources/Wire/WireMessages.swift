@@ -36,11 +36,17 @@ public struct SearchOptions: Sendable, Equatable {
     public var refine: Int
     /// The shard map version the coordinator routes by; 0 from clients.
     public var mapVersion: UInt64
-    public init(k: Int, nprobe: Int, refine: Int = 0, mapVersion: UInt64 = 0) {
+    /// From the coordinator: per query, `nprobe` lists to scan and their query-to-centroid terms
+    /// (row-major, queries × nprobe). Empty: the worker ranks the centroids itself.
+    public var probeLists: [UInt32]
+    public var probeTerms: [Float]
+    public init(k: Int, nprobe: Int, refine: Int = 0, mapVersion: UInt64 = 0, probeLists: [UInt32] = [], probeTerms: [Float] = []) {
         self.k = k
         self.nprobe = nprobe
         self.refine = refine
         self.mapVersion = mapVersion
+        self.probeLists = probeLists
+        self.probeTerms = probeTerms
     }
 }
 

@@ -66,6 +66,7 @@ extension Worker {
         try validateSearchOptions(options, queryCount: batch.count, listCount: current.template.listCount,
                                   storesVectors: current.template.configuration.storesVectors)
         let queries = try Matrix(dimension: batch.dimension, values: batch.values)
+        let ranked = try probes(options, queryCount: batch.count)
         var results: [NeighborList] = []
         results.reserveCapacity(batch.count)
         for start in stride(from: 0, to: batch.count, by: Worker.searchPiece) {
@@ -74,10 +75,27 @@ extension Worker {
             }
             let piece = start == 0 && batch.count <= Worker.searchPiece
                 ? queries : queries.slice(start ..< min(batch.count, start + Worker.searchPiece))
+            // Pieces are multiples of 32 queries: the ranking's chunks stay the coordinator's.
+            let pieceProbes = ranked.map { Array($0[start ..< start + piece.rowCount]) }
             results += try current.search(piece, k: options.k, probeCount: options.nprobe, refine: options.refine,
-                                          threads: settings.searchThreads, mapVersion: options.mapVersion).map(NeighborList.init)
+                                          threads: settings.searchThreads, mapVersion: options.mapVersion, probes: pieceProbes)
+                .map(NeighborList.init)
         }
         return SearchReply(results: results)
+    }
+
+    /// The coordinator's ranking of the coarse centroids, per query (nil: rank here). The options
+    /// were checked (counts, list numbers, finite terms); a query may not name a list twice.
+    func probes(_ options: SearchOptions, queryCount: Int) throws -> [[Probe]]? {
+        guard !options.probeLists.isEmpty else { return nil }
+        let n = options.nprobe
+        return try (0 ..< queryCount).map { query in
+            let lists = options.probeLists[query * n ..< (query + 1) * n]
+            guard Set(lists).count == n else { throw ErrorReply(.badRequest, "query \(query)'s probe lists name a list twice") }
+            return zip(lists, options.probeTerms[query * n ..< (query + 1) * n]).map {
+                Probe(list: ListNumber(Int($0)), centroidDistance: $1)
+            }
+        }
     }
 
     /// Stores the batch; returns how many were new and the ids already held (left as they were).

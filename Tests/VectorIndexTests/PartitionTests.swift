@@ -26,6 +26,24 @@ import Testing
         }
     }
 
+    /// Centroids ranked once (as the coordinator does for every shard) give the answer a search
+    /// that ranks them itself gives, bit for bit, over whole indexes and parts alike.
+    @Test func searchesGivenTheRankingAnswerAsSearchesThatRank() throws {
+        let whole = try Fixture.trainedIndex(storesVectors: true)
+        for parameters in [SearchParameters(k: 10, probeCount: 4), SearchParameters(k: 20, probeCount: 9, refineFactor: 3, threads: 2)] {
+            let ranked = try whole.rankCentroids(Fixture.queries, probeCount: parameters.probeCount, threads: 2)
+            #expect(ranked.count == Fixture.queries.rowCount && ranked.allSatisfy { $0.count == parameters.probeCount })
+            let expected = try whole.search(Fixture.queries, parameters: parameters)
+            #expect(try IVFPQIndex.search(Fixture.queries, in: [whole], parameters: parameters, probes: ranked) == expected)
+            let parts = IVFPQIndex.partition([whole], into: 2) { Int($0 % 2) }
+            #expect(try IVFPQIndex.search(Fixture.queries, in: parts, parameters: parameters, probes: ranked) == expected)
+        }
+        let wrong = [[Probe(list: ListNumber(whole.listCount), centroidDistance: 0)]]
+        #expect(throws: VectorIndexError.self) {
+            try IVFPQIndex.search(Fixture.queries.slice(0 ..< 1), in: [whole], parameters: SearchParameters(k: 1, probeCount: 1), probes: wrong)
+        }
+    }
+
     @Test func partsOfAnotherShapeAreRefused() throws {
         let a = try Fixture.trainedIndex()
         let b = try Fixture.trainedIndex(nlist: 16)

@@ -311,10 +311,19 @@ struct  Sightline__V1__SearchOptions
    * answers from the vectors it owns under that version's placement.
    */
   uint64_t map_version;
+  /*
+   * From the coordinator, which ranks the coarse centroids once for every shard: per query, in
+   * order, the nprobe lists to scan (nearest first) and each list's query-to-centroid term
+   * (‖q − c‖² for L2, −⟨q, c⟩ for inner product). Empty: the worker ranks them itself.
+   */
+  size_t n_probe_lists;
+  uint32_t *probe_lists;
+  size_t n_probe_terms;
+  float *probe_terms;
 };
 #define SIGHTLINE__V1__SEARCH_OPTIONS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__search_options__descriptor) \
-    , 0, 0, 0, 0 }
+    , 0, 0, 0, 0, 0,NULL, 0,NULL }
 
 
 struct  Sightline__V1__SearchRequest
