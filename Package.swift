@@ -33,6 +33,7 @@ let package = Package(
         .systemLibrary(name: "CNNG"),
         .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c"),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3"),
+        .systemLibrary(name: "CMalloc"),
 
         // protoc-c output for Proto/sightline.proto (regenerate with scripts/gen-proto).
         .target(name: "CSightlineProto", dependencies: ["CProtobufC"]),
@@ -52,7 +53,7 @@ let package = Package(
 
         // What every executable does on start and while it runs: BLAS core type, signals, log
         // lines, progress on standard error, the token.
-        .target(name: "ProcessRuntime", dependencies: ["ErrorKinds"]),
+        .target(name: "ProcessRuntime", dependencies: ["ErrorKinds", "CMalloc"]),
 
         // The single-node jobs of the command line: train, build, ground truth, bench, calibrate.
         .target(

@@ -2,8 +2,8 @@ import ClusterModel
 import Dispatch
 import Wire
 
-/// A worker's circuit breaker. Consecutive transport failures (unreachable, timed out: nothing
-/// came back) open it; while it is open the coordinator sends that
+/// A worker's circuit breaker. Consecutive transport failures (unreachable, connection lost, or a
+/// health probe that timed out: nothing came back) open it; while it is open the coordinator sends that
 /// worker nothing but the health loop's probe, so a dead or hung worker costs each request
 /// nothing instead of a deadline, and a probe that gets an answer closes it.
 struct Breaker: Sendable {

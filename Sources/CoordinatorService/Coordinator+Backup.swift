@@ -1,4 +1,5 @@
 import ClusterModel
+import Dispatch
 import ServiceSupport
 import Wire
 
@@ -6,9 +7,23 @@ import Wire
 /// lives, then read piece by piece through the coordinator.
 extension Coordinator {
     func backup(_ step: BackupStep) throws -> BackupReply {
-        let copy = BackupCopy(directory: config.dataDirectory)
+        let copy = BackupCopy(directory: config.dataDirectory, name: "catalog")
         switch step {
-        case .snapshot: return .parts(try snapshot(copy))
+        case .snapshot:
+            // One backup at a time: a second one would replace the copies the first still reads.
+            // A backup left unfinished (its client gone) gives way after ten minutes.
+            try backupStarted.withLock { started in
+                if let started, DispatchTime.now() < started + .seconds(600) {
+                    throw ErrorReply(.conflict, "another backup is being read; try again when it has finished")
+                }
+                started = .now()
+            }
+            do {
+                return .parts(try snapshot(copy))
+            } catch {
+                backupStarted.withLock { $0 = nil }
+                throw error
+            }
         case .read(nil, let offset, let length): return .data(try copy.read(offset: offset, length: length))
         case .read(let shard?, let offset, let length):
             let id = ShardID(shard)
@@ -21,6 +36,7 @@ extension Coordinator {
             }
             return .data(data)
         case .finish:
+            backupStarted.withLock { $0 = nil }
             copy.remove()
             let shards = routing.withLock { $0.current.placementShards }.map { ShardID($0) }
             _ = fanOut(Dictionary(uniqueKeysWithValues: shards.map { ($0, RequestBody.backup(.finish)) }), deadlineMilliseconds: 60_000)
@@ -37,8 +53,9 @@ extension Coordinator {
             }
             let catalogBytes = try catalog.backup(to: copy.path)
             let shards = routing.withLock { $0.current.placementShards }.map { ShardID($0) }
+            // Writes wait meanwhile: a shard that does not answer in time fails the backup, not the writes.
             let replies = fanOut(Dictionary(uniqueKeysWithValues: shards.map { ($0, RequestBody.backup(.snapshot)) }),
-                                 deadlineMilliseconds: 600_000)
+                                 deadlineMilliseconds: 120_000)
             var parts = [BackupPart(shard: nil, bytes: catalogBytes)]
             for shard in shards {
                 guard case .success(.backup(.parts(let made))) = replies[shard]!, made.count == 1, made[0].shard == shard.rawValue else {

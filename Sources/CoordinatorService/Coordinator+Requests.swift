@@ -152,11 +152,14 @@ extension Coordinator {
             let (shard, rows) = calls[position], isOwner = position < owners.count
             switch reply {
             // A worker names at most the ids it was sent as repeats (a peer's counts are checked).
-            case .success(.add(let shardAdded, let shardIgnored, let ignoredIDs)) where ignoredIDs.count <= rows.count:
+            case .success(.add(let shardAdded, _, let ignoredIDs)) where ignoredIDs.count <= rows.count:
                 guard isOwner else { continue }
+                // Only ids this shard was sent count as its repeats.
+                let sent = Set(rows.map { batch.ids[$0] })
+                let shardRepeats = ignoredIDs.filter { sent.contains($0) }
                 added = added.saturatingAdd(shardAdded)
-                ignored = ignored.saturatingAdd(shardIgnored)
-                repeats.formUnion(ignoredIDs)
+                ignored = ignored.saturatingAdd(UInt64(shardRepeats.count))
+                repeats.formUnion(shardRepeats)
                 workerStates.withLock { states in
                     states[shard, default: WorkerState()].vectorCount = states[shard, default: WorkerState()].vectorCount
                         .saturatingAdd(shardAdded)

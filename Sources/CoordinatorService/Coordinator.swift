@@ -37,6 +37,8 @@ public final class Coordinator: Sendable {
     let moveStepPauseMilliseconds: Int
     let workerStates = Mutex<[ShardID: WorkerState]>([:])
     let breakers = Mutex<[ShardID: Breaker]>([:])
+    /// When the backup being read took its snapshot (nil: none).
+    let backupStarted = Mutex<DispatchTime?>(nil)
     /// Shards whose last codebook push was refused as a conflict, and when to try again.
     let pushConflicts = Mutex<[ShardID: DispatchTime]>([:])
     static let conflictRetrySeconds = 60
@@ -135,7 +137,12 @@ public final class Coordinator: Sendable {
         let changes = breakers.withLock { breakers in
             zip(positions, replies).compactMap { position, reply -> String? in
                 var answered = true
-                if case .failure(.transport) = reply { answered = false }
+                if case .failure(.transport(let error, _)) = reply {
+                    // A slow call (a short client deadline, a bulk step queued on the idle lane)
+                    // proves nothing: only the probe's timeouts count.
+                    if case .timedOut = error, !probe { return nil }
+                    answered = false
+                }
                 let shard = calls[position].shard
                 let wasOpen = breakers[shard]?.isOpen ?? false
                 breakers[shard, default: Breaker()].record(answered: answered)

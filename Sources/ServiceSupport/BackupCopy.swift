@@ -6,7 +6,8 @@ import Wire
 public struct BackupCopy: Sendable {
     public let path: String
 
-    public init(directory: String) { path = "\(directory)/backup.sqlite" }
+    /// `name`: "catalog" or "shard", so a coordinator and a worker sharing a directory keep apart.
+    public init(directory: String, name: String) { path = "\(directory)/\(name)-backup.sqlite" }
 
     /// `length` bytes from `offset` (fewer at the end; none past it).
     public func read(offset: UInt64, length: Int) throws -> [UInt8] {

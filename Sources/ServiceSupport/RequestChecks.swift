@@ -59,6 +59,12 @@ public func validateSearchOptions(_ options: SearchOptions, queryCount: Int, lis
     guard options.refine <= 1 || storesVectors else {
         throw ErrorReply(.badRequest, "refine needs stored vectors: set store_vectors = true in [index]")
     }
+    // The coordinator sends every shard queries × nprobe probes: bounded like the result slots.
+    let probes = queryCount.multipliedReportingOverflow(by: options.nprobe)
+    guard !probes.overflow, probes.partialValue <= RequestLimits.maxResultSlots else {
+        throw ErrorReply(.badRequest, "\(queryCount) queries × nprobe \(options.nprobe) is above \(RequestLimits.maxResultSlots) "
+            + "probed lists per request: send fewer queries per batch")
+    }
     // Probe lists, when given, hold nprobe lists and terms per query (compared by division: no product can overflow).
     if !options.probeLists.isEmpty || !options.probeTerms.isEmpty {
         guard options.probeLists.count % options.nprobe == 0, options.probeLists.count / options.nprobe == queryCount,

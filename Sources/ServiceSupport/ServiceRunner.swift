@@ -33,7 +33,7 @@ public enum ServiceRunner {
     public static func run(component: String, threads: Int, maxFrameBytes: Int, maxConnections: Int = ReplyServer.defaultMaxConnections,
                            build: (_ log: @escaping @Sendable (String) -> Void) throws -> ServiceLaunch) -> Int32 {
         let log: @Sendable (String) -> Void = { logLine(component, $0) }
-        keepFreedMemoryInTheHeap()
+        if !keepFreedMemoryInTheHeap() { log("glibc refused the heap settings; freed memory goes back to the kernel") }
         let launch: ServiceLaunch
         let server: ReplyServer
         guard (1 << 10 ... 128 << 20).contains(maxFrameBytes) else {

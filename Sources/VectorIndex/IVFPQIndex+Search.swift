@@ -22,7 +22,7 @@ extension IVFPQIndex {
     public static func search(_ queries: Matrix, in parts: [IVFPQIndex], parameters: SearchParameters,
                               probes given: [[Probe]]? = nil) throws(VectorIndexError) -> [[Neighbor]] {
         guard let index = parts.first else { throw .emptyIndex }
-        guard parts.count <= maxParts, parts.count == 1 || index.listCount < 1 << 24,
+        guard parts.count <= maxParts, index.listCount < 1 << 24,
               parts.allSatisfy({ $0.listCount == index.listCount && $0.codeSize == index.codeSize && $0.dimension == index.dimension })
         else { throw .invalidParameter("a search reads at most \(maxParts) parts of one trained index, with fewer than 2^24 lists") }
         try index.validate(queries, parameters, available: parts.reduce(0) { $0 + $1.count })
@@ -67,9 +67,8 @@ extension IVFPQIndex {
             parallelFor((queryCount + chunk - 1) / chunk, threads: resolvedThreadCount(threads)) { chunkNumber in
                 let first = chunkNumber * chunk, rows = min(chunk, queryCount - first)
                 var scratch = SearchScratch(index: self, rows: rows)
-                for (row, ranked) in rankCentroids(queries, first: first, rows: rows, probeCount: probeCount, scratch: &scratch).enumerated() {
-                    output.value[first + row] = ranked
-                }
+                let ranked = rankCentroids(queries, first: first, rows: rows, probeCount: probeCount, scratch: &scratch)
+                for (row, probes) in ranked.enumerated() { output.value[first + row] = probes }
             }
         }
         return probes
@@ -187,7 +186,8 @@ extension IVFPQIndex {
                         for (partNumber, part) in parts.enumerated() {
                             let list = part.lists[listNumber]
                             if list.count == 0 { continue }
-                            let listTable = table ?? probeTable(listNumber: listNumber, queryTable: queryTable, terms: terms, into: listTable)
+                            let listTable = table
+                                ?? probeTable(listNumber: listNumber, queryTable: queryTable, terms: terms, into: listTable)
                             table = listTable
                             body(list, UInt64(partNumber) << 56 | UInt64(listNumber) << 32, listTable, probe.centroidDistance)
                         }

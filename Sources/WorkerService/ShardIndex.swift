@@ -76,7 +76,7 @@ struct ShardIndex: Sendable {
     /// Forgets these unowned entries (after the store deleted them).
     mutating func forgetUnowned(_ ids: Set<UInt64>) {
         let part = EntryPart.unowned.rawValue
-        if ids.count == parts[part].count { parts[part] = template.emptyCopy } else { parts[part].remove(Set(ids.map { VectorID($0) })) }
+        parts[part].remove(Set(ids.map { VectorID($0) }))
     }
 
     /// Adopts new placements and moves every entry to the part it now belongs to.

@@ -14,7 +14,7 @@ extension Worker {
     /// Rows stepped over per read of an export's scan.
     static let exportScan = 65_536
     /// Unowned entries deleted per transaction in the background (short: adds wait for it).
-    static let purgeBatch = 8_192
+    static let purgeBatch = 4_096
 
     /// Adopts the coordinator's placements. What a single placement leaves unowned (a finished
     /// move's leftovers) is never served and is deleted from the store in the background.
@@ -53,23 +53,32 @@ extension Worker {
         return deleted
     }
 
-    /// The background side of `deleteUnowned`: batches of deletes, each under the write lock for
-    /// a moment, then the index forgets them. It runs on the move lane, so a later placement
-    /// update waits for it; a failure leaves the rest to that update or to the next start.
+    /// The background side of `deleteUnowned`: batches that each, under the write lock, take the
+    /// ids still unowned in the index, delete them from the store and forget them, so store and
+    /// index never disagree (an add may land between batches). It runs on the move lane, so a
+    /// later placement update waits for it; a failure leaves the rest to that update or to the
+    /// next start.
     func purgeUnowned() {
         let started = DispatchTime.now().uptimeNanoseconds
-        guard let unowned = try? snapshot().ids(in: .unowned).sorted(by: { Int64(bitPattern: $0) < Int64(bitPattern: $1) }),
-              !unowned.isEmpty else { return }
+        var purged = 0
         do {
-            for start in stride(from: 0, to: unowned.count, by: Worker.purgeBatch) {
-                _ = try writeLock.withLock { _ in try store.delete(Array(unowned[start ..< min(unowned.count, start + Worker.purgeBatch)])) }
+            while true {
+                let done = try writeLock.withLock { _ -> Bool in
+                    var current = try snapshot()
+                    let batch = Array(current.ids(in: .unowned).sorted { Int64(bitPattern: $0) < Int64(bitPattern: $1) }
+                        .prefix(Worker.purgeBatch))
+                    guard !batch.isEmpty else { return true }
+                    _ = try store.delete(batch)
+                    current.forgetUnowned(Set(batch))
+                    install(current)
+                    purged += batch.count
+                    return false
+                }
+                if done { break }
             }
-            try writeLock.withLock { _ in
-                var current = try snapshot()
-                current.forgetUnowned(Set(unowned))
-                install(current)
-            }
-            log("shard \(settings.shard): deleted \(unowned.count) entries it no longer owns" + String(format: " (%.3f s)", elapsed(since: started)))
+            guard purged > 0 else { return }
+            log("shard \(settings.shard): deleted \(purged) entries it no longer owns"
+                + String(format: " (%.3f s)", elapsed(since: started)))
         } catch {
             log("shard \(settings.shard): deleting entries it no longer owns failed (\(error)); the next placement or start retries")
         }

@@ -84,7 +84,7 @@ public final class Worker: Sendable {
 
     /// A backup's steps: a consistent copy of the shard in the data directory, its pieces, its removal.
     func backup(_ step: BackupStep) throws -> BackupReply {
-        let copy = BackupCopy(directory: settings.dataDirectory)
+        let copy = BackupCopy(directory: settings.dataDirectory, name: "shard")
         switch step {
         case .snapshot:
             let bytes = try store.backup(to: copy.path)

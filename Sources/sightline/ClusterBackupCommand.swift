@@ -103,7 +103,8 @@ struct RestoreCommand: ParsableCommand {
     var force = false
 
     func run() throws {
-        let manifest = try JSONDecoder().decode(BackupManifest.self, from: Data(contentsOf: URL(fileURLWithPath: "\(from)/\(BackupManifest.file)")))
+        let manifestData = try Data(contentsOf: URL(fileURLWithPath: "\(from)/\(BackupManifest.file)"))
+        let manifest = try JSONDecoder().decode(BackupManifest.self, from: manifestData)
         let settings = try ClusterConfig(parsing: try String(contentsOfFile: config, encoding: .utf8))
         guard settings.cluster == manifest.cluster else {
             throw ValidationError("the backup is of cluster \"\(manifest.cluster)\", the config of \"\(settings.cluster)\"")
@@ -135,10 +136,23 @@ struct RestoreCommand: ParsableCommand {
                 throw ValidationError("\(path) holds data: pass --force to replace it with the backup")
             }
         }
+        // Every copy is checked and staged beside its target first: a failure leaves the old data in place.
+        for target in targets {
+            let source = "\(from)/\(BackupManifest.fileName(of: target.part))"
+            let size = (try FileManager.default.attributesOfItem(atPath: source)[.size] as? NSNumber)?.uint64Value ?? 0
+            guard size == target.part.bytes else {
+                throw ValidationError("\(source) holds \(size) bytes, the backup recorded \(target.part.bytes): it is damaged")
+            }
+            let staged = "\(target.directory)/\(target.file).restoring"
+            try? FileManager.default.removeItem(atPath: staged)
+            try FileManager.default.copyItem(atPath: source, toPath: staged)
+        }
         for target in targets {
             let path = "\(target.directory)/\(target.file)"
-            for stale in [path, path + "-wal", path + "-shm"] { try? FileManager.default.removeItem(atPath: stale) }
-            try FileManager.default.copyItem(atPath: "\(from)/\(BackupManifest.fileName(of: target.part))", toPath: path)
+            for stale in [path + "-wal", path + "-shm"] { try? FileManager.default.removeItem(atPath: stale) }
+            guard rename("\(path).restoring", path) == 0 else {
+                throw ValidationError("cannot put \(path) in place: \(String(cString: strerror(errno)))")
+            }
         }
         withExtendedLifetime(locks) {}
         print("restored the catalog and \(targets.count - 1) shards of cluster \(manifest.cluster) (backup of \(manifest.made))")

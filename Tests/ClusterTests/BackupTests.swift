@@ -17,7 +17,8 @@ import Wire
         try cluster.start()
         let client = try cluster.client()
         let ids = (UInt64(0) ..< 1500).map { $0 }
-        _ = try client.add(AddBatch(ids: ids, vectors: SmallData.batch(SmallData.base.slice(0 ..< 1500)), labels: ids.map { Int32($0 % 7) }))
+        _ = try client.add(AddBatch(ids: ids, vectors: SmallData.batch(SmallData.base.slice(0 ..< 1500)),
+                                    labels: ids.map { Int32($0 % 7) }))
         let before = try fetch(client, ids)
         #expect(before.found.count == 1500)
 
@@ -42,6 +43,16 @@ import Wire
             #expect(FileManager.default.fileExists(atPath: "\(backup)/\(file)"), "\(file) missing")
         }
         #expect(try cluster.sightline(["cluster", "backup", "--out", backup]).status != 0)  // never over a backup
+        // One backup at a time: a second snapshot waits for the first one's finish.
+        _ = try client.call(.backup(.snapshot))
+        var second: ErrorCode?
+        do { _ = try client.call(.backup(.snapshot)) } catch { if case .server(let reply) = error { second = reply.code } }
+        #expect(second == .conflict)
+        _ = try client.call(.backup(.finish))
+        // A damaged copy is refused before anything is replaced.
+        let damaged = "\(cluster.folder)/damaged"
+        try FileManager.default.copyItem(atPath: backup, toPath: damaged)
+        try FileHandle(forWritingTo: URL(fileURLWithPath: "\(damaged)/shard-1.sqlite")).truncate(atOffset: 4096)
 
         // After the backup: more vectors, fewer vectors; a restore forgets both.
         _ = try client.add(AddBatch(ids: (1500 ..< 1800).map { UInt64($0) }, vectors: SmallData.batch(SmallData.base.slice(1500 ..< 1800))))
@@ -51,6 +62,9 @@ import Wire
         #expect(TestHosts.run(restore + ["--force"], output: &output) != 0)     // the services hold their directories
         cluster.stop()
         #expect(TestHosts.run(restore, output: &output) != 0)                   // data is there: --force says replace
+        let damagedRestore = [LocalCluster.binary("sightline"), "cluster", "restore", "--from", damaged, "--config", cluster.configPath,
+                              "--force"]
+        #expect(TestHosts.run(damagedRestore, output: &output) != 0)
         #expect(TestHosts.run(restore + ["--force"], output: &output) == 0, "\(output)")
 
         try cluster.start()

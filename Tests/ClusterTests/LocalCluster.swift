@@ -193,6 +193,14 @@ final class LocalCluster: @unchecked Sendable {
     func signal(shard: Int, _ signal: Int32) {
         guard let process = workers[shard], process.isRunning else { return }
         Glibc.kill(process.processIdentifier, signal)
+        guard signal == SIGSTOP else { return }
+        // The signal is asynchronous: wait until the kernel shows the process stopped ("T").
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline {
+            let stat = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8)) ?? ""
+            if let state = stat.split(separator: ")").last?.split(separator: " ").first, state == "T" { return }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
     }
 
     func stop() {

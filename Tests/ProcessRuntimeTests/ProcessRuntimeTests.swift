@@ -4,6 +4,10 @@ import Testing
 @testable import ProcessRuntime
 
 @Suite struct ProcessRuntimeTests {
+    @Test func glibcTakesTheHeapSettings() {
+        #expect(keepFreedMemoryInTheHeap())
+    }
+
     @Test func coreTypeFollowsTheCPUFlags() {
         #expect(BLASCoreType.detected(cpuinfo: "flags\t: fpu sse avx avx2 fma avx512f avx512bw avx512vl avx512dq\n") == "SkylakeX")
         #expect(BLASCoreType.detected(cpuinfo: "flags\t: fpu sse avx avx2 fma\n") == "Haswell")

@@ -86,6 +86,9 @@ import VectorMath
             try validateSearchOptions(options, queryCount: queries, listCount: 8, storesVectors: storesVectors)
         }
         #expect(throws: ErrorReply.self) { try check(SearchOptions(k: 0, nprobe: 1)) }
+        // Every shard gets queries × nprobe probes from the coordinator: bounded like the results.
+        #expect(throws: ErrorReply.self) { try check(SearchOptions(k: 1, nprobe: 8), queries: 250_001) }
+        #expect((try? check(SearchOptions(k: 1, nprobe: 8), queries: 250_000)) != nil)
         #expect(throws: ErrorReply.self) { try check(SearchOptions(k: 1, nprobe: 9)) }
         #expect(throws: ErrorReply.self) {
             try validateSearchOptions(SearchOptions(k: 1, nprobe: 1, refine: 65), queryCount: 1, listCount: 8, storesVectors: true)
