@@ -1,5 +1,6 @@
 import ClusterClient
 import Foundation
+import Synchronization
 import Testing
 import Transport
 import Wire
@@ -89,8 +90,20 @@ final class LocalCluster: @unchecked Sendable {
                                        keyFile: "\($0)/coordinator.key") }
     }
 
-    /// A port nobody listens on now (bound to 0, read back, released).
+    /// Ports handed out in this process: the kernel may offer a released port again at once, and
+    /// two workers of one cluster must not get the same one.
+    static let handedOut = Mutex<Set<Int>>([])
+
+    /// A port nobody listens on now and that no earlier call returned.
     static func freePort() -> Int {
+        while true {
+            let port = anyFreePort()
+            if handedOut.withLock({ $0.insert(port).inserted }) { return port }
+        }
+    }
+
+    /// A port nobody listens on now (bound to 0, read back, released).
+    static func anyFreePort() -> Int {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(descriptor) }
         var address = sockaddr_in()
