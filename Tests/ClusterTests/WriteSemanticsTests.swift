@@ -78,3 +78,29 @@ import Wire
         #expect(again.label == 3 && again.key == "third", "\(again)")
     }
 }
+
+/// Backup requests a peer gets wrong: typed errors, nothing read, and the cluster still serves.
+@Suite struct BackupRequestTests {
+    @Test func badBackupReadsAreRefusedAndTheClusterServes() throws {
+        let cluster = try InProcessCluster(workerCount: 2, tokensTable: "[tokens]\nread = \"reader\"")
+        let client = cluster.client()
+        _ = try SmallData.add(SmallData.base.slice(0 ..< 200), to: client)
+        func code(_ client: ServiceClient, _ step: BackupStep) -> ErrorCode? {
+            do { _ = try client.call(.backup(step)) } catch { if case .server(let reply) = error { return reply.code } }
+            return nil
+        }
+        #expect(code(cluster.client(token: "reader"), .snapshot) == .unauthorized)      // backups need the cluster token
+        #expect(code(client, .read(shard: nil, offset: 0, length: 100)) == .notFound)   // no snapshot yet
+        #expect(code(client, .read(shard: 1, offset: 0, length: 100)) != nil)           // nor at a worker
+        guard case .backup(.parts(let parts)) = try client.call(.backup(.snapshot)) else { throw ClientError.unexpectedReply("") }
+        #expect(parts.count == 3 && parts[0].shard == nil)
+        #expect(code(client, .read(shard: 7, offset: 0, length: 100)) == .notFound)     // not in the map
+        #expect(code(client, .read(shard: nil, offset: parts[0].bytes + 1, length: 100)) == .badRequest)
+        guard case .backup(.data(let tail)) = try client.call(.backup(.read(shard: 1, offset: parts[2].bytes - 10, length: 100)))
+        else { throw ClientError.unexpectedReply("") }
+        #expect(tail.count == 10)
+        _ = try client.call(.backup(.finish))
+        let after = try client.search(SmallData.batch(SmallData.queries.slice(0 ..< 2)), options: SearchOptions(k: 5, nprobe: 4))
+        #expect(after.results.count == 2 && !after.partial)
+    }
+}
