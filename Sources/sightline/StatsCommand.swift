@@ -21,15 +21,18 @@ struct StatsCommand: ParsableCommand {
         try reportingErrors {
             let client = try target.client()
             let (shards, total) = try client.stats()
+            // A worker serves once it holds the coordinator's codebooks (pushed by the health loop).
+            let codebookVersion = try client.health().codebookVersion
             if !json { printLine("shard    vectors  memory MB  queries   p50 ms   p95 ms   p99 ms  state  url") }
             for shard in shards {
                 if json {
-                    try printJSON(ShardStatsLine(shard))
+                    try printJSON(ShardStatsLine(shard, codebookVersion: codebookVersion))
                 } else {
                     let numbers = String(format: "%5d  %9d  %9.1f  %7d  %7.3f  %7.3f  %7.3f", shard.shard, shard.vectorCount,
                                          Double(shard.memoryBytes) / 1e6, shard.queriesServed, shard.latencyP50Milliseconds,
                                          shard.latencyP95Milliseconds, shard.latencyP99Milliseconds)
-                    printLine("\(numbers)  \(shard.reachable ? "reachable" : "UNREACHABLE")  \(shard.url)")
+                    let state = !shard.reachable ? "UNREACHABLE" : shard.codebookVersion == codebookVersion ? "ready" : "no codebooks yet"
+                    printLine("\(numbers)  \(state)  \(shard.url)")
                 }
             }
             if !json { printLine("total vectors: \(total)") }
@@ -41,6 +44,8 @@ struct StatsCommand: ParsableCommand {
 struct ShardStatsLine: Encodable {
     var shard: UInt32
     var reachable: Bool
+    /// Reachable and holding the coordinator's codebooks: it can take adds and searches.
+    var ready: Bool
     var vectors: UInt64
     var memoryBytes: UInt64
     var queriesServed: UInt64
@@ -50,9 +55,10 @@ struct ShardStatsLine: Encodable {
     var lists: Int
     var url: String
 
-    init(_ stats: ShardStatsReply) {
+    init(_ stats: ShardStatsReply, codebookVersion: UInt64) {
         shard = stats.shard
         reachable = stats.reachable
+        ready = stats.reachable && stats.codebookVersion == codebookVersion
         vectors = stats.vectorCount
         memoryBytes = stats.memoryBytes
         queriesServed = stats.queriesServed
@@ -64,7 +70,7 @@ struct ShardStatsLine: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case shard, reachable, vectors, memoryBytes = "memory_bytes", queriesServed = "queries_served"
+        case shard, reachable, ready, vectors, memoryBytes = "memory_bytes", queriesServed = "queries_served"
         case p50Milliseconds = "p50_ms", p95Milliseconds = "p95_ms", p99Milliseconds = "p99_ms", lists, url
     }
 }

@@ -78,7 +78,7 @@ extension TestHosts {
             let shards = output.split(separator: "\n").compactMap {
                 try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
             }
-            healthy = shards.count == 3 && shards.allSatisfy { $0["reachable"] as? Bool == true }
+            healthy = shards.count == 3 && shards.allSatisfy { $0["ready"] as? Bool == true }
             if !healthy { Thread.sleep(forTimeInterval: 0.2) }
         }
         try #require(healthy, "cluster on namespace hosts never became healthy:\n\(cluster.logs())")
