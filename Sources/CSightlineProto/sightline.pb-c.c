@@ -2123,7 +2123,187 @@ void   sightline__v1__backup_response__free_unpacked
   assert(message->base.descriptor == &sightline__v1__backup_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor sightline__v1__envelope__field_descriptors[5] =
+void   sightline__v1__replica_pull_request__init
+                     (Sightline__V1__ReplicaPullRequest         *message)
+{
+  static const Sightline__V1__ReplicaPullRequest init_value = SIGHTLINE__V1__REPLICA_PULL_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sightline__v1__replica_pull_request__get_packed_size
+                     (const Sightline__V1__ReplicaPullRequest *message)
+{
+  assert(message->base.descriptor == &sightline__v1__replica_pull_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sightline__v1__replica_pull_request__pack
+                     (const Sightline__V1__ReplicaPullRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sightline__v1__replica_pull_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sightline__v1__replica_pull_request__pack_to_buffer
+                     (const Sightline__V1__ReplicaPullRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sightline__v1__replica_pull_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sightline__V1__ReplicaPullRequest *
+       sightline__v1__replica_pull_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sightline__V1__ReplicaPullRequest *)
+     protobuf_c_message_unpack (&sightline__v1__replica_pull_request__descriptor,
+                                allocator, len, data);
+}
+void   sightline__v1__replica_pull_request__free_unpacked
+                     (Sightline__V1__ReplicaPullRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sightline__v1__replica_pull_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sightline__v1__replica_pull_response__init
+                     (Sightline__V1__ReplicaPullResponse         *message)
+{
+  static const Sightline__V1__ReplicaPullResponse init_value = SIGHTLINE__V1__REPLICA_PULL_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t sightline__v1__replica_pull_response__get_packed_size
+                     (const Sightline__V1__ReplicaPullResponse *message)
+{
+  assert(message->base.descriptor == &sightline__v1__replica_pull_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sightline__v1__replica_pull_response__pack
+                     (const Sightline__V1__ReplicaPullResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sightline__v1__replica_pull_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sightline__v1__replica_pull_response__pack_to_buffer
+                     (const Sightline__V1__ReplicaPullResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sightline__v1__replica_pull_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sightline__V1__ReplicaPullResponse *
+       sightline__v1__replica_pull_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sightline__V1__ReplicaPullResponse *)
+     protobuf_c_message_unpack (&sightline__v1__replica_pull_response__descriptor,
+                                allocator, len, data);
+}
+void   sightline__v1__replica_pull_response__free_unpacked
+                     (Sightline__V1__ReplicaPullResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sightline__v1__replica_pull_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sightline__v1__replica_apply_request__init
+                     (Sightline__V1__ReplicaApplyRequest         *message)
+{
+  static const Sightline__V1__ReplicaApplyRequest init_value = SIGHTLINE__V1__REPLICA_APPLY_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sightline__v1__replica_apply_request__get_packed_size
+                     (const Sightline__V1__ReplicaApplyRequest *message)
+{
+  assert(message->base.descriptor == &sightline__v1__replica_apply_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sightline__v1__replica_apply_request__pack
+                     (const Sightline__V1__ReplicaApplyRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sightline__v1__replica_apply_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sightline__v1__replica_apply_request__pack_to_buffer
+                     (const Sightline__V1__ReplicaApplyRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sightline__v1__replica_apply_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sightline__V1__ReplicaApplyRequest *
+       sightline__v1__replica_apply_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sightline__V1__ReplicaApplyRequest *)
+     protobuf_c_message_unpack (&sightline__v1__replica_apply_request__descriptor,
+                                allocator, len, data);
+}
+void   sightline__v1__replica_apply_request__free_unpacked
+                     (Sightline__V1__ReplicaApplyRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sightline__v1__replica_apply_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sightline__v1__replica_apply_response__init
+                     (Sightline__V1__ReplicaApplyResponse         *message)
+{
+  static const Sightline__V1__ReplicaApplyResponse init_value = SIGHTLINE__V1__REPLICA_APPLY_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t sightline__v1__replica_apply_response__get_packed_size
+                     (const Sightline__V1__ReplicaApplyResponse *message)
+{
+  assert(message->base.descriptor == &sightline__v1__replica_apply_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sightline__v1__replica_apply_response__pack
+                     (const Sightline__V1__ReplicaApplyResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sightline__v1__replica_apply_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sightline__v1__replica_apply_response__pack_to_buffer
+                     (const Sightline__V1__ReplicaApplyResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sightline__v1__replica_apply_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sightline__V1__ReplicaApplyResponse *
+       sightline__v1__replica_apply_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sightline__V1__ReplicaApplyResponse *)
+     protobuf_c_message_unpack (&sightline__v1__replica_apply_response__descriptor,
+                                allocator, len, data);
+}
+void   sightline__v1__replica_apply_response__free_unpacked
+                     (Sightline__V1__ReplicaApplyResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sightline__v1__replica_apply_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+static const ProtobufCFieldDescriptor sightline__v1__envelope__field_descriptors[7] =
 {
   {
     "protocol_version",
@@ -2185,6 +2365,30 @@ static const ProtobufCFieldDescriptor sightline__v1__envelope__field_descriptors
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "write_seq",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FIXED64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__Envelope, write_seq),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "write_prev_seq",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FIXED64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__Envelope, write_prev_seq),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sightline__v1__envelope__field_indices_by_name[] = {
   4,   /* field[4] = collection */
@@ -2192,11 +2396,13 @@ static const unsigned sightline__v1__envelope__field_indices_by_name[] = {
   0,   /* field[0] = protocol_version */
   1,   /* field[1] = request_id */
   2,   /* field[2] = token */
+  6,   /* field[6] = write_prev_seq */
+  5,   /* field[5] = write_seq */
 };
 static const ProtobufCIntRange sightline__v1__envelope__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor sightline__v1__envelope__descriptor =
 {
@@ -2206,14 +2412,14 @@ const ProtobufCMessageDescriptor sightline__v1__envelope__descriptor =
   "Sightline__V1__Envelope",
   "sightline.v1",
   sizeof(Sightline__V1__Envelope),
-  5,
+  7,
   sightline__v1__envelope__field_descriptors,
   sightline__v1__envelope__field_indices_by_name,
   1,  sightline__v1__envelope__number_ranges,
   (ProtobufCMessageInit) sightline__v1__envelope__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sightline__v1__request__field_descriptors[19] =
+static const ProtobufCFieldDescriptor sightline__v1__request__field_descriptors[21] =
 {
   {
     "envelope",
@@ -2443,6 +2649,30 @@ static const ProtobufCFieldDescriptor sightline__v1__request__field_descriptors[
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "replica_pull",
+    28,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sightline__V1__Request, body_case),
+    offsetof(Sightline__V1__Request, replica_pull),
+    &sightline__v1__replica_pull_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "replica_apply",
+    29,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sightline__V1__Request, body_case),
+    offsetof(Sightline__V1__Request, replica_apply),
+    &sightline__v1__replica_apply_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sightline__v1__request__field_indices_by_name[] = {
   3,   /* field[3] = add */
@@ -2457,6 +2687,8 @@ static const unsigned sightline__v1__request__field_indices_by_name[] = {
   6,   /* field[6] = health */
   11,   /* field[11] = identify */
   13,   /* field[13] = placement_update */
+  20,   /* field[20] = replica_apply */
+  19,   /* field[19] = replica_pull */
   1,   /* field[1] = search */
   2,   /* field[2] = search_batch */
   14,   /* field[14] = shard_export */
@@ -2469,7 +2701,7 @@ static const ProtobufCIntRange sightline__v1__request__number_ranges[2 + 1] =
 {
   { 1, 0 },
   { 10, 1 },
-  { 0, 19 }
+  { 0, 21 }
 };
 const ProtobufCMessageDescriptor sightline__v1__request__descriptor =
 {
@@ -2479,14 +2711,14 @@ const ProtobufCMessageDescriptor sightline__v1__request__descriptor =
   "Sightline__V1__Request",
   "sightline.v1",
   sizeof(Sightline__V1__Request),
-  19,
+  21,
   sightline__v1__request__field_descriptors,
   sightline__v1__request__field_indices_by_name,
   2,  sightline__v1__request__number_ranges,
   (ProtobufCMessageInit) sightline__v1__request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sightline__v1__response__field_descriptors[20] =
+static const ProtobufCFieldDescriptor sightline__v1__response__field_descriptors[22] =
 {
   {
     "request_id",
@@ -2728,6 +2960,30 @@ static const ProtobufCFieldDescriptor sightline__v1__response__field_descriptors
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "replica_pull",
+    28,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sightline__V1__Response, body_case),
+    offsetof(Sightline__V1__Response, replica_pull),
+    &sightline__v1__replica_pull_response__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "replica_apply",
+    29,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sightline__V1__Response, body_case),
+    offsetof(Sightline__V1__Response, replica_apply),
+    &sightline__v1__replica_apply_response__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sightline__v1__response__field_indices_by_name[] = {
   4,   /* field[4] = add */
@@ -2742,6 +2998,8 @@ static const unsigned sightline__v1__response__field_indices_by_name[] = {
   7,   /* field[7] = health */
   12,   /* field[12] = identify */
   14,   /* field[14] = placement_update */
+  21,   /* field[21] = replica_apply */
+  20,   /* field[20] = replica_pull */
   0,   /* field[0] = request_id */
   2,   /* field[2] = search */
   3,   /* field[3] = search_batch */
@@ -2755,7 +3013,7 @@ static const ProtobufCIntRange sightline__v1__response__number_ranges[2 + 1] =
 {
   { 1, 0 },
   { 10, 2 },
-  { 0, 20 }
+  { 0, 22 }
 };
 const ProtobufCMessageDescriptor sightline__v1__response__descriptor =
 {
@@ -2765,7 +3023,7 @@ const ProtobufCMessageDescriptor sightline__v1__response__descriptor =
   "Sightline__V1__Response",
   "sightline.v1",
   sizeof(Sightline__V1__Response),
-  20,
+  22,
   sightline__v1__response__field_descriptors,
   sightline__v1__response__field_indices_by_name,
   2,  sightline__v1__response__number_ranges,
@@ -3731,7 +3989,7 @@ const ProtobufCMessageDescriptor sightline__v1__health_request__descriptor =
   (ProtobufCMessageInit) sightline__v1__health_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sightline__v1__health_response__field_descriptors[9] =
+static const ProtobufCFieldDescriptor sightline__v1__health_response__field_descriptors[10] =
 {
   {
     "cluster",
@@ -3841,10 +4099,23 @@ static const ProtobufCFieldDescriptor sightline__v1__health_response__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "last_seq",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FIXED64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__HealthResponse, last_seq),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sightline__v1__health_response__field_indices_by_name[] = {
   0,   /* field[0] = cluster */
   2,   /* field[2] = codebook_version */
+  9,   /* field[9] = last_seq */
   6,   /* field[6] = map_version */
   7,   /* field[7] = pending_map_version */
   1,   /* field[1] = shard */
@@ -3856,7 +4127,7 @@ static const unsigned sightline__v1__health_response__field_indices_by_name[] = 
 static const ProtobufCIntRange sightline__v1__health_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor sightline__v1__health_response__descriptor =
 {
@@ -3866,7 +4137,7 @@ const ProtobufCMessageDescriptor sightline__v1__health_response__descriptor =
   "Sightline__V1__HealthResponse",
   "sightline.v1",
   sizeof(Sightline__V1__HealthResponse),
-  9,
+  10,
   sightline__v1__health_response__field_descriptors,
   sightline__v1__health_response__field_indices_by_name,
   1,  sightline__v1__health_response__number_ranges,
@@ -5190,18 +5461,20 @@ const ProtobufCMessageDescriptor sightline__v1__cluster_status_request__descript
   (ProtobufCMessageInit) sightline__v1__cluster_status_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue sightline__v1__cluster_change_request__kind__enum_values_by_number[4] =
+static const ProtobufCEnumValue sightline__v1__cluster_change_request__kind__enum_values_by_number[5] =
 {
   { "KIND_UNSPECIFIED", "SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__KIND_UNSPECIFIED", 0 },
   { "ADD_WORKER", "SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ADD_WORKER", 1 },
   { "REMOVE_WORKER", "SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__REMOVE_WORKER", 2 },
   { "REBALANCE", "SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__REBALANCE", 3 },
+  { "ADD_REPLICA", "SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ADD_REPLICA", 4 },
 };
 static const ProtobufCIntRange sightline__v1__cluster_change_request__kind__value_ranges[] = {
-{0, 0},{0, 4}
+{0, 0},{0, 5}
 };
-static const ProtobufCEnumValueIndex sightline__v1__cluster_change_request__kind__enum_values_by_name[4] =
+static const ProtobufCEnumValueIndex sightline__v1__cluster_change_request__kind__enum_values_by_name[5] =
 {
+  { "ADD_REPLICA", 4 },
   { "ADD_WORKER", 1 },
   { "KIND_UNSPECIFIED", 0 },
   { "REBALANCE", 3 },
@@ -5214,15 +5487,15 @@ const ProtobufCEnumDescriptor sightline__v1__cluster_change_request__kind__descr
   "Kind",
   "Sightline__V1__ClusterChangeRequest__Kind",
   "sightline.v1",
-  4,
+  5,
   sightline__v1__cluster_change_request__kind__enum_values_by_number,
-  4,
+  5,
   sightline__v1__cluster_change_request__kind__enum_values_by_name,
   1,
   sightline__v1__cluster_change_request__kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCFieldDescriptor sightline__v1__cluster_change_request__field_descriptors[6] =
+static const ProtobufCFieldDescriptor sightline__v1__cluster_change_request__field_descriptors[7] =
 {
   {
     "kind",
@@ -5296,19 +5569,32 @@ static const ProtobufCFieldDescriptor sightline__v1__cluster_change_request__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "replace_url",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ClusterChangeRequest, replace_url),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sightline__v1__cluster_change_request__field_indices_by_name[] = {
   4,   /* field[4] = dry_run */
   2,   /* field[2] = host */
   0,   /* field[0] = kind */
   5,   /* field[5] = rate */
+  6,   /* field[6] = replace_url */
   3,   /* field[3] = shard */
   1,   /* field[1] = url */
 };
 static const ProtobufCIntRange sightline__v1__cluster_change_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor sightline__v1__cluster_change_request__descriptor =
 {
@@ -5318,14 +5604,14 @@ const ProtobufCMessageDescriptor sightline__v1__cluster_change_request__descript
   "Sightline__V1__ClusterChangeRequest",
   "sightline.v1",
   sizeof(Sightline__V1__ClusterChangeRequest),
-  6,
+  7,
   sightline__v1__cluster_change_request__field_descriptors,
   sightline__v1__cluster_change_request__field_indices_by_name,
   1,  sightline__v1__cluster_change_request__number_ranges,
   (ProtobufCMessageInit) sightline__v1__cluster_change_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sightline__v1__shard_entry__field_descriptors[6] =
+static const ProtobufCFieldDescriptor sightline__v1__shard_entry__field_descriptors[7] =
 {
   {
     "shard",
@@ -5399,10 +5685,23 @@ static const ProtobufCFieldDescriptor sightline__v1__shard_entry__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "replica_state",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ShardEntry, replica_state),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sightline__v1__shard_entry__field_indices_by_name[] = {
   2,   /* field[2] = host */
   5,   /* field[5] = reachable */
+  6,   /* field[6] = replica_state */
   0,   /* field[0] = shard */
   3,   /* field[3] = state */
   1,   /* field[1] = url */
@@ -5411,7 +5710,7 @@ static const unsigned sightline__v1__shard_entry__field_indices_by_name[] = {
 static const ProtobufCIntRange sightline__v1__shard_entry__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor sightline__v1__shard_entry__descriptor =
 {
@@ -5421,7 +5720,7 @@ const ProtobufCMessageDescriptor sightline__v1__shard_entry__descriptor =
   "Sightline__V1__ShardEntry",
   "sightline.v1",
   sizeof(Sightline__V1__ShardEntry),
-  6,
+  7,
   sightline__v1__shard_entry__field_descriptors,
   sightline__v1__shard_entry__field_indices_by_name,
   1,  sightline__v1__shard_entry__number_ranges,
@@ -5880,6 +6179,370 @@ const ProtobufCMessageDescriptor sightline__v1__backup_response__descriptor =
   sightline__v1__backup_response__field_indices_by_name,
   1,  sightline__v1__backup_response__number_ranges,
   (ProtobufCMessageInit) sightline__v1__backup_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue sightline__v1__replica_pull_request__mode__enum_values_by_number[3] =
+{
+  { "LOG", "SIGHTLINE__V1__REPLICA_PULL_REQUEST__MODE__LOG", 0 },
+  { "FULL", "SIGHTLINE__V1__REPLICA_PULL_REQUEST__MODE__FULL", 1 },
+  { "DIGEST", "SIGHTLINE__V1__REPLICA_PULL_REQUEST__MODE__DIGEST", 2 },
+};
+static const ProtobufCIntRange sightline__v1__replica_pull_request__mode__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex sightline__v1__replica_pull_request__mode__enum_values_by_name[3] =
+{
+  { "DIGEST", 2 },
+  { "FULL", 1 },
+  { "LOG", 0 },
+};
+const ProtobufCEnumDescriptor sightline__v1__replica_pull_request__mode__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "sightline.v1.ReplicaPullRequest.Mode",
+  "Mode",
+  "Sightline__V1__ReplicaPullRequest__Mode",
+  "sightline.v1",
+  3,
+  sightline__v1__replica_pull_request__mode__enum_values_by_number,
+  3,
+  sightline__v1__replica_pull_request__mode__enum_values_by_name,
+  1,
+  sightline__v1__replica_pull_request__mode__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCFieldDescriptor sightline__v1__replica_pull_request__field_descriptors[5] =
+{
+  {
+    "mode",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ReplicaPullRequest, mode),
+    &sightline__v1__replica_pull_request__mode__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "after_seq",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FIXED64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ReplicaPullRequest, after_seq),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "has_after_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ReplicaPullRequest, has_after_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "after_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FIXED64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ReplicaPullRequest, after_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ReplicaPullRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sightline__v1__replica_pull_request__field_indices_by_name[] = {
+  3,   /* field[3] = after_id */
+  1,   /* field[1] = after_seq */
+  2,   /* field[2] = has_after_id */
+  4,   /* field[4] = limit */
+  0,   /* field[0] = mode */
+};
+static const ProtobufCIntRange sightline__v1__replica_pull_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor sightline__v1__replica_pull_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sightline.v1.ReplicaPullRequest",
+  "ReplicaPullRequest",
+  "Sightline__V1__ReplicaPullRequest",
+  "sightline.v1",
+  sizeof(Sightline__V1__ReplicaPullRequest),
+  5,
+  sightline__v1__replica_pull_request__field_descriptors,
+  sightline__v1__replica_pull_request__field_indices_by_name,
+  1,  sightline__v1__replica_pull_request__number_ranges,
+  (ProtobufCMessageInit) sightline__v1__replica_pull_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sightline__v1__replica_pull_response__field_descriptors[8] =
+{
+  {
+    "entries",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ReplicaPullResponse, entries),
+    &sightline__v1__shard_transfer_request__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "absent_ids",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FIXED64,
+    offsetof(Sightline__V1__ReplicaPullResponse, n_absent_ids),
+    offsetof(Sightline__V1__ReplicaPullResponse, absent_ids),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "up_to_seq",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FIXED64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ReplicaPullResponse, up_to_seq),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "next_after_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FIXED64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ReplicaPullResponse, next_after_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "done",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ReplicaPullResponse, done),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "list_counts",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Sightline__V1__ReplicaPullResponse, n_list_counts),
+    offsetof(Sightline__V1__ReplicaPullResponse, list_counts),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "list_digests",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FIXED64,
+    offsetof(Sightline__V1__ReplicaPullResponse, n_list_digests),
+    offsetof(Sightline__V1__ReplicaPullResponse, list_digests),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last_seq",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FIXED64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ReplicaPullResponse, last_seq),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sightline__v1__replica_pull_response__field_indices_by_name[] = {
+  1,   /* field[1] = absent_ids */
+  4,   /* field[4] = done */
+  0,   /* field[0] = entries */
+  7,   /* field[7] = last_seq */
+  5,   /* field[5] = list_counts */
+  6,   /* field[6] = list_digests */
+  3,   /* field[3] = next_after_id */
+  2,   /* field[2] = up_to_seq */
+};
+static const ProtobufCIntRange sightline__v1__replica_pull_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor sightline__v1__replica_pull_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sightline.v1.ReplicaPullResponse",
+  "ReplicaPullResponse",
+  "Sightline__V1__ReplicaPullResponse",
+  "sightline.v1",
+  sizeof(Sightline__V1__ReplicaPullResponse),
+  8,
+  sightline__v1__replica_pull_response__field_descriptors,
+  sightline__v1__replica_pull_response__field_indices_by_name,
+  1,  sightline__v1__replica_pull_response__number_ranges,
+  (ProtobufCMessageInit) sightline__v1__replica_pull_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sightline__v1__replica_apply_request__field_descriptors[4] =
+{
+  {
+    "entries",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ReplicaApplyRequest, entries),
+    &sightline__v1__shard_transfer_request__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "absent_ids",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FIXED64,
+    offsetof(Sightline__V1__ReplicaApplyRequest, n_absent_ids),
+    offsetof(Sightline__V1__ReplicaApplyRequest, absent_ids),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "up_to_seq",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FIXED64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ReplicaApplyRequest, up_to_seq),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reset",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ReplicaApplyRequest, reset),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sightline__v1__replica_apply_request__field_indices_by_name[] = {
+  1,   /* field[1] = absent_ids */
+  0,   /* field[0] = entries */
+  3,   /* field[3] = reset */
+  2,   /* field[2] = up_to_seq */
+};
+static const ProtobufCIntRange sightline__v1__replica_apply_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor sightline__v1__replica_apply_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sightline.v1.ReplicaApplyRequest",
+  "ReplicaApplyRequest",
+  "Sightline__V1__ReplicaApplyRequest",
+  "sightline.v1",
+  sizeof(Sightline__V1__ReplicaApplyRequest),
+  4,
+  sightline__v1__replica_apply_request__field_descriptors,
+  sightline__v1__replica_apply_request__field_indices_by_name,
+  1,  sightline__v1__replica_apply_request__number_ranges,
+  (ProtobufCMessageInit) sightline__v1__replica_apply_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sightline__v1__replica_apply_response__field_descriptors[1] =
+{
+  {
+    "last_seq",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FIXED64,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ReplicaApplyResponse, last_seq),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sightline__v1__replica_apply_response__field_indices_by_name[] = {
+  0,   /* field[0] = last_seq */
+};
+static const ProtobufCIntRange sightline__v1__replica_apply_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sightline__v1__replica_apply_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sightline.v1.ReplicaApplyResponse",
+  "ReplicaApplyResponse",
+  "Sightline__V1__ReplicaApplyResponse",
+  "sightline.v1",
+  sizeof(Sightline__V1__ReplicaApplyResponse),
+  1,
+  sightline__v1__replica_apply_response__field_descriptors,
+  sightline__v1__replica_apply_response__field_indices_by_name,
+  1,  sightline__v1__replica_apply_response__number_ranges,
+  (ProtobufCMessageInit) sightline__v1__replica_apply_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCEnumValue sightline__v1__error_code__enum_values_by_number[9] =

@@ -33,9 +33,9 @@ public final class ServiceClient: Sendable {
     public var url: String { connection.url }
 
     /// The request frame: envelope (fresh id, token, deadline, collection) and body.
-    func frame(_ body: RequestBody, deadlineMilliseconds: Int) -> [UInt8] {
+    func frame(_ body: RequestBody, deadlineMilliseconds: Int, sequence: WriteSequence? = nil) -> [UInt8] {
         let envelope = Envelope(requestID: nextID.wrappingAdd(1, ordering: .relaxed).oldValue, token: token,
-                                deadlineMilliseconds: UInt32(clamping: deadlineMilliseconds), collection: collection)
+                                deadlineMilliseconds: UInt32(clamping: deadlineMilliseconds), collection: collection, sequence: sequence)
         return WireCodec.encode(Request(envelope: envelope, body: body))
     }
 
@@ -66,13 +66,14 @@ public final class ServiceClient: Sendable {
     /// the slowest peer, not the sum, bounds the time.
     public static func callAll(_ calls: [(client: ServiceClient, body: RequestBody)],
                                deadlineMilliseconds: Int) -> [Result<ResponseBody, ClientError>] {
-        let pending = calls.map { call in
-            call.client.connection.start(call.client.frame(call.body, deadlineMilliseconds: deadlineMilliseconds),
-                                         timeoutMilliseconds: call.client.waitLimit(deadlineMilliseconds))
-        }
-        return zip(calls, pending).map { call, pending in
-            Result { () throws(ClientError) -> ResponseBody in try call.client.unwrap(pending.wait()) }
-        }
+        calls.map { $0.client.start($0.body, deadlineMilliseconds: deadlineMilliseconds) }.map { $0.wait() }
+    }
+
+    /// Sends one request and returns at once; `wait()` on the result gives the reply body.
+    /// `sequence` numbers a replicated write.
+    public func start(_ body: RequestBody, deadlineMilliseconds: Int, sequence: WriteSequence? = nil) -> PendingCall {
+        PendingCall(client: self, pending: connection.start(frame(body, deadlineMilliseconds: deadlineMilliseconds, sequence: sequence),
+                                                            timeoutMilliseconds: waitLimit(deadlineMilliseconds)))
     }
 
     /// Sends raw bytes (tests use it to send garbage) and decodes whatever comes back.
@@ -96,5 +97,15 @@ public final class ServiceClient: Sendable {
         }
         if case .error(let reply) = response.body { throw .server(reply) }
         return response.body
+    }
+}
+
+/// A request in flight from `ServiceClient.start`; `wait()` is called once, from one thread
+/// (which may be another than the one that started it: hence the unchecked conformance).
+public struct PendingCall: @unchecked Sendable {
+    let client: ServiceClient
+    let pending: any PendingReply
+    public func wait() -> Result<ResponseBody, ClientError> {
+        Result { () throws(ClientError) -> ResponseBody in try client.unwrap(pending.wait()) }
     }
 }

@@ -41,6 +41,7 @@ public struct ClusterConfig: Sendable, Equatable {
     public var listen: String
     public var dataDirectory: String
     public var collection: String
+    /// Copies of each shard (1–3): `[[workers]]` may list up to this many workers per shard id.
     public var replication: Int
     /// Default search deadline in milliseconds.
     public var deadlineMilliseconds: Int
@@ -84,6 +85,12 @@ public struct ClusterConfig: Sendable, Equatable {
         try validate()
     }
 
+    /// One worker per shard: the first listed (the shard map's entry).
+    public var primaryWorkers: [WorkerEntry] {
+        var seen = Set<ShardID>()
+        return workers.filter { seen.insert($0.shard).inserted }
+    }
+
     /// The tokens the coordinator accepts and their roles.
     public var accessTokens: AccessTokens { AccessTokens(cluster: token, write: writeToken, read: readToken) }
 
@@ -99,10 +106,19 @@ public struct ClusterConfig: Sendable, Equatable {
         guard !token.isEmpty || isLoopbackAddress(listen) else {
             throw .invalid("token is empty while listen = \(listen) is reachable from other hosts: set a token (or listen on 127.0.0.1)")
         }
-        guard replication == 1 else { throw .invalid("replication = \(replication) is not supported yet: use 1") }
+        guard (1 ... 3).contains(replication) else { throw .invalid("replication = \(replication): use 1, 2 or 3") }
         guard !workers.isEmpty else { throw .invalid("no [[workers]]: add at least one") }
-        guard Set(workers.map(\.shard)).count == workers.count else { throw .invalid("two workers hold the same shard id") }
         guard Set(workers.map(\.url)).count == workers.count else { throw .invalid("two workers share one url") }
+        for (shard, replicas) in Dictionary(grouping: workers, by: \.shard) {
+            guard replicas.count <= replication else {
+                throw .invalid("shard \(shard) has \(replicas.count) workers but replication = \(replication): "
+                               + (replication == 1 ? "two workers hold the same shard id" : "list at most \(replication) per shard"))
+            }
+            let hosts = replicas.compactMap(\.host)
+            guard Set(hosts).count == hosts.count else {
+                throw .invalid("shard \(shard)'s replicas share a host: place each copy on its own host")
+            }
+        }
         guard index.dimension >= 1, index.nlist >= 1, index.m >= 1, index.dimension % index.m == 0 else {
             throw .invalid("index: d=\(index.dimension), nlist=\(index.nlist), m=\(index.m): m must divide d and all must be positive")
         }

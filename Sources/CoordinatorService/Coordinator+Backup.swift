@@ -30,7 +30,10 @@ extension Coordinator {
             guard routing.withLock({ $0.current.placementShards.contains(shard) }) else {
                 throw ErrorReply(.notFound, "shard \(shard) is not in the shard map")
             }
-            guard case .success(.backup(.data(let data))) = fanOut([id: .backup(step)], deadlineMilliseconds: 60_000)[id]!,
+            // The pieces come from the copy that made the snapshot.
+            guard let url = backupSources.withLock({ $0[id] }),
+                  case .success(.backup(.data(let data))) = callWorkers([WorkerCall(shard: id, url: url, body: .backup(step))],
+                                                                        deadlineMilliseconds: 60_000)[0],
                   data.count <= length else {
                 throw ErrorReply(.unavailable, "shard \(shard) did not send its backup piece at \(offset)")
             }
@@ -38,8 +41,8 @@ extension Coordinator {
         case .finish:
             backupStarted.withLock { $0 = nil }
             copy.remove()
-            let shards = routing.withLock { $0.current.placementShards }.map { ShardID($0) }
-            _ = fanOut(Dictionary(uniqueKeysWithValues: shards.map { ($0, RequestBody.backup(.finish)) }), deadlineMilliseconds: 60_000)
+            let sources = backupSources.withLock { sources in defer { sources = [:] }; return sources }
+            _ = callWorkers(sources.map { WorkerCall(shard: $0.key, url: $0.value, body: .backup(.finish)) }, deadlineMilliseconds: 60_000)
             return .data([])
         }
     }
@@ -54,8 +57,11 @@ extension Coordinator {
             let catalogBytes = try catalog.backup(to: copy.path)
             let shards = routing.withLock { $0.current.placementShards }.map { ShardID($0) }
             // Writes wait meanwhile: a shard that does not answer in time fails the backup, not the writes.
-            let replies = fanOut(Dictionary(uniqueKeysWithValues: shards.map { ($0, RequestBody.backup(.snapshot)) }),
-                                 deadlineMilliseconds: 120_000)
+            let sources = Dictionary(uniqueKeysWithValues: shards.map { ($0, preferredReplica(of: $0) ?? "") })
+            backupSources.withLock { $0 = sources }
+            let sent = callWorkers(shards.map { WorkerCall(shard: $0, url: sources[$0]!, body: .backup(.snapshot)) },
+                                   deadlineMilliseconds: 120_000)
+            let replies = Dictionary(uniqueKeysWithValues: zip(shards, sent))
             var parts = [BackupPart(shard: nil, bytes: catalogBytes)]
             for shard in shards {
                 guard case .success(.backup(.parts(let made))) = replies[shard]!, made.count == 1, made[0].shard == shard.rawValue else {

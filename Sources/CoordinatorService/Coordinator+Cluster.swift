@@ -9,16 +9,22 @@ extension Coordinator {
     func clusterStatus() -> ClusterStatusReply {
         let route = routing.withLock { $0 }
         let states = workerStates.withLock { $0 }
-        var entries: [UInt32: ShardEntry] = [:]
+        var entries: [UInt32: [ShardEntry]] = [:]
         for map in [route.fromMap, route.current, route.toMap].compactMap({ $0 }) {
             for shard in map.shards where shard.state != "retired" || route.move?.shard == shard.shard {
-                let state = states[ShardID(shard.shard)] ?? WorkerState()
-                entries[shard.shard] = ShardEntry(shard: shard.shard, url: shard.url, host: shard.host, state: displayState(shard.shard, route),
-                                                  vectorCount: state.vectorCount, reachable: state.reachable)
+                // A replicated shard shows each copy and its state ("down" while it does not answer).
+                let copies = route.replicaSets[shard.shard] ?? []
+                entries[shard.shard] = (copies.isEmpty ? [ReplicaRecord(shard: shard.shard, url: shard.url, host: shard.host)] : copies)
+                    .map { copy in
+                        let state = states[copy.url] ?? WorkerState()
+                        return ShardEntry(shard: shard.shard, url: copy.url, host: copy.host, state: displayState(shard.shard, route),
+                                          vectorCount: state.vectorCount, reachable: state.reachable,
+                                          replicaState: copies.isEmpty ? "" : state.reachable ? copy.state : "down")
+                    }
             }
         }
         let move = route.move ?? (try? catalog.lastMove()) ?? nil
-        return ClusterStatusReply(mapVersion: route.current.version, shards: entries.keys.sorted().map { entries[$0]! },
+        return ClusterStatusReply(mapVersion: route.current.version, shards: entries.keys.sorted().flatMap { entries[$0]! },
                                   move: move.map(Coordinator.status(of:)), plan: route.move == nil ? [] : lastPlan.withLock { $0 },
                                   warning: configWarning)
     }
@@ -38,7 +44,17 @@ extension Coordinator {
     }
 
     func changeCluster(_ request: ClusterChangeRequest) throws -> ClusterStatusReply {
+        if case .addReplica(let url, let host, let shard, let replacing) = request.change {
+            return try addReplica(url: url, host: host, shard: shard, replacing: replacing, dryRun: request.dryRun)
+        }
+        var isMove = true
+        if case .rebalance = request.change { isMove = false }
+        if isMove, routing.withLock({ $0.isReplicated }) {
+            throw ErrorReply(.badRequest, "moves between shards are not available while shards have several replicas: "
+                                          + "grow a replicated cluster by adding replicas (add-worker --shard N)")
+        }
         switch request.change {
+        case .addReplica: fatalError("handled above")
         case .rebalance:
             guard let move = routing.withLock({ $0.move }) else { return clusterStatus() }
             // A coordinator that restarted mid-move counts the plan again (the sources still hold it all).
@@ -99,9 +115,58 @@ extension Coordinator {
         return clusterStatus()
     }
 
+    /// Registers the empty worker at `url` (started with `--shard shard`) as a new copy of the
+    /// shard; it copies the shard from an in-sync peer, then serves. `replacing` names a copy
+    /// that leaves the shard.
+    func addReplica(url: String, host: String, shard: UInt32, replacing: String, dryRun: Bool) throws -> ClusterStatusReply {
+        let id = ShardID(shard)
+        let route = routing.withLock { $0 }
+        guard route.current.placementShards.contains(shard) else {
+            throw ErrorReply(.notFound, "shard \(shard) is not in the shard map (version \(route.current.version))")
+        }
+        var copies = route.replicas(of: id)
+        guard !copies.contains(where: { $0.url == url }) else { throw ErrorReply(.conflict, "\(url) is already a replica of shard \(shard)") }
+        if !replacing.isEmpty {
+            guard copies.contains(where: { $0.url == replacing }) else {
+                throw ErrorReply(.notFound, "\(replacing) is not a replica of shard \(shard)")
+            }
+            guard copies.contains(where: { $0.url != replacing && $0.state == ReplicaState.inSync }) else {
+                throw ErrorReply(.conflict, "\(replacing) is shard \(shard)'s last replica in sync: it cannot be replaced")
+            }
+        }
+        guard copies.count - (replacing.isEmpty ? 0 : 1) < 3 else {
+            throw ErrorReply(.badRequest, "shard \(shard) already has 3 replicas (the most a shard may have)")
+        }
+        if !host.isEmpty, copies.contains(where: { $0.host == host && $0.url != replacing }) {
+            throw ErrorReply(.badRequest, "shard \(shard) already has a replica on host \(host): place each copy on its own host")
+        }
+        let (_, worker) = try checkNewWorker(url: url, asReplicaOf: shard)
+        guard !dryRun else { return clusterStatus() }
+        do {
+            _ = try worker.call(.codebookPush(version: codebook.version, indexFile: codebook.indexFile), deadlineMilliseconds: 30_000)
+        } catch {
+            throw ErrorReply(.unavailable, "the worker at \(url) did not take the codebooks: \(error)")
+        }
+        // The copy joins under the shard's write lock: no numbered write is half sent meanwhile.
+        let lock = shardWriteLock(id)
+        lock.lock()
+        defer { lock.unlock() }
+        let record = ReplicaRecord(shard: shard, url: url, host: host, state: ReplicaState.joining)
+        try catalog.putReplica(record)
+        if route.replicaSets[shard] == nil, let first = copies.first { try catalog.putReplica(first) }
+        if !replacing.isEmpty { try catalog.removeReplica(shard: shard, url: replacing) }
+        copies.removeAll { $0.url == replacing }
+        copies.append(record)
+        let updated = copies
+        routing.withLock { $0.replicaSets[shard] = updated }
+        log("shard \(shard): replica at \(url) joins" + (replacing.isEmpty ? "" : ", replacing \(replacing)")
+            + "; it copies the shard from a peer, then serves")
+        return clusterStatus()
+    }
+
     /// Asks the worker at `url` who it is: it must belong to this cluster, be empty, and hold a
     /// shard id that the map does not use. Returns that id and a client of the worker.
-    func checkNewWorker(url: String) throws -> (UInt32, ServiceClient) {
+    func checkNewWorker(url: String, asReplicaOf replicaShard: UInt32? = nil) throws -> (UInt32, ServiceClient) {
         let health: HealthReply
         let client: ServiceClient
         do {
@@ -119,7 +184,12 @@ extension Coordinator {
             throw ErrorReply(.conflict, "the worker at \(url) belongs to cluster \"\(health.cluster)\", not \"\(config.cluster)\"")
         }
         let current = routing.withLock { $0.current }
-        guard !current.placementShards.contains(health.shard) else {
+        if let replicaShard {
+            guard health.shard == replicaShard else {
+                throw ErrorReply(.conflict, "the worker at \(url) serves shard \(health.shard): start it with --shard \(replicaShard) "
+                                            + "to make it a replica of shard \(replicaShard)")
+            }
+        } else if current.placementShards.contains(health.shard) {
             throw ErrorReply(.conflict, "the worker at \(url) serves shard \(health.shard), which the map already holds: "
                                         + "start the new worker with an unused --shard")
         }

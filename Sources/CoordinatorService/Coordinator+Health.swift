@@ -4,71 +4,99 @@ import ServiceSupport
 import Wire
 
 extension Coordinator {
-    /// Checks every worker of the maps once: records its state in the catalog, pushes the
-    /// codebooks to a worker that lacks them and the placements to a worker that serves by
-    /// other ones (a new, wiped or restarted worker becomes usable without an operator).
+    /// Checks every worker of the maps (every copy of a replicated shard) once: records its
+    /// state, pushes the codebooks to a worker that lacks them and the placements to a worker that
+    /// serves by other ones (a new, wiped or restarted worker becomes usable without an operator),
+    /// and starts the catch-up of copies that missed writes.
     public func checkWorkers(timeoutMilliseconds: Int = 1000) {
-        let shards = routing.withLock { $0.involvedShards }
-        let replies = fanOut(Dictionary(uniqueKeysWithValues: shards.map { ($0, RequestBody.health) }),
-                             deadlineMilliseconds: timeoutMilliseconds, probe: true)
-        for shard in shards {
+        let (shards, targets) = routing.withLock { route in
+            (route.involvedShards, route.involvedShards.flatMap { shard in route.replicas(of: shard).map { (shard, $0.url) } })
+        }
+        let replies = callWorkers(targets.map { WorkerCall(shard: $0.0, url: $0.1, body: .health) },
+                                  deadlineMilliseconds: timeoutMilliseconds, probe: true)
+        for ((shard, url), reply) in zip(targets, replies) {
             var state = WorkerState()
-            if case .success(.health(let health)) = replies[shard] {
+            if case .success(.health(let health)) = reply {
                 state = WorkerState(reachable: true, codebookVersion: health.codebookVersion, vectorCount: health.vectorCount,
-                                    state: health.state)
-                if health.codebookVersion != codebook.version, mayPushCodebooks(to: shard) {
-                    state.codebookVersion = pushCodebooks(to: shard) ? codebook.version : health.codebookVersion
+                                    state: health.state, lastSeq: health.lastSeq)
+                if health.codebookVersion != codebook.version, mayPushCodebooks(to: url) {
+                    state.codebookVersion = pushCodebooks(to: shard, at: url) ? codebook.version : health.codebookVersion
                     if state.codebookVersion == codebook.version { state.state = "serving" }
                 }
                 if state.codebookVersion == codebook.version {
-                    pushPlacementsIfStale(to: shard, serving: (health.mapVersion, health.pendingMapVersion))
+                    pushPlacementsIfStale(to: shard, at: url, serving: (health.mapVersion, health.pendingMapVersion))
                 }
             }
-            workerStates.withLock { $0[shard] = state }
-            try? catalog.recordWorker(shard: shard.rawValue, url: routing.withLock { $0.url(of: shard) } ?? "",
-                                      state: state.reachable ? state.state : "unreachable", seen: state.reachable)
+            let known = state
+            workerStates.withLock { $0[url] = known }
+            if url == routing.withLock({ $0.url(of: shard) }) {
+                try? catalog.recordWorker(shard: shard.rawValue, url: url, state: state.reachable ? state.state : "unreachable",
+                                          seen: state.reachable)
+            }
         }
+        for shard in shards where isReplicated(shard) { demoteStaleCopies(of: shard) }
+        startCatchUps()
     }
 
     /// Pushes the codebooks; true when the worker took them.
-    func pushCodebooks(to shard: ShardID) -> Bool {
-        let push = fanOut([shard: .codebookPush(version: codebook.version, indexFile: codebook.indexFile)], deadlineMilliseconds: 30_000)
-        switch push[shard] {
+    func pushCodebooks(to shard: ShardID, at url: String) -> Bool {
+        let push = callWorkers([WorkerCall(shard: shard, url: url, body: .codebookPush(version: codebook.version,
+                                                                                        indexFile: codebook.indexFile))],
+                               deadlineMilliseconds: 30_000)
+        switch push[0] {
         case .success:
-            log("pushed codebooks to shard \(shard)")
+            log("pushed codebooks to shard \(shard)" + (isReplicated(shard) ? " at \(url)" : ""))
             return true
         case .failure(let error) where error.code == .conflict:
             // The worker holds vectors of other codebooks: retrying every second cannot help, so
             // wait before asking again (an operator must resolve it).
-            pushConflicts.withLock { $0[shard] = DispatchTime.now() + .seconds(Coordinator.conflictRetrySeconds) }
-            log("codebook push to shard \(shard) refused: \(error.message); next try in \(Coordinator.conflictRetrySeconds) s")
+            pushConflicts.withLock { $0[url] = DispatchTime.now() + .seconds(Coordinator.conflictRetrySeconds) }
+            log("codebook push to shard \(shard) at \(url) refused: \(error.message); next try in \(Coordinator.conflictRetrySeconds) s")
         case .failure(let error):
-            log("codebook push to shard \(shard) failed: \(error.message)")
-        default: break
+            log("codebook push to shard \(shard) at \(url) failed: \(error.message)")
         }
         return false
     }
 
-    /// Sends `shard` the placements it should serve by when it reports others.
-    func pushPlacementsIfStale(to shard: ShardID, serving: (UInt64, UInt64)) {
+    /// Sends the worker at `url` the placements it should serve by when it reports others.
+    func pushPlacementsIfStale(to shard: ShardID, at url: String, serving: (UInt64, UInt64)) {
         placementPushes.withLock { _ in
             let placements = routing.withLock { $0.workerPlacements }
             let wanted = (placements[0].version, placements.count == 2 ? placements[1].version : 0)
             guard serving != wanted else { return }
             // A worker outside every placement it would get is a drained shard after its move.
             guard placements.contains(where: { $0.shards.contains(shard.rawValue) }) || serving.1 == wanted.0 else { return }
-            if case .failure(let error) = fanOut([shard: .placementUpdate(placements)], deadlineMilliseconds: 30_000)[shard]! {
-                log("placement push to shard \(shard) failed: \(error.message)")
+            let reply = callWorkers([WorkerCall(shard: shard, url: url, body: .placementUpdate(placements))], deadlineMilliseconds: 30_000)
+            if case .failure(let error) = reply[0] {
+                log("placement push to shard \(shard) at \(url) failed: \(error.message)")
             }
         }
     }
 
-    /// False while a recent push to `shard` was refused as a conflict.
-    func mayPushCodebooks(to shard: ShardID) -> Bool {
+    /// An in-sync copy that reports fewer writes than another in-sync copy (after a coordinator
+    /// restart, say) leaves the set, unless a write is in flight.
+    func demoteStaleCopies(of shard: ShardID) {
+        let lock = shardWriteLock(shard)
+        guard lock.try() else { return }
+        defer { lock.unlock() }
+        // Asked again under the lock: no write moves the numbers while they are compared.
+        let copies = routing.withLock { $0.replicas(of: shard) }.filter { $0.state == ReplicaState.inSync }.map(\.url)
+        let replies = callWorkers(copies.map { WorkerCall(shard: shard, url: $0, body: .health) }, deadlineMilliseconds: 1000)
+        let applied = zip(copies, replies).compactMap { url, reply -> (String, UInt64)? in
+            if case .success(.health(let health)) = reply { return (url, health.lastSeq) } else { return nil }
+        }
+        guard let newest = applied.map(\.1).max() else { return }
+        for (url, last) in applied where last < newest {
+            demote(shard, url: url, because: "it applied writes up to \(last), another copy up to \(newest)")
+        }
+    }
+
+    /// False while a recent push to the worker at `url` was refused as a conflict.
+    func mayPushCodebooks(to url: String) -> Bool {
         pushConflicts.withLock { conflicts in
-            guard let until = conflicts[shard] else { return true }
+            guard let until = conflicts[url] else { return true }
             if DispatchTime.now() < until { return false }
-            conflicts[shard] = nil
+            conflicts[url] = nil
             return true
         }
     }

@@ -101,7 +101,7 @@ extension Coordinator {
     func announcePlacements() throws {
         let (shards, placements) = routing.withLock { ($0.involvedShards, $0.workerPlacements) }
         try placementPushes.withLock { _ in
-            let fresh = shards.filter { shard in workerStates.withLock { $0[shard]?.codebookVersion } != codebook.version }
+            let fresh = shards.filter { state(of: $0).codebookVersion != codebook.version }
             var calls: [(shard: ShardID, body: RequestBody)] = fresh.map {
                 ($0, .codebookPush(version: codebook.version, indexFile: codebook.indexFile))
             }

@@ -30,6 +30,8 @@ extension Coordinator {
                              "codebooks are set when the coordinator starts (--codebooks or --train); restart it to change them")
         case .shardTransfer, .placementUpdate, .shardExport, .shardFlow:
             throw ErrorReply(.badRequest, "\(body.name) is spoken between the coordinator and its workers during a move")
+        case .replicaPull, .replicaApply:
+            throw ErrorReply(.badRequest, "\(body.name) is spoken between the coordinator and its workers when a replica catches up")
         case .clusterStatus:
             return .clusterStatus(clusterStatus())
         case .clusterChange(let change):
@@ -47,8 +49,33 @@ extension Coordinator {
 
     /// Counts come from the workers: added without trapping, whatever they claim.
     var knownTotal: UInt64 {
-        let shards = Set(routing.withLock { $0.readShards })
-        return workerStates.withLock { $0.filter { shards.contains($0.key) }.values.reduce(0) { $0.saturatingAdd($1.vectorCount) } }
+        let shards = routing.withLock { $0.readShards }
+        return shards.reduce(0) { $0.saturatingAdd(state(of: $1).vectorCount) }
+    }
+
+    /// What the health loop knows of `shard`: that of its copy with the most vectors among
+    /// those in sync.
+    func state(of shard: ShardID) -> WorkerState {
+        let copies = routing.withLock { $0.replicas(of: shard) }.filter { $0.state == ReplicaState.inSync }.map(\.url)
+        return workerStates.withLock { states in copies.compactMap { states[$0] }.max { $0.vectorCount < $1.vectorCount } } ?? WorkerState()
+    }
+
+    /// Adds `delta` (or takes it away) from the vector counts of `shard`'s in-sync copies.
+    func adjustCount(of shard: ShardID, by delta: Int64) {
+        let copies = routing.withLock { $0.replicas(of: shard) }.filter { $0.state == ReplicaState.inSync }.map(\.url)
+        workerStates.withLock { states in
+            for url in copies {
+                let count = states[url, default: WorkerState()].vectorCount
+                states[url, default: WorkerState()].vectorCount = delta >= 0 ? count.saturatingAdd(UInt64(delta))
+                                                                             : count - min(count, delta.magnitude)
+            }
+        }
+    }
+
+    /// True when every copy of `shard` is skipped by an open breaker (its absence was logged then).
+    func everyCopySkipped(_ shard: ShardID) -> Bool {
+        let copies = routing.withLock { $0.replicas(of: shard) }.map(\.url)
+        return breakers.withLock { breakers in copies.allSatisfy { breakers[$0]?.isOpen == true } }
     }
 
     /// Fans a batch out to every shard and merges per query. Shards that fail or miss the deadline
@@ -75,8 +102,8 @@ extension Coordinator {
         let ranked = try template.rankCentroids(try Matrix(dimension: batch.dimension, values: batch.values), probeCount: options.nprobe)
         options.probeLists = ranked.flatMap { $0.map { UInt32($0.list.rawValue) } }
         options.probeTerms = ranked.flatMap { $0.map(\.centroidDistance) }
-        let replies = fanOut(Dictionary(uniqueKeysWithValues: shards.map { ($0, RequestBody.searchBatch(batch, options: options)) }),
-                             deadlineMilliseconds: deadlineMilliseconds)
+        let replies = readFanOut(Dictionary(uniqueKeysWithValues: shards.map { ($0, RequestBody.searchBatch(batch, options: options)) }),
+                                 deadlineMilliseconds: deadlineMilliseconds)
         var perShard: [[NeighborList]] = []
         var missing: [UInt32] = []
         for shard in shards {
@@ -87,7 +114,7 @@ extension Coordinator {
                 throw error
             case .failure(let error):
                 // A shard skipped by its open breaker was logged once, when it opened.
-                if breakers.withLock({ $0[shard]?.isOpen != true }) { log("search: shard \(shard) missing: \(error.message)") }
+                if !everyCopySkipped(shard) { log("search: shard \(shard) missing: \(error.message)") }
                 missing.append(shard.rawValue)
             default:
                 log("search: shard \(shard) sent an unexpected reply")
@@ -143,7 +170,7 @@ extension Coordinator {
                 keys: batch.keys.isEmpty ? [] : rows.map { batch.keys[$0] }, codebookVersion: codebook.version))
         }
         let calls = owners.keys.sorted().map { ($0, owners[$0]!) } + copies.keys.sorted().map { ($0, copies[$0]!) }
-        let replies = fanOutCalls(calls.map { ($0.0, body($0.1)) }, deadlineMilliseconds: deadlineMilliseconds)
+        let replies = writeFanOut(calls.map { ($0.0, body($0.1)) }, deadlineMilliseconds: deadlineMilliseconds)
         var added: UInt64 = 0, ignored: UInt64 = 0
         var failures: [(shard: ShardID, error: ErrorReply)] = []
         var committed = Array(repeating: true, count: batch.ids.count)
@@ -160,10 +187,7 @@ extension Coordinator {
                 added = added.saturatingAdd(shardAdded)
                 ignored = ignored.saturatingAdd(UInt64(shardRepeats.count))
                 repeats.formUnion(shardRepeats)
-                workerStates.withLock { states in
-                    states[shard, default: WorkerState()].vectorCount = states[shard, default: WorkerState()].vectorCount
-                        .saturatingAdd(shardAdded)
-                }
+                adjustCount(of: shard, by: Int64(clamping: shardAdded))
             case .failure(let error):
                 failures.append((shard, error))
                 for row in rows { committed[row] = false }
@@ -209,15 +233,13 @@ extension Coordinator {
         let calls = owners.keys.sorted().map { ($0, RequestBody.delete(ids: owners[$0]!)) }
             + copies.keys.sorted().map { ($0, RequestBody.delete(ids: copies[$0]!)) }
         var deleted: UInt64 = 0
-        for (position, reply) in fanOutCalls(calls, deadlineMilliseconds: deadlineMilliseconds).enumerated() {
+        for (position, reply) in writeFanOut(calls, deadlineMilliseconds: deadlineMilliseconds).enumerated() {
             let shard = calls[position].0
             switch reply {
             case .success(.delete(let count)):
                 guard position < owners.count else { continue }
                 deleted = deleted.saturatingAdd(count)
-                workerStates.withLock {
-                    $0[shard, default: WorkerState()].vectorCount -= min(count, $0[shard, default: WorkerState()].vectorCount)
-                }
+                adjustCount(of: shard, by: -Int64(clamping: count))
             case .failure(let error):
                 let retryable = error.code.mayPassOnRetry
                 throw ErrorReply(retryable ? .unavailable : error.code,
@@ -243,11 +265,10 @@ extension Coordinator {
     }
 
     func health() -> HealthReply {
-        let states = workerStates.withLock { $0 }
         let route = routing.withLock { $0 }
         let shardStates = route.readShards.map { shard -> ShardStatsReply in
             var entry = ShardStatsReply()
-            let state = states[shard] ?? WorkerState()
+            let state = self.state(of: shard)
             entry.shard = shard.rawValue
             entry.url = route.url(of: shard) ?? ""
             entry.reachable = state.reachable
@@ -267,7 +288,7 @@ extension Coordinator {
             bodies[shard] = .fetchVectors(ids: rows.map { ids[$0] })
         }
         var result = FetchedVectors(dimension: template.dimension, found: [], values: [], approximate: false)
-        for (shard, reply) in fanOut(bodies, deadlineMilliseconds: deadlineMilliseconds) {
+        for (shard, reply) in readFanOut(bodies, deadlineMilliseconds: deadlineMilliseconds) {
             guard case .success(.fetchVectors(let part)) = reply else {
                 throw ErrorReply(.unavailable, "shard \(shard) holding some of the ids did not answer")
             }

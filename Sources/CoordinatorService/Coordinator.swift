@@ -20,8 +20,8 @@ public final class Coordinator: Sendable {
     /// The trained, empty index: dimension, nlist and metric for validation and verify.
     let template: IVFPQIndex
     let dial: @Sendable (String) throws -> any Connection
-    /// One client per worker, opened on first use; the fan-out goes through them.
-    let clients = Mutex<[ShardID: ServiceClient]>([:])
+    /// One client per worker URL, opened on first use; the fan-out goes through them.
+    let clients = Mutex<[String: ServiceClient]>([:])
     let routing: Mutex<Routing>
     /// Writes hold it shared; move steps that must not interleave with a write hold it exclusively.
     let writes = ReadWriteLock()
@@ -35,12 +35,26 @@ public final class Coordinator: Sendable {
     public let configWarning: String
     /// Pause after entering each move step (tests use it to act at a chosen step).
     let moveStepPauseMilliseconds: Int
-    let workerStates = Mutex<[ShardID: WorkerState]>([:])
-    let breakers = Mutex<[ShardID: Breaker]>([:])
+    /// By worker URL (a replicated shard has several).
+    let workerStates = Mutex<[String: WorkerState]>([:])
+    let breakers = Mutex<[String: Breaker]>([:])
+    /// Requests in flight per worker URL (reads go to the replica with the fewest).
+    let outstanding = Mutex<[String: Int]>([:])
+    /// Per replicated shard: the last write committed and the sequence numbers reserved.
+    let sequences = Mutex<[ShardID: ShardSequence]>([:])
+    /// Held while a replicated shard's write is numbered and sent, and while a catch-up closes.
+    let shardWriteLocks = Mutex<[ShardID: NSLock]>([:])
+    /// Round trips of reads to replicated shards: the hedging delay is a percentile of them.
+    let replicaReadLatency = LatencyRecorder(capacity: 2000)
+    let catchUpRunning = Atomic<Bool>(false)
+    /// Copies whose last catch-up ended with different digests: the next copies the whole shard.
+    let fullCopies = Mutex<Set<String>>([])
+    /// The copy of each shard a backup's snapshot was made on (its pieces are read there).
+    let backupSources = Mutex<[ShardID: String]>([:])
     /// When the backup being read took its snapshot (nil: none).
     let backupStarted = Mutex<DispatchTime?>(nil)
     /// Shards whose last codebook push was refused as a conflict, and when to try again.
-    let pushConflicts = Mutex<[ShardID: DispatchTime]>([:])
+    let pushConflicts = Mutex<[String: DispatchTime]>([:])
     static let conflictRetrySeconds = 60
     let stopping = Atomic<Bool>(false)
     let log: @Sendable (String) -> Void
@@ -73,12 +87,16 @@ public final class Coordinator: Sendable {
         try catalog.saveCodebook(version: codebook.version, indexFile: codebookFile)
         try catalog.ensureCollection(name: config.collection, dimension: config.index.dimension, nlist: config.index.nlist,
                                      m: config.index.m, metric: config.index.metric, storesVectors: config.index.storesVectors)
-        let current = try catalog.recordInitialMap(config.workers.map {
+        let current = try catalog.recordInitialMap(config.primaryWorkers.map {
             MapShard(shard: $0.shard.rawValue, url: $0.url, host: $0.host ?? "")
+        })
+        let replicas = try catalog.recordInitialReplicas(config.replication == 1 ? [] : config.workers.map {
+            ReplicaRecord(shard: $0.shard.rawValue, url: $0.url, host: $0.host ?? "")
         })
         configWarning = Coordinator.disagreement(config: config, map: current)
         if !configWarning.isEmpty { log(configWarning) }
         var initial = Routing(current: current)
+        initial.replicaSets = Dictionary(grouping: replicas, by: \.shard)
         if let move = try catalog.activeMove() {
             initial.move = move
             initial.fromMap = try catalog.map(version: move.fromVersion)
@@ -90,7 +108,7 @@ public final class Coordinator: Sendable {
 
     /// A warning when the config names other workers than the catalog's map in force.
     static func disagreement(config: ClusterConfig, map: ShardMap) -> String {
-        let configured = config.workers.map { "\($0.shard)=\($0.url)" }.sorted()
+        let configured = config.primaryWorkers.map { "\($0.shard)=\($0.url)" }.sorted()
         let mapped = map.shards.filter { $0.state != "retired" }.map { "\($0.shard)=\($0.url)" }.sorted()
         guard configured != mapped else { return "" }
         return "the config lists workers [\(configured.joined(separator: ", "))] but the catalog's shard map version \(map.version) "
@@ -98,66 +116,79 @@ public final class Coordinator: Sendable {
             + "sightline cluster add-worker / remove-worker"
     }
 
-    /// The client of `shard`, dialled on first use at the URL the maps give it.
-    func client(for shard: ShardID) throws -> ServiceClient {
-        guard let url = routing.withLock({ $0.url(of: shard) }) else {
-            throw ErrorReply(.notFound, "shard \(shard) is in no shard map")
-        }
-        return try clients.withLock { clients in
-            if let existing = clients[shard], existing.url == url { return existing }
+    /// The client of the worker at `url`, dialled on first use.
+    func client(at url: String) throws -> ServiceClient {
+        try clients.withLock { clients in
+            if let existing = clients[url] { return existing }
             // The coordinator enforces each deadline itself: no margin beyond it.
             let client = ServiceClient(connection: try dial(url), token: config.token, replyMarginMilliseconds: 0)
-            clients[shard] = client
+            clients[url] = client
             return client
         }
     }
 
-    /// Sends each (shard, body) at once and collects each reply or failure in order; the
-    /// slowest shard, not the sum, bounds the time. A shard may appear more than once.
-    /// A shard whose breaker is open gets no call (its failure is reported at once) unless
-    /// `probe` is set: the health loop's probes go through, and an answer closes the breaker.
+    /// Sends each (shard, body) at once to the shard's preferred replica and collects each reply
+    /// or failure in order; the slowest shard, not the sum, bounds the time. A shard may appear
+    /// more than once.
     func fanOutCalls(_ calls: [(shard: ShardID, body: RequestBody)], deadlineMilliseconds: Int,
                      probe: Bool = false) -> [Result<ResponseBody, ErrorReply>] {
+        let targets = calls.map { call -> WorkerCall? in
+            preferredReplica(of: call.shard).map { WorkerCall(shard: call.shard, url: $0, body: call.body) }
+        }
+        let sent = callWorkers(targets.compactMap { $0 }, deadlineMilliseconds: deadlineMilliseconds, probe: probe)
+        var next = sent.makeIterator()
+        return zip(calls, targets).map { call, target in
+            target == nil ? .failure(ErrorReply(.notFound, "shard \(call.shard) is in no shard map")) : next.next()!
+        }
+    }
+
+    /// Sends every call at once and collects each reply or failure in order. A worker whose
+    /// breaker is open gets no call (its failure is reported at once) unless `probe` is set: the
+    /// health loop's probes go through, and an answer closes the breaker.
+    func callWorkers(_ calls: [WorkerCall], deadlineMilliseconds: Int, probe: Bool = false) -> [Result<ResponseBody, ErrorReply>] {
         var results = [Result<ResponseBody, ErrorReply>?](repeating: nil, count: calls.count)
-        var ready: [(client: ServiceClient, body: RequestBody)] = [], positions: [Int] = []
+        var pending: [(position: Int, call: PendingCall)] = []
         let open = probe ? [:] : breakers.withLock { $0.compactMapValues(\.openedAt) }
         for (position, call) in calls.enumerated() {
-            if let openedAt = open[call.shard] {
+            if let openedAt = open[call.url] {
                 results[position] = .failure(Breaker.refusal(call.shard, since: openedAt))
                 continue
             }
             do {
-                ready.append((try client(for: call.shard), call.body))
-                positions.append(position)
+                let client = try client(at: call.url)
+                pending.append((position, client.start(call.body, deadlineMilliseconds: deadlineMilliseconds, sequence: call.sequence)))
             } catch {
-                results[position] = .failure(ErrorReply(.unavailable, "shard \(call.shard): cannot dial its worker: \(error)"))
+                results[position] = .failure(ErrorReply(.unavailable, "shard \(call.shard): cannot dial its worker at \(call.url): \(error)"))
             }
         }
-        let replies = ServiceClient.callAll(ready, deadlineMilliseconds: deadlineMilliseconds)
-        let changes = breakers.withLock { breakers in
-            zip(positions, replies).compactMap { position, reply -> String? in
-                var answered = true
-                if case .failure(.transport(let error, _)) = reply {
-                    // A slow call (a short client deadline, a bulk step queued on the idle lane)
-                    // proves nothing: only the probe's timeouts count.
-                    if case .timedOut = error, !probe { return nil }
-                    answered = false
-                }
-                let shard = calls[position].shard
-                let wasOpen = breakers[shard]?.isOpen ?? false
-                breakers[shard, default: Breaker()].record(answered: answered)
-                switch (wasOpen, breakers[shard]!.isOpen) {
-                case (false, true): return "shard \(shard) stopped answering: requests skip it until a health probe gets an answer"
-                case (true, false): return "shard \(shard) answers again"
-                default: return nil
-                }
-            }
-        }
-        changes.forEach(log)
-        for (position, reply) in zip(positions, replies) {
+        for (position, call) in pending {
+            let reply = call.wait()
+            record(reply, from: calls[position], probe: probe)
             results[position] = reply.mapError(\.reply)
         }
         return results.map { $0! }
+    }
+
+    /// Feeds a reply to the worker's breaker and logs when the breaker opens or closes.
+    func record(_ reply: Result<ResponseBody, ClientError>, from call: WorkerCall, probe: Bool) {
+        var answered = true
+        if case .failure(.transport(let error, _)) = reply {
+            // A slow call (a short client deadline, a bulk step queued on the idle lane)
+            // proves nothing: only the probe's timeouts count.
+            if case .timedOut = error, !probe { return }
+            answered = false
+        }
+        let change = breakers.withLock { breakers -> String? in
+            let wasOpen = breakers[call.url]?.isOpen ?? false
+            breakers[call.url, default: Breaker()].record(answered: answered)
+            let name = isReplicated(call.shard) ? "shard \(call.shard)'s replica at \(call.url)" : "shard \(call.shard)"
+            switch (wasOpen, breakers[call.url]!.isOpen) {
+            case (false, true): return "\(name) stopped answering: requests skip it until a health probe gets an answer"
+            case (true, false): return "\(name) answers again"
+            default: return nil
+            }
+        }
+        if let change { log(change) }
     }
 
     /// One body per shard, sent at once.

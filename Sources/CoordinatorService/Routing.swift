@@ -13,6 +13,8 @@ struct Routing: Sendable {
     /// Searches running per map version (a move deletes at its sources only once the old
     /// version's searches are over).
     var searchesInFlight: [UInt64: Int] = [:]
+    /// The copies of each replicated shard (a shard without an entry has one: its map URL).
+    var replicaSets: [UInt32: [ReplicaRecord]] = [:]
 
     var readShards: [ShardID] { current.placementShards.map { ShardID($0) } }
 
@@ -50,6 +52,15 @@ struct Routing: Sendable {
         }
         return shards.sorted().map { ShardID($0) }
     }
+
+    /// Every copy of `shard`: its replicas, or the one worker the maps name.
+    func replicas(of shard: ShardID) -> [ReplicaRecord] {
+        if let set = replicaSets[shard.rawValue], !set.isEmpty { return set }
+        return url(of: shard).map { [ReplicaRecord(shard: shard.rawValue, url: $0)] } ?? []
+    }
+
+    /// True when some shard has more than one copy: moves between shards are refused then.
+    var isReplicated: Bool { replicaSets.values.contains { $0.count > 1 } }
 
     /// The URL of `shard` in the newest map that lists it.
     func url(of shard: ShardID) -> String? {

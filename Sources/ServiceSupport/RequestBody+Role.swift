@@ -7,8 +7,8 @@ import Wire
 public func requiredRole(forBodyField field: UInt64) -> AccessRole {
     switch field {
     case 12, 13: return .write        // add, delete
-    case 16, 18, 22, 23, 24, 26, 27:  // codebook_push, shard_transfer, placement_update, shard_export, shard_flow,
-        return .cluster               // cluster_change, backup
+    case 16, 18, 22, 23, 24, 26, 27, 28, 29:  // codebook_push, shard_transfer, placement_update, shard_export,
+        return .cluster               // shard_flow, cluster_change, backup, replica_pull, replica_apply
     default: return .read             // search, search_batch, stats, health, codebook_fetch, verify, identify, fetch_vectors,
                                       // cluster_status
     }

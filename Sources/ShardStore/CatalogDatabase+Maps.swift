@@ -212,7 +212,7 @@ extension CatalogDatabase {
         return try select.step() ? select.blob(0) : nil
     }
 
-    private func inTransaction(_ body: () throws(StoreError) -> Void) throws(StoreError) {
+    func inTransaction(_ body: () throws(StoreError) -> Void) throws(StoreError) {
         do {
             try database.transaction { try body() }
         } catch let error as StoreError { throw error } catch { throw .corrupt("\(error)") }

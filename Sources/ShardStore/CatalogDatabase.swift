@@ -25,6 +25,9 @@ public final class CatalogDatabase: @unchecked Sendable {
                 done INTEGER NOT NULL, PRIMARY KEY (to_version, source));
             CREATE TABLE IF NOT EXISTS workers (shard INTEGER PRIMARY KEY, url TEXT NOT NULL, last_seen REAL, state TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, label INTEGER, key TEXT);
+            CREATE TABLE IF NOT EXISTS replicas (shard INTEGER NOT NULL, url TEXT NOT NULL, host TEXT NOT NULL, state TEXT NOT NULL,
+                PRIMARY KEY (shard, url));
+            CREATE TABLE IF NOT EXISTS write_seqs (shard INTEGER PRIMARY KEY, reserved INTEGER NOT NULL);
             """)
     }
 

@@ -36,7 +36,7 @@ public final class ShardDatabase: @unchecked Sendable {
             CREATE TABLE IF NOT EXISTS entries (
                 id INTEGER PRIMARY KEY, list INTEGER NOT NULL, code BLOB NOT NULL,
                 vector BLOB, label INTEGER, key TEXT);
-            """)
+            """ + ShardDatabase.replicaSchema)
         if let stored = try meta("shard") {
             guard stored.count == 4 else { throw .corrupt("the shard id is \(stored.count) bytes") }
             let found = stored.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }
@@ -87,7 +87,8 @@ public final class ShardDatabase: @unchecked Sendable {
 
     /// Inserts in one transaction; ids already stored are left as they are (adds are idempotent,
     /// so a retried batch never duplicates). Returns which entries were new.
-    public func insert(_ entries: [StoredEntry]) throws(StoreError) -> [Bool] {
+    /// `seq`: the write's sequence number, logged in the same transaction (nil: not replicated).
+    public func insert(_ entries: [StoredEntry], seq: UInt64? = nil) throws(StoreError) -> [Bool] {
         do {
             return try database.transaction {
                 let statement = try database.prepare(
@@ -96,26 +97,18 @@ public final class ShardDatabase: @unchecked Sendable {
                 inserted.reserveCapacity(entries.count)
                 for entry in entries {
                     statement.reset()
-                    try statement.bind(1, Int64(bitPattern: entry.id))
-                    try statement.bind(2, Int64(entry.list))
-                    try statement.bind(3, blob: entry.code)
-                    if let vector = entry.vector {
-                        try statement.bind(4, blob: vector.withUnsafeBytes { Array($0) })
-                    } else {
-                        try statement.bindNull(4)
-                    }
-                    if let label = entry.label { try statement.bind(5, Int64(label)) } else { try statement.bindNull(5) }
-                    if let key = entry.key { try statement.bind(6, key) } else { try statement.bindNull(6) }
+                    try bind(entry, to: statement)
                     try statement.step()
                     inserted.append(database.changes > 0)
                 }
+                if let seq { try logWrite(seq, ids: entries.indices.filter { inserted[$0] }.map { entries[$0].id }) }
                 return inserted
             }
         } catch let error as StoreError { throw error } catch { throw .corrupt("\(error)") }
     }
 
     /// Deletes the ids in one transaction; returns the ids that existed.
-    public func delete(_ ids: [UInt64]) throws(StoreError) -> [UInt64] {
+    public func delete(_ ids: [UInt64], seq: UInt64? = nil) throws(StoreError) -> [UInt64] {
         do {
             return try database.transaction {
                 let statement = try database.prepare("DELETE FROM entries WHERE id = ?")
@@ -126,6 +119,7 @@ public final class ShardDatabase: @unchecked Sendable {
                     try statement.step()
                     if database.changes > 0 { deleted.append(id) }
                 }
+                if let seq { try logWrite(seq, ids: deleted) }
                 return deleted
             }
         } catch let error as StoreError { throw error } catch { throw .corrupt("\(error)") }
@@ -143,6 +137,20 @@ public final class ShardDatabase: @unchecked Sendable {
             entries.append(stored)
         }
         return entries
+    }
+
+    /// Binds an entry to the six parameters of an `INSERT … (id, list, code, vector, label, key)`.
+    func bind(_ entry: StoredEntry, to statement: Statement) throws(StoreError) {
+        try statement.bind(1, Int64(bitPattern: entry.id))
+        try statement.bind(2, Int64(entry.list))
+        try statement.bind(3, blob: entry.code)
+        if let vector = entry.vector {
+            try statement.bind(4, blob: vector.withUnsafeBytes { Array($0) })
+        } else {
+            try statement.bindNull(4)
+        }
+        if let label = entry.label { try statement.bind(5, Int64(label)) } else { try statement.bindNull(5) }
+        if let key = entry.key { try statement.bind(6, key) } else { try statement.bindNull(6) }
     }
 
     /// The entry in the current row of a `SELECT id, list, code, vector, label, key`.

@@ -14,6 +14,10 @@ extension WireCodec {
         envelope.pointee.token = arena.binary(request.envelope.token)
         envelope.pointee.deadline_ms = request.envelope.deadlineMilliseconds
         envelope.pointee.collection = arena.string(request.envelope.collection)
+        if let sequence = request.envelope.sequence {
+            envelope.pointee.write_seq = sequence.seq
+            envelope.pointee.write_prev_seq = sequence.previous
+        }
         message.pointee.envelope = envelope
 
         func options(_ options: SearchOptions) -> UnsafeMutablePointer<Sightline__V1__SearchOptions> {
@@ -155,6 +159,32 @@ extension WireCodec {
             }
             message.pointee.body_case = SIGHTLINE__V1__REQUEST__BODY_BACKUP
             message.pointee.backup = body
+        case .replicaPull(let pull):
+            let body = arena.message(Sightline__V1__ReplicaPullRequest.self) { sightline__v1__replica_pull_request__init($0) }
+            switch pull {
+            case .log(let afterSeq, let limit):
+                body.pointee.mode = SIGHTLINE__V1__REPLICA_PULL_REQUEST__MODE__LOG
+                body.pointee.after_seq = afterSeq
+                body.pointee.limit = UInt32(clamping: limit)
+            case .full(let afterID, let limit):
+                body.pointee.mode = SIGHTLINE__V1__REPLICA_PULL_REQUEST__MODE__FULL
+                body.pointee.has_after_id = afterID == nil ? 0 : 1
+                body.pointee.after_id = afterID ?? 0
+                body.pointee.limit = UInt32(clamping: limit)
+            case .digest:
+                body.pointee.mode = SIGHTLINE__V1__REPLICA_PULL_REQUEST__MODE__DIGEST
+            }
+            message.pointee.body_case = SIGHTLINE__V1__REQUEST__BODY_REPLICA_PULL
+            message.pointee.replica_pull = body
+        case .replicaApply(let apply):
+            let body = arena.message(Sightline__V1__ReplicaApplyRequest.self) { sightline__v1__replica_apply_request__init($0) }
+            body.pointee.entries = shardTransferMessage(apply.entries, in: arena)
+            body.pointee.n_absent_ids = apply.absentIDs.count
+            body.pointee.absent_ids = arena.copy(apply.absentIDs)
+            body.pointee.up_to_seq = apply.upToSeq
+            body.pointee.reset = apply.reset ? 1 : 0
+            message.pointee.body_case = SIGHTLINE__V1__REQUEST__BODY_REPLICA_APPLY
+            message.pointee.replica_apply = body
         case .clusterStatus:
             message.pointee.body_case = SIGHTLINE__V1__REQUEST__BODY_CLUSTER_STATUS
             message.pointee.cluster_status = arena.message(Sightline__V1__ClusterStatusRequest.self) {
@@ -163,6 +193,12 @@ extension WireCodec {
         case .clusterChange(let request):
             let body = arena.message(Sightline__V1__ClusterChangeRequest.self) { sightline__v1__cluster_change_request__init($0) }
             switch request.change {
+            case .addReplica(let url, let host, let shard, let replacing):
+                body.pointee.kind = SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ADD_REPLICA
+                body.pointee.url = arena.string(url)
+                body.pointee.host = arena.string(host)
+                body.pointee.shard = shard
+                body.pointee.replace_url = arena.string(replacing)
             case .addWorker(let url, let host):
                 body.pointee.kind = SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ADD_WORKER
                 body.pointee.url = arena.string(url)
@@ -203,7 +239,8 @@ extension WireCodec {
         defer { sightline__v1__envelope__free_unpacked(unpacked, nil) }
         let e = unpacked.pointee
         let envelope = Envelope(requestID: e.request_id, tokenBytes: bytes(e.token), deadlineMilliseconds: e.deadline_ms,
-                                collection: string(e.collection), protocolVersion: e.protocol_version)
+                                collection: string(e.collection), protocolVersion: e.protocol_version,
+                                sequence: e.write_seq == 0 ? nil : WriteSequence(seq: e.write_seq, previous: e.write_prev_seq))
         guard envelope.protocolVersion == wireProtocolVersion else {
             throw .unsupportedVersion(got: envelope.protocolVersion, supported: wireProtocolVersion)
         }
@@ -315,6 +352,24 @@ extension WireCodec {
                 body = .backup(.read(shard: b.catalog != 0 ? nil : b.shard, offset: b.offset, length: Int(b.length)))
             default: throw .malformed("unknown backup action \(b.action.rawValue)")
             }
+        case SIGHTLINE__V1__REQUEST__BODY_REPLICA_PULL:
+            let b = m.replica_pull.pointee
+            let limit = Int(b.limit)
+            switch b.mode {
+            case SIGHTLINE__V1__REPLICA_PULL_REQUEST__MODE__DIGEST: body = .replicaPull(.digest)
+            case SIGHTLINE__V1__REPLICA_PULL_REQUEST__MODE__LOG, SIGHTLINE__V1__REPLICA_PULL_REQUEST__MODE__FULL:
+                guard (1 ... ReplicaPull.maxPage).contains(limit) else {
+                    throw .malformed("a replica page holds 1…\(ReplicaPull.maxPage) entries, not \(limit)")
+                }
+                body = .replicaPull(b.mode == SIGHTLINE__V1__REPLICA_PULL_REQUEST__MODE__LOG
+                    ? .log(afterSeq: b.after_seq, limit: limit) : .full(afterID: b.has_after_id != 0 ? b.after_id : nil, limit: limit))
+            default: throw .malformed("unknown replica pull mode \(b.mode.rawValue)")
+            }
+        case SIGHTLINE__V1__REQUEST__BODY_REPLICA_APPLY:
+            let b = m.replica_apply.pointee
+            guard let entries = b.entries else { throw .missingField("the entries of a replica apply") }
+            body = .replicaApply(ReplicaApply(entries: shardTransfer(from: entries.pointee), absentIDs: array(b.absent_ids, b.n_absent_ids),
+                                              upToSeq: b.up_to_seq, reset: b.reset != 0))
         case SIGHTLINE__V1__REQUEST__BODY_CLUSTER_STATUS:
             body = .clusterStatus
         case SIGHTLINE__V1__REQUEST__BODY_CLUSTER_CHANGE:
@@ -322,10 +377,12 @@ extension WireCodec {
             let change: ClusterChange
             switch b.kind {
             case SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ADD_WORKER: change = .addWorker(url: string(b.url), host: string(b.host))
+            case SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ADD_REPLICA:
+                change = .addReplica(url: string(b.url), host: string(b.host), shard: b.shard, replacing: string(b.replace_url))
             case SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__REMOVE_WORKER: change = .removeWorker(shard: b.shard)
             case SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__REBALANCE: change = .rebalance
             case SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__KIND_UNSPECIFIED:
-                throw .missingField("a cluster change kind (ADD_WORKER, REMOVE_WORKER or REBALANCE)")
+                throw .missingField("a cluster change kind (ADD_WORKER, REMOVE_WORKER, REBALANCE or ADD_REPLICA)")
             default:
                 throw .malformed("unknown cluster change kind \(b.kind.rawValue)")
             }

@@ -67,6 +67,7 @@ extension WireCodec {
                 shard.pointee.state = arena.string(entry.state)
                 shard.pointee.vector_count = entry.vectorCount
                 shard.pointee.reachable = entry.reachable ? 1 : 0
+                shard.pointee.replica_state = arena.string(entry.replicaState)
                 return shard
             })
             // Absent (NULL) when no move was ever made.
@@ -135,6 +136,7 @@ extension WireCodec {
             body.pointee.map_version = reply.mapVersion
             body.pointee.pending_map_version = reply.pendingMapVersion
             body.pointee.unowned_count = reply.unownedCount
+            body.pointee.last_seq = reply.lastSeq
             message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_HEALTH
             message.pointee.health = body
         case .codebookPush(let version):
@@ -224,6 +226,26 @@ extension WireCodec {
             }
             message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_BACKUP
             message.pointee.backup = body
+        case .replicaPull(let page):
+            let body = arena.message(Sightline__V1__ReplicaPullResponse.self) { sightline__v1__replica_pull_response__init($0) }
+            body.pointee.entries = shardTransferMessage(page.entries, in: arena)
+            body.pointee.n_absent_ids = page.absentIDs.count
+            body.pointee.absent_ids = arena.copy(page.absentIDs)
+            body.pointee.up_to_seq = page.upToSeq
+            body.pointee.next_after_id = page.nextAfterID ?? 0
+            body.pointee.done = page.nextAfterID == nil ? 1 : 0
+            body.pointee.n_list_counts = page.listCounts.count
+            body.pointee.list_counts = arena.copy(page.listCounts)
+            body.pointee.n_list_digests = page.listDigests.count
+            body.pointee.list_digests = arena.copy(page.listDigests)
+            body.pointee.last_seq = page.lastSeq
+            message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_REPLICA_PULL
+            message.pointee.replica_pull = body
+        case .replicaApply(let lastSeq):
+            let body = arena.message(Sightline__V1__ReplicaApplyResponse.self) { sightline__v1__replica_apply_response__init($0) }
+            body.pointee.last_seq = lastSeq
+            message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_REPLICA_APPLY
+            message.pointee.replica_apply = body
         case .clusterStatus(let reply):
             message.pointee.body_case = SIGHTLINE__V1__RESPONSE__BODY_CLUSTER_STATUS
             message.pointee.cluster_status = clusterStatus(reply)
@@ -284,7 +306,7 @@ extension WireCodec {
             let shards = array(s.shards, s.n_shards).compactMap { entry -> ShardEntry? in
                 guard let e = entry?.pointee else { return nil }
                 return ShardEntry(shard: e.shard, url: string(e.url), host: string(e.host), state: string(e.state),
-                                  vectorCount: e.vector_count, reachable: e.reachable != 0)
+                                  vectorCount: e.vector_count, reachable: e.reachable != 0, replicaState: string(e.replica_state))
             }
             // An absent move (NULL) is "no move was ever made".
             let move = s.move.map { pointer in
@@ -323,7 +345,7 @@ extension WireCodec {
             body = .health(HealthReply(cluster: string(b.cluster), shard: b.shard, codebookVersion: b.codebook_version,
                                        vectorCount: b.vector_count, state: string(b.state), shards: shardStats(b.shards, b.n_shards),
                                        mapVersion: b.map_version, pendingMapVersion: b.pending_map_version,
-                                       unownedCount: b.unowned_count))
+                                       unownedCount: b.unowned_count, lastSeq: b.last_seq))
         case SIGHTLINE__V1__RESPONSE__BODY_CODEBOOK_PUSH:
             body = .codebookPush(version: m.codebook_push.pointee.version)
         case SIGHTLINE__V1__RESPONSE__BODY_CODEBOOK_FETCH:
@@ -363,6 +385,15 @@ extension WireCodec {
             } else {
                 body = .backup(.data(bytes(b.data)))
             }
+        case SIGHTLINE__V1__RESPONSE__BODY_REPLICA_PULL:
+            let b = m.replica_pull.pointee
+            guard let entries = b.entries else { throw .missingField("the entries of a replica page") }
+            body = .replicaPull(ReplicaPage(entries: shardTransfer(from: entries.pointee), absentIDs: array(b.absent_ids, b.n_absent_ids),
+                                            upToSeq: b.up_to_seq, nextAfterID: b.done != 0 ? nil : b.next_after_id,
+                                            listCounts: array(b.list_counts, b.n_list_counts),
+                                            listDigests: array(b.list_digests, b.n_list_digests), lastSeq: b.last_seq))
+        case SIGHTLINE__V1__RESPONSE__BODY_REPLICA_APPLY:
+            body = .replicaApply(lastSeq: m.replica_apply.pointee.last_seq)
         case SIGHTLINE__V1__RESPONSE__BODY_CLUSTER_STATUS:
             body = .clusterStatus(clusterStatus(m.cluster_status.pointee))
         case SIGHTLINE__V1__RESPONSE__BODY_CLUSTER_CHANGE:

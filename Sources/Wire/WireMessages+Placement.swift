@@ -81,6 +81,8 @@ public enum ClusterChange: Sendable, Equatable {
     case addWorker(url: String, host: String)
     case removeWorker(shard: UInt32)
     case rebalance
+    /// A new replica of `shard` at `url`; `replacing` leaves the shard ("" = none).
+    case addReplica(url: String, host: String, shard: UInt32, replacing: String)
 }
 
 public struct ClusterChangeRequest: Sendable, Equatable {
@@ -102,7 +104,11 @@ public struct ShardEntry: Sendable, Equatable, Codable {
     public var state: String
     public var vectorCount: UInt64
     public var reachable: Bool
-    public init(shard: UInt32, url: String, host: String = "", state: String, vectorCount: UInt64 = 0, reachable: Bool = false) {
+    /// A replicated shard's copy: "in-sync", "catching-up", "joining" or "down" ("" when not replicated).
+    public var replicaState: String
+    public init(shard: UInt32, url: String, host: String = "", state: String, vectorCount: UInt64 = 0, reachable: Bool = false,
+                replicaState: String = "") {
+        self.replicaState = replicaState
         self.shard = shard
         self.url = url
         self.host = host

@@ -13,20 +13,23 @@ public struct Envelope: Sendable, Equatable {
     public var deadlineMilliseconds: UInt32
     /// Empty means the default collection.
     public var collection: String
+    /// A replicated write's place in its shard's sequence (nil: none).
+    public var sequence: WriteSequence?
 
     public init(requestID: UInt64, token: String, deadlineMilliseconds: UInt32 = 0, collection: String = "",
-                protocolVersion: UInt32 = wireProtocolVersion) {
+                protocolVersion: UInt32 = wireProtocolVersion, sequence: WriteSequence? = nil) {
         self.init(requestID: requestID, tokenBytes: Array(token.utf8), deadlineMilliseconds: deadlineMilliseconds,
-                  collection: collection, protocolVersion: protocolVersion)
+                  collection: collection, protocolVersion: protocolVersion, sequence: sequence)
     }
 
     public init(requestID: UInt64, tokenBytes: [UInt8], deadlineMilliseconds: UInt32 = 0, collection: String = "",
-                protocolVersion: UInt32 = wireProtocolVersion) {
+                protocolVersion: UInt32 = wireProtocolVersion, sequence: WriteSequence? = nil) {
         self.protocolVersion = protocolVersion
         self.requestID = requestID
         self.token = tokenBytes
         self.deadlineMilliseconds = deadlineMilliseconds
         self.collection = collection
+        self.sequence = sequence
     }
 }
 
@@ -129,6 +132,8 @@ public enum RequestBody: Sendable, Equatable {
     case clusterStatus
     case clusterChange(ClusterChangeRequest)
     case backup(BackupStep)
+    case replicaPull(ReplicaPull)
+    case replicaApply(ReplicaApply)
 
     /// The body's field number in `Proto/sightline.proto` (`Request.body`).
     public var fieldNumber: UInt64 {
@@ -151,6 +156,8 @@ public enum RequestBody: Sendable, Equatable {
         case .clusterStatus: return 25
         case .clusterChange: return 26
         case .backup: return 27
+        case .replicaPull: return 28
+        case .replicaApply: return 29
         }
     }
 
@@ -171,7 +178,7 @@ public enum RequestBody: Sendable, Equatable {
             10: "search", 11: "search_batch", 12: "add", 13: "delete", 14: "stats", 15: "health", 16: "codebook_push",
             17: "codebook_fetch", 18: "shard_transfer", 19: "verify", 20: "identify", 21: "fetch_vectors",
             22: "placement_update", 23: "shard_export", 24: "shard_flow", 25: "cluster_status", 26: "cluster_change",
-            27: "backup",
+            27: "backup", 28: "replica_pull", 29: "replica_apply",
         ]
         return names[field] ?? "field \(field)"
     }
@@ -253,8 +260,12 @@ public struct HealthReply: Sendable, Equatable {
     public var pendingMapVersion: UInt64
     /// Entries a worker stores but no longer owns (never served; being deleted in the background).
     public var unownedCount: UInt64
+    /// The sequence number of the last write a worker applied.
+    public var lastSeq: UInt64
     public init(cluster: String, shard: UInt32, codebookVersion: UInt64, vectorCount: UInt64, state: String,
-                shards: [ShardStatsReply] = [], mapVersion: UInt64 = 0, pendingMapVersion: UInt64 = 0, unownedCount: UInt64 = 0) {
+                shards: [ShardStatsReply] = [], mapVersion: UInt64 = 0, pendingMapVersion: UInt64 = 0, unownedCount: UInt64 = 0,
+                lastSeq: UInt64 = 0) {
+        self.lastSeq = lastSeq
         self.cluster = cluster
         self.shard = shard
         self.codebookVersion = codebookVersion
@@ -318,6 +329,8 @@ public enum ResponseBody: Sendable, Equatable {
     case clusterStatus(ClusterStatusReply)
     case clusterChange(ClusterStatusReply)
     case backup(BackupReply)
+    case replicaPull(ReplicaPage)
+    case replicaApply(lastSeq: UInt64)
 }
 
 public struct Response: Sendable, Equatable {

@@ -127,40 +127,46 @@ extension Worker {
                 throw ErrorReply(.conflict, "transfer encoded with codebook \(String(transfer.codebookVersion, radix: 16)), "
                                             + "shard holds \(String(current.version, radix: 16))")
             }
-            let template = current.template
-            let n = transfer.ids.count, m = template.codeSize, dimension = template.dimension
-            let storesVectors = template.configuration.storesVectors
-            // Every count is compared before anything is indexed by it (divisions, not products).
-            let vectorsMatch = storesVectors
-                ? transfer.vectors.count % dimension == 0 && transfer.vectors.count / dimension == n
-                : transfer.vectors.isEmpty
-            guard transfer.lists.count == n, transfer.codes.count % m == 0, transfer.codes.count / m == n, vectorsMatch,
-                  transfer.labels.isEmpty || transfer.labels.count == n,
-                  transfer.labeled.isEmpty || (transfer.labels.count == n && transfer.labeled.count == n),
-                  transfer.keys.isEmpty || transfer.keys.count == n,
-                  transfer.lists.allSatisfy({ Int($0) < template.listCount }) else {
-                throw ErrorReply(.badRequest, "transfer holds \(n) ids, \(transfer.lists.count) lists, \(transfer.labels.count) labels, "
-                    + "\(transfer.keys.count) keys, \(transfer.vectors.count) vector values and \(transfer.codes.count) code bytes "
-                    + "(m = \(m), d = \(dimension), full vectors \(storesVectors ? "stored" : "not stored")): they must match the ids")
-            }
-            guard Set(transfer.ids).count == n else { throw ErrorReply(.badRequest, "the transfer repeats an id") }
-            if let position = transfer.vectors.firstIndex(where: { !$0.isFinite }) {
-                throw ErrorReply(.badRequest, "transferred vector \(position / dimension) holds NaN or infinity")
-            }
+            let decoded = try entries(of: transfer, template: current.template)
             let stale = tombstones.withLock { $0 }
-            let entries = (0 ..< n).filter { stale.isEmpty || !stale.contains(transfer.ids[$0]) }.map { row in
-                StoredEntry(id: transfer.ids[row], list: Int32(transfer.lists[row]), code: Array(transfer.codes[row * m ..< (row + 1) * m]),
-                            vector: storesVectors ? Array(transfer.vectors[row * dimension ..< (row + 1) * dimension]) : nil,
-                            label: transfer.labels.isEmpty || (!transfer.labeled.isEmpty && !transfer.labeled[row]) ? nil : transfer.labels[row],
-                            key: transfer.keys.isEmpty || transfer.keys[row].isEmpty ? nil : transfer.keys[row])
-            }
+            let entries = decoded.filter { stale.isEmpty || !stale.contains($0.id) }
             let inserted = try store.insert(entries)
             let fresh = inserted.indices.filter { inserted[$0] }.map { entries[$0] }
-            let vectors = storesVectors ? try Matrix(dimension: dimension, values: fresh.flatMap { $0.vector! }) : nil
+            let storesVectors = current.template.configuration.storesVectors
+            let vectors = storesVectors ? try Matrix(dimension: current.template.dimension, values: fresh.flatMap { $0.vector! }) : nil
             var next = current
             next.append(vectors, ids: fresh.map { VectorID($0.id) }, lists: fresh.map(\.list), codes: fresh.flatMap(\.code))
             install(next)
             return UInt64(fresh.count)
+        }
+    }
+
+    /// The entries a transfer carries, every count checked against the ids before anything is
+    /// indexed by it (divisions, not products).
+    func entries(of transfer: ShardTransfer, template: IVFPQIndex) throws -> [StoredEntry] {
+        let n = transfer.ids.count, m = template.codeSize, dimension = template.dimension
+        let storesVectors = template.configuration.storesVectors
+        let vectorsMatch = storesVectors
+            ? transfer.vectors.count % dimension == 0 && transfer.vectors.count / dimension == n
+            : transfer.vectors.isEmpty
+        guard transfer.lists.count == n, transfer.codes.count % m == 0, transfer.codes.count / m == n, vectorsMatch,
+              transfer.labels.isEmpty || transfer.labels.count == n,
+              transfer.labeled.isEmpty || (transfer.labels.count == n && transfer.labeled.count == n),
+              transfer.keys.isEmpty || transfer.keys.count == n,
+              transfer.lists.allSatisfy({ Int($0) < template.listCount }) else {
+            throw ErrorReply(.badRequest, "transfer holds \(n) ids, \(transfer.lists.count) lists, \(transfer.labels.count) labels, "
+                + "\(transfer.keys.count) keys, \(transfer.vectors.count) vector values and \(transfer.codes.count) code bytes "
+                + "(m = \(m), d = \(dimension), full vectors \(storesVectors ? "stored" : "not stored")): they must match the ids")
+        }
+        guard Set(transfer.ids).count == n else { throw ErrorReply(.badRequest, "the transfer repeats an id") }
+        if let position = transfer.vectors.firstIndex(where: { !$0.isFinite }) {
+            throw ErrorReply(.badRequest, "transferred vector \(position / dimension) holds NaN or infinity")
+        }
+        return (0 ..< n).map { row in
+            StoredEntry(id: transfer.ids[row], list: Int32(transfer.lists[row]), code: Array(transfer.codes[row * m ..< (row + 1) * m]),
+                        vector: storesVectors ? Array(transfer.vectors[row * dimension ..< (row + 1) * dimension]) : nil,
+                        label: transfer.labels.isEmpty || (!transfer.labeled.isEmpty && !transfer.labeled[row]) ? nil : transfer.labels[row],
+                        key: transfer.keys.isEmpty || transfer.keys[row].isEmpty ? nil : transfer.keys[row])
         }
     }
 

@@ -7,8 +7,9 @@ import VectorMath
 import Wire
 
 extension Worker {
-    /// Runs one admitted request; `deadline` is when its sender stops waiting (nil: no limit).
-    func respond(to body: RequestBody, deadline: DispatchTime?) throws -> ResponseBody {
+    /// Runs one admitted request; `deadline` is when its sender stops waiting (nil: no limit);
+    /// `sequence` numbers a replicated write.
+    func respond(to body: RequestBody, deadline: DispatchTime?, sequence: WriteSequence? = nil) throws -> ResponseBody {
         switch body {
         case .search(let vector, let options):
             let reply = try search(VectorBatch(dimension: vector.count, values: vector), options, deadline: deadline)
@@ -16,10 +17,10 @@ extension Worker {
         case .searchBatch(let batch, let options):
             return .searchBatch(try search(batch, options, deadline: deadline))
         case .add(let batch):
-            let (added, ignoredIDs) = try add(batch)
+            let (added, ignoredIDs) = try add(batch, sequence: sequence)
             return .add(added: added, ignored: UInt64(ignoredIDs.count), ignoredIDs: ignoredIDs)
         case .delete(let ids):
-            return .delete(deleted: try delete(ids))
+            return .delete(deleted: try delete(ids, sequence: sequence))
         case .stats:
             return .stats(shards: [stats()], totalVectors: UInt64(currentCount()))
         case .backup(let step):
@@ -31,7 +32,7 @@ extension Worker {
                                        state: current == nil ? "waiting-for-codebooks" : "serving",
                                        mapVersion: current?.placement.olderVersion ?? 0,
                                        pendingMapVersion: current?.placement.newerVersion ?? 0,
-                                       unownedCount: UInt64(current?.count(.unowned) ?? 0)))
+                                       unownedCount: UInt64(current?.count(.unowned) ?? 0), lastSeq: appliedSeq.withLock { $0 }))
         case .codebookPush(let version, let file):
             try acceptCodebook(version: version, file: file)
             return .codebookPush(version: version)
@@ -48,6 +49,10 @@ extension Worker {
             return .shardExport(try export(after: after, limit: limit))
         case .shardFlow(let query):
             return .shardFlow(try flow(query))
+        case .replicaPull(let request):
+            return .replicaPull(try pull(request))
+        case .replicaApply(let page):
+            return .replicaApply(lastSeq: try applyReplicaPage(page))
         case .verify, .identify, .clusterStatus, .clusterChange:
             throw ErrorReply(.badRequest, "\(body.name) is answered by the coordinator, not by a worker")
         }
@@ -99,9 +104,10 @@ extension Worker {
     }
 
     /// Stores the batch; returns how many were new and the ids already held (left as they were).
-    func add(_ batch: AddBatch) throws -> (UInt64, [UInt64]) {
+    func add(_ batch: AddBatch, sequence: WriteSequence? = nil) throws -> (UInt64, [UInt64]) {
         try writeLock.withLock { _ in
             let current = try snapshot()
+            try admit(sequence)
             guard batch.codebookVersion == current.version else {
                 throw ErrorReply(.conflict, "batch is meant for codebook version \(String(batch.codebookVersion, radix: 16)), "
                                             + "shard \(settings.shard) holds \(String(current.version, radix: 16))")
@@ -125,7 +131,8 @@ extension Worker {
                             label: batch.labels.isEmpty ? nil : batch.labels[row], key: batch.keys.isEmpty ? nil : batch.keys[row])
             }
             // Durable first: the in-memory index changes only after the commit.
-            let inserted = try store.insert(entries)
+            let inserted = try store.insert(entries, seq: sequence?.seq)
+            if let sequence { appliedSeq.withLock { $0 = sequence.seq } }
             tombstones.withLock { if !$0.isEmpty { $0.subtract(batch.ids) } }
             let fresh = inserted.indices.filter { inserted[$0] }
             if !fresh.isEmpty {
@@ -141,10 +148,12 @@ extension Worker {
         }
     }
 
-    func delete(_ ids: [UInt64]) throws -> UInt64 {
+    func delete(_ ids: [UInt64], sequence: WriteSequence? = nil) throws -> UInt64 {
         try writeLock.withLock { _ in
             var next = try snapshot()
-            let deleted = try store.delete(ids)
+            try admit(sequence)
+            let deleted = try store.delete(ids, seq: sequence?.seq)
+            if let sequence { appliedSeq.withLock { $0 = sequence.seq } }
             if next.placement.placements.count == 2 {
                 // Only ids that may still arrive here, and at most `maxTombstones` (verify catches the rest).
                 let absent = Set(ids).subtracting(deleted).filter { next.placement.part(of: $0) == .arriving }

@@ -19,6 +19,8 @@ public final class Worker: Sendable {
     let store: ShardDatabase
     let index = Mutex<ShardIndex?>(nil)
     let writeLock = Mutex<Void>(())
+    /// The sequence number of the last replicated write applied (changed under `writeLock`).
+    let appliedSeq: Mutex<UInt64>
     let latencies = LatencyRecorder()
     /// Ids deleted here during a move while absent: a copy of them that arrives later is stale
     /// and refused (a delete may overtake the page that carries the id).
@@ -27,8 +29,8 @@ public final class Worker: Sendable {
     /// Moves run here, at the lowest priority: a move takes the CPU that searches leave idle.
     let moveLane = BackgroundLane(name: "sightline-move")
     /// Field numbers of the bulk bodies: a move's (shard_transfer, placement_update, shard_export,
-    /// shard_flow) and a backup's.
-    static let moveBodies: Set<UInt64> = [18, 22, 23, 24, 27]
+    /// shard_flow), a backup's and a replica catch-up's (replica_pull, replica_apply).
+    static let moveBodies: Set<UInt64> = [18, 22, 23, 24, 27, 28, 29]
     let log: @Sendable (String) -> Void
     let gate: RequestGate
     /// Queries searched between two deadline checks (a multiple of the index's chunk of 32).
@@ -42,6 +44,7 @@ public final class Worker: Sendable {
         gate = RequestGate(tokens: AccessTokens(cluster: settings.token), collection: settings.collection,
                            maxFrameBytes: settings.maxFrameBytes)
         store = try ShardDatabase(directory: settings.dataDirectory, cluster: settings.cluster, shard: settings.shard.rawValue)
+        appliedSeq = Mutex(try store.lastSeq())
         if let (version, file) = try store.codebook() {
             var loaded = ShardIndex(version: version, template: try IndexFile.decode(file), placement: try storedPlacement())
             let entries = try store.loadAll(dimension: loaded.template.dimension)
@@ -69,7 +72,8 @@ public final class Worker: Sendable {
             let started = DispatchTime.now().uptimeNanoseconds
             defer { if request.body.isSearch { latencies.record(seconds: elapsed(since: started)) } }
             let budget = request.envelope.deadlineMilliseconds
-            return try respond(to: request.body, deadline: budget > 0 ? received + .milliseconds(Int(budget)) : nil)
+            return try respond(to: request.body, deadline: budget > 0 ? received + .milliseconds(Int(budget)) : nil,
+                               sequence: request.envelope.sequence)
         }
     }
 

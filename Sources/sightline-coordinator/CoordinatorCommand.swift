@@ -63,7 +63,8 @@ struct CoordinatorCommand: ParsableCommand {
                                               dial: { try NNGConnection(dial: $0, tls: tls) }, log: log)
             return ServiceLaunch(
                 listen: clusterConfig.listen, tls: tls, handler: { coordinator.handle($0) },
-                summary: "cluster \(clusterConfig.cluster), \(clusterConfig.workers.count) shards",
+                summary: "cluster \(clusterConfig.cluster), \(clusterConfig.primaryWorkers.count) shards"
+                    + (clusterConfig.replication > 1 ? ", replication \(clusterConfig.replication)" : ""),
                 beforeServing: {
                     coordinator.checkWorkers()
                     coordinator.startHealthLoop()

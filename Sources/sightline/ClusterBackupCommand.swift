@@ -113,11 +113,13 @@ struct RestoreCommand: ParsableCommand {
         var unplaced: [UInt32] = []
         for part in manifest.parts {
             if let shard = part.shard {
-                guard let directory = settings.workers.first(where: { $0.shard.rawValue == shard })?.dataDirectory else {
+                // Every replica of the shard gets the same copy (they start in sync).
+                let directories = settings.workers.filter { $0.shard.rawValue == shard }.map(\.dataDirectory)
+                guard !directories.isEmpty, directories.allSatisfy({ $0 != nil }) else {
                     unplaced.append(shard)
                     continue
                 }
-                targets.append((part, directory, "shard.sqlite"))
+                targets += directories.map { (part, $0!, "shard.sqlite") }
             } else {
                 targets.append((part, settings.dataDirectory, "catalog.sqlite"))
             }
@@ -155,6 +157,6 @@ struct RestoreCommand: ParsableCommand {
             }
         }
         withExtendedLifetime(locks) {}
-        print("restored the catalog and \(targets.count - 1) shards of cluster \(manifest.cluster) (backup of \(manifest.made))")
+        print("restored the catalog and \(manifest.parts.count - 1) shards (\(targets.count - 1) copies) of cluster \(manifest.cluster) (backup of \(manifest.made))")
     }
 }

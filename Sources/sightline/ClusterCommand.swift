@@ -37,7 +37,11 @@ struct ClusterChangeOptions: ParsableArguments {
     func run(_ change: ClusterChange, dryRun: Bool = false) throws {
         let client = try target.client()
         var status = try client.changeCluster(ClusterChangeRequest(change: change, dryRun: dryRun, rate: rate))
-        if !dryRun, !noWait { status = try follow(client, status) }
+        if case .addReplica(let url, _, let shard, _) = change {
+            if !dryRun, !noWait { status = try followReplica(client, url: url, shard: shard) }
+        } else if !dryRun, !noWait {
+            status = try follow(client, status)
+        }
         if json {
             try printJSON(status)
         } else {
@@ -45,6 +49,20 @@ struct ClusterChangeOptions: ParsableArguments {
         }
         if let move = status.move, !dryRun, !noWait, move.step != "done" {
             throw ValidationError("the move stopped at step \(move.step): \(move.error)")
+        }
+    }
+
+    /// Polls the status until the new replica is in sync, drawing its copy against its peers'.
+    func followReplica(_ client: ServiceClient, url: String, shard: UInt32) throws -> ClusterStatusReply {
+        let progress = ProgressReporter(enabled: !json)
+        while true {
+            let status = try client.clusterStatus()
+            let copies = status.shards.filter { $0.shard == shard }
+            guard let mine = copies.first(where: { $0.url == url }) else { return status }
+            let target = copies.filter { $0.replicaState == "in-sync" && $0.url != url }.map(\.vectorCount).max() ?? mine.vectorCount
+            progress.report("replica of shard \(shard): \(mine.replicaState)", Int(clamping: mine.vectorCount), Int(clamping: max(target, 1)))
+            if mine.replicaState == "in-sync" { return status }
+            Thread.sleep(forTimeInterval: 0.2)
         }
     }
 
@@ -71,10 +89,13 @@ struct ClusterChangeOptions: ParsableArguments {
 func printStatus(_ status: ClusterStatusReply) {
     if !status.warning.isEmpty { printLine("warning: \(status.warning)") }
     printLine("shard map version \(status.mapVersion)")
-    printLine("shard  state      vectors  reachable  host  url")
+    let replicated = status.shards.contains { !$0.replicaState.isEmpty }
+    printLine("shard  state      vectors  reachable  " + (replicated ? "replica      " : "") + "host  url")
     for shard in status.shards {
         printLine(String(format: "%5d  %-9@  %8d  %-9@  ", shard.shard, shard.state as NSString, shard.vectorCount,
-                         (shard.reachable ? "yes" : "NO") as NSString) + "\(shard.host.isEmpty ? "-" : shard.host)  \(shard.url)")
+                         (shard.reachable ? "yes" : "NO") as NSString)
+                  + (replicated ? String(format: "%-11@  ", (shard.replicaState.isEmpty ? "-" : shard.replicaState) as NSString) : "")
+                  + "\(shard.host.isEmpty ? "-" : shard.host)  \(shard.url)")
     }
     if let move = status.move {
         let percent = move.total == 0 ? 100 : Int(100 * Double(move.copied) / Double(move.total))
@@ -109,11 +130,15 @@ struct ClusterStatusCommand: ParsableCommand {
 struct AddWorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "add-worker",
-        abstract: "Register a new, empty worker as a new shard and move its share of the vectors to it.",
+        abstract: "Register a new, empty worker as a new shard (moving its share of the vectors to it), or as a replica.",
         discussion: """
             Start the worker first (sightline-worker --shard N with an unused N and an empty --data directory). About \
             1/(S+1) of the vectors move to it; searches stay exact and complete during the move. \
             Example: sightline cluster add-worker --url tcp://10.0.0.4:7704 --host host4 --token-file runs/local/token
+
+            With --shard N the worker (started with --shard N) becomes a replica of shard N instead: it copies the shard \
+            from an in-sync replica and serves once its digests match; --replace URL drops a replica that stays down. \
+            Example: sightline cluster add-worker --url tcp://10.0.0.5:7701 --shard 0 --replace tcp://10.0.0.2:7701
             """)
 
     @Option(help: "The new worker's address.")
@@ -122,13 +147,29 @@ struct AddWorkerCommand: ParsableCommand {
     @Option(help: "The host it runs on (recorded in the shard map).")
     var host: String = ""
 
+    @Option(help: "Add the worker as a replica of this shard (it must run with --shard N).")
+    var shard: UInt32?
+
+    @Option(help: "With --shard: the replica (its URL) that leaves the shard, e.g. one that stays down.")
+    var replace: String = ""
+
     @Flag(help: "Check the worker and show the status without changing anything.")
     var dryRun = false
 
     @OptionGroup var options: ClusterChangeOptions
 
+    func validate() throws {
+        if !replace.isEmpty, shard == nil { throw ValidationError("--replace needs --shard (the shard whose replica it replaces)") }
+    }
+
     func run() throws {
-        try reportingErrors { try options.run(.addWorker(url: url, host: host), dryRun: dryRun) }
+        try reportingErrors {
+            if let shard {
+                try options.run(.addReplica(url: url, host: host, shard: shard, replacing: replace), dryRun: dryRun)
+            } else {
+                try options.run(.addWorker(url: url, host: host), dryRun: dryRun)
+            }
+        }
     }
 }
 

@@ -52,7 +52,11 @@ import Testing
         (replacing("ipc:///tmp/w7", with: "tcp://10.0.0.1:7701"), "share one url"),
         (replacing("ipc:///tmp/w7", with: "http://x"), "is not a tcp://"),
         (replacing("deadline_ms = 1_500", with: "deadline_ms = 0"), "deadline_ms must be positive"),
-        (replacing("deadline_ms = 1_500", with: "replication = 2"), "replication = 2"),
+        (replacing("deadline_ms = 1_500", with: "replication = 4"), "replication = 4"),
+        (replacing("deadline_ms = 1_500", with: "replication = 2").replacingOccurrences(of: "shard = 7", with: "shard = 0\nhost = \"alpha\""),
+         "share a host"),
+        (replacing("deadline_ms = 1_500", with: "replication = 1").replacingOccurrences(of: "shard = 7", with: "shard = 0"),
+         "same shard id"),
         (replacing("[index]", with: "[index"), "config line 7"),
         (replacing("m = 16", with: "m 16"), "expected key = value"),
         (replacing("data = \"runs/coordinator\"", with: "data = \"unterminated"), "unterminated string"),
@@ -65,6 +69,18 @@ import Testing
         } catch {
             #expect(error.description.contains(mention), "\(error.description)")
             #expect(error.kind == .badInput)
+        }
+    }
+
+    /// With replication 2 a shard may have two workers (the first is its map entry).
+    @Test func replicasOfAShard() throws {
+        let text = Self.replacing("deadline_ms = 1_500", with: "replication = 2").replacingOccurrences(of: "shard = 7", with: "shard = 0")
+        let config = try ClusterConfig(parsing: text + "\n[[workers]]\nshard = 3\nurl = \"tcp://10.0.0.3:7701\"\n")
+        #expect(config.replication == 2)
+        #expect(config.workers.map(\.shard) == [ShardID(0), ShardID(0), ShardID(3)])
+        #expect(config.primaryWorkers.map(\.url) == ["tcp://10.0.0.1:7701", "tcp://10.0.0.3:7701"])
+        #expect(throws: ConfigError.self) {
+            try ClusterConfig(parsing: text + "\n[[workers]]\nshard = 0\nurl = \"tcp://10.0.0.3:7701\"\n")  // three copies, r = 2
         }
     }
 

@@ -30,7 +30,8 @@ final class LocalCluster: @unchecked Sendable {
     /// With `tls`, every link is `tls+tcp://` with certificates from `scripts/make-certs`.
     init(name: String, workerCount: Int, index: (dimension: Int, nlist: Int, m: Int), codebooks: [UInt8],
          token: String = "test-token", urls: (coordinator: String, workers: [String])? = nil, maxFrameBytes: Int? = nil,
-         tls: Bool = false, configuredWorkers: Int? = nil) throws {
+         tls: Bool = false, configuredWorkers: Int? = nil, replication: Int = 1) throws {
+        self.replication = replication
         folder = FileManager.default.temporaryDirectory
             .appendingPathComponent("sightline-\(name)-\(getpid())-\(UInt32.random(in: 0 ... .max))").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -52,6 +53,7 @@ final class LocalCluster: @unchecked Sendable {
             listen = "\(coordinatorURL)"
             data = "\(folder)/coordinator"
             deadline_ms = 2000
+            replication = \(replication)
             [index]
             dimension = \(index.dimension)
             nlist = \(index.nlist)
@@ -65,7 +67,7 @@ final class LocalCluster: @unchecked Sendable {
         }
         self.configuredWorkers = configuredWorkers ?? workerURLs.count
         for (shard, url) in workerURLs.prefix(self.configuredWorkers).enumerated() {
-            config += "[[workers]]\nshard = \(shard)\nurl = \"\(url)\"\ndata = \"\(folder)/worker-\(shard)\"\n"
+            config += "[[workers]]\nshard = \(shard / replication)\nurl = \"\(url)\"\ndata = \"\(folder)/worker-\(shard)\"\n"
         }
         configPath = "\(folder)/cluster.toml"
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
@@ -73,6 +75,8 @@ final class LocalCluster: @unchecked Sendable {
     }
 
     let maxFrameBytes: Int?
+    /// Copies of each shard: workers 0 … r−1 hold shard 0, r … 2r−1 shard 1, and so on.
+    let replication: Int
     /// Workers the config names (the others join with `sightline cluster add-worker`).
     let configuredWorkers: Int
     /// Extra arguments for the coordinator (e.g. --move-step-pause-ms).
@@ -140,7 +144,7 @@ final class LocalCluster: @unchecked Sendable {
         kill(shard: shard)
         workers[shard] = try launch(
             [LocalCluster.binary("sightline-worker"), "--listen", workerURLs[shard], "--data", "\(folder)/worker-\(shard)",
-             "--cluster", clusterName, "--shard", "\(shard)"]
+             "--cluster", clusterName, "--shard", "\(shard / replication)"]
                 + (maxFrameBytes.map { ["--max-frame-bytes", "\($0)"] } ?? [])
                 + (certificates.map {
                     ["--tls-ca", "\($0)/ca.pem", "--tls-cert", "\($0)/worker.pem", "--tls-key", "\($0)/worker.key"]
@@ -170,7 +174,8 @@ final class LocalCluster: @unchecked Sendable {
         let client = try client()
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if let health = try? client.health(), health.shards.count == configuredWorkers, health.state == "serving" { return }
+            if let health = try? client.health(), health.shards.count == configuredWorkers / replication,
+               health.state == "serving" { return }
             Thread.sleep(forTimeInterval: 0.2)
         }
         throw ClusterTestError.notHealthy(logs())

@@ -63,6 +63,10 @@ typedef struct Sightline__V1__ClusterStatus Sightline__V1__ClusterStatus;
 typedef struct Sightline__V1__BackupRequest Sightline__V1__BackupRequest;
 typedef struct Sightline__V1__BackupPart Sightline__V1__BackupPart;
 typedef struct Sightline__V1__BackupResponse Sightline__V1__BackupResponse;
+typedef struct Sightline__V1__ReplicaPullRequest Sightline__V1__ReplicaPullRequest;
+typedef struct Sightline__V1__ReplicaPullResponse Sightline__V1__ReplicaPullResponse;
+typedef struct Sightline__V1__ReplicaApplyRequest Sightline__V1__ReplicaApplyRequest;
+typedef struct Sightline__V1__ReplicaApplyResponse Sightline__V1__ReplicaApplyResponse;
 
 
 /* --- enums --- */
@@ -80,7 +84,12 @@ typedef enum _Sightline__V1__ClusterChangeRequest__Kind {
   /*
    * Finish the move in progress (or report that the map is balanced).
    */
-  SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__REBALANCE = 3
+  SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__REBALANCE = 3,
+  /*
+   * Add the empty worker at `url` as a replica of `shard`: it copies the shard from a peer,
+   * then serves. With `replace_url`, the replica there leaves the shard (a replica that stays down).
+   */
+  SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ADD_REPLICA = 4
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND)
 } Sightline__V1__ClusterChangeRequest__Kind;
 typedef enum _Sightline__V1__BackupRequest__Action {
@@ -89,6 +98,21 @@ typedef enum _Sightline__V1__BackupRequest__Action {
   SIGHTLINE__V1__BACKUP_REQUEST__ACTION__FINISH = 2
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SIGHTLINE__V1__BACKUP_REQUEST__ACTION)
 } Sightline__V1__BackupRequest__Action;
+typedef enum _Sightline__V1__ReplicaPullRequest__Mode {
+  /*
+   * The ids written after `after_seq` (at most `limit`, whole writes), each as the peer holds it now.
+   */
+  SIGHTLINE__V1__REPLICA_PULL_REQUEST__MODE__LOG = 0,
+  /*
+   * The peer's entries after the id cursor, in id order (a full copy; `last_seq` says where its log resumes).
+   */
+  SIGHTLINE__V1__REPLICA_PULL_REQUEST__MODE__FULL = 1,
+  /*
+   * Per coarse list: the count and order-free digest of the peer's entries, and its last sequence number.
+   */
+  SIGHTLINE__V1__REPLICA_PULL_REQUEST__MODE__DIGEST = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SIGHTLINE__V1__REPLICA_PULL_REQUEST__MODE)
+} Sightline__V1__ReplicaPullRequest__Mode;
 typedef enum _Sightline__V1__ErrorCode {
   SIGHTLINE__V1__ERROR_CODE__ERROR_CODE_UNSPECIFIED = 0,
   /*
@@ -161,10 +185,18 @@ struct  Sightline__V1__Envelope
    * Target collection; empty means the cluster's default collection.
    */
   char *collection;
+  /*
+   * A write the coordinator sends to a shard's replicas (add, delete): the shard's sequence number
+   * of this write and of the write before it. A worker applies it only when it last applied
+   * `write_prev_seq` (else it answers that it is behind and catches up from a peer); a number it
+   * already applied is answered without change. 0: no sequence (a single worker outside a cluster).
+   */
+  uint64_t write_seq;
+  uint64_t write_prev_seq;
 };
 #define SIGHTLINE__V1__ENVELOPE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__envelope__descriptor) \
-    , 0, 0, {0,NULL}, 0, (char *)protobuf_c_empty_string }
+    , 0, 0, {0,NULL}, 0, (char *)protobuf_c_empty_string, 0, 0 }
 
 
 typedef enum {
@@ -186,7 +218,9 @@ typedef enum {
   SIGHTLINE__V1__REQUEST__BODY_SHARD_FLOW = 24,
   SIGHTLINE__V1__REQUEST__BODY_CLUSTER_STATUS = 25,
   SIGHTLINE__V1__REQUEST__BODY_CLUSTER_CHANGE = 26,
-  SIGHTLINE__V1__REQUEST__BODY_BACKUP = 27
+  SIGHTLINE__V1__REQUEST__BODY_BACKUP = 27,
+  SIGHTLINE__V1__REQUEST__BODY_REPLICA_PULL = 28,
+  SIGHTLINE__V1__REQUEST__BODY_REPLICA_APPLY = 29
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SIGHTLINE__V1__REQUEST__BODY__CASE)
 } Sightline__V1__Request__BodyCase;
 
@@ -214,6 +248,8 @@ struct  Sightline__V1__Request
     Sightline__V1__ClusterStatusRequest *cluster_status;
     Sightline__V1__ClusterChangeRequest *cluster_change;
     Sightline__V1__BackupRequest *backup;
+    Sightline__V1__ReplicaPullRequest *replica_pull;
+    Sightline__V1__ReplicaApplyRequest *replica_apply;
   };
 };
 #define SIGHTLINE__V1__REQUEST__INIT \
@@ -241,7 +277,9 @@ typedef enum {
   SIGHTLINE__V1__RESPONSE__BODY_SHARD_FLOW = 24,
   SIGHTLINE__V1__RESPONSE__BODY_CLUSTER_STATUS = 25,
   SIGHTLINE__V1__RESPONSE__BODY_CLUSTER_CHANGE = 26,
-  SIGHTLINE__V1__RESPONSE__BODY_BACKUP = 27
+  SIGHTLINE__V1__RESPONSE__BODY_BACKUP = 27,
+  SIGHTLINE__V1__RESPONSE__BODY_REPLICA_PULL = 28,
+  SIGHTLINE__V1__RESPONSE__BODY_REPLICA_APPLY = 29
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SIGHTLINE__V1__RESPONSE__BODY__CASE)
 } Sightline__V1__Response__BodyCase;
 
@@ -270,6 +308,8 @@ struct  Sightline__V1__Response
     Sightline__V1__ClusterStatus *cluster_status;
     Sightline__V1__ClusterStatus *cluster_change;
     Sightline__V1__BackupResponse *backup;
+    Sightline__V1__ReplicaPullResponse *replica_pull;
+    Sightline__V1__ReplicaApplyResponse *replica_apply;
   };
 };
 #define SIGHTLINE__V1__RESPONSE__INIT \
@@ -541,10 +581,14 @@ struct  Sightline__V1__HealthResponse
    * Entries a worker still stores but no longer owns after a move: never served, deleted in the background.
    */
   uint64_t unowned_count;
+  /*
+   * The sequence number of the last write this worker applied (0: none).
+   */
+  uint64_t last_seq;
 };
 #define SIGHTLINE__V1__HEALTH_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__health_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0, 0 }
 
 
 /*
@@ -870,10 +914,14 @@ struct  Sightline__V1__ClusterChangeRequest
    * Entries moved per second at most; 0 = as fast as the shards take them.
    */
   uint32_t rate;
+  /*
+   * ADD_REPLICA: the replica that leaves the shard (empty: none).
+   */
+  char *replace_url;
 };
 #define SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__cluster_change_request__descriptor) \
-    , SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0 }
+    , SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Sightline__V1__ShardEntry
@@ -888,10 +936,14 @@ struct  Sightline__V1__ShardEntry
   char *state;
   uint64_t vector_count;
   protobuf_c_boolean reachable;
+  /*
+   * A copy of a replicated shard: "in-sync", "catching-up", "joining" or "down" (unreachable).
+   */
+  char *replica_state;
 };
 #define SIGHTLINE__V1__SHARD_ENTRY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__shard_entry__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Sightline__V1__MoveStatus
@@ -1000,6 +1052,93 @@ struct  Sightline__V1__BackupResponse
 #define SIGHTLINE__V1__BACKUP_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__backup_response__descriptor) \
     , 0,NULL, {0,NULL} }
+
+
+/*
+ * Catch-up of a replica from a peer of its shard (the coordinator relays pages between them).
+ */
+struct  Sightline__V1__ReplicaPullRequest
+{
+  ProtobufCMessage base;
+  Sightline__V1__ReplicaPullRequest__Mode mode;
+  uint64_t after_seq;
+  protobuf_c_boolean has_after_id;
+  uint64_t after_id;
+  /*
+   * 1…4096 entries a page.
+   */
+  uint32_t limit;
+};
+#define SIGHTLINE__V1__REPLICA_PULL_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__replica_pull_request__descriptor) \
+    , SIGHTLINE__V1__REPLICA_PULL_REQUEST__MODE__LOG, 0, 0, 0, 0 }
+
+
+struct  Sightline__V1__ReplicaPullResponse
+{
+  ProtobufCMessage base;
+  /*
+   * Entries held now (LOG, FULL).
+   */
+  Sightline__V1__ShardTransferRequest *entries;
+  /*
+   * LOG: ids written after `after_seq` that the peer no longer holds.
+   */
+  size_t n_absent_ids;
+  uint64_t *absent_ids;
+  /*
+   * LOG: the page covers the writes up to this sequence number.
+   */
+  uint64_t up_to_seq;
+  /*
+   * FULL: the cursor for the next page; `done` when the peer has no more.
+   */
+  uint64_t next_after_id;
+  protobuf_c_boolean done;
+  /*
+   * DIGEST.
+   */
+  size_t n_list_counts;
+  uint32_t *list_counts;
+  size_t n_list_digests;
+  uint64_t *list_digests;
+  /*
+   * The peer's last applied sequence number when the page was read.
+   */
+  uint64_t last_seq;
+};
+#define SIGHTLINE__V1__REPLICA_PULL_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__replica_pull_response__descriptor) \
+    , NULL, 0,NULL, 0, 0, 0, 0,NULL, 0,NULL, 0 }
+
+
+/*
+ * Applies a page pulled from a peer: entries stored (replacing what is held under the id), absent
+ * ids deleted, and the last sequence number set to `up_to_seq`, in one transaction. `reset` first
+ * empties the shard (the start of a full copy).
+ */
+struct  Sightline__V1__ReplicaApplyRequest
+{
+  ProtobufCMessage base;
+  Sightline__V1__ShardTransferRequest *entries;
+  size_t n_absent_ids;
+  uint64_t *absent_ids;
+  uint64_t up_to_seq;
+  protobuf_c_boolean reset;
+};
+#define SIGHTLINE__V1__REPLICA_APPLY_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__replica_apply_request__descriptor) \
+    , NULL, 0,NULL, 0, 0 }
+
+
+struct  Sightline__V1__ReplicaApplyResponse
+{
+  ProtobufCMessage base;
+  uint64_t last_seq;
+};
+#define SIGHTLINE__V1__REPLICA_APPLY_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__replica_apply_response__descriptor) \
+    , 0 }
 
 
 /* Sightline__V1__Envelope methods */
@@ -1895,6 +2034,82 @@ Sightline__V1__BackupResponse *
 void   sightline__v1__backup_response__free_unpacked
                      (Sightline__V1__BackupResponse *message,
                       ProtobufCAllocator *allocator);
+/* Sightline__V1__ReplicaPullRequest methods */
+void   sightline__v1__replica_pull_request__init
+                     (Sightline__V1__ReplicaPullRequest         *message);
+size_t sightline__v1__replica_pull_request__get_packed_size
+                     (const Sightline__V1__ReplicaPullRequest   *message);
+size_t sightline__v1__replica_pull_request__pack
+                     (const Sightline__V1__ReplicaPullRequest   *message,
+                      uint8_t             *out);
+size_t sightline__v1__replica_pull_request__pack_to_buffer
+                     (const Sightline__V1__ReplicaPullRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sightline__V1__ReplicaPullRequest *
+       sightline__v1__replica_pull_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sightline__v1__replica_pull_request__free_unpacked
+                     (Sightline__V1__ReplicaPullRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sightline__V1__ReplicaPullResponse methods */
+void   sightline__v1__replica_pull_response__init
+                     (Sightline__V1__ReplicaPullResponse         *message);
+size_t sightline__v1__replica_pull_response__get_packed_size
+                     (const Sightline__V1__ReplicaPullResponse   *message);
+size_t sightline__v1__replica_pull_response__pack
+                     (const Sightline__V1__ReplicaPullResponse   *message,
+                      uint8_t             *out);
+size_t sightline__v1__replica_pull_response__pack_to_buffer
+                     (const Sightline__V1__ReplicaPullResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Sightline__V1__ReplicaPullResponse *
+       sightline__v1__replica_pull_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sightline__v1__replica_pull_response__free_unpacked
+                     (Sightline__V1__ReplicaPullResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Sightline__V1__ReplicaApplyRequest methods */
+void   sightline__v1__replica_apply_request__init
+                     (Sightline__V1__ReplicaApplyRequest         *message);
+size_t sightline__v1__replica_apply_request__get_packed_size
+                     (const Sightline__V1__ReplicaApplyRequest   *message);
+size_t sightline__v1__replica_apply_request__pack
+                     (const Sightline__V1__ReplicaApplyRequest   *message,
+                      uint8_t             *out);
+size_t sightline__v1__replica_apply_request__pack_to_buffer
+                     (const Sightline__V1__ReplicaApplyRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sightline__V1__ReplicaApplyRequest *
+       sightline__v1__replica_apply_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sightline__v1__replica_apply_request__free_unpacked
+                     (Sightline__V1__ReplicaApplyRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sightline__V1__ReplicaApplyResponse methods */
+void   sightline__v1__replica_apply_response__init
+                     (Sightline__V1__ReplicaApplyResponse         *message);
+size_t sightline__v1__replica_apply_response__get_packed_size
+                     (const Sightline__V1__ReplicaApplyResponse   *message);
+size_t sightline__v1__replica_apply_response__pack
+                     (const Sightline__V1__ReplicaApplyResponse   *message,
+                      uint8_t             *out);
+size_t sightline__v1__replica_apply_response__pack_to_buffer
+                     (const Sightline__V1__ReplicaApplyResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Sightline__V1__ReplicaApplyResponse *
+       sightline__v1__replica_apply_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sightline__v1__replica_apply_response__free_unpacked
+                     (Sightline__V1__ReplicaApplyResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Sightline__V1__Envelope_Closure)
@@ -2038,6 +2253,18 @@ typedef void (*Sightline__V1__BackupPart_Closure)
 typedef void (*Sightline__V1__BackupResponse_Closure)
                  (const Sightline__V1__BackupResponse *message,
                   void *closure_data);
+typedef void (*Sightline__V1__ReplicaPullRequest_Closure)
+                 (const Sightline__V1__ReplicaPullRequest *message,
+                  void *closure_data);
+typedef void (*Sightline__V1__ReplicaPullResponse_Closure)
+                 (const Sightline__V1__ReplicaPullResponse *message,
+                  void *closure_data);
+typedef void (*Sightline__V1__ReplicaApplyRequest_Closure)
+                 (const Sightline__V1__ReplicaApplyRequest *message,
+                  void *closure_data);
+typedef void (*Sightline__V1__ReplicaApplyResponse_Closure)
+                 (const Sightline__V1__ReplicaApplyResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -2095,6 +2322,11 @@ extern const ProtobufCMessageDescriptor sightline__v1__backup_request__descripto
 extern const ProtobufCEnumDescriptor    sightline__v1__backup_request__action__descriptor;
 extern const ProtobufCMessageDescriptor sightline__v1__backup_part__descriptor;
 extern const ProtobufCMessageDescriptor sightline__v1__backup_response__descriptor;
+extern const ProtobufCMessageDescriptor sightline__v1__replica_pull_request__descriptor;
+extern const ProtobufCEnumDescriptor    sightline__v1__replica_pull_request__mode__descriptor;
+extern const ProtobufCMessageDescriptor sightline__v1__replica_pull_response__descriptor;
+extern const ProtobufCMessageDescriptor sightline__v1__replica_apply_request__descriptor;
+extern const ProtobufCMessageDescriptor sightline__v1__replica_apply_response__descriptor;
 
 PROTOBUF_C__END_DECLS
 

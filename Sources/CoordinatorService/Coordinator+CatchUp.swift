@@ -1,0 +1,116 @@
+import ClusterModel
+import Foundation
+import ShardStore
+import Wire
+
+/// A copy that missed writes (down, cut off, new) catches up from an in-sync peer, through the
+/// coordinator: the writes after its last one (by sequence number), or the whole shard when the
+/// peer's log does not reach back that far; then, with the shard's writes held, the last pages
+/// and a digest of every list on both sides. Only then does it serve again.
+extension Coordinator {
+    /// Starts one catch-up thread for the copies that need it and can take it (reachable, codebooks held).
+    func startCatchUps() {
+        let ready = routing.withLock { route in route.replicaSets.values.flatMap { $0 } }
+            .filter { $0.state != ReplicaState.inSync }
+            .filter { copy in workerStates.withLock { $0[copy.url] }.map { $0.reachable && $0.codebookVersion == codebook.version } ?? false }
+        guard !ready.isEmpty, catchUpRunning.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return }
+        let thread = Thread { [self] in
+            defer { catchUpRunning.store(false, ordering: .releasing) }
+            for copy in ready where !stopping.load(ordering: .relaxed) { catchUp(copy) }
+        }
+        thread.name = "sightline-catch-up"
+        thread.start()
+    }
+
+    func catchUp(_ copy: ReplicaRecord) {
+        let shard = ShardID(copy.shard)
+        guard let peer = servingReplicas(of: shard).first(where: { $0 != copy.url }) else {
+            log("shard \(shard)'s replica at \(copy.url) cannot catch up: no other replica is in sync")
+            return
+        }
+        let started = DispatchTime.now()
+        var copied = 0
+        do {
+            guard case .health(let health) = try callOne(shard, copy.url, .health) else { throw ErrorReply(.internalError, "no health") }
+            var last = health.lastSeq
+            var full = copy.state == ReplicaState.joining || fullCopies.withLock { $0.contains(copy.url) }
+            if !full {
+                do { try replayLog(shard, from: peer, to: copy.url, after: &last, copied: &copied) } catch let error as ErrorReply
+                    where error.code == .notFound { full = true }
+            }
+            if full {
+                log("shard \(shard)'s replica at \(copy.url): copying the whole shard from \(peer)")
+                last = try copyAll(shard, from: peer, to: copy.url, copied: &copied)
+                try replayLog(shard, from: peer, to: copy.url, after: &last, copied: &copied)
+            }
+            // The last pages and the check run with the shard's writes held: nothing moves meanwhile.
+            let lock = shardWriteLock(shard)
+            lock.lock()
+            defer { lock.unlock() }
+            try replayLog(shard, from: peer, to: copy.url, after: &last, copied: &copied)
+            guard case .replicaPull(let theirs) = try callOne(shard, peer, .replicaPull(.digest)),
+                  case .replicaPull(let mine) = try callOne(shard, copy.url, .replicaPull(.digest)) else {
+                throw ErrorReply(.internalError, "a digest reply was not a replica page")
+            }
+            guard theirs.listCounts == mine.listCounts, theirs.listDigests == mine.listDigests, theirs.lastSeq == mine.lastSeq else {
+                fullCopies.withLock { _ = $0.insert(copy.url) }
+                log("shard \(shard)'s replica at \(copy.url) differs from \(peer) after catching up (\(mine.listCounts.reduce(0, +)) "
+                    + "against \(theirs.listCounts.reduce(0, +)) entries, writes \(mine.lastSeq) against \(theirs.lastSeq)); "
+                    + "it copies the whole shard next")
+                return
+            }
+            fullCopies.withLock { _ = $0.remove(copy.url) }
+            sequences.withLock { $0[shard]?.lastCommitted = theirs.lastSeq }
+            setReplicaState(shard, url: copy.url, ReplicaState.inSync)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+            log("shard \(shard)'s replica at \(copy.url) caught up from \(peer): \(copied) entries in "
+                + String(format: "%.2f s (%.0f/s)", seconds, Double(copied) / max(seconds, 1e-9))
+                + "; \(theirs.listCounts.reduce(0, +)) entries, digests equal; it serves again")
+        } catch {
+            log("shard \(shard)'s replica at \(copy.url): catch-up from \(peer) stopped (\(error)); the health loop retries")
+        }
+    }
+
+    /// Applies the peer's writes after `last` to the copy, page by page, until the peer has no more.
+    func replayLog(_ shard: ShardID, from peer: String, to url: String, after last: inout UInt64, copied: inout Int) throws {
+        while true {
+            guard case .replicaPull(let page) = try callOne(shard, peer, .replicaPull(.log(afterSeq: last, limit: ReplicaPull.maxPage))) else {
+                throw ErrorReply(.internalError, "a log reply was not a replica page")
+            }
+            if page.upToSeq <= last { return }
+            guard case .replicaApply(let applied) = try callOne(shard, url, .replicaApply(
+                ReplicaApply(entries: page.entries, absentIDs: page.absentIDs, upToSeq: page.upToSeq))) else {
+                throw ErrorReply(.internalError, "an apply reply was not a sequence number")
+            }
+            last = applied
+            copied += page.entries.ids.count + page.absentIDs.count
+        }
+    }
+
+    /// Replaces the copy's contents with the peer's, page by page; returns the peer's last write
+    /// when the copy began (its log is replayed from there).
+    func copyAll(_ shard: ShardID, from peer: String, to url: String, copied: inout Int) throws -> UInt64 {
+        var cursor: UInt64?, start: UInt64 = 0, first = true
+        var lastReport = DispatchTime.now()
+        repeat {
+            guard case .replicaPull(let page) = try callOne(shard, peer, .replicaPull(.full(afterID: cursor, limit: ReplicaPull.maxPage))) else {
+                throw ErrorReply(.internalError, "a copy reply was not a replica page")
+            }
+            if first { start = page.lastSeq }
+            _ = try callOne(shard, url, .replicaApply(ReplicaApply(entries: page.entries, upToSeq: start, reset: first)))
+            first = false
+            copied += page.entries.ids.count
+            cursor = page.nextAfterID
+            if DispatchTime.now().uptimeNanoseconds - lastReport.uptimeNanoseconds > 2_000_000_000 {
+                log("shard \(shard)'s replica at \(url): \(copied) entries copied")
+                lastReport = DispatchTime.now()
+            }
+        } while cursor != nil
+        return start
+    }
+
+    /// One call to the worker at `url`; a failure throws.
+    func callOne(_ shard: ShardID, _ url: String, _ body: RequestBody, deadlineMilliseconds: Int = 60_000) throws -> ResponseBody {
+        try callWorkers([WorkerCall(shard: shard, url: url, body: body)], deadlineMilliseconds: deadlineMilliseconds)[0].get()
+    }
+}

@@ -1,0 +1,173 @@
+import ClusterModel
+import Foundation
+import ShardStore
+import Wire
+
+/// Writes to replicated shards: numbered per shard, sent to every in-sync copy, committed when
+/// at least one copy applied them; a copy that failed leaves the in-sync set.
+extension Coordinator {
+    /// Sends each (shard, body) write: to the one worker of a shard with a single copy, to every
+    /// in-sync copy (numbered) of a replicated one. One result per call, in order.
+    func writeFanOut(_ calls: [(shard: ShardID, body: RequestBody)], deadlineMilliseconds: Int) -> [Result<ResponseBody, ErrorReply>] {
+        let replicated = Set(calls.map(\.shard).filter(isReplicated))
+        guard !replicated.isEmpty else { return fanOutCalls(calls, deadlineMilliseconds: deadlineMilliseconds) }
+        // Numbered writes of a shard go out one at a time, in order (locks taken in shard order).
+        let locks = replicated.sorted().map(shardWriteLock)
+        locks.forEach { $0.lock() }
+        defer { locks.reversed().forEach { $0.unlock() } }
+        var workerCalls: [WorkerCall] = [], positions: [[Int]] = [], numbers: [WriteSequence?] = []
+        var failures: [Int: ErrorReply] = [:]
+        for (index, call) in calls.enumerated() {
+            guard replicated.contains(call.shard) else {
+                let url = preferredReplica(of: call.shard) ?? ""
+                positions.append([workerCalls.count])
+                numbers.append(nil)
+                workerCalls.append(WorkerCall(shard: call.shard, url: url, body: call.body))
+                continue
+            }
+            let copies = routing.withLock { $0.replicas(of: call.shard) }.filter { $0.state == ReplicaState.inSync }.map(\.url)
+            do {
+                guard !copies.isEmpty else { throw ErrorReply(.unavailable, "shard \(call.shard) has no replica in sync") }
+                let sequence = try nextSequence(of: call.shard)
+                numbers.append(sequence)
+                positions.append(copies.indices.map { workerCalls.count + $0 })
+                workerCalls += copies.map { WorkerCall(shard: call.shard, url: $0, body: call.body, sequence: sequence) }
+            } catch {
+                numbers.append(nil)
+                positions.append([])
+                failures[index] = error as? ErrorReply ?? ErrorReply(.internalError, "\(error)")
+            }
+        }
+        let replies = collectWrites(workerCalls, groups: positions, deadlineMilliseconds: deadlineMilliseconds)
+        return calls.indices.map { index in
+            if let failure = failures[index] { return .failure(failure) }
+            let mine = positions[index].map { (workerCalls[$0], replies[$0]) }
+            guard let sequence = numbers[index] else { return mine[0].1 }
+            let applied = mine.filter { if case .success = $0.1 { return true } else { return false } }
+            guard let first = applied.first else {
+                // Nobody applied it: every copy keeps its place (the next write finds out who is behind).
+                return mine.first { if case .failure(let e) = $0.1 { return e.code == .badRequest } else { return false } }?.1 ?? mine[0].1
+            }
+            sequences.withLock { $0[calls[index].shard]?.lastCommitted = sequence.seq }
+            for (call, reply) in mine {
+                if case .failure(let error) = reply {
+                    demote(call.shard, url: call.url, because: "it did not apply write \(sequence.seq): \(error.message)")
+                }
+            }
+            return first.1
+        }
+    }
+
+    /// Sends every call at once and waits for the replies. Once one copy in a group (the copies
+    /// of one shard) has applied the write, the others get `straggler` more milliseconds: a hung
+    /// copy costs one write that long, not the whole deadline (it leaves the in-sync set).
+    func collectWrites(_ calls: [WorkerCall], groups: [[Int]], deadlineMilliseconds: Int,
+                       stragglerMilliseconds: Int = 1000) -> [Result<ResponseBody, ErrorReply>] {
+        let round = HedgedRound()
+        var results = [Result<ResponseBody, ErrorReply>?](repeating: nil, count: calls.count)
+        let open = breakers.withLock { $0.compactMapValues(\.openedAt) }
+        for (position, call) in calls.enumerated() {
+            if let openedAt = open[call.url] {
+                results[position] = .failure(Breaker.refusal(call.shard, since: openedAt))
+                continue
+            }
+            guard let client = try? client(at: call.url) else {
+                results[position] = .failure(ErrorReply(.unavailable, "shard \(call.shard): cannot dial its worker at \(call.url)"))
+                continue
+            }
+            let pending = client.start(call.body, deadlineMilliseconds: deadlineMilliseconds, sequence: call.sequence)
+            var tagged = call
+            tagged.position = position
+            let sent = tagged
+            DispatchQueue.global().async { round.deliver(sent, pending.wait()) }
+        }
+        let end = DispatchTime.now() + .milliseconds(deadlineMilliseconds)
+        var graceEnds: [Int: DispatchTime] = [:]
+        func settled() -> Bool {
+            groups.enumerated().allSatisfy { group, members in
+                members.allSatisfy { results[$0] != nil } || (graceEnds[group].map { DispatchTime.now() >= $0 } ?? false)
+            }
+        }
+        let groupOf = Dictionary(uniqueKeysWithValues: groups.enumerated().flatMap { group, members in members.map { ($0, group) } })
+        while !settled() {
+            let wake = ([end] + graceEnds.values).min()!
+            if round.signal.wait(timeout: wake) == .timedOut {
+                if DispatchTime.now() >= end { break }
+                continue
+            }
+            guard let (call, reply) = round.take() else { continue }
+            let position = call.position
+            record(reply, from: call, probe: false)
+            results[position] = reply.mapError(\.reply)
+            if case .success = reply, let group = groupOf[position], graceEnds[group] == nil {
+                graceEnds[group] = DispatchTime.now() + .milliseconds(stragglerMilliseconds)
+            }
+        }
+        return results.enumerated().map { position, result in
+            result ?? .failure(ErrorReply(.deadlineExceeded, "shard \(calls[position].shard)'s worker at \(calls[position].url) "
+                                                             + "did not answer in time"))
+        }
+    }
+
+    /// The lock that orders `shard`'s numbered writes.
+    func shardWriteLock(_ shard: ShardID) -> NSLock {
+        shardWriteLocks.withLock { locks in
+            if let lock = locks[shard] { return lock }
+            let lock = NSLock()
+            locks[shard] = lock
+            return lock
+        }
+    }
+
+    /// The number of `shard`'s next write and the one before it. Numbers are reserved in the
+    /// catalog a thousand at a time, before any is handed out.
+    func nextSequence(of shard: ShardID) throws -> WriteSequence {
+        if sequences.withLock({ $0[shard] == nil }) {
+            let reserved = try catalog.reservedSeq(shard: shard.rawValue)
+            let committed = lastAppliedByCopies(of: shard)
+            sequences.withLock { $0[shard] = $0[shard] ?? ShardSequence(lastCommitted: committed, next: max(reserved, committed) + 1,
+                                                                       reserved: reserved) }
+        }
+        var state = sequences.withLock { $0[shard]! }
+        let seq = state.next
+        if seq > state.reserved {
+            try catalog.reserveSeq(shard: shard.rawValue, upTo: seq + 999)
+            state.reserved = seq + 999
+        }
+        state.next = seq + 1
+        let numbered = state
+        sequences.withLock { $0[shard] = numbered }
+        return WriteSequence(seq: seq, previous: state.lastCommitted)
+    }
+
+    /// The newest write any in-sync copy of `shard` applied (asked now when the health loop has
+    /// not heard from them yet).
+    func lastAppliedByCopies(of shard: ShardID) -> UInt64 {
+        let copies = routing.withLock { $0.replicas(of: shard) }.filter { $0.state == ReplicaState.inSync }.map(\.url)
+        let known = workerStates.withLock { states in copies.compactMap { states[$0] }.filter(\.reachable) }
+        if !known.isEmpty { return known.map(\.lastSeq).max()! }
+        let replies = callWorkers(copies.map { WorkerCall(shard: shard, url: $0, body: .health) }, deadlineMilliseconds: 2000)
+        return replies.compactMap { if case .success(.health(let health)) = $0 { return health.lastSeq } else { return nil } }.max() ?? 0
+    }
+
+    /// Takes a copy out of the in-sync set: it gets no writes or reads until it has caught up.
+    func demote(_ shard: ShardID, url: String, because reason: String) {
+        guard setReplicaState(shard, url: url, ReplicaState.catchingUp) else { return }
+        log("shard \(shard)'s replica at \(url) left the in-sync set: \(reason); it catches up from a peer when it answers")
+    }
+
+    /// Records a copy's state (catalog first); false when it already had it or is unknown.
+    @discardableResult
+    func setReplicaState(_ shard: ShardID, url: String, _ state: String) -> Bool {
+        routing.withLock { route in
+            guard var set = route.replicaSets[shard.rawValue], let position = set.firstIndex(where: { $0.url == url }),
+                  set[position].state != state else { return false }
+            set[position].state = state
+            do { try catalog.putReplica(set[position]) } catch {
+                log("cannot record shard \(shard)'s replica at \(url) as \(state): \(error)")
+            }
+            route.replicaSets[shard.rawValue] = set
+            return true
+        }
+    }
+}

@@ -1,0 +1,77 @@
+/// One copy of a shard: the worker that holds it and whether it may serve.
+public struct ReplicaRecord: Sendable, Equatable {
+    public var shard: UInt32
+    public var url: String
+    public var host: String
+    /// "in-sync" (takes writes, serves reads), "catching-up" (missed writes: copies from a peer
+    /// first) or "joining" (added by an operator, not yet copied).
+    public var state: String
+    public init(shard: UInt32, url: String, host: String = "", state: String = "in-sync") {
+        self.shard = shard
+        self.url = url
+        self.host = host
+        self.state = state
+    }
+}
+
+/// The replicas of each shard and the write sequence numbers handed out per shard.
+extension CatalogDatabase {
+    public func replicas() throws(StoreError) -> [ReplicaRecord] {
+        let select = try database.prepare("SELECT shard, url, host, state FROM replicas ORDER BY shard, rowid")
+        var records: [ReplicaRecord] = []
+        while try select.step() {
+            records.append(ReplicaRecord(shard: UInt32(truncatingIfNeeded: select.int64(0)), url: select.text(1), host: select.text(2),
+                                         state: select.text(3)))
+        }
+        return records
+    }
+
+    /// Records the replicas the first time (a catalog that has some keeps them).
+    public func recordInitialReplicas(_ records: [ReplicaRecord]) throws(StoreError) -> [ReplicaRecord] {
+        let existing = try replicas()
+        guard existing.isEmpty else { return existing }
+        try inTransaction { () throws(StoreError) in
+            for record in records { try putReplica(record) }
+        }
+        return records
+    }
+
+    /// Adds a replica or changes its state.
+    public func putReplica(_ record: ReplicaRecord) throws(StoreError) {
+        let upsert = try database.prepare("""
+            INSERT INTO replicas (shard, url, host, state) VALUES (?, ?, ?, ?)
+            ON CONFLICT(shard, url) DO UPDATE SET host = excluded.host, state = excluded.state
+            """)
+        try upsert.bind(1, Int64(record.shard))
+        try upsert.bind(2, record.url)
+        try upsert.bind(3, record.host)
+        try upsert.bind(4, record.state)
+        try upsert.step()
+    }
+
+    public func removeReplica(shard: UInt32, url: String) throws(StoreError) {
+        let delete = try database.prepare("DELETE FROM replicas WHERE shard = ? AND url = ?")
+        try delete.bind(1, Int64(shard))
+        try delete.bind(2, url)
+        try delete.step()
+    }
+
+    /// The highest write sequence number reserved for `shard` (0: none yet).
+    public func reservedSeq(shard: UInt32) throws(StoreError) -> UInt64 {
+        let select = try database.prepare("SELECT reserved FROM write_seqs WHERE shard = ?")
+        try select.bind(1, Int64(shard))
+        return try select.step() ? UInt64(bitPattern: select.int64(0)) : 0
+    }
+
+    /// Reserves sequence numbers up to `upTo` for `shard`, durably: numbers handed out are never
+    /// handed out again, even after a crash.
+    public func reserveSeq(shard: UInt32, upTo: UInt64) throws(StoreError) {
+        let upsert = try database.prepare("""
+            INSERT INTO write_seqs (shard, reserved) VALUES (?, ?)
+            ON CONFLICT(shard) DO UPDATE SET reserved = MAX(reserved, excluded.reserved)
+            """)
+        try upsert.bind(1, Int64(shard))
+        try upsert.bind(2, Int64(bitPattern: upTo))
+        try upsert.step()
+    }
+}
