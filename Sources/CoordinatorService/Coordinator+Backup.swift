@@ -57,7 +57,13 @@ extension Coordinator {
             let catalogBytes = try catalog.backup(to: copy.path)
             let shards = routing.withLock { $0.current.placementShards }.map { ShardID($0) }
             // Writes wait meanwhile: a shard that does not answer in time fails the backup, not the writes.
-            let sources = Dictionary(uniqueKeysWithValues: shards.map { ($0, preferredReplica(of: $0) ?? "") })
+            // Only an in-sync copy may stand for its shard.
+            let sources = try Dictionary(uniqueKeysWithValues: shards.map { shard in
+                guard let url = servingReplicas(of: shard).first else {
+                    throw ErrorReply(.unavailable, "shard \(shard) has no copy in sync: a backup needs one per shard")
+                }
+                return (shard, url)
+            })
             backupSources.withLock { $0 = sources }
             let sent = callWorkers(shards.map { WorkerCall(shard: $0, url: sources[$0]!, body: .backup(.snapshot)) },
                                    deadlineMilliseconds: 120_000)

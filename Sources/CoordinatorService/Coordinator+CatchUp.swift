@@ -47,39 +47,55 @@ extension Coordinator {
             let lock = shardWriteLock(shard)
             lock.lock()
             defer { lock.unlock() }
-            try replayLog(shard, from: peer, to: copy.url, after: &last, copied: &copied)
-            guard case .replicaPull(let theirs) = try callOne(shard, peer, .replicaPull(.digest)),
-                  case .replicaPull(let mine) = try callOne(shard, copy.url, .replicaPull(.digest)) else {
+            // The peer must still be in sync and hold the last committed write (it may have
+            // missed one meanwhile); the final steps get short deadlines (writes wait for them).
+            guard servingReplicas(of: shard).contains(peer) else {
+                throw ErrorReply(.unavailable, "\(peer) left the in-sync set during the catch-up")
+            }
+            try replayLog(shard, from: peer, to: copy.url, after: &last, copied: &copied, deadlineMilliseconds: 10_000)
+            guard case .replicaPull(let theirs) = try callOne(shard, peer, .replicaPull(.digest), deadlineMilliseconds: 10_000),
+                  case .replicaPull(let mine) = try callOne(shard, copy.url, .replicaPull(.digest), deadlineMilliseconds: 10_000) else {
                 throw ErrorReply(.internalError, "a digest reply was not a replica page")
             }
+            if let committed = sequences.withLock({ $0[shard]?.lastCommitted }), committed != theirs.lastSeq {
+                throw ErrorReply(.unavailable, "\(peer) has applied write \(theirs.lastSeq), the shard committed \(committed)")
+            }
+            let entries = { (page: ReplicaPage) in page.listCounts.reduce(UInt64(0)) { $0 &+ UInt64($1) } }
             guard theirs.listCounts == mine.listCounts, theirs.listDigests == mine.listDigests, theirs.lastSeq == mine.lastSeq else {
                 fullCopies.withLock { _ = $0.insert(copy.url) }
-                log("shard \(shard)'s replica at \(copy.url) differs from \(peer) after catching up (\(mine.listCounts.reduce(0, +)) "
-                    + "against \(theirs.listCounts.reduce(0, +)) entries, writes \(mine.lastSeq) against \(theirs.lastSeq)); "
+                log("shard \(shard)'s replica at \(copy.url) differs from \(peer) after catching up (\(entries(mine)) "
+                    + "against \(entries(theirs)) entries, writes \(mine.lastSeq) against \(theirs.lastSeq)); "
                     + "it copies the whole shard next")
                 return
             }
             fullCopies.withLock { _ = $0.remove(copy.url) }
-            sequences.withLock { $0[shard]?.lastCommitted = theirs.lastSeq }
-            setReplicaState(shard, url: copy.url, ReplicaState.inSync)
+            try setReplicaState(shard, url: copy.url, ReplicaState.inSync)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
             log("shard \(shard)'s replica at \(copy.url) caught up from \(peer): \(copied) entries in "
                 + String(format: "%.2f s (%.0f/s)", seconds, Double(copied) / max(seconds, 1e-9))
-                + "; \(theirs.listCounts.reduce(0, +)) entries, digests equal; it serves again")
+                + "; \(entries(theirs)) entries, digests equal; it serves again")
         } catch {
+            // A refusal (a page too large, a malformed page) will not pass by retrying the log:
+            // the next round copies the whole shard, in bounded pages.
+            if let reply = error as? ErrorReply, reply.code == .badRequest || reply.code == .internalError {
+                fullCopies.withLock { _ = $0.insert(copy.url) }
+            }
             log("shard \(shard)'s replica at \(copy.url): catch-up from \(peer) stopped (\(error)); the health loop retries")
         }
     }
 
     /// Applies the peer's writes after `last` to the copy, page by page, until the peer has no more.
-    func replayLog(_ shard: ShardID, from peer: String, to url: String, after last: inout UInt64, copied: inout Int) throws {
+    func replayLog(_ shard: ShardID, from peer: String, to url: String, after last: inout UInt64, copied: inout Int,
+                   deadlineMilliseconds: Int = 60_000) throws {
         while true {
-            guard case .replicaPull(let page) = try callOne(shard, peer, .replicaPull(.log(afterSeq: last, limit: ReplicaPull.maxPage))) else {
+            guard case .replicaPull(let page) = try callOne(shard, peer, .replicaPull(.log(afterSeq: last, limit: ReplicaPull.maxPage)),
+                                                            deadlineMilliseconds: deadlineMilliseconds) else {
                 throw ErrorReply(.internalError, "a log reply was not a replica page")
             }
             if page.upToSeq <= last { return }
             guard case .replicaApply(let applied) = try callOne(shard, url, .replicaApply(
-                ReplicaApply(entries: page.entries, absentIDs: page.absentIDs, upToSeq: page.upToSeq))) else {
+                ReplicaApply(entries: page.entries, absentIDs: page.absentIDs, upToSeq: page.upToSeq)),
+                                                                deadlineMilliseconds: deadlineMilliseconds) else {
                 throw ErrorReply(.internalError, "an apply reply was not a sequence number")
             }
             last = applied

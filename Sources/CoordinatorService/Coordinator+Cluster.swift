@@ -124,7 +124,7 @@ extension Coordinator {
         guard route.current.placementShards.contains(shard) else {
             throw ErrorReply(.notFound, "shard \(shard) is not in the shard map (version \(route.current.version))")
         }
-        var copies = route.replicas(of: id)
+        let copies = route.replicas(of: id)
         guard !copies.contains(where: { $0.url == url }) else { throw ErrorReply(.conflict, "\(url) is already a replica of shard \(shard)") }
         if !replacing.isEmpty {
             guard copies.contains(where: { $0.url == replacing }) else {
@@ -147,17 +147,21 @@ extension Coordinator {
         } catch {
             throw ErrorReply(.unavailable, "the worker at \(url) did not take the codebooks: \(error)")
         }
-        // The copy joins under the shard's write lock: no numbered write is half sent meanwhile.
+        // The copy joins under the shard's write lock: no numbered write is half sent meanwhile,
+        // and the checks run again on the set as it is now.
         let lock = shardWriteLock(id)
         lock.lock()
         defer { lock.unlock() }
+        let (now, stored) = routing.withLock { ($0.replicas(of: id), $0.replicaSets[shard] != nil) }
+        guard !now.contains(where: { $0.url == url }), replacing.isEmpty || now.contains(where: { $0.url == replacing }),
+              now.count - (replacing.isEmpty ? 0 : 1) < 3 else {
+            throw ErrorReply(.conflict, "shard \(shard)'s replicas changed meanwhile: check sightline cluster status and ask again")
+        }
         let record = ReplicaRecord(shard: shard, url: url, host: host, state: ReplicaState.joining)
         try catalog.putReplica(record)
-        if route.replicaSets[shard] == nil, let first = copies.first { try catalog.putReplica(first) }
+        if !stored, let first = now.first { try catalog.putReplica(first) }
         if !replacing.isEmpty { try catalog.removeReplica(shard: shard, url: replacing) }
-        copies.removeAll { $0.url == replacing }
-        copies.append(record)
-        let updated = copies
+        let updated = now.filter { $0.url != replacing } + [record]
         routing.withLock { $0.replicaSets[shard] = updated }
         log("shard \(shard): replica at \(url) joins" + (replacing.isEmpty ? "" : ", replacing \(replacing)")
             + "; it copies the shard from a peer, then serves")

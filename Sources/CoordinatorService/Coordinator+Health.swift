@@ -87,7 +87,11 @@ extension Coordinator {
         }
         guard let newest = applied.map(\.1).max() else { return }
         for (url, last) in applied where last < newest {
-            demote(shard, url: url, because: "it applied writes up to \(last), another copy up to \(newest)")
+            do {
+                try demote(shard, url: url, because: "it applied writes up to \(last), another copy up to \(newest)")
+            } catch {
+                log("shard \(shard)'s replica at \(url) trails its peers but the catalog could not record it: \(error)")
+            }
         }
     }
 

@@ -45,13 +45,20 @@ extension Coordinator {
             guard let sequence = numbers[index] else { return mine[0].1 }
             let applied = mine.filter { if case .success = $0.1 { return true } else { return false } }
             guard let first = applied.first else {
-                // Nobody applied it: every copy keeps its place (the next write finds out who is behind).
+                // Nobody applied it: every copy keeps its place, and the numbering is read from the
+                // copies again before the next write (their replies may have been lost after all).
+                sequences.withLock { $0[calls[index].shard] = nil }
                 return mine.first { if case .failure(let e) = $0.1 { return e.code == .badRequest } else { return false } }?.1 ?? mine[0].1
             }
             sequences.withLock { $0[calls[index].shard]?.lastCommitted = sequence.seq }
             for (call, reply) in mine {
-                if case .failure(let error) = reply {
-                    demote(call.shard, url: call.url, because: "it did not apply write \(sequence.seq): \(error.message)")
+                guard case .failure(let error) = reply else { continue }
+                // A copy left behind must be out of the set, durably, before the write is acknowledged.
+                do {
+                    try demote(call.shard, url: call.url, because: "it did not apply write \(sequence.seq): \(error.message)")
+                } catch {
+                    return .failure(ErrorReply(.unavailable, "shard \(call.shard): write \(sequence.seq) reached only some copies "
+                                                             + "and the catalog could not record it: \(error)"))
                 }
             }
             return first.1
@@ -90,7 +97,9 @@ extension Coordinator {
         }
         let groupOf = Dictionary(uniqueKeysWithValues: groups.enumerated().flatMap { group, members in members.map { ($0, group) } })
         while !settled() {
-            let wake = ([end] + graceEnds.values).min()!
+            // Only grace periods still running: a passed one would make the wait return at once.
+            let now = DispatchTime.now()
+            let wake = ([end] + graceEnds.values.filter { $0 > now }).min()!
             if round.signal.wait(timeout: wake) == .timedOut {
                 if DispatchTime.now() >= end { break }
                 continue
@@ -124,13 +133,18 @@ extension Coordinator {
     func nextSequence(of shard: ShardID) throws -> WriteSequence {
         if sequences.withLock({ $0[shard] == nil }) {
             let reserved = try catalog.reservedSeq(shard: shard.rawValue)
-            let committed = lastAppliedByCopies(of: shard)
+            let committed = try lastAppliedByCopies(of: shard)
+            // Numbers come from peers: far from the top, so that adding to them cannot trap.
+            guard reserved < UInt64.max / 2, committed < UInt64.max / 2 else {
+                throw ErrorReply(.internalError, "shard \(shard)'s write numbers (\(reserved), \(committed)) are out of range")
+            }
             sequences.withLock { $0[shard] = $0[shard] ?? ShardSequence(lastCommitted: committed, next: max(reserved, committed) + 1,
                                                                        reserved: reserved) }
         }
         var state = sequences.withLock { $0[shard]! }
         let seq = state.next
         if seq > state.reserved {
+            guard seq < UInt64.max / 2 else { throw ErrorReply(.internalError, "shard \(shard)'s write numbers ran out") }
             try catalog.reserveSeq(shard: shard.rawValue, upTo: seq + 999)
             state.reserved = seq + 999
         }
@@ -140,34 +154,40 @@ extension Coordinator {
         return WriteSequence(seq: seq, previous: state.lastCommitted)
     }
 
-    /// The newest write any in-sync copy of `shard` applied (asked now when the health loop has
-    /// not heard from them yet).
-    func lastAppliedByCopies(of shard: ShardID) -> UInt64 {
+    /// The newest write any in-sync copy of `shard` applied, asked now (under the shard's write
+    /// lock, so nothing moves it meanwhile). No answer: the write fails rather than guess.
+    func lastAppliedByCopies(of shard: ShardID) throws -> UInt64 {
         let copies = routing.withLock { $0.replicas(of: shard) }.filter { $0.state == ReplicaState.inSync }.map(\.url)
-        let known = workerStates.withLock { states in copies.compactMap { states[$0] }.filter(\.reachable) }
-        if !known.isEmpty { return known.map(\.lastSeq).max()! }
         let replies = callWorkers(copies.map { WorkerCall(shard: shard, url: $0, body: .health) }, deadlineMilliseconds: 2000)
-        return replies.compactMap { if case .success(.health(let health)) = $0 { return health.lastSeq } else { return nil } }.max() ?? 0
+        guard let newest = replies.compactMap({ reply -> UInt64? in
+            if case .success(.health(let health)) = reply { return health.lastSeq } else { return nil }
+        }).max() else {
+            throw ErrorReply(.unavailable, "no in-sync copy of shard \(shard) answered: its writes wait until one does")
+        }
+        return newest
     }
 
     /// Takes a copy out of the in-sync set: it gets no writes or reads until it has caught up.
-    func demote(_ shard: ShardID, url: String, because reason: String) {
-        guard setReplicaState(shard, url: url, ReplicaState.catchingUp) else { return }
+    func demote(_ shard: ShardID, url: String, because reason: String) throws {
+        guard try setReplicaState(shard, url: url, ReplicaState.catchingUp) else { return }
         log("shard \(shard)'s replica at \(url) left the in-sync set: \(reason); it catches up from a peer when it answers")
     }
 
-    /// Records a copy's state (catalog first); false when it already had it or is unknown.
+    /// Records a copy's state, in the catalog first (a failure changes nothing); false when it
+    /// already had it or is unknown. Callers that change states hold the shard's write lock.
     @discardableResult
-    func setReplicaState(_ shard: ShardID, url: String, _ state: String) -> Bool {
-        routing.withLock { route in
-            guard var set = route.replicaSets[shard.rawValue], let position = set.firstIndex(where: { $0.url == url }),
-                  set[position].state != state else { return false }
-            set[position].state = state
-            do { try catalog.putReplica(set[position]) } catch {
-                log("cannot record shard \(shard)'s replica at \(url) as \(state): \(error)")
-            }
-            route.replicaSets[shard.rawValue] = set
-            return true
+    func setReplicaState(_ shard: ShardID, url: String, _ state: String) throws -> Bool {
+        guard var record = routing.withLock({ $0.replicaSets[shard.rawValue]?.first { $0.url == url } }), record.state != state else {
+            return false
         }
+        record.state = state
+        try catalog.putReplica(record)
+        let changed = record
+        routing.withLock { route in
+            guard var set = route.replicaSets[shard.rawValue], let position = set.firstIndex(where: { $0.url == url }) else { return }
+            set[position] = changed
+            route.replicaSets[shard.rawValue] = set
+        }
+        return true
     }
 }

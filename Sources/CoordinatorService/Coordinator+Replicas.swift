@@ -46,21 +46,26 @@ extension Coordinator {
         var waiting = Set(bodies.keys), tried: [ShardID: [String]] = [:], inFlight: [ShardID: Int] = [:]
         var results: [ShardID: Result<ResponseBody, ErrorReply>] = [:]
         func send(_ shard: ShardID) -> Bool {
-            guard let url = servingReplicas(of: shard).first(where: { !(tried[shard] ?? []).contains($0) }) else { return false }
+            let now = DispatchTime.now().uptimeNanoseconds
+            guard now < end.uptimeNanoseconds,
+                  let url = servingReplicas(of: shard).first(where: { !(tried[shard] ?? []).contains($0) }) else { return false }
             tried[shard, default: []].append(url)
             inFlight[shard, default: 0] += 1
-            let call = WorkerCall(shard: shard, url: url, body: bodies[shard]!)
-            let remaining = max(1, Int((end.uptimeNanoseconds &- DispatchTime.now().uptimeNanoseconds) / 1_000_000))
+            var call = WorkerCall(shard: shard, url: url, body: bodies[shard]!)
+            let remaining = max(1, Int((end.uptimeNanoseconds - now) / 1_000_000))
             guard breakers.withLock({ $0[url]?.isOpen != true }), let client = try? client(at: url) else {
+                // Not sent: no reply to feed its breaker with (position −1 says so).
+                call.position = -1
                 round.deliver(call, .failure(.server(ErrorReply(.unavailable, "shard \(shard)'s replica at \(url) is not answering"))))
                 return true
             }
             outstanding.withLock { $0[url, default: 0] += 1 }
             let pending = client.start(call.body, deadlineMilliseconds: remaining)
+            let sent = call
             DispatchQueue.global().async { [self] in
                 let reply = pending.wait()
                 outstanding.withLock { $0[url, default: 1] -= 1 }
-                round.deliver(call, reply)
+                round.deliver(sent, reply)
             }
             return true
         }
@@ -79,12 +84,15 @@ extension Coordinator {
             }
             guard let (call, reply) = round.take() else { continue }
             inFlight[call.shard, default: 1] -= 1
-            record(reply, from: call, probe: false)
+            if call.position >= 0 { record(reply, from: call, probe: false) }
             guard waiting.contains(call.shard) else { continue }
             var final = false
             switch reply {
             case .success:
-                replicaReadLatency.record(seconds: Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9)
+                // The delay is learnt from first attempts only (a hedge's time would feed on itself).
+                if tried[call.shard]?.count == 1 {
+                    replicaReadLatency.record(seconds: Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9)
+                }
                 final = true
             case .failure(.server(let error)) where error.code == .badRequest:
                 final = true  // every copy would refuse it alike

@@ -68,8 +68,11 @@ extension Worker {
                                             + "shard holds \(String(next.version, radix: 16))")
             }
             let entries = try entries(of: page.entries, template: next.template)
-            guard Set(page.absentIDs).count == page.absentIDs.count, page.absentIDs.count <= ReplicaPull.maxPage * 16 else {
-                throw ErrorReply(.badRequest, "a replica page's absent ids must be distinct and at most \(ReplicaPull.maxPage * 16)")
+            let absent = Set(page.absentIDs)
+            guard absent.count == page.absentIDs.count, page.absentIDs.count <= ReplicaPull.maxPage * 16,
+                  !entries.contains(where: { absent.contains($0.id) }) else {
+                throw ErrorReply(.badRequest, "a replica page's absent ids must be distinct, at most \(ReplicaPull.maxPage * 16) "
+                                              + "and none of its entries")
             }
             try store.applyReplicaPage(entries, absent: page.absentIDs, upToSeq: page.upToSeq, reset: page.reset)
             if page.reset {

@@ -87,6 +87,11 @@ import Wire
         // Out of the in-sync set ("down" once the health loop has missed it).
         let killed = status.shards.first { $0.url == cluster.workerURLs[0] }?.replicaState ?? ""
         #expect(["down", "catching-up"].contains(killed), "\(killed)")
+        // Once its breaker opens, searches skip the dead copy: nothing but a probe's answer closes it.
+        Thread.sleep(forTimeInterval: 3)
+        for number in 100 ..< 110 { load.round(number) }
+        #expect(cluster.logs().contains("replica at \(cluster.workerURLs[0]) stopped answering"))
+        #expect(!cluster.logs().contains("replica at \(cluster.workerURLs[0]) answers again"), "\(cluster.logs())")
 
         // Restarted, it catches up from its peer before it serves again.
         try cluster.startWorker(0)
