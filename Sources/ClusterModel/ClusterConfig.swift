@@ -45,6 +45,9 @@ public struct ClusterConfig: Sendable, Equatable {
     public var replication: Int
     /// Default search deadline in milliseconds.
     public var deadlineMilliseconds: Int
+    /// How long a single-query search that arrives while others run waits for more to share its
+    /// batch (microseconds; 0 = never batch).
+    public var searchBatchWindowMicroseconds: Int
     public var index: IndexSettings
     public var workers: [WorkerEntry]
 
@@ -58,6 +61,7 @@ public struct ClusterConfig: Sendable, Equatable {
         collection = try root.string("collection", default: "default")
         replication = try root.integer("replication", default: 1)
         deadlineMilliseconds = try root.integer("deadline_ms", default: 2000)
+        searchBatchWindowMicroseconds = try root.integer("search_batch_window_us", default: 0)
         let tokens = ConfigTable(values: document.tables["tokens"] ?? [:], name: "tokens")
         writeToken = try tokens.optionalString("write")
         readToken = try tokens.optionalString("read")
@@ -124,6 +128,9 @@ public struct ClusterConfig: Sendable, Equatable {
         }
         guard index.metric == "l2" || index.metric == "ip" else { throw .invalid("index.metric must be \"l2\" or \"ip\"") }
         guard deadlineMilliseconds >= 1 else { throw .invalid("deadline_ms must be positive") }
+        guard (0 ... 100_000).contains(searchBatchWindowMicroseconds) else {
+            throw .invalid("search_batch_window_us must be 0 (no batching) … 100000")
+        }
         for url in [listen] + workers.map(\.url) {
             if tls != nil {
                 guard url.hasPrefix("tls+tcp://") else { throw .invalid("\(url) is plaintext while [tls] is set: use tls+tcp://") }

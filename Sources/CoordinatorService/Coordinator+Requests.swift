@@ -9,8 +9,9 @@ extension Coordinator {
     func respond(to body: RequestBody, deadlineMilliseconds: Int) throws -> ResponseBody {
         switch body {
         case .search(let vector, let options):
-            return .search(try search(VectorBatch(dimension: vector.count, values: vector), options,
-                                      deadlineMilliseconds: deadlineMilliseconds))
+            return .search(try searchOne(vector, options, deadlineMilliseconds: deadlineMilliseconds))
+        case .searchBatch(let batch, let options) where batch.dimension > 0 && batch.values.count == batch.dimension:
+            return .searchBatch(try searchOne(batch.values, options, deadlineMilliseconds: deadlineMilliseconds))
         case .searchBatch(let batch, let options):
             return .searchBatch(try search(batch, options, deadlineMilliseconds: deadlineMilliseconds))
         case .add(let batch):
@@ -76,6 +77,18 @@ extension Coordinator {
     func everyCopySkipped(_ shard: ShardID) -> Bool {
         let copies = routing.withLock { $0.replicas(of: shard) }.map(\.url)
         return breakers.withLock { breakers in copies.allSatisfy { breakers[$0]?.isOpen == true } }
+    }
+
+    /// One query: through the micro-batcher when it is on (checked alone first, so that a bad
+    /// query cannot fail the batch it would have joined).
+    func searchOne(_ vector: [Float], _ options: SearchOptions, deadlineMilliseconds: Int) throws -> SearchReply {
+        let single = VectorBatch(dimension: vector.count, values: vector)
+        guard let batcher else { return try search(single, options, deadlineMilliseconds: deadlineMilliseconds) }
+        try validateQueries(single, dimension: template.dimension)
+        try validateSearchOptions(options, queryCount: 1, listCount: template.listCount, storesVectors: config.index.storesVectors)
+        return try batcher.search(vector, options, deadlineMilliseconds: deadlineMilliseconds) { batch, options, deadline in
+            try search(batch, options, deadlineMilliseconds: deadline)
+        }
     }
 
     /// Fans a batch out to every shard and merges per query. Shards that fail or miss the deadline

@@ -47,6 +47,8 @@ public final class Coordinator: Sendable {
     /// Round trips of reads to replicated shards: the hedging delay is a percentile of them.
     let replicaReadLatency = LatencyRecorder(capacity: 2000)
     let catchUpRunning = Atomic<Bool>(false)
+    /// Coalesces concurrent single-query searches (nil when `search_batch_window_us` is 0).
+    let batcher: SearchBatcher?
     /// Copies whose last catch-up ended with different digests: the next copies the whole shard.
     let fullCopies = Mutex<Set<String>>([])
     /// The copy of each shard a backup's snapshot was made on (its pieces are read there).
@@ -71,6 +73,7 @@ public final class Coordinator: Sendable {
         self.log = log
         self.dial = dial
         self.moveStepPauseMilliseconds = moveStepPauseMilliseconds
+        batcher = config.searchBatchWindowMicroseconds > 0 ? SearchBatcher(windowMicroseconds: config.searchBatchWindowMicroseconds) : nil
         gate = RequestGate(tokens: config.accessTokens, collection: config.collection, maxFrameBytes: maxFrameBytes)
         template = try IndexFile.decode(codebookFile)
         guard template.count == 0 else {

@@ -22,7 +22,8 @@ final class InProcessCluster: @unchecked Sendable {
     let coordinator: Coordinator
     let coordinatorURL = "inproc://coordinator"
 
-    init(workerCount: Int, token: String = "in-process", tokensTable: String = "", moveStepPauseMilliseconds: Int = 0) throws {
+    init(workerCount: Int, token: String = "in-process", tokensTable: String = "", moveStepPauseMilliseconds: Int = 0,
+         batchWindowMicroseconds: Int = 0) throws {
         folder = FileManager.default.temporaryDirectory
             .appendingPathComponent("sightline-inprocess-\(getpid())-\(UInt32.random(in: 0 ... .max))").path
         workerURLs = (0 ..< workerCount).map { "inproc://worker-\($0)" }
@@ -38,6 +39,7 @@ final class InProcessCluster: @unchecked Sendable {
             token = "\(token)"
             listen = "\(coordinatorURL)"
             data = "\(folder)/coordinator"
+            search_batch_window_us = \(batchWindowMicroseconds)
             [index]
             dimension = 16
             nlist = 16

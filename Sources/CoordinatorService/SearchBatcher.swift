@@ -1,0 +1,103 @@
+import Dispatch
+import Synchronization
+import Wire
+
+/// Coalesces concurrent single-query searches with the same options into one batch per shard:
+/// one frame, one centroid ranking and one scan call per shard for many queries. A search that
+/// arrives while no other is running goes out at once (no window to wait for); one that
+/// arrives while others run opens a batch, or joins the open one, and the batch leaves after
+/// `window` or when it holds `maxQueries`. Every query's answer is the one it would get alone:
+/// the merge is per query, and shards rank and scan each query on its own.
+final class SearchBatcher: Sendable {
+    struct Key: Hashable { let k: Int, nprobe: Int, refine: Int }
+
+    /// One query waiting in a batch, and where its answer goes.
+    final class Member: Sendable {
+        let vector: [Float]
+        let deadlineMilliseconds: Int
+        let answered = DispatchSemaphore(value: 0)
+        let answer = Mutex<Result<SearchReply, ErrorReply>?>(nil)
+        init(vector: [Float], deadlineMilliseconds: Int) {
+            self.vector = vector
+            self.deadlineMilliseconds = deadlineMilliseconds
+        }
+    }
+
+    /// The members of one batch while it is open.
+    final class Batch: Sendable {
+        let members = Mutex<[Member]>([])
+        let full = DispatchSemaphore(value: 0)
+    }
+
+    let window: DispatchTimeInterval
+    let maxQueries: Int
+    private let open = Mutex<[Key: Batch]>([:])
+    private let running = Atomic<Int>(0)
+    /// Batches sent and queries they held (for the log and the benchmark).
+    let sent = Atomic<Int>(0)
+    let coalesced = Atomic<Int>(0)
+
+    init(windowMicroseconds: Int, maxQueries: Int = 32) {
+        window = .microseconds(windowMicroseconds)
+        self.maxQueries = maxQueries
+    }
+
+    /// Answers one query; `run` searches a batch of vectors (row-major) with `options`.
+    func search(_ vector: [Float], _ options: SearchOptions, deadlineMilliseconds: Int,
+                run: (VectorBatch, SearchOptions, Int) throws -> SearchReply) throws -> SearchReply {
+        let busy = running.wrappingAdd(1, ordering: .acquiringAndReleasing).oldValue > 0
+        defer { running.wrappingSubtract(1, ordering: .acquiringAndReleasing) }
+        guard busy else { return try run(VectorBatch(dimension: vector.count, values: vector), options, deadlineMilliseconds) }
+        let key = Key(k: options.k, nprobe: options.nprobe, refine: options.refine)
+        let member = Member(vector: vector, deadlineMilliseconds: deadlineMilliseconds)
+        // Join the open batch, or open one and lead it.
+        let (batch, leads) = open.withLock { batches -> (Batch, Bool) in
+            if let batch = batches[key] {
+                let count = batch.members.withLock { $0.append(member); return $0.count }
+                if count >= maxQueries {
+                    batches[key] = nil
+                    batch.full.signal()
+                }
+                return (batch, false)
+            }
+            let batch = Batch()
+            batch.members.withLock { $0.append(member) }
+            batches[key] = batch
+            return (batch, true)
+        }
+        if leads {
+            _ = batch.full.wait(timeout: .now() + window)
+            open.withLock { batches in if batches[key] === batch { batches[key] = nil } }
+            let members = batch.members.withLock { $0 }
+            send(members, options, run: run)
+        }
+        _ = member.answered.wait(timeout: .now() + .milliseconds(deadlineMilliseconds + 1000))
+        guard let answer = member.answer.withLock({ $0 }) else {
+            throw ErrorReply(.deadlineExceeded, "the batch holding this search did not finish within \(deadlineMilliseconds) ms")
+        }
+        return try answer.get()
+    }
+
+    /// Searches the members as one batch and hands each its own answer.
+    private func send(_ members: [Member], _ options: SearchOptions, run: (VectorBatch, SearchOptions, Int) throws -> SearchReply) {
+        sent.add(1, ordering: .relaxed)
+        coalesced.add(members.count, ordering: .relaxed)
+        let dimension = members[0].vector.count
+        let deadline = members.map(\.deadlineMilliseconds).min()!
+        let result = Result { () throws -> SearchReply in
+            let reply = try run(VectorBatch(dimension: dimension, values: members.flatMap(\.vector)), options, deadline)
+            guard reply.results.count == members.count else {
+                throw ErrorReply(.internalError, "a batch of \(members.count) queries got \(reply.results.count) answers")
+            }
+            return reply
+        }.mapError { $0 as? ErrorReply ?? ErrorReply(.internalError, "\($0)") }
+        for (row, member) in members.enumerated() {
+            member.answer.withLock { answer in
+                answer = result.map { reply in
+                    SearchReply(results: [reply.results[row]], partial: reply.partial, missingShards: reply.missingShards)
+                }
+            }
+            member.answered.signal()
+        }
+    }
+}

@@ -1,0 +1,101 @@
+import ClusterClient
+@testable import CoordinatorService
+import Dispatch
+import Foundation
+import Synchronization
+import Testing
+import VectorIndex
+import VectorMath
+import Wire
+
+/// Concurrent single-query searches, alone or coalesced into batches. Alone, each answer equals
+/// one index's answer to that query searched alone (ids and distances, bit for bit). In a batch,
+/// OpenBLAS picks its kernels by the batch's shape, so distances may differ in the last bits:
+/// the ids agree (up to the order of near-ties) and the distances to 1e-5 — the reason the
+/// window is off by default.
+@Suite struct MicroBatchTests {
+    /// Equal, or (when `rounding`) equal up to float rounding and the order of near-ties.
+    static func agree(_ got: NeighborList, _ expected: [Neighbor], rounding: Bool) -> Bool {
+        guard got.ids.count == expected.count else { return false }
+        if !rounding { return got.ids == expected.map(\.id.rawValue) && got.distances == expected.map(\.distance) }
+        let close = { (a: Float, b: Float) in abs(a - b) <= 1e-5 * max(1, abs(b)) }
+        for (position, neighbor) in expected.enumerated() {
+            guard close(got.distances[position], neighbor.distance) else { return false }
+            if got.ids[position] != neighbor.id.rawValue,
+               !expected.contains(where: { $0.id.rawValue == got.ids[position] && close($0.distance, neighbor.distance) }) {
+                return false
+            }
+        }
+        return true
+    }
+
+    static func searchConcurrently(_ cluster: InProcessCluster, threads: Int, rounds: Int, rounding: Bool) throws -> [String] {
+        let client = cluster.client()
+        _ = try SmallData.add(SmallData.base, to: client)
+        var single = try IndexFile.decode(SmallData.codebooks)
+        try single.add(SmallData.base, ids: (0 ..< UInt64(SmallData.base.rowCount)).map { VectorID($0) })
+        let queries = SmallData.queries
+        let expected = try (0 ..< queries.rowCount).map { query in
+            try single.search(queries.slice(query ..< query + 1), parameters: SearchParameters(k: 10, probeCount: 8))[0]
+        }
+        let problems = Mutex<[String]>([])
+        Self.onThreads(threads) { thread in
+            let client = cluster.client()
+            for _ in 0 ..< rounds {
+                for query in stride(from: thread, to: queries.rowCount, by: threads) {
+                    do {
+                        let reply = try client.search(SmallData.batch(queries.slice(query ..< query + 1)), options: SearchOptions(k: 10, nprobe: 8))
+                        if reply.partial || reply.results.count != 1 || !agree(reply.results[0], expected[query], rounding: rounding) {
+                            problems.withLock { $0.append("query \(query): \(reply)") }
+                        }
+                    } catch {
+                        problems.withLock { $0.append("query \(query): \(error)") }
+                    }
+                }
+            }
+        }
+        return problems.withLock { $0 }
+    }
+
+    /// Runs `body` on `count` threads of its own at once (the dispatch pool may run fewer at a
+    /// time on a busy machine, and batches form only from searches that overlap).
+    static func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+        let done = DispatchGroup()
+        for thread in 0 ..< count {
+            done.enter()
+            Thread { body(thread); done.leave() }.start()
+        }
+        done.wait()
+    }
+
+    @Test func batchedSearchesAgreeWithSearchesAlone() throws {
+        let cluster = try InProcessCluster(workerCount: 3, batchWindowMicroseconds: 3000)
+        let problems = try Self.searchConcurrently(cluster, threads: 8, rounds: 4, rounding: true)
+        #expect(problems.isEmpty, "\(problems.prefix(5))")
+        let batcher = try #require(cluster.coordinator.batcher)
+        let (sent, held) = (batcher.sent.load(ordering: .relaxed), batcher.coalesced.load(ordering: .relaxed))
+        #expect(sent > 0 && held > sent, "\(sent) batches held \(held) queries: none coalesced")
+    }
+
+    /// Off (the default): no batch, and every answer is bit for bit the query's answer alone.
+    @Test func windowZeroNeverBatchesAndAnswersExactly() throws {
+        let cluster = try InProcessCluster(workerCount: 2, batchWindowMicroseconds: 0)
+        let problems = try Self.searchConcurrently(cluster, threads: 4, rounds: 1, rounding: false)
+        #expect(problems.isEmpty, "\(problems.prefix(5))")
+        #expect(cluster.coordinator.batcher == nil)
+    }
+
+    /// A bad query is refused alone; the others that share its window are answered.
+    @Test func aBadQueryFailsAloneNotItsBatch() throws {
+        let cluster = try InProcessCluster(workerCount: 2, batchWindowMicroseconds: 3000)
+        let client = cluster.client()
+        _ = try SmallData.add(SmallData.base, to: client)
+        let outcomes = Mutex<[Bool]>([])
+        Self.onThreads(6) { thread in
+            let values = thread == 0 ? [Float](repeating: .nan, count: 16) : Array(SmallData.queries.slice(thread ..< thread + 1).values)
+            let ok = (try? cluster.client().search(VectorBatch(dimension: 16, values: values), options: SearchOptions(k: 5, nprobe: 4))) != nil
+            outcomes.withLock { $0.append(ok == (thread != 0)) }
+        }
+        #expect(outcomes.withLock { $0 }.allSatisfy { $0 })
+    }
+}
