@@ -56,14 +56,19 @@ public enum DatasetCatalog {
     }
 
     /// Parses `synthetic:key=value,…` (keys: n, q, train, d, classes, noise, spectrum,
-    /// popularity, seed) or `synthetic:gldv2`. Unset keys keep `SyntheticLandmarks` defaults,
-    /// except `train`, which defaults to 0 (train on the base set).
+    /// popularity, seed) or `synthetic:gldv2[,key=value,…]` (the Google Landmarks v2 shape, e.g.
+    /// `synthetic:gldv2,q=2000` for its first 2,000 queries). Unset keys keep `SyntheticLandmarks`
+    /// defaults, except `train`, which defaults to 0 (train on the base set) outside gldv2.
     public static func parseSynthetic(_ spec: String) throws(DatasetError) -> SyntheticLandmarks {
         var generator = SyntheticLandmarks()
         generator.trainCount = 0
         let body = spec.dropFirst("synthetic".count).drop(while: { $0 == ":" })
-        if body == "gldv2" { return .gldv2 }
-        for pair in body.split(separator: ",") where !pair.isEmpty {
+        var pairs = body.split(separator: ",")
+        if pairs.first == "gldv2" {
+            generator = .gldv2
+            pairs.removeFirst()
+        }
+        for pair in pairs where !pair.isEmpty {
             let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2 else { throw .invalidSpec("\"\(pair)\" is not key=value") }
             let key = parts[0], value = parts[1]

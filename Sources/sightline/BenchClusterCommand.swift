@@ -38,18 +38,22 @@ struct BenchClusterCommand: ParsableCommand {
     @Option(help: "Concurrent clients.")
     var clients: Int = 1
 
+    @Option(help: "Neighbours asked per query; 100 or more also reports recall@100 and label mAP@100 (GLDv2's metric).")
+    var k: Int = 10
+
     @Option(help: "Search deadline in milliseconds.")
     var deadlineMs: Int = 2000
 
     @Flag(help: """
         One JSON object per row (keys: nprobe, r_at_1, recall_at_10, qps, p50_ms, p95_ms, p99_ms, partial_rate, \
-        and label_r_at_1 when both sets carry labels).
+        label_r_at_1 when both sets carry labels, recall_at_100 with --k 100 or more, and map_at_100 with labels too).
         """)
     var json = false
 
     func run() throws {
         try reportingErrors {
             guard clients >= 1 else { throw SightlineError.badInput("--clients must be at least 1") }
+            guard (10 ... 1000).contains(k) else { throw SightlineError.badInput("--k must be between 10 and 1000") }
             let probes = try parseIntegerList(nprobe, name: "nprobe")
             let client = try target.client()
             let data = try DatasetCatalog.load(dataset, queries: self.queries)
@@ -58,7 +62,8 @@ struct BenchClusterCommand: ParsableCommand {
             // With labels on both sides: does the top hit show the same thing (ids = base rows, as `ingest` assigns them)?
             let labels = data.baseLabels.flatMap { base in data.queryLabels.map { (base, Array($0.prefix(queries.rowCount))) } }
             let progress = ProgressReporter()
-            let truth = try IndexPipeline.groundTruth(queries: queries, base: data.base, k: 10, metric: .l2, threads: 0, progress: progress)
+            let truth = try IndexPipeline.groundTruth(queries: queries, base: data.base, k: min(k, 100), metric: .l2, threads: 0,
+                                                      progress: progress)
             if !json {
                 printLine("nprobe    R@1  10-R@10      QPS  p50 ms  p95 ms  p99 ms  partial"
                           + (labels == nil ? "" : "  label R@1"))
@@ -74,15 +79,19 @@ struct BenchClusterCommand: ParsableCommand {
         var nprobe: Int, rAt1: Double, recallAt10: Double, qps: Double, p50: Double, p95: Double, p99: Double, partialRate: Double
         /// Present only when both sets carry labels.
         var labelRAt1: Double?
+        /// Present with k ≥ 100 (mAP@100 with labels too).
+        var recallAt100: Double?
+        var mapAt100: Double?
 
         enum CodingKeys: String, CodingKey {
             case nprobe, rAt1 = "r_at_1", recallAt10 = "recall_at_10", qps, p50 = "p50_ms", p95 = "p95_ms", p99 = "p99_ms"
-            case partialRate = "partial_rate", labelRAt1 = "label_r_at_1"
+            case partialRate = "partial_rate", labelRAt1 = "label_r_at_1", recallAt100 = "recall_at_100", mapAt100 = "map_at_100"
         }
 
         var text: String {
             String(format: "%6d %6.4f   %6.4f %8.0f %7.3f %7.3f %7.3f  %7.4f", nprobe, rAt1, recallAt10, qps, p50, p95, p99, partialRate)
                 + (labelRAt1.map { String(format: "     %6.4f", $0) } ?? "")
+                + (recallAt100.map { String(format: "  R@100 %6.4f", $0) } ?? "") + (mapAt100.map { String(format: "  mAP@100 %6.4f", $0) } ?? "")
         }
     }
 
@@ -104,7 +113,7 @@ struct BenchClusterCommand: ParsableCommand {
                     do {
                         let (reply, latency) = try measureSeconds {
                             try client.search(VectorBatch(dimension: dimension, values: vector),
-                                              options: SearchOptions(k: 10, nprobe: nprobe),
+                                              options: SearchOptions(k: k, nprobe: nprobe),
                                               deadlineMilliseconds: deadlineMs)
                         }
                         if reply.partial { partial.wrappingAdd(1, ordering: .relaxed) }
@@ -121,6 +130,17 @@ struct BenchClusterCommand: ParsableCommand {
         if let error = failure.withLock({ $0 }) { throw error }
         let found = results.withLock { $0 }
         let sorted = latencies.withLock { $0 }
+        var recallAt100: Double?, mapAt100: Double?
+        if k >= 100 {
+            recallAt100 = NeighborRecall.kRecallAtK(results: found, groundTruth: truth, k: 100)
+            if let (base, query) = labels {
+                var perLabel: [Int32: Int] = [:]
+                for label in base { perLabel[label, default: 0] += 1 }
+                let ranked = found.map { ids in ids.prefix(100).map { Int($0.rawValue) < base.count ? base[Int($0.rawValue)] : -1 } }
+                mapAt100 = LabelRetrieval.meanAveragePrecisionAt100(rankedLabels: ranked, queryLabels: query,
+                                                                   relevantCounts: query.map { perLabel[$0] ?? 0 })
+            }
+        }
         return Row(nprobe: nprobe, rAt1: NeighborRecall.rAt1(results: found, groundTruth: truth),
                    recallAt10: NeighborRecall.kRecallAtK(results: found, groundTruth: truth, k: 10),
                    qps: Double(count) / seconds, p50: percentile(sorted, 0.5) * 1000, p95: percentile(sorted, 0.95) * 1000,
@@ -130,6 +150,6 @@ struct BenchClusterCommand: ParsableCommand {
                            ids.first.map { Int($0.rawValue) < base.count && base[Int($0.rawValue)] == label } ?? false
                        }
                        return Double(hits) / Double(max(1, count))
-                   })
+                   }, recallAt100: recallAt100, mapAt100: mapAt100)
     }
 }

@@ -65,4 +65,16 @@ import Testing
         #expect(shape.trainCount == 4_132_914 && shape.indexCount == 761_757 && shape.queryCount == 117_577)
         #expect(shape.classCount == 200_000 && shape.dimension == 128)
     }
+
+    /// `synthetic:gldv2,q=2000` is the shape with its first 2,000 queries: the same rows.
+    @Test func gldv2TakesKeysForASubset() throws {
+        let subset = try DatasetCatalog.parseSynthetic("synthetic:gldv2,q=2000")
+        #expect(subset.queryCount == 2000 && subset.indexCount == 761_757 && subset.trainCount == 4_132_914)
+        #expect(subset.generate(.query, range: 0 ..< 5).vectors == SyntheticLandmarks.gldv2.generate(.query, range: 0 ..< 5).vectors)
+        #expect(try DatasetCatalog.parseSynthetic("synthetic:gldv2") == SyntheticLandmarks.gldv2)
+        // Without its training split (what a benchmark's ingest and queries need) the rows stay the same.
+        let light = try DatasetCatalog.parseSynthetic("synthetic:gldv2,q=5,train=0")
+        #expect(light.generate(.index, range: 0 ..< 5).vectors == SyntheticLandmarks.gldv2.generate(.index, range: 0 ..< 5).vectors)
+        #expect(light.generate(.query, range: 0 ..< 5).labels == SyntheticLandmarks.gldv2.generate(.query, range: 0 ..< 5).labels)
+    }
 }
