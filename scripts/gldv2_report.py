@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def main(results_path, docs, training_path):
+def main(results_path, docs, training_path, suffix=""):
     rows = [json.loads(line) for line in open(results_path) if line.strip()]
     training = json.load(open(training_path)) if training_path else {}
     lines = ["| workers | clients | nprobe | 10-R@10 | R@100 | label R@1 | mAP@100 | QPS | p50 ms | p95 ms | p99 ms |"
@@ -22,7 +22,7 @@ def main(results_path, docs, training_path):
     if "training_seconds" in training:
         lines.append("")
         lines.append(f"Training (k-means and PQ on the training split): {training['training_seconds']:.0f} s.")
-    open(f"{docs}/results.md", "w").write("\n".join(lines) + "\n")
+    open(f"{docs}/results{suffix}.md", "w").write("\n".join(lines) + "\n")
 
     workers = sorted({r["workers"] for r in rows})
     clients = sorted({r["clients"] for r in rows})
@@ -36,7 +36,7 @@ def main(results_path, docs, training_path):
     axis.set_title("Recall against throughput, synthetic GLDv2")
     axis.legend(fontsize=7)
     figure.tight_layout()
-    figure.savefig(f"{docs}/recall-vs-qps.png", dpi=110)
+    figure.savefig(f"{docs}/recall-vs-qps{suffix}.png", dpi=110)
 
     figure, axis = plt.subplots(figsize=(6, 4))
     top = max(r["nprobe"] for r in rows)
@@ -50,8 +50,8 @@ def main(results_path, docs, training_path):
     axis.set_title(f"Latency percentiles against workers (nprobe {top})")
     axis.legend(fontsize=7)
     figure.tight_layout()
-    figure.savefig(f"{docs}/latency-vs-workers.png", dpi=110)
+    figure.savefig(f"{docs}/latency-vs-workers{suffix}.png", dpi=110)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
+    main(sys.argv[1], sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None, sys.argv[4] if len(sys.argv) > 4 else "")
