@@ -62,10 +62,22 @@ func seedRequests(token: String) -> [[UInt8]] {
                                      codes: [1, 2, 3, 4, 5, 6, 7, 8], labels: [9, 0], labeled: [true, false], keys: ["k", ""])),
         .clusterStatus, .clusterChange(ClusterChangeRequest(change: .rebalance, dryRun: true)),
         .clusterChange(ClusterChangeRequest(change: .removeWorker(shard: 0), dryRun: true, rate: 5)),
+        .clusterChange(ClusterChangeRequest(change: .addReplica(url: "tcp://127.0.0.1:1", host: "", shard: 0, replacing: ""),
+                                            dryRun: true)),
+        .replicaPull(.log(afterSeq: 0, limit: 10)), .replicaPull(.full(afterID: nil, limit: 3)), .replicaPull(.digest),
+        .replicaApply(ReplicaApply(entries: ShardTransfer(codebookVersion: codebookVersion(of: codebooks), ids: [6000], lists: [2],
+                                                          codes: [4, 3, 2, 1]), absentIDs: [1], upToSeq: 3)),
     ]
-    return bodies.enumerated().map { number, body in
+    var frames = bodies.enumerated().map { number, body in
         WireCodec.encode(Request(envelope: Envelope(requestID: UInt64(number), token: token, deadlineMilliseconds: 1000), body: body))
     }
+    // Numbered writes, as the coordinator sends them to a replicated shard's copies.
+    for (number, body) in [bodies[2], bodies[3]].enumerated() {
+        frames.append(WireCodec.encode(Request(envelope: Envelope(requestID: 900 + UInt64(number), token: token, deadlineMilliseconds: 1000,
+                                                                  sequence: WriteSequence(seq: 1 + UInt64(number), previous: UInt64(number))),
+                                               body: body)))
+    }
+    return frames
 }
 
 func seeds(for target: FuzzTarget) -> [[UInt8]] {
