@@ -38,6 +38,9 @@ struct BenchClusterCommand: ParsableCommand {
     @Option(help: "Concurrent clients.")
     var clients: Int = 1
 
+    @Option(help: "Refine factor: re-rank refine·k candidates with the stored full vectors (0 = off; needs store_vectors).")
+    var refine: Int = 0
+
     @Option(help: "Neighbours asked per query; 100 or more also reports recall@100 and label mAP@100 (GLDv2's metric).")
     var k: Int = 10
 
@@ -45,7 +48,7 @@ struct BenchClusterCommand: ParsableCommand {
     var deadlineMs: Int = 2000
 
     @Flag(help: """
-        One JSON object per row (keys: nprobe, r_at_1, recall_at_10, qps, p50_ms, p95_ms, p99_ms, partial_rate, \
+        One JSON object per row (keys: nprobe, refine, r_at_1, recall_at_10, qps, p50_ms, p95_ms, p99_ms, partial_rate, \
         label_r_at_1 when both sets carry labels, recall_at_100 with --k 100 or more, and map_at_100 with labels too).
         """)
     var json = false
@@ -54,6 +57,7 @@ struct BenchClusterCommand: ParsableCommand {
         try reportingErrors {
             guard clients >= 1 else { throw SightlineError.badInput("--clients must be at least 1") }
             guard (10 ... 1000).contains(k) else { throw SightlineError.badInput("--k must be between 10 and 1000") }
+            guard (0 ... 64).contains(refine) else { throw SightlineError.badInput("--refine must be between 0 (off) and 64") }
             let probes = try parseIntegerList(nprobe, name: "nprobe")
             let client = try target.client()
             let data = try DatasetCatalog.load(dataset, queries: self.queries)
@@ -76,7 +80,7 @@ struct BenchClusterCommand: ParsableCommand {
     }
 
     struct Row: Encodable {
-        var nprobe: Int, rAt1: Double, recallAt10: Double, qps: Double, p50: Double, p95: Double, p99: Double, partialRate: Double
+        var nprobe: Int, refine: Int, rAt1: Double, recallAt10: Double, qps: Double, p50: Double, p95: Double, p99: Double, partialRate: Double
         /// Present only when both sets carry labels.
         var labelRAt1: Double?
         /// Present with k ≥ 100 (mAP@100 with labels too).
@@ -84,7 +88,7 @@ struct BenchClusterCommand: ParsableCommand {
         var mapAt100: Double?
 
         enum CodingKeys: String, CodingKey {
-            case nprobe, rAt1 = "r_at_1", recallAt10 = "recall_at_10", qps, p50 = "p50_ms", p95 = "p95_ms", p99 = "p99_ms"
+            case nprobe, refine, rAt1 = "r_at_1", recallAt10 = "recall_at_10", qps, p50 = "p50_ms", p95 = "p95_ms", p99 = "p99_ms"
             case partialRate = "partial_rate", labelRAt1 = "label_r_at_1", recallAt100 = "recall_at_100", mapAt100 = "map_at_100"
         }
 
@@ -113,7 +117,7 @@ struct BenchClusterCommand: ParsableCommand {
                     do {
                         let (reply, latency) = try measureSeconds {
                             try client.search(VectorBatch(dimension: dimension, values: vector),
-                                              options: SearchOptions(k: k, nprobe: nprobe),
+                                              options: SearchOptions(k: k, nprobe: nprobe, refine: refine),
                                               deadlineMilliseconds: deadlineMs)
                         }
                         if reply.partial { partial.wrappingAdd(1, ordering: .relaxed) }
@@ -141,7 +145,7 @@ struct BenchClusterCommand: ParsableCommand {
                                                                    relevantCounts: query.map { perLabel[$0] ?? 0 })
             }
         }
-        return Row(nprobe: nprobe, rAt1: NeighborRecall.rAt1(results: found, groundTruth: truth),
+        return Row(nprobe: nprobe, refine: refine, rAt1: NeighborRecall.rAt1(results: found, groundTruth: truth),
                    recallAt10: NeighborRecall.kRecallAtK(results: found, groundTruth: truth, k: 10),
                    qps: Double(count) / seconds, p50: percentile(sorted, 0.5) * 1000, p95: percentile(sorted, 0.95) * 1000,
                    p99: percentile(sorted, 0.99) * 1000, partialRate: Double(partial.load(ordering: .relaxed)) / Double(count),
