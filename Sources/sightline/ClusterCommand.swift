@@ -137,7 +137,9 @@ struct AddWorkerCommand: ParsableCommand {
             Example: sightline cluster add-worker --url tcp://10.0.0.4:7704 --host host4 --token-file runs/local/token
 
             With --shard N the worker (started with --shard N) becomes a replica of shard N instead: it copies the shard \
-            from an in-sync replica and serves once its digests match; --replace URL drops a replica that stays down. \
+            from an in-sync replica and serves once its digests match; --replace URL takes another replica out of the shard \
+            (one that stays down, say). A new shard cannot be added while shards have several replicas; --rate does not \
+            apply to a replica's copy. \
             Example: sightline cluster add-worker --url tcp://10.0.0.5:7701 --shard 0 --replace tcp://10.0.0.2:7701
             """)
 

@@ -189,7 +189,7 @@ struct  Sightline__V1__Envelope
    * A write the coordinator sends to a shard's replicas (add, delete): the shard's sequence number
    * of this write and of the write before it. A worker applies it only when it last applied
    * `write_prev_seq` (else it answers that it is behind and catches up from a peer); a number it
-   * already applied is answered without change. 0: no sequence (a single worker outside a cluster).
+   * already applied is refused too (CONFLICT). 0: no sequence (a single worker outside a cluster).
    */
   uint64_t write_seq;
   uint64_t write_prev_seq;
