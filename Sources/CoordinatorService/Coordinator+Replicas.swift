@@ -15,6 +15,8 @@ extension Coordinator {
     /// Copies of `shard` that may serve, the least busy first (open breakers last).
     func servingReplicas(of shard: ShardID) -> [String] {
         let copies = routing.withLock { $0.replicas(of: shard) }.filter { $0.state == ReplicaState.inSync }.map(\.url)
+        // One copy (every shard of an unreplicated cluster): nothing to rank.
+        guard copies.count > 1 else { return copies }
         let open = breakers.withLock { breakers in Set(copies.filter { breakers[$0]?.isOpen == true }) }
         let busy = outstanding.withLock { $0 }
         return copies.enumerated().sorted { a, b in
@@ -28,7 +30,7 @@ extension Coordinator {
         servingReplicas(of: shard).first ?? routing.withLock { $0.replicas(of: shard).first?.url }
     }
 
-    /// The hedging delay: the 95th percentile of recent replica reads, at least 2 ms.
+    /// The hedging delay: 20 ms until 20 replica reads were timed, then their 95th percentile, at least 2 ms.
     var hedgeDelayMilliseconds: Double {
         let summary = replicaReadLatency.summary()
         return summary.count < 20 ? 20 : max(2, summary.p95)
@@ -38,8 +40,8 @@ extension Coordinator {
     /// has not answered within the hedging delay, is backed up by the next copy; the first
     /// answer wins.
     func readFanOut(_ bodies: [ShardID: RequestBody], deadlineMilliseconds: Int) -> [ShardID: Result<ResponseBody, ErrorReply>] {
-        let replicated = bodies.keys.filter { servingReplicas(of: $0).count > 1 }
-        guard !replicated.isEmpty else { return fanOut(bodies, deadlineMilliseconds: deadlineMilliseconds) }
+        // An unreplicated cluster (one lock to tell) takes the plain fan-out straight away.
+        guard routing.withLock({ $0.isReplicated }), bodies.keys.contains(where: { servingReplicas(of: $0).count > 1 }) else { return fanOut(bodies, deadlineMilliseconds: deadlineMilliseconds) }
         let round = HedgedRound()
         let started = DispatchTime.now()
         let end = started + .milliseconds(deadlineMilliseconds)

@@ -181,17 +181,16 @@ public final class Coordinator: Sendable {
             if case .timedOut = error, !probe { return }
             answered = false
         }
-        let change = breakers.withLock { breakers -> String? in
+        let change = breakers.withLock { breakers -> (opened: Bool, closed: Bool) in
             let wasOpen = breakers[call.url]?.isOpen ?? false
             breakers[call.url, default: Breaker()].record(answered: answered)
-            let name = isReplicated(call.shard) ? "shard \(call.shard)'s replica at \(call.url)" : "shard \(call.shard)"
-            switch (wasOpen, breakers[call.url]!.isOpen) {
-            case (false, true): return "\(name) stopped answering: requests skip it until a health probe gets an answer"
-            case (true, false): return "\(name) answers again"
-            default: return nil
-            }
+            let isOpen = breakers[call.url]!.isOpen
+            return (!wasOpen && isOpen, wasOpen && !isOpen)
         }
-        if let change { log(change) }
+        // Named only when the breaker changed (rare): replies on the query path pay nothing for it.
+        guard change.opened || change.closed else { return }
+        let name = isReplicated(call.shard) ? "shard \(call.shard)'s replica at \(call.url)" : "shard \(call.shard)"
+        log(change.opened ? "\(name) stopped answering: requests skip it until a health probe gets an answer" : "\(name) answers again")
     }
 
     /// One body per shard, sent at once.

@@ -203,14 +203,7 @@ extension Worker {
     func digest(from: UInt32, to: UInt32) throws -> FlowReply {
         let current = try snapshot()
         guard current.placement.placements.count == 2 else { throw ErrorReply(.conflict, "shard \(settings.shard) has no move in progress") }
-        let listCount = current.template.listCount, m = current.template.codeSize, dimension = current.template.dimension
-        var counts = [UInt32](repeating: 0, count: listCount), digests = [UInt64](repeating: 0, count: listCount)
-        current.forEachEntry { _, number, list, position in
-            guard owners(of: list.ids[position], current.placement) == (from, to) else { return }
-            counts[number] += 1
-            digests[number] &+= entryDigest(id: list.ids[position], code: list.codes[position * m ..< (position + 1) * m],
-                                            vector: list.vectors.isEmpty ? [] : list.vectors[position * dimension ..< (position + 1) * dimension])
-        }
+        let (counts, digests) = listDigests(current) { _, id in owners(of: id, current.placement) == (from, to) }
         return FlowReply(listCounts: counts, listDigests: digests)
     }
 

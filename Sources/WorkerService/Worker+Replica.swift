@@ -40,18 +40,19 @@ extension Worker {
                 return ReplicaPage(entries: transfer(step.entries, version: current.version),
                                    nextAfterID: step.exhausted ? nil : step.last, lastSeq: last)
             case .digest:
-                let (counts, digests) = listDigests(current)
+                let (counts, digests) = listDigests(current) { part, _ in part != .unowned }
                 return ReplicaPage(listCounts: counts, listDigests: digests, lastSeq: last)
             }
         }
     }
 
-    /// Per list, the count and order-free digest of every entry this shard serves or will serve.
-    func listDigests(_ current: ShardIndex) -> ([UInt32], [UInt64]) {
+    /// Per list, the count and order-free digest of the entries `including` accepts (by part and
+    /// id): a move's flow between two shards, or a replica's whole shard.
+    func listDigests(_ current: ShardIndex, including: (EntryPart, UInt64) -> Bool) -> ([UInt32], [UInt64]) {
         let listCount = current.template.listCount, m = current.template.codeSize, dimension = current.template.dimension
         var counts = [UInt32](repeating: 0, count: listCount), digests = [UInt64](repeating: 0, count: listCount)
         current.forEachEntry { part, number, list, position in
-            guard part != .unowned else { return }
+            guard including(part, list.ids[position]) else { return }
             counts[number] += 1
             digests[number] &+= entryDigest(id: list.ids[position], code: list.codes[position * m ..< (position + 1) * m],
                                             vector: list.vectors.isEmpty ? [] : list.vectors[position * dimension ..< (position + 1) * dimension])

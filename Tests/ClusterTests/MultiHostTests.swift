@@ -34,6 +34,13 @@ enum TestHosts {
 }
 
 extension TestHosts {
+    /// `sightline cluster status --json` through `cli` (a command that runs on a test host).
+    static func clusterStatus(_ cli: [String], _ target: [String]) throws -> ClusterStatusReply {
+        var output = ""
+        run(cli + ["cluster", "status", "--json"] + target, output: &output)
+        return try JSONDecoder().decode(ClusterStatusReply.self, from: Data((output.split(separator: "\n").last ?? "").utf8))
+    }
+
     /// Runs the coordinator on PREFIX-h0 and worker i on PREFIX-h(i+1).
     static func placing(prefix: String) -> (String) -> [String] {
         let ip = ipCommand!
@@ -132,12 +139,7 @@ extension TestHosts {
 
         var single = try IndexFile.decode(SmallData.codebooks)
         try single.add(data.base, ids: (0 ..< UInt64(data.base.rowCount)).map { VectorID($0) })
-        func step() throws -> String {
-            var output = ""
-            TestHosts.run(cli + ["cluster", "status", "--json"] + target, output: &output)
-            let status = try JSONDecoder().decode(ClusterStatusReply.self, from: Data((output.split(separator: "\n").last ?? "").utf8))
-            return status.move?.step ?? "none"
-        }
+        func step() throws -> String { try TestHosts.clusterStatus(cli, target).move?.step ?? "none" }
         var output = ""
         #expect(TestHosts.run(cli + ["cluster", "add-worker", "--url", workerURLs[3], "--host", "\(prefix)-h4", "--no-wait"] + target,
                               output: &output) == 0, "\(output)\n\(cluster.logs())")
@@ -177,9 +179,7 @@ extension TestHosts {
             #expect(checkedSteps.contains(name), "no checked round during \(name) (\(checkedSteps))")
         }
 
-        output = ""
-        TestHosts.run(cli + ["cluster", "status", "--json"] + target, output: &output)
-        let status = try JSONDecoder().decode(ClusterStatusReply.self, from: Data((output.split(separator: "\n").last ?? "").utf8))
+        let status = try TestHosts.clusterStatus(cli, target)
         #expect(status.move?.step == "done" && status.shards.map(\.shard) == [0, 1, 2, 3])
         #expect(status.shards.last?.host == "\(prefix)-h4")
         let moved = Double(status.move?.total ?? 0) / 3000

@@ -112,6 +112,13 @@ import WorkerService
             #expect(throws: ClientError.self) { try copies.clients[1].call(.replicaApply(page)) }
         }
         #expect(try copies.digest(1) == before)
+        // A page size out of range is refused when the frame is decoded; the worker goes on serving.
+        for limit in [0, ReplicaPull.maxPage + 1] {
+            for pull in [ReplicaPull.log(afterSeq: 0, limit: limit), .full(afterID: nil, limit: limit)] {
+                #expect(throws: ClientError.self) { try copies.clients[0].call(.replicaPull(pull)) }
+            }
+        }
+        #expect(try copies.clients[0].health().vectorCount == 40)
         // A write token may not pull or apply pages (they are the cluster's own traffic).
         let outsider = ServiceClient(connection: copies.network.connect("inproc://copy-0"), token: "wrong")
         #expect(throws: ClientError.self) { try outsider.call(.replicaPull(.digest)) }

@@ -192,11 +192,7 @@ import Wire
         var single = try IndexFile.decode(SmallData.codebooks)
         try single.add(data.base.slice(0 ..< 2000), ids: (0 ..< 2000).map { VectorID(UInt64($0)) })
         var nextID = 2000, problems: [String] = []
-        func status() throws -> ClusterStatusReply {
-            var output = ""
-            TestHosts.run(cli + ["cluster", "status", "--json"] + target, output: &output)
-            return try JSONDecoder().decode(ClusterStatusReply.self, from: Data((output.split(separator: "\n").last ?? "").utf8))
-        }
+        func status() throws -> ClusterStatusReply { try TestHosts.clusterStatus(cli, target) }
         func rounds(_ count: Int, _ phase: String) throws {
             for _ in 0 ..< count {
                 // Rows 0 ..< row + 20 as ids nextID − row …: the earlier ones are repeats, the last 20 new.
