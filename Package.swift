@@ -37,6 +37,8 @@ let package = Package(
 
         // protoc-c output for Proto/sightline.proto (regenerate with scripts/gen-proto).
         .target(name: "CSightlineProto", dependencies: ["CProtobufC"]),
+        // libjpeg behind setjmp: its default error handler would exit the process on a corrupt upload.
+        .target(name: "CJPEGDecode", linkerSettings: [.linkedLibrary("jpeg")]),
 
         // Error kinds shared by every module (no dependencies).
         .target(name: "ErrorKinds"),
@@ -49,7 +51,7 @@ let package = Package(
         .target(name: "Descriptors", dependencies: ["VectorMath", "ErrorKinds", realModule]),
 
         // Files at the edges.
-        .target(name: "Datasets", dependencies: ["VectorMath", "VectorIndex", "ErrorKinds", "CZlib", "CPNG"]),
+        .target(name: "Datasets", dependencies: ["VectorMath", "VectorIndex", "ErrorKinds", "CZlib", "CPNG", "CJPEGDecode"]),
 
         // What every executable does on start and while it runs: BLAS core type, signals, log
         // lines, progress on standard error, the token.
@@ -79,13 +81,16 @@ let package = Package(
                 "VectorMath", "ProcessRuntime",
             ]),
 
+        // The coordinator's HTTP/JSON API and web page (nng's HTTP server), images to descriptors.
+        .target(name: "HTTPGateway", dependencies: ["CNNG", "ClusterModel", "Wire", "Datasets", "Descriptors", "VectorMath"]),
+
         .executableTarget(
             name: "sightline-worker",
             dependencies: ["WorkerService", "ServiceSupport", "ClusterModel", "ProcessRuntime", "Transport", argumentParser]),
         .executableTarget(
             name: "sightline-coordinator",
             dependencies: [
-                "CoordinatorService", "ServiceSupport", "ClusterModel", "ShardStore", "ProcessRuntime", "Transport", "Workflows",
+                "CoordinatorService", "HTTPGateway", "ServiceSupport", "ClusterModel", "ShardStore", "ProcessRuntime", "Transport", "Workflows",
                 "Datasets", "VectorIndex", "VectorMath", "ErrorKinds", argumentParser,
             ]),
         .executableTarget(

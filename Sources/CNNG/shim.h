@@ -5,4 +5,5 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/supplemental/util/platform.h>
 #include <nng/supplemental/tls/tls.h>
+#include <nng/supplemental/http/http.h>
 #endif

@@ -3491,7 +3491,7 @@ const ProtobufCMessageDescriptor sightline__v1__search_batch_response__descripto
   (ProtobufCMessageInit) sightline__v1__search_batch_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sightline__v1__add_request__field_descriptors[6] =
+static const ProtobufCFieldDescriptor sightline__v1__add_request__field_descriptors[7] =
 {
   {
     "dimension",
@@ -3565,6 +3565,18 @@ static const ProtobufCFieldDescriptor sightline__v1__add_request__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "thumbnails",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_BYTES,
+    offsetof(Sightline__V1__AddRequest, n_thumbnails),
+    offsetof(Sightline__V1__AddRequest, thumbnails),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sightline__v1__add_request__field_indices_by_name[] = {
   5,   /* field[5] = codebook_version */
@@ -3572,12 +3584,13 @@ static const unsigned sightline__v1__add_request__field_indices_by_name[] = {
   1,   /* field[1] = ids */
   4,   /* field[4] = keys */
   3,   /* field[3] = labels */
+  6,   /* field[6] = thumbnails */
   2,   /* field[2] = vectors */
 };
 static const ProtobufCIntRange sightline__v1__add_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor sightline__v1__add_request__descriptor =
 {
@@ -3587,7 +3600,7 @@ const ProtobufCMessageDescriptor sightline__v1__add_request__descriptor =
   "Sightline__V1__AddRequest",
   "sightline.v1",
   sizeof(Sightline__V1__AddRequest),
-  6,
+  7,
   sightline__v1__add_request__field_descriptors,
   sightline__v1__add_request__field_indices_by_name,
   1,  sightline__v1__add_request__number_ranges,

@@ -28,6 +28,20 @@ public struct TLSFiles: Sendable, Equatable {
     public var serverName: String
 }
 
+/// The `[http]` table: the coordinator's HTTP/JSON API and web page beside its nng endpoint.
+public struct HTTPSettings: Sendable, Equatable {
+    /// `http://HOST:PORT`; the same tokens as the nng API (`Authorization: Bearer …`).
+    public var listen: String
+    /// Directory of the web page (index.html, app.js, style.css, openapi.json); nil: API only.
+    public var webRoot: String?
+    /// How images become descriptors for `/v1/search/image`, `/v1/verify` and `/v1/identify`:
+    /// `"pixels"` (the grey pixels themselves, a square image of `dimension` pixels) or the path
+    /// of a descriptor model from `sightline train-descriptor`; nil: image routes answer 400.
+    public var descriptorModel: String?
+    /// Largest request body accepted (bytes); larger ones get 413 before they are parsed.
+    public var maxBodyBytes: Int
+}
+
 /// A cluster configuration file (see cluster/local.toml for every key, documented).
 public struct ClusterConfig: Sendable, Equatable {
     public var cluster: String
@@ -50,6 +64,7 @@ public struct ClusterConfig: Sendable, Equatable {
     public var searchBatchWindowMicroseconds: Int
     public var index: IndexSettings
     public var workers: [WorkerEntry]
+    public var http: HTTPSettings?
 
     public init(parsing text: String) throws(ConfigError) {
         let document = try ConfigDocument(parsing: text)
@@ -70,6 +85,12 @@ public struct ClusterConfig: Sendable, Equatable {
             tls = TLSFiles(certificateAuthority: try table.string("ca"), certificate: try table.string("cert"),
                            key: try table.string("key"),
                            serverName: try table.string("server_name", default: "sightline"))
+        }
+        if let values = document.tables["http"] {
+            let table = ConfigTable(values: values, name: "http")
+            http = HTTPSettings(listen: try table.string("listen"), webRoot: try table.optionalString("web_root"),
+                                descriptorModel: try table.optionalString("descriptor_model"),
+                                maxBodyBytes: try table.integer("max_body_bytes", default: 16 << 20))
         }
         guard let indexValues = document.tables["index"] else { throw .missing(key: "[index]", table: "") }
         let table = ConfigTable(values: indexValues, name: "index")
@@ -131,6 +152,7 @@ public struct ClusterConfig: Sendable, Equatable {
         guard (0 ... 100_000).contains(searchBatchWindowMicroseconds) else {
             throw .invalid("search_batch_window_us must be 0 (no batching) … 100000")
         }
+        if let http { try validate(http) }
         for url in [listen] + workers.map(\.url) {
             if tls != nil {
                 guard url.hasPrefix("tls+tcp://") else { throw .invalid("\(url) is plaintext while [tls] is set: use tls+tcp://") }
@@ -139,6 +161,18 @@ public struct ClusterConfig: Sendable, Equatable {
             } else if !(url.hasPrefix("tcp://") || url.hasPrefix("ipc://") || url.hasPrefix("inproc://")) {
                 throw .invalid("\(url) is not a tcp://, tls+tcp://, ipc:// or inproc:// address")
             }
+        }
+    }
+
+    func validate(_ http: HTTPSettings) throws(ConfigError) {
+        guard http.listen.hasPrefix("http://") else {
+            throw .invalid("http.listen = \(http.listen): use http://HOST:PORT (put a TLS proxy in front for https)")
+        }
+        guard !token.isEmpty || isLoopbackAddress(http.listen) else {
+            throw .invalid("token is empty while http.listen = \(http.listen) is reachable from other hosts: set a token")
+        }
+        guard (1 << 10 ... 256 << 20).contains(http.maxBodyBytes) else {
+            throw .invalid("http.max_body_bytes = \(http.maxBodyBytes): use 1024 … 268435456")
         }
     }
 }

@@ -165,6 +165,7 @@ extension Coordinator {
                                           + "(id \(batch.ids[position / template.dimension])) holds NaN or infinity")
         }
         guard Set(batch.ids).count == batch.ids.count else { throw ErrorReply(.badRequest, "the batch repeats an id: ids must be unique") }
+        try checkThumbnails(of: batch)
         let dimension = template.dimension
         let route = routing.withLock { $0 }
         var owners: [ShardID: [Int]] = [:], copies: [ShardID: [Int]] = [:]
@@ -213,6 +214,11 @@ extension Coordinator {
         let stored = batch.ids.indices.filter { committed[$0] && !repeats.contains(batch.ids[$0]) }
         try catalog.recordItems(ids: stored.map { batch.ids[$0] }, labels: batch.labels.isEmpty ? [] : stored.map { batch.labels[$0] },
                                 keys: batch.keys.isEmpty ? [] : stored.map { batch.keys[$0] })
+        let committedRows = batch.ids.indices.filter { committed[$0] }
+        if !batch.thumbnails.isEmpty {
+            try thumbnails?.put(ids: committedRows.map { batch.ids[$0] }, images: committedRows.map { batch.thumbnails[$0] })
+        }
+        ingestRate.add(committedRows.count)
         guard failures.isEmpty else {
             throw addFailure(failures, committed: batch.ids.indices.filter { committed[$0] }.map { batch.ids[$0] }, of: batch.ids.count)
         }
@@ -261,6 +267,7 @@ extension Coordinator {
             }
         }
         try catalog.deleteItems(ids)
+        try thumbnails?.remove(ids: ids)
         return deleted
     }
 

@@ -61,11 +61,17 @@ public final class Coordinator: Sendable {
     let stopping = Atomic<Bool>(false)
     let log: @Sendable (String) -> Void
     let gate: RequestGate
+    /// Requests, errors, latencies per kind and per shard (`/metrics` on the HTTP API).
+    public let metrics = MetricsRegistry()
+    /// Vectors acknowledged in the last seconds (the ingest-rate gauge).
+    let ingestRate = IngestRate()
+    /// Small images per id for the web page (nil: adds with thumbnails are refused).
+    public let thumbnails: ThumbnailStore?
 
     /// `dial` opens the connection to a worker's URL: nng by default, an `InProcessNetwork` in
     /// tests.
     public init(config: ClusterConfig, catalog: CatalogDatabase, codebookFile: [UInt8], maxFrameBytes: Int = FrameLimits.maxFrameBytes,
-                moveStepPauseMilliseconds: Int = 0,
+                moveStepPauseMilliseconds: Int = 0, thumbnails: ThumbnailStore? = nil,
                 dial: @escaping @Sendable (String) throws -> any Connection = { try NNGConnection(dial: $0) },
                 log: @escaping @Sendable (String) -> Void) throws {
         self.config = config
@@ -73,6 +79,7 @@ public final class Coordinator: Sendable {
         self.log = log
         self.dial = dial
         self.moveStepPauseMilliseconds = moveStepPauseMilliseconds
+        self.thumbnails = thumbnails
         batcher = config.searchBatchWindowMicroseconds > 0 ? SearchBatcher(windowMicroseconds: config.searchBatchWindowMicroseconds) : nil
         gate = RequestGate(tokens: config.accessTokens, collection: config.collection, maxFrameBytes: maxFrameBytes)
         template = try IndexFile.decode(codebookFile)
@@ -164,8 +171,10 @@ public final class Coordinator: Sendable {
                 results[position] = .failure(ErrorReply(.unavailable, "shard \(call.shard): cannot dial its worker at \(call.url): \(error)"))
             }
         }
+        let started = DispatchTime.now()
         for (position, call) in pending {
             let reply = call.wait()
+            if !probe { recordShardLatency(calls[position].shard, since: started) }
             record(reply, from: calls[position], probe: probe)
             results[position] = reply.mapError(\.reply)
         }
@@ -208,10 +217,22 @@ public final class Coordinator: Sendable {
 
     /// The same for a frame lent by the transport.
     public func handle(_ frame: UnsafeRawBufferPointer) -> [UInt8] {
-        gate.handle(frame) { request in
+        var admitted = false
+        let reply = gate.handle(frame) { request in
+            admitted = true
             let deadline = request.envelope.deadlineMilliseconds > 0
                 ? Int(request.envelope.deadlineMilliseconds) : config.deadlineMilliseconds
-            return try respond(to: request.body, deadlineMilliseconds: deadline)
+            let started = DispatchTime.now()
+            do {
+                let body = try respond(to: request.body, deadlineMilliseconds: deadline)
+                recordRequest(request.body, reply: body, started: started)
+                return body
+            } catch {
+                recordRequest(request.body, reply: .error(ErrorReply(classifying: error)), started: started)
+                throw error
+            }
         }
+        if !admitted { recordRefusal(reply) }
+        return reply
     }
 }

@@ -5,27 +5,21 @@ import CPNG
 /// one image embeds identically from any of the three.
 public enum PNGFormat {
     public static func read(_ path: String, expectedPixels: Int? = nil) throws(DatasetError) -> [Float] {
-        let bytes = try BinaryFile.read(path)
-        var image = png_image()
-        image.version = UInt32(PNG_IMAGE_VERSION)
-        defer { png_image_free(&image) }
-        let began = bytes.withUnsafeBytes { png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }
-        guard began != 0 else { throw .malformed(path: path, detail: "not a readable PNG: \(message(of: image))") }
-        let width = Int(image.width), height = Int(image.height), pixels = width * height
-        if let expectedPixels, pixels != expectedPixels {
-            throw .malformed(path: path, detail: "image is \(width)×\(height) = \(pixels) pixels; the model takes \(expectedPixels)")
+        let image = try GreyImage.decodePNG(try BinaryFile.read(path), name: path)
+        if let expectedPixels, image.pixels.count != expectedPixels {
+            throw .malformed(path: path, detail: "image is \(image.width)×\(image.height) = \(image.pixels.count) pixels; "
+                             + "the model takes \(expectedPixels)")
         }
-        guard pixels > 0, pixels <= 1 << 28 else { throw .malformed(path: path, detail: "implausible size \(width)×\(height)") }
-        image.format = UInt32(PNG_FORMAT_GRAY)
-        var grey = [UInt8](repeating: 0, count: pixels)
-        let finished = grey.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
-        // libpng reports a cut-off or corrupt data stream here, after the header was fine.
-        guard finished != 0 else { throw .truncated(path: path, detail: "PNG data unreadable: \(message(of: image))") }
-        return grey.map { Float($0) / 255 }
+        return image.pixels.map { Float($0) / 255 }
     }
 
     /// Writes one grey image (values in [0, 1]) as an 8-bit PNG.
     public static func write(_ pixels: [Float], width: Int, height: Int, to path: String) throws(DatasetError) {
+        try BinaryFile.writeAtomically(try encode(pixels, width: width, height: height, name: path), to: path)
+    }
+
+    /// One grey image (values in [0, 1]) as 8-bit PNG bytes.
+    public static func encode(_ pixels: [Float], width: Int, height: Int, name: String = "image") throws(DatasetError) -> [UInt8] {
         precondition(pixels.count == width * height, "pixel count matches the size")
         var image = png_image()
         image.version = UInt32(PNG_IMAGE_VERSION)
@@ -37,20 +31,13 @@ public enum PNGFormat {
         var size = 0
         // First call sizes the output, second fills it.
         guard grey.withUnsafeBytes({ png_image_write_to_memory(&image, nil, &size, 0, $0.baseAddress, 0, nil) }) != 0, size > 0 else {
-            throw .unreadable(path: path, reason: "libpng could not encode: \(message(of: image))")
+            throw .unreadable(path: name, reason: "libpng could not encode: \(GreyImage.pngMessage(image))")
         }
         var encoded = [UInt8](repeating: 0, count: size)
         let written = encoded.withUnsafeMutableBytes { out in
             grey.withUnsafeBytes { png_image_write_to_memory(&image, out.baseAddress, &size, 0, $0.baseAddress, 0, nil) }
         }
-        guard written != 0 else { throw .unreadable(path: path, reason: "libpng could not encode: \(message(of: image))") }
-        try BinaryFile.writeAtomically(Array(encoded.prefix(size)), to: path)
-    }
-
-    private static func message(of image: png_image) -> String {
-        withUnsafeBytes(of: image.message) { raw in
-            let text = String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            return text.isEmpty ? "no detail from libpng" : text
-        }
+        guard written != 0 else { throw .unreadable(path: name, reason: "libpng could not encode: \(GreyImage.pngMessage(image))") }
+        return Array(encoded.prefix(size))
     }
 }

@@ -61,6 +61,8 @@ extension WireCodec {
             body.pointee.n_keys = batch.keys.count
             body.pointee.keys = arena.copy(batch.keys.map { arena.string($0) as UnsafeMutablePointer<CChar>? })
             body.pointee.codebook_version = batch.codebookVersion
+            body.pointee.n_thumbnails = batch.thumbnails.count
+            body.pointee.thumbnails = arena.copy(batch.thumbnails.map { arena.binary($0) })
             message.pointee.body_case = SIGHTLINE__V1__REQUEST__BODY_ADD
             message.pointee.add = body
         case .delete(let ids):
@@ -296,7 +298,8 @@ extension WireCodec {
             let keys = array(b.keys, b.n_keys).map { string($0) }
             body = .add(AddBatch(ids: array(b.ids, b.n_ids),
                                  vectors: VectorBatch(dimension: Int(b.dimension), values: array(b.vectors, b.n_vectors)),
-                                 labels: array(b.labels, b.n_labels), keys: keys, codebookVersion: b.codebook_version))
+                                 labels: array(b.labels, b.n_labels), keys: keys, codebookVersion: b.codebook_version,
+                                 thumbnails: array(b.thumbnails, b.n_thumbnails).map { bytes($0) }))
         case SIGHTLINE__V1__REQUEST__BODY_DELETE:
             let b = m.delete_.pointee
             body = .delete(ids: array(b.ids, b.n_ids))

@@ -72,13 +72,17 @@ public struct AddBatch: Sendable, Equatable {
     /// Empty, or one per id.
     public var keys: [String]
     public var codebookVersion: UInt64
+    /// Empty, or one small image per id (empty = none): kept by the coordinator, never sent to workers.
+    public var thumbnails: [[UInt8]]
 
-    public init(ids: [UInt64], vectors: VectorBatch, labels: [Int32] = [], keys: [String] = [], codebookVersion: UInt64 = 0) {
+    public init(ids: [UInt64], vectors: VectorBatch, labels: [Int32] = [], keys: [String] = [], codebookVersion: UInt64 = 0,
+                thumbnails: [[UInt8]] = []) {
         self.ids = ids
         self.vectors = vectors
         self.labels = labels
         self.keys = keys
         self.codebookVersion = codebookVersion
+        self.thumbnails = thumbnails
     }
 }
 

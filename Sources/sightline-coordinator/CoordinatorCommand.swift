@@ -4,6 +4,7 @@ import CoordinatorService
 import Datasets
 import ErrorKinds
 import Foundation
+import HTTPGateway
 import ProcessRuntime
 import ServiceSupport
 import ShardStore
@@ -58,9 +59,12 @@ struct CoordinatorCommand: ParsableCommand {
                 TLSSettings(certificateAuthorityFile: $0.certificateAuthority, certificateFile: $0.certificate, keyFile: $0.key,
                             serverName: $0.serverName)
             }
+            let thumbnails = try ThumbnailStore(directory: clusterConfig.dataDirectory, cluster: clusterConfig.cluster)
             let coordinator = try Coordinator(config: clusterConfig, catalog: catalog, codebookFile: codebookFile,
                                               maxFrameBytes: service.maxFrameBytes, moveStepPauseMilliseconds: moveStepPauseMs,
+                                              thumbnails: thumbnails,
                                               dial: { try NNGConnection(dial: $0, tls: tls) }, log: log)
+            let http = try clusterConfig.http.map { try startHTTP($0, config: clusterConfig, coordinator: coordinator, log: log) }
             return ServiceLaunch(
                 listen: clusterConfig.listen, tls: tls, handler: { coordinator.handle($0) },
                 summary: "cluster \(clusterConfig.cluster), \(clusterConfig.primaryWorkers.count) shards"
@@ -69,9 +73,42 @@ struct CoordinatorCommand: ParsableCommand {
                     coordinator.checkWorkers()
                     coordinator.startHealthLoop()
                 },
-                beforeClosing: { withExtendedLifetime(lock) { coordinator.stop() } })
+                beforeClosing: {
+                    http?.close()
+                    withExtendedLifetime(lock) { coordinator.stop() }
+                })
         }
         if status != 0 { throw ExitCode(status) }
+    }
+
+    /// The HTTP/JSON API and web page beside the nng endpoint (`[http]` in the config).
+    func startHTTP(_ settings: HTTPSettings, config: ClusterConfig, coordinator: Coordinator,
+                   log: @escaping @Sendable (String) -> Void) throws -> HTTPServer {
+        let embedder = try settings.descriptorModel.map { try ImageEmbedder(spec: $0, dimension: config.index.dimension) }
+        var files: [(path: String, file: String)] = []
+        var openAPI: [UInt8]?
+        if let root = settings.webRoot {
+            guard FileManager.default.fileExists(atPath: root + "/index.html") else {
+                throw SightlineError.badInput("[http] web_root = \(root) holds no index.html (the repository's is cluster/web)")
+            }
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: root))?.sorted() ?? []
+            for name in names where [".html", ".js", ".css", ".png", ".svg"].contains(where: name.hasSuffix) {
+                files.append(("/" + name, root + "/" + name))
+            }
+            files.append(("/", root + "/index.html"))
+            openAPI = try? FileBytes.read(root + "/openapi.json")
+        }
+        let backend = GatewayBackend(
+            handle: { coordinator.handle($0) }, items: { coordinator.items($0) },
+            thumbnail: { (try? coordinator.thumbnails?.image(of: $0)) ?? nil },
+            sample: { (try? coordinator.thumbnails?.sampleIDs(count: $0)) ?? [] },
+            metrics: { coordinator.metricsText() }, health: { coordinator.shardHealth() })
+        let gateway = Gateway(backend: backend, embedder: embedder, dimension: config.index.dimension, openAPI: openAPI)
+        let server = try HTTPServer(listen: settings.listen, tokens: config.accessTokens, maxBodyBytes: settings.maxBodyBytes,
+                                    routes: gateway.routes, files: files)
+        log("HTTP API on \(settings.listen)" + (settings.webRoot == nil ? "" : ", web page at \(settings.listen)/")
+            + (embedder.map { ", images embedded as \($0.summary)" } ?? ", no descriptor model (image routes answer 400)"))
+        return server
     }
 
     func loadCodebooks(_ config: ClusterConfig, catalog: CatalogDatabase, log: @Sendable (String) -> Void) throws -> [UInt8] {

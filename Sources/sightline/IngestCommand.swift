@@ -27,12 +27,18 @@ struct IngestCommand: ParsableCommand {
     @Option(help: "Add only the first N vectors (0 = all).")
     var limit: Int = 0
 
+    @Option(help: ArgumentHelp("Images to keep with the vectors for the web page: a dataset of square grey images, row for row "
+                               + "(fashion-mnist, or an IDX image file), stored as PNG thumbnails by the coordinator.",
+                               valueName: "images"))
+    var thumbnails: String?
+
     func run() throws {
         try reportingErrors {
             guard batch >= 1 else { throw SightlineError.badInput("--batch must be at least 1") }
             let client = try target.client()
             let data = try DatasetCatalog.load(dataset)
             let total = limit > 0 ? min(limit, data.base.rowCount) : data.base.rowCount
+            let images = try thumbnails.map { try ThumbnailSource(dataset: $0, rows: total) }
             let progress = ProgressReporter()
             var added: UInt64 = 0, ignored: UInt64 = 0, start = 0
             let (_, seconds) = try measureSeconds {
@@ -41,7 +47,8 @@ struct IngestCommand: ParsableCommand {
                     let slice = data.base.slice(start ..< end)
                     let labels = data.baseLabels.map { Array($0[start ..< end]) } ?? []
                     let request = AddBatch(ids: (start ..< end).map { firstId + UInt64($0) },
-                                           vectors: VectorBatch(dimension: slice.dimension, values: slice.values), labels: labels)
+                                           vectors: VectorBatch(dimension: slice.dimension, values: slice.values), labels: labels,
+                                           thumbnails: try images?.pngs(start ..< end) ?? [])
                     let reply = try client.add(request)
                     added += reply.added
                     ignored += reply.ignored
@@ -51,6 +58,29 @@ struct IngestCommand: ParsableCommand {
             }
             printLine("ingested \(total) vectors: \(added) added, \(ignored) already present, "
                       + "\(Int(Double(total) / max(seconds, 1e-9))) vectors/s")
+        }
+    }
+}
+
+/// Square grey images, one per vector, encoded as PNG for `--thumbnails`.
+struct ThumbnailSource {
+    let images: Matrix
+    let side: Int
+
+    init(dataset: String, rows: Int) throws {
+        images = dataset.contains("idx3-ubyte") ? try IDXFormat.readImages(dataset) : try DatasetCatalog.load(dataset).base
+        side = Int(Double(images.dimension).squareRoot().rounded())
+        guard side * side == images.dimension else {
+            throw SightlineError.badInput("--thumbnails \(dataset): rows of \(images.dimension) values are not square grey images")
+        }
+        guard images.rowCount >= rows else {
+            throw SightlineError.badInput("--thumbnails \(dataset) has \(images.rowCount) images for \(rows) vectors: one per vector")
+        }
+    }
+
+    func pngs(_ rows: Range<Int>) throws -> [[UInt8]] {
+        try rows.map { row in
+            try PNGFormat.encode(Array(images.slice(row ..< row + 1).values), width: side, height: side)
         }
     }
 }

@@ -459,10 +459,16 @@ struct  Sightline__V1__AddRequest
    * Workers refuse a batch meant for another codebook version; 0 from clients (the coordinator fills it).
    */
   uint64_t codebook_version;
+  /*
+   * Empty, or one small image per id (PNG or JPEG, at most 65,536 bytes; empty = none) that the
+   * coordinator keeps for the web page. Never sent on to the workers.
+   */
+  size_t n_thumbnails;
+  ProtobufCBinaryData *thumbnails;
 };
 #define SIGHTLINE__V1__ADD_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__add_request__descriptor) \
-    , 0, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0 }
+    , 0, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0, 0,NULL }
 
 
 struct  Sightline__V1__AddResponse

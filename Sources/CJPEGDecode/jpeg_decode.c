@@ -1,0 +1,85 @@
+#include "include/jpeg_decode.h"
+#include <setjmp.h>
+#include <stdio.h>
+#include <string.h>
+#include <jpeglib.h>
+
+/* libjpeg's default error handler calls exit(): a corrupt upload would end the coordinator.
+   This one jumps back to the caller with libjpeg's message instead. */
+struct trap {
+    struct jpeg_error_mgr base;
+    jmp_buf back;
+    char message[JMSG_LENGTH_MAX];
+};
+
+static void trap_exit(j_common_ptr info) {
+    struct trap *trap = (struct trap *)info->err;
+    (*info->err->format_message)(info, trap->message);
+    longjmp(trap->back, 1);
+}
+
+static void quiet(j_common_ptr info) { (void)info; }
+
+static int begin(struct jpeg_decompress_struct *info, struct trap *trap, const unsigned char *data, size_t size) {
+    info->err = jpeg_std_error(&trap->base);
+    trap->base.error_exit = trap_exit;
+    trap->base.output_message = quiet;
+    trap->message[0] = 0;
+    jpeg_create_decompress(info);
+    jpeg_mem_src(info, data, (unsigned long)size);
+    return jpeg_read_header(info, TRUE) == JPEG_HEADER_OK ? 0 : -1;
+}
+
+static void say(char *error, size_t error_size, const char *text) {
+    if (error_size > 0) snprintf(error, error_size, "%s", text[0] ? text : "not a readable JPEG");
+}
+
+int sightline_jpeg_size(const unsigned char *data, size_t size, int *width, int *height, char *error, size_t error_size) {
+    struct jpeg_decompress_struct info;
+    struct trap trap;
+    if (setjmp(trap.back)) {
+        say(error, error_size, trap.message);
+        jpeg_destroy_decompress(&info);
+        return -1;
+    }
+    if (begin(&info, &trap, data, size) != 0) {
+        say(error, error_size, "no JPEG header");
+        jpeg_destroy_decompress(&info);
+        return -1;
+    }
+    *width = (int)info.image_width;
+    *height = (int)info.image_height;
+    jpeg_destroy_decompress(&info);
+    return 0;
+}
+
+int sightline_jpeg_decode_grey(const unsigned char *data, size_t size, unsigned char *grey, size_t grey_size,
+                               char *error, size_t error_size) {
+    struct jpeg_decompress_struct info;
+    struct trap trap;
+    if (setjmp(trap.back)) {
+        say(error, error_size, trap.message);
+        jpeg_destroy_decompress(&info);
+        return -1;
+    }
+    if (begin(&info, &trap, data, size) != 0) {
+        say(error, error_size, "no JPEG header");
+        jpeg_destroy_decompress(&info);
+        return -1;
+    }
+    info.out_color_space = JCS_GRAYSCALE;
+    jpeg_start_decompress(&info);
+    size_t width = info.output_width, height = info.output_height;
+    if (info.output_components != 1 || width * height > grey_size) {
+        say(error, error_size, "unexpected JPEG output size");
+        jpeg_destroy_decompress(&info);
+        return -1;
+    }
+    while (info.output_scanline < info.output_height) {
+        JSAMPROW row = grey + (size_t)info.output_scanline * width;
+        jpeg_read_scanlines(&info, &row, 1);
+    }
+    jpeg_finish_decompress(&info);
+    jpeg_destroy_decompress(&info);
+    return 0;
+}

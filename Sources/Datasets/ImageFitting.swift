@@ -1,0 +1,72 @@
+/// Brings an image of any size to a model's input the way Fashion-MNIST-style collections were
+/// made: grey, a light object on a dark background (inverted when the border is mostly bright,
+/// as product photos on white are), the longer side scaled to the target with area averaging,
+/// centred and padded with the background. An image already of the target size with a dark
+/// border passes unchanged, so a collection's own images embed exactly as they were indexed.
+public enum ImageFitting {
+    /// Pixels in [0, 1], `width × height`, row-major.
+    public static func fit(_ image: GreyImage, width: Int, height: Int) -> [Float] {
+        precondition(width > 0 && height > 0, "a target size")
+        var source = image.pixels.map { Float($0) / 255 }
+        if borderMean(image) > 0.5 { source = source.map { 1 - $0 } }
+        if image.width == width, image.height == height { return source }
+        let scale = min(Double(width) / Double(image.width), Double(height) / Double(image.height))
+        let scaledWidth = max(1, min(width, Int((Double(image.width) * scale).rounded())))
+        let scaledHeight = max(1, min(height, Int((Double(image.height) * scale).rounded())))
+        let rows = resampleRows(source, width: image.width, height: image.height, to: scaledWidth)
+        let scaled = resampleColumns(rows, width: scaledWidth, height: image.height, to: scaledHeight)
+        var out = [Float](repeating: 0, count: width * height)
+        let left = (width - scaledWidth) / 2, top = (height - scaledHeight) / 2
+        for y in 0 ..< scaledHeight {
+            for x in 0 ..< scaledWidth { out[(top + y) * width + left + x] = scaled[y * scaledWidth + x] }
+        }
+        return out
+    }
+
+    /// Mean brightness of the outermost pixels, in [0, 1].
+    static func borderMean(_ image: GreyImage) -> Float {
+        var sum = 0, count = 0
+        for y in 0 ..< image.height {
+            for x in 0 ..< image.width where y == 0 || y == image.height - 1 || x == 0 || x == image.width - 1 {
+                sum += Int(image.pixels[y * image.width + x])
+                count += 1
+            }
+        }
+        return count == 0 ? 0 : Float(sum) / Float(count) / 255
+    }
+
+    /// Box-filter weights that map `from` samples onto `to`: each output covers an equal span
+    /// of the input, partial samples weighted by their overlap (nearest sample when enlarging).
+    static func weights(from: Int, to: Int) -> [[(index: Int, weight: Float)]] {
+        let span = Double(from) / Double(to)
+        return (0 ..< to).map { out in
+            let start = Double(out) * span, end = start + span
+            var taps: [(Int, Float)] = []
+            var position = Int(start)
+            while Double(position) < end, position < from {
+                let overlap = min(end, Double(position + 1)) - max(start, Double(position))
+                if overlap > 0 { taps.append((position, Float(overlap / span))) }
+                position += 1
+            }
+            return taps.isEmpty ? [(min(from - 1, Int(start)), 1)] : taps
+        }
+    }
+
+    static func resampleRows(_ pixels: [Float], width: Int, height: Int, to newWidth: Int) -> [Float] {
+        let taps = weights(from: width, to: newWidth)
+        var out = [Float](repeating: 0, count: newWidth * height)
+        for y in 0 ..< height {
+            for x in 0 ..< newWidth { out[y * newWidth + x] = taps[x].reduce(0) { $0 + pixels[y * width + $1.index] * $1.weight } }
+        }
+        return out
+    }
+
+    static func resampleColumns(_ pixels: [Float], width: Int, height: Int, to newHeight: Int) -> [Float] {
+        let taps = weights(from: height, to: newHeight)
+        var out = [Float](repeating: 0, count: width * newHeight)
+        for y in 0 ..< newHeight {
+            for x in 0 ..< width { out[y * width + x] = taps[y].reduce(0) { $0 + pixels[$1.index * width + x] * $1.weight } }
+        }
+        return out
+    }
+}

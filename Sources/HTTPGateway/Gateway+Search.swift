@@ -1,0 +1,174 @@
+import Foundation
+import Wire
+
+/// Search, verify and identify: by vector, by stored id or by image.
+extension Gateway {
+    struct SearchBody: Decodable {
+        var vector: [Float]?
+        var vectors: [[Float]]?
+        /// Search with the stored vectors of these ids as queries.
+        var ids: [UInt64]?
+        var k: Int?
+        var nprobe: Int?
+        var refine: Int?
+        var deadline_ms: Int?
+    }
+
+    struct Hits: Encodable {
+        var ids: [UInt64]
+        var distances: [Float]
+        var labels: [Int32?]
+        var keys: [String?]
+    }
+
+    struct SearchResult: Encodable {
+        var results: [Hits]
+        var partial: Bool
+        var missing_shards: [UInt32]
+    }
+
+    func search(_ request: HTTPRequest) throws -> SearchResult {
+        let body = try decode(SearchBody.self, request)
+        let given = [body.vector != nil, body.vectors != nil, body.ids != nil].filter { $0 }.count
+        guard given == 1 else { throw APIError.badRequest("give exactly one of vector, vectors or ids") }
+        var queries: [[Float]]
+        if let ids = body.ids {
+            queries = try storedVectors(ids, request)
+        } else {
+            queries = body.vectors ?? [body.vector!]
+        }
+        guard (1 ... 10_000).contains(queries.count) else { throw APIError.badRequest("\(queries.count) queries: send 1 … 10000") }
+        if let row = queries.firstIndex(where: { $0.count != dimension }) {
+            throw APIError.badRequest("wrong dimension: query \(row) has \(queries[row].count) values; the collection holds "
+                                      + "\(dimension)-d vectors")
+        }
+        return try runSearch(queries, k: body.k, nprobe: body.nprobe, refine: body.refine, deadline: body.deadline_ms, request)
+    }
+
+    /// POST /v1/search/image: the body is the image itself (PNG or JPEG); k, nprobe and refine
+    /// come from the query string.
+    func searchImage(_ request: HTTPRequest) throws -> SearchResult {
+        let vector = try requireEmbedder().embed(request.body, name: "the uploaded image")
+        func number(_ name: String) throws -> Int? {
+            guard let text = request.query[name] else { return nil }
+            guard let value = Int(text) else { throw APIError.badRequest("\(name) = \(text) is not a whole number") }
+            return value
+        }
+        return try runSearch([vector], k: try number("k"), nprobe: try number("nprobe"), refine: try number("refine"),
+                             deadline: try number("deadline_ms"), request)
+    }
+
+    func runSearch(_ queries: [[Float]], k: Int?, nprobe: Int?, refine: Int?, deadline: Int?, _ request: HTTPRequest) throws -> SearchResult {
+        let options = SearchOptions(k: try bounded(k, "k", default: 10, in: 1 ... 1000),
+                                    nprobe: try bounded(nprobe, "nprobe", default: 0, in: 0 ... 1 << 20),
+                                    refine: try bounded(refine, "refine", default: 0, in: 0 ... 100))
+        let batch = VectorBatch(dimension: dimension, values: queries.flatMap { $0 })
+        let reply = try call(.searchBatch(batch, options: options), request, deadlineMilliseconds: deadline)
+        guard case .searchBatch(let answer) = reply else { throw APIError(status: 500, code: "INTERNAL", message: "unexpected reply") }
+        let results = answer.results.map { list -> Hits in
+            let items = backend.items(list.ids)
+            return Hits(ids: list.ids, distances: list.distances, labels: items.map(\.label), keys: items.map(\.key))
+        }
+        return SearchResult(results: results, partial: answer.partial, missing_shards: answer.missingShards)
+    }
+
+    /// The stored vectors of `ids`, in order; a clear 404 for the first id not stored.
+    func storedVectors(_ ids: [UInt64], _ request: HTTPRequest) throws -> [[Float]] {
+        guard (1 ... 10_000).contains(ids.count) else { throw APIError.badRequest("\(ids.count) ids: send 1 … 10000") }
+        guard case .fetchVectors(let fetched) = try call(.fetchVectors(ids: ids), request) else {
+            throw APIError(status: 500, code: "INTERNAL", message: "unexpected reply")
+        }
+        let width = Int(fetched.dimension)
+        guard width == dimension, fetched.values.count == fetched.found.count * width else {
+            throw APIError(status: 500, code: "INTERNAL", message: "the cluster sent vectors of another size")
+        }
+        var byID: [UInt64: [Float]] = [:]
+        for (row, id) in fetched.found.enumerated() { byID[id] = Array(fetched.values[row * width ..< (row + 1) * width]) }
+        return try ids.map { id in
+            guard let vector = byID[id] else { throw APIError(status: 404, code: "NOT_FOUND", message: "id \(id) is not stored") }
+            return vector
+        }
+    }
+
+    struct VerifyBody: Decodable {
+        var ids: [UInt64]?
+        var vectors: [[Float]]?
+        /// Two images, base64 (PNG or JPEG).
+        var images: [String]?
+        var threshold: Float?
+    }
+
+    struct VerifyResult: Encodable {
+        var distance: Float
+        var threshold: Float
+        var same: Bool
+        var approximate: Bool
+    }
+
+    func verify(_ request: HTTPRequest) throws -> VerifyResult {
+        let body = try decode(VerifyBody.self, request)
+        let given = [body.ids != nil, body.vectors != nil, body.images != nil].filter { $0 }.count
+        guard given == 1 else { throw APIError.badRequest("give exactly one of ids, vectors or images (two of them)") }
+        guard let threshold = body.threshold ?? embedder?.verificationThreshold else {
+            throw APIError.badRequest("give threshold: the collection's descriptor model carries no calibrated one")
+        }
+        guard threshold.isFinite, threshold >= 0 else { throw APIError.badRequest("threshold must be a finite number ≥ 0") }
+        let query: VerifyQuery
+        if let ids = body.ids {
+            guard ids.count == 2 else { throw APIError.badRequest("ids must hold two ids, not \(ids.count)") }
+            query = .ids(a: ids[0], b: ids[1], threshold: threshold)
+        } else {
+            let pair = try body.vectors ?? (body.images ?? []).enumerated().map { position, text in
+                try requireEmbedder().embed(try decodeBase64(text, "images[\(position)]"), name: "images[\(position)]")
+            }
+            guard pair.count == 2 else { throw APIError.badRequest("send two vectors or two images, not \(pair.count)") }
+            if let row = pair.firstIndex(where: { $0.count != dimension }) {
+                throw APIError.badRequest("wrong dimension: vectors[\(row)] has \(pair[row].count) values; the collection holds "
+                                          + "\(dimension)-d vectors")
+            }
+            query = .vectors(a: pair[0], b: pair[1], threshold: threshold)
+        }
+        guard case .verify(let distance, let same, let approximate) = try call(.verify(query), request) else {
+            throw APIError(status: 500, code: "INTERNAL", message: "unexpected reply")
+        }
+        return VerifyResult(distance: distance, threshold: threshold, same: same, approximate: approximate)
+    }
+
+    struct IdentifyBody: Decodable {
+        var vector: [Float]?
+        /// One image, base64 (PNG or JPEG).
+        var image: String?
+        var threshold: Float?
+        var nprobe: Int?
+    }
+
+    struct IdentifyResult: Encodable {
+        var found: Bool
+        var id: UInt64?
+        var label: Int32?
+        var key: String?
+        var distance: Float
+        var threshold: Float
+        var partial: Bool
+    }
+
+    func identify(_ request: HTTPRequest) throws -> IdentifyResult {
+        let body = try decode(IdentifyBody.self, request)
+        guard (body.vector == nil) != (body.image == nil) else { throw APIError.badRequest("give exactly one of vector or image") }
+        guard let threshold = body.threshold ?? embedder?.identificationThreshold else {
+            throw APIError.badRequest("give threshold: the collection's descriptor model carries no calibrated one")
+        }
+        guard threshold.isFinite, threshold >= 0 else { throw APIError.badRequest("threshold must be a finite number ≥ 0") }
+        let vector = try body.vector ?? requireEmbedder().embed(try decodeBase64(body.image!, "image"), name: "image")
+        guard vector.count == dimension else {
+            throw APIError.badRequest("wrong dimension: the vector has \(vector.count) values; the collection holds \(dimension)-d vectors")
+        }
+        let nprobe = try bounded(body.nprobe, "nprobe", default: 0, in: 0 ... 1 << 20)
+        guard case .identify(let answer) = try call(.identify(vector: vector, threshold: threshold, nprobe: nprobe), request) else {
+            throw APIError(status: 500, code: "INTERNAL", message: "unexpected reply")
+        }
+        return IdentifyResult(found: answer.found, id: answer.found ? answer.id : nil, label: answer.label,
+                              key: answer.key.isEmpty ? nil : answer.key, distance: answer.distance, threshold: threshold,
+                              partial: answer.partial)
+    }
+}
