@@ -63,14 +63,17 @@ public final class HTTPServer: @unchecked Sendable {
     private var boxes: [Unmanaged<RouteContext>] = []
     public let listen: String
 
+    /// `observe` hears of every answered request: its route ("POST /v1/search"), status and seconds.
     public init(listen: String, tokens: AccessTokens, maxBodyBytes: Int, maxInFlight: Int = 64, routes: [HTTPRoute],
-                files: [(path: String, file: String)] = []) throws(HTTPServerError) {
+                files: [(path: String, file: String)] = [],
+                observe: @escaping @Sendable (_ route: String, _ status: Int, _ seconds: Double) -> Void = { _, _, _ in })
+        throws(HTTPServerError) {
         self.listen = listen
         var url: UnsafeMutablePointer<nng_url>?
         guard nng_url_parse(&url, listen) == 0, let url else { throw .start("cannot parse \(listen) as http://HOST:PORT") }
         defer { nng_url_free(url) }
         try check(nng_http_server_hold(&server, url), "open the HTTP server on \(listen)")
-        let shared = Shared(tokens: tokens, maxBodyBytes: maxBodyBytes, maxInFlight: maxInFlight)
+        let shared = Shared(tokens: tokens, maxBodyBytes: maxBodyBytes, maxInFlight: maxInFlight, observe: observe)
         for route in routes {
             var handler: OpaquePointer?
             try check(nng_http_handler_alloc(&handler, route.path, httpRouteCallback), "add \(route.path)")
@@ -129,8 +132,10 @@ final class Shared: Sendable {
     let maxInFlight: Int
     let inFlight = Atomic<Int>(0)
     let queue = DispatchQueue(label: "sightline.http", attributes: .concurrent)
+    let observe: @Sendable (String, Int, Double) -> Void
 
-    init(tokens: AccessTokens, maxBodyBytes: Int, maxInFlight: Int) {
+    init(tokens: AccessTokens, maxBodyBytes: Int, maxInFlight: Int, observe: @escaping @Sendable (String, Int, Double) -> Void) {
+        self.observe = observe
         self.tokens = tokens
         self.maxBodyBytes = maxBodyBytes
         self.maxInFlight = maxInFlight
@@ -154,8 +159,10 @@ final class PendingRequest: @unchecked Sendable {
     var request: HTTPRequest
     var readAIO: OpaquePointer?
     var buffer: UnsafeMutableRawBufferPointer
+    let started: DispatchTime
 
-    init(aio: OpaquePointer, context: RouteContext, request: HTTPRequest, length: Int) {
+    init(aio: OpaquePointer, context: RouteContext, request: HTTPRequest, length: Int, started: DispatchTime) {
+        self.started = started
         self.aio = aio
         self.context = context
         self.request = request
@@ -170,6 +177,10 @@ private func httpRouteCallback(_ aio: OpaquePointer?) {
     guard let aio, let requestPointer = nng_aio_get_input(aio, 0), let handlerPointer = nng_aio_get_input(aio, 1),
           let data = nng_http_handler_get_data(OpaquePointer(handlerPointer)) else { return }
     let context = Unmanaged<RouteContext>.fromOpaque(data).takeUnretainedValue()
+    let started = DispatchTime.now()
+    func answer(_ response: HTTPResponse, close: Bool = false) {
+        finish(aio, response, close: close, context: context, started: started)
+    }
     let shared = context.shared
     let nngRequest = OpaquePointer(requestPointer)
     let uri = String(cString: nng_http_req_get_uri(nngRequest))
@@ -185,41 +196,41 @@ private func httpRouteCallback(_ aio: OpaquePointer?) {
     if let needed = context.route.role {
         guard let role = request.role else {
             let message = bearer.isEmpty ? "missing token: send Authorization: Bearer TOKEN" : "wrong token"
-            return finish(aio, APIError(status: 401, code: "UNAUTHORIZED", message: message).response, close: true)
+            return answer(APIError(status: 401, code: "UNAUTHORIZED", message: message).response, close: true)
         }
         guard role >= needed else {
-            return finish(aio, APIError(status: 403, code: "UNAUTHORIZED",
+            return answer(APIError(status: 403, code: "UNAUTHORIZED",
                                         message: "a \(role) token may not use \(request.method) \(path): it needs a \(needed) token").response,
                           close: true)
         }
     }
     let declared = header(nngRequest, "Content-Length").map { Int($0.trimmingCharacters(in: .whitespaces)) } ?? 0
     guard let length = declared, length >= 0 else {
-        return finish(aio, APIError(status: 400, code: "BAD_REQUEST", message: "Content-Length is not a number").response, close: true)
+        return answer(APIError(status: 400, code: "BAD_REQUEST", message: "Content-Length is not a number").response, close: true)
     }
     guard length <= shared.maxBodyBytes else {
-        return finish(aio, APIError(status: 413, code: "BAD_REQUEST",
+        return answer(APIError(status: 413, code: "BAD_REQUEST",
                                     message: "the body has \(length) bytes; this server takes at most \(shared.maxBodyBytes)").response,
                       close: true)
     }
     guard length == 0 || context.route.takesBody else {
-        return finish(aio, APIError(status: 400, code: "BAD_REQUEST", message: "\(request.method) \(path) takes no body").response,
+        return answer(APIError(status: 400, code: "BAD_REQUEST", message: "\(request.method) \(path) takes no body").response,
                       close: true)
     }
     guard shared.inFlight.add(1, ordering: .relaxed).newValue <= shared.maxInFlight else {
         shared.inFlight.subtract(1, ordering: .relaxed)
-        return finish(aio, APIError(status: 503, code: "UNAVAILABLE", message: "too many HTTP requests in flight: retry").response)
+        return answer(APIError(status: 503, code: "UNAVAILABLE", message: "too many HTTP requests in flight: retry").response)
     }
     guard length > 0, let connection = nng_aio_get_input(aio, 2) else {
-        return run(PendingRequest(aio: aio, context: context, request: request, length: 0))
+        return run(PendingRequest(aio: aio, context: context, request: request, length: 0, started: started))
     }
-    let pending = PendingRequest(aio: aio, context: context, request: request, length: length)
+    let pending = PendingRequest(aio: aio, context: context, request: request, length: length, started: started)
     var readAIO: OpaquePointer?
     let retained = Unmanaged.passRetained(pending)
     guard nng_aio_alloc(&readAIO, bodyReadCallback, retained.toOpaque()) == 0, let readAIO else {
         retained.release()
         shared.inFlight.subtract(1, ordering: .relaxed)
-        return finish(aio, APIError(status: 503, code: "UNAVAILABLE", message: "cannot read the body now: retry").response, close: true)
+        return answer(APIError(status: 503, code: "UNAVAILABLE", message: "cannot read the body now: retry").response, close: true)
     }
     pending.readAIO = readAIO
     var iov = nng_iov(iov_buf: pending.buffer.baseAddress, iov_len: length)
@@ -239,8 +250,8 @@ private func bodyReadCallback(_ argument: UnsafeMutableRawPointer?) {
     pending.readAIO = nil
     guard result == 0 else {
         pending.context.shared.inFlight.subtract(1, ordering: .relaxed)
-        return finish(pending.aio, APIError(status: 400, code: "BAD_REQUEST",
-                                            message: "the body ended before Content-Length bytes").response, close: true)
+        return finish(pending.aio, APIError(status: 400, code: "BAD_REQUEST", message: "the body ended before Content-Length bytes").response,
+                      close: true, context: pending.context, started: pending.started)
     }
     pending.request.body = Array(pending.buffer)
     run(pending)
@@ -251,11 +262,13 @@ private func run(_ pending: PendingRequest) {
     shared.queue.async {
         let response = pending.context.route.handle(pending.request)
         shared.inFlight.subtract(1, ordering: .relaxed)
-        finish(pending.aio, response)
+        finish(pending.aio, response, context: pending.context, started: pending.started)
     }
 }
 
-private func finish(_ aio: OpaquePointer, _ response: HTTPResponse, close: Bool = false) {
+private func finish(_ aio: OpaquePointer, _ response: HTTPResponse, close: Bool = false, context: RouteContext, started: DispatchTime) {
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds &- started.uptimeNanoseconds) / 1e9
+    context.shared.observe("\(context.route.method) \(context.route.path)", response.status, seconds)
     var result: OpaquePointer?
     guard nng_http_res_alloc(&result) == 0, let result else { return nng_aio_finish(aio, Int32(NNG_ENOMEM.rawValue)) }
     nng_http_res_set_status(result, UInt16(clamping: response.status))

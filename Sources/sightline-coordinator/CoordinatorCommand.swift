@@ -105,7 +105,12 @@ struct CoordinatorCommand: ParsableCommand {
             metrics: { coordinator.metricsText() }, health: { coordinator.shardHealth() })
         let gateway = Gateway(backend: backend, embedder: embedder, dimension: config.index.dimension, openAPI: openAPI)
         let server = try HTTPServer(listen: settings.listen, tokens: config.accessTokens, maxBodyBytes: settings.maxBodyBytes,
-                                    routes: gateway.routes, files: files)
+                                    routes: gateway.routes, files: files) { route, status, seconds in
+            coordinator.metrics.count("sightline_http_requests_total", help: "HTTP API requests, by route and status.",
+                                      labels: [("route", route), ("status", "\(status)")])
+            coordinator.metrics.observe("sightline_http_request_seconds", help: "Time the HTTP API took to answer, by route.",
+                                        labels: [("route", route)], seconds: seconds)
+        }
         log("HTTP API on \(settings.listen)" + (settings.webRoot == nil ? "" : ", web page at \(settings.listen)/")
             + (embedder.map { ", images embedded as \($0.summary)" } ?? ", no descriptor model (image routes answer 400)"))
         return server
