@@ -113,6 +113,7 @@ let package = Package(
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),
         .testTarget(name: "ShardStoreTests", dependencies: ["ShardStore"]),
         .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel", "ErrorKinds"]),
+        .testTarget(name: "HTTPGatewayTests", dependencies: ["HTTPGateway", "ClusterModel", "Wire"]),
         .testTarget(name: "ServiceSupportTests", dependencies: ["ServiceSupport", "ClusterModel", "Wire", "VectorMath"]),
         .testTarget(
             name: "ClusterTests",

@@ -61,6 +61,11 @@ import Testing
         (replacing("m = 16", with: "m 16"), "expected key = value"),
         (replacing("data = \"runs/coordinator\"", with: "data = \"unterminated"), "unterminated string"),
         (replacing("shard = 7", with: "shard = -1"), "shard -1"),
+        (replacing("[index]", with: "[http]\nlisten = \"tcp://127.0.0.1:80\"\n[index]"), "use http://HOST:PORT"),
+        (replacing("[index]", with: "[http]\nlisten = \"http://127.0.0.1:80\"\nmax_body_bytes = 10\n[index]"), "max_body_bytes = 10"),
+        (replacing("token = \"a#b\"", with: "").replacingOccurrences(of: "[index]", with: "[http]\nlisten = \"http://0.0.0.0:8080\"\n[index]"),
+         "set a token"),
+        (replacing("[index]", with: "[http]\nweb_root = \"x\"\n[index]"), "lacks \"listen\""),
     ])
     func refusesBadFilesWithAMessageThatSaysWhere(text: String, mention: String) {
         do {
@@ -70,6 +75,19 @@ import Testing
             #expect(error.description.contains(mention), "\(error.description)")
             #expect(error.kind == .badInput)
         }
+    }
+
+    @Test func readsTheHTTPTable() throws {
+        let config = try ClusterConfig(parsing: Self.replacing("[index]", with: """
+            [http]
+            listen = "http://127.0.0.1:7780"
+            web_root = "cluster/web"
+            descriptor_model = "pixels"
+            [index]
+            """))
+        #expect(config.http == HTTPSettings(listen: "http://127.0.0.1:7780", webRoot: "cluster/web", descriptorModel: "pixels",
+                                            maxBodyBytes: 16 << 20))
+        #expect(try ClusterConfig(parsing: Self.valid).http == nil)
     }
 
     /// With replication 2 a shard may have two workers (the first is its map entry).

@@ -52,8 +52,10 @@ final class InProcessCluster: @unchecked Sendable {
         let config = try ClusterConfig(parsing: text)
         let catalog = try CatalogDatabase(directory: config.dataDirectory, cluster: config.cluster)
         let network = self.network
+        let thumbnails = try ThumbnailStore(directory: config.dataDirectory, cluster: config.cluster)
         coordinator = try Coordinator(config: config, catalog: catalog, codebookFile: SmallData.codebooks,
-                                      moveStepPauseMilliseconds: moveStepPauseMilliseconds, dial: { network.connect($0) }, log: { _ in })
+                                      moveStepPauseMilliseconds: moveStepPauseMilliseconds, thumbnails: thumbnails,
+                                      dial: { network.connect($0) }, log: { _ in })
         network.listen(coordinatorURL) { [coordinator] in coordinator.handle($0) }
         coordinator.checkWorkers()
     }

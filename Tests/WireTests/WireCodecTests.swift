@@ -18,6 +18,7 @@ import Testing
         .add(AddBatch(ids: [1, UInt64.max], vectors: VectorBatch(dimension: 2, values: [1, 2, 3, 4]), labels: [7, -1],
                       keys: ["a", "ü"], codebookVersion: 99)),
         .add(AddBatch(ids: [5], vectors: VectorBatch(dimension: 1, values: [0.5]))),
+        .add(AddBatch(ids: [5, 6], vectors: VectorBatch(dimension: 1, values: [0.5, 1]), thumbnails: [[0x89, 0x50, 0], []])),
         .delete(ids: [3, 4]),
         .stats,
         .health,

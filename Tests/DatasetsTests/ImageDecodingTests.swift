@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+@testable import Datasets
+
+/// Uploaded images: PNG and JPEG of any size and colour come out grey; corrupt or hostile bytes
+/// give a clear error, never a crash; fitting to a model's input keeps the collection's own images
+/// exactly as they were indexed.
+struct ImageDecodingTests {
+    /// 40×30 grey gradient (pixel = 6·x mod 256), cjpeg -quality 95 -grayscale.
+    static let greyJPEG = Array(Data(base64Encoded: "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAIBAQEBAQIBAQECAgICAgQDAgICAgUEBAMEBgUGBgYFBgYGBwkIBgcJBwYGCAsICQoKCgoKBggLDAsKDAkKCgr/wAALCAAeACgBAREA/8QAHwAAAQUBAQEBAQEAAAAAAAAAAAECAwQFBgcICQoL/8QAtRAAAgEDAwIEAwUFBAQAAAF9AQIDAAQRBRIhMUEGE1FhByJxFDKBkaEII0KxwRVS0fAkM2JyggkKFhcYGRolJicoKSo0NTY3ODk6Q0RFRkdISUpTVFVWV1hZWmNkZWZnaGlqc3R1dnd4eXqDhIWGh4iJipKTlJWWl5iZmqKjpKWmp6ipqrKztLW2t7i5usLDxMXGx8jJytLT1NXW19jZ2uHi4+Tl5ufo6erx8vP09fb3+Pn6/9oACAEBAAA/APxT+CX/ACx/CvsD4Jf8sfwr7A+CX/LH8K+wPgl/yx/CvsD4Jf8ALH8K/j/+CX/LH8K+wPgl/wAsfwr7A+CX/LH8K+wPgl/yx/CvsD4Jf8sfwr+P/wCCX/LH8K+wPgl/yx/CvsD4Jf8ALH8K+wPgl/yx/CvsD4Jf8sfwr+P/AOCX/LH8K+wPgl/yx/CvsD4Jf8sfwr7A+CX/ACx/CvsD4Jf8sfwr/9k=")!)
+    /// 40×30 colour: red (200, 0, 0) left half, blue (0, 0, 200) right half, cjpeg -quality 95.
+    static let colourJPEG = Array(Data(base64Encoded: "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAIBAQEBAQIBAQECAgICAgQDAgICAgUEBAMEBgUGBgYFBgYGBwkIBgcJBwYGCAsICQoKCgoKBggLDAsKDAkKCgr/2wBDAQICAgICAgUDAwUKBwYHCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgr/wAARCAAeACgDASIAAhEBAxEB/8QAHwAAAQUBAQEBAQEAAAAAAAAAAAECAwQFBgcICQoL/8QAtRAAAgEDAwIEAwUFBAQAAAF9AQIDAAQRBRIhMUEGE1FhByJxFDKBkaEII0KxwRVS0fAkM2JyggkKFhcYGRolJicoKSo0NTY3ODk6Q0RFRkdISUpTVFVWV1hZWmNkZWZnaGlqc3R1dnd4eXqDhIWGh4iJipKTlJWWl5iZmqKjpKWmp6ipqrKztLW2t7i5usLDxMXGx8jJytLT1NXW19jZ2uHi4+Tl5ufo6erx8vP09fb3+Pn6/8QAHwEAAwEBAQEBAQEBAQAAAAAAAAECAwQFBgcICQoL/8QAtREAAgECBAQDBAcFBAQAAQJ3AAECAxEEBSExBhJBUQdhcRMiMoEIFEKRobHBCSMzUvAVYnLRChYkNOEl8RcYGRomJygpKjU2Nzg5OkNERUZHSElKU1RVVldYWVpjZGVmZ2hpanN0dXZ3eHl6goOEhYaHiImKkpOUlZaXmJmaoqOkpaanqKmqsrO0tba3uLm6wsPExcbHyMnK0tPU1dbX2Nna4uPk5ebn6Onq8vP09fb3+Pn6/9oADAMBAAIRAxEAPwD876KKK/nc/wBkDzX9ob/mD/8Abx/7TrzWvSv2hv8AmD/9vH/tOvNa/wBkvop/8mDyf/uY/wDUquf5R/SV/wCT15r/ANwP/UaiFFFFf0MfhZ9KUUUV/wA85/ugea/tDf8AMH/7eP8A2nXmtelftDf8wf8A7eP/AGnXmtf7JfRT/wCTB5P/ANzH/qVXP8o/pK/8nrzX/uB/6jUQooor+hj8LP/Z")!)
+
+    func encodedPNG(_ pixels: [Float], width: Int, height: Int) throws -> [UInt8] {
+        try PNGFormat.encode(pixels, width: width, height: height)
+    }
+
+    @Test func jpegsDecodeToGrey() throws {
+        let grey = try GreyImage(decoding: Self.greyJPEG, name: "g.jpg")
+        #expect(grey.width == 40 && grey.height == 30)
+        for x in [2, 10, 20, 30] { #expect(abs(Int(grey.pixels[15 * 40 + x]) - (6 * x) % 256) <= 8, "x = \(x)") }
+        let colour = try GreyImage(decoding: Self.colourJPEG, name: "c.jpg")
+        #expect(colour.width == 40 && colour.height == 30)
+        // Luma of (200, 0, 0) is 60, of (0, 0, 200) is 23.
+        #expect(abs(Int(colour.pixels[15 * 40 + 8]) - 60) <= 6)
+        #expect(abs(Int(colour.pixels[15 * 40 + 32]) - 23) <= 6)
+    }
+
+    @Test func corruptJPEGsAreErrorsNotCrashes() throws {
+        let jpeg = Self.greyJPEG
+        var cases: [[UInt8]] = [Array(jpeg.prefix(3)), Array(jpeg.prefix(20)), Array(jpeg.prefix(jpeg.count / 2)), [0xFF, 0xD8, 0xFF, 0xE0]]
+        var scrambled = jpeg
+        for index in stride(from: 2, to: scrambled.count, by: 7) { scrambled[index] ^= 0x5A }
+        cases.append(scrambled)
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0 ..< 200 {
+            var mutated = jpeg
+            for _ in 0 ..< 4 { mutated[Int.random(in: 3 ..< mutated.count, using: &generator)] = UInt8.random(in: 0 ... 255, using: &generator) }
+            cases.append(mutated)
+        }
+        for bytes in cases {
+            // Either a decoded image of the declared size or a DatasetError: both are fine, a crash is not.
+            if let image = try? GreyImage(decoding: bytes, name: "upload") { #expect(image.pixels.count == image.width * image.height) }
+        }
+        #expect(throws: DatasetError.self) { try GreyImage(decoding: Array(jpeg.prefix(20)), name: "cut.jpg") }
+    }
+
+    @Test func otherBytesAreRefusedByName() throws {
+        #expect(throws: DatasetError.unknownFormat("x.gif: not a PNG or JPEG image (its first bytes say neither)")) {
+            try GreyImage(decoding: Array("GIF89a".utf8), name: "x.gif")
+        }
+        #expect(throws: DatasetError.self) { try GreyImage(decoding: [], name: "empty") }
+    }
+
+    @Test func aPNGDeclaringAHugeSizeIsRefusedBeforeAllocating() throws {
+        var png = try encodedPNG([Float](repeating: 0.5, count: 16), width: 4, height: 4)
+        // IHDR's width and height (bytes 16–23): 100,000 × 100,000, CRC left wrong on purpose too.
+        for (offset, byte) in [UInt8(0x00), 0x01, 0x86, 0xA0, 0x00, 0x01, 0x86, 0xA0].enumerated() { png[16 + offset] = byte }
+        #expect(throws: DatasetError.self) { try GreyImage(decoding: png, name: "huge.png") }
+    }
+
+    @Test func pngsOfAnySizeAndColourDecode() throws {
+        let pixels = (0 ..< 56 * 40).map { Float($0 % 56) / 55 }
+        let image = try GreyImage(decoding: try encodedPNG(pixels, width: 56, height: 40), name: "p.png")
+        #expect(image.width == 56 && image.height == 40)
+        #expect(image.pixels[0] == 0 && image.pixels[55] == 255)
+    }
+
+    @Test func anImageOfTheTargetSizeWithADarkBorderPassesUnchanged() throws {
+        var pixels = [Float](repeating: 0, count: 784)
+        for y in 6 ..< 22 { for x in 8 ..< 20 { pixels[y * 28 + x] = Float((x * y) % 255) / 255 } }
+        let png = try encodedPNG(pixels, width: 28, height: 28)
+        let fitted = ImageFitting.fit(try GreyImage(decoding: png, name: "p"), width: 28, height: 28)
+        #expect(fitted == (try PNGFormat.read(writeTemporary(png))))
+    }
+
+    @Test func anEnlargedCopyFitsBackExactly() throws {
+        var pixels = [Float](repeating: 0, count: 784)
+        for index in 0 ..< 784 where index % 3 == 0 { pixels[index] = Float(index % 251) / 255 }
+        let original = try GreyImage(decoding: try encodedPNG(pixels, width: 28, height: 28), name: "o")
+        var large = [UInt8](repeating: 0, count: 56 * 56)
+        for y in 0 ..< 56 { for x in 0 ..< 56 { large[y * 56 + x] = original.pixels[(y / 2) * 28 + x / 2] } }
+        let fitted = ImageFitting.fit(GreyImage(width: 56, height: 56, pixels: large), width: 28, height: 28)
+        let expected = original.pixels.map { Float($0) / 255 }
+        #expect(zip(fitted, expected).allSatisfy { abs($0 - $1) < 1e-6 })
+    }
+
+    @Test func wideImagesAreCentredAndBrightBackgroundsInverted() throws {
+        // 56×28, white background with a black bar in the middle: inverted to a light bar on black,
+        // scaled to 28×14 and centred with 7 rows of background above and below.
+        var pixels = [UInt8](repeating: 255, count: 56 * 28)
+        for y in 10 ..< 18 { for x in 20 ..< 36 { pixels[y * 56 + x] = 0 } }
+        let fitted = ImageFitting.fit(GreyImage(width: 56, height: 28, pixels: pixels), width: 28, height: 28)
+        #expect(fitted.count == 784)
+        #expect(fitted[0 ..< 7 * 28].allSatisfy { $0 == 0 })
+        #expect(fitted[21 * 28 ..< 784].allSatisfy { $0 == 0 })
+        #expect(fitted[14 * 28 + 14] == 1)
+        #expect(fitted[8 * 28 + 2] == 0)
+    }
+
+    func writeTemporary(_ bytes: [UInt8]) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("fit-\(UUID().uuidString).png").path
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+}
