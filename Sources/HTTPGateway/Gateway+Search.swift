@@ -61,7 +61,7 @@ extension Gateway {
     func runSearch(_ queries: [[Float]], k: Int?, nprobe: Int?, refine: Int?, deadline: Int?, _ request: HTTPRequest) throws -> SearchResult {
         let options = SearchOptions(k: try bounded(k, "k", default: 10, in: 1 ... 1000),
                                     nprobe: try bounded(nprobe, "nprobe", default: 0, in: 0 ... 1 << 20),
-                                    refine: try bounded(refine, "refine", default: 0, in: 0 ... 100))
+                                    refine: try bounded(refine, "refine", default: 0, in: 0 ... 64))
         let batch = VectorBatch(dimension: dimension, values: queries.flatMap { $0 })
         let reply = try call(.searchBatch(batch, options: options), request, deadlineMilliseconds: deadline)
         guard case .searchBatch(let answer) = reply else { throw APIError(status: 500, code: "INTERNAL", message: "unexpected reply") }

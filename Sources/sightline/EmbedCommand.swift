@@ -14,14 +14,14 @@ struct EmbedCommand: ParsableCommand {
         discussion: """
         Example: sightline embed --model runs/arcface.sldm --input /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz --out q.fvecs
         Inputs: gzip'd IDX image files (labels from the matching -labels-idx1-ubyte.gz), fashion-mnist \
-        (its training images), or PNG / binary PGM (P5) images of the model's input size (one or more paths, \
-        comma-separated; colour PNGs are converted to grey).
+        (its training images), or PNG or JPEG images of any size and colour (converted to grey and fitted to the model's input) or binary PGM (P5) of its size (one or more paths, \
+        comma-separated).
         """)
 
     @Option(help: "Model file from train-descriptor.")
     var model: String
 
-    @Option(help: "Images: an IDX file, fashion-mnist, or comma-separated .png / .pgm files.")
+    @Option(help: "Images: an IDX file, fashion-mnist, or comma-separated .png / .jpg / .pgm files.")
     var input: String
 
     @Option(help: "Output .fvecs (or .npy) file; the ingest and build commands take it directly.")

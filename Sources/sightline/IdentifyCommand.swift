@@ -37,7 +37,7 @@ struct IdentifyCommand: ParsableCommand {
     @Flag(help: "One JSON object.")
     var json = false
 
-    @Argument(help: "The query image (.png or .pgm).")
+    @Argument(help: "The query image: .png or .jpg of any size and colour, or .pgm of the model's size.")
     var image: String
 
     func run() throws {

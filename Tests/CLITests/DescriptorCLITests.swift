@@ -78,7 +78,7 @@ import VectorMath
         let notPNG = "\(Self.folder)/text.png"
         try Data("hello, not an image".utf8).write(to: URL(fileURLWithPath: notPNG))
         for (path, message) in [(cut, "PNG data unreadable"), (notPNG, "not a readable PNG"),
-                                ("\(Self.folder)/photo.jpg", "must be .png or .pgm")] {
+                                ("\(Self.folder)/photo.gif", "must be .png, .jpg or .pgm")] {
             let result = try CLI.run(["embed", "--model", Self.model, "--input", path, "--out", "\(Self.folder)/x.fvecs"])
             #expect(result.status == 2 && result.stderr.contains(message), "\(path): \(result.stderr)")
         }
@@ -108,10 +108,14 @@ import VectorMath
         #expect(negative.status == 2 && negative.stderr.contains("--threshold"))
         let missing = try CLI.run(["verify", "--model", model, first, "\(Self.folder)/nowhere.png"])
         #expect(missing.status == 2 && missing.stderr.contains("nowhere.png"))
-        let small = "\(Self.folder)/small.png"
-        try PNGFormat.write([Float](repeating: 0.5, count: 100), width: 10, height: 10, to: small)
-        let wrongSize = try CLI.run(["verify", "--model", model, first, small])
-        #expect(wrongSize.status == 2 && wrongSize.stderr.contains("the model takes 784"))
+        // The same image at twice the size is fitted back to 28×28: the same thing, distance 0.
+        let pixels = Array(images.row(0))
+        let large = "\(Self.folder)/a-56.png"
+        try PNGFormat.write((0 ..< 56 * 56).map { pixels[($0 / 56 / 2) * 28 + ($0 % 56) / 2] }, width: 56, height: 56, to: large)
+        let enlarged = try CLI.run(["verify", "--model", model, "--json", first, large])
+        #expect(enlarged.status == 0, "\(enlarged.stderr)")
+        let fitted = try JSONSerialization.jsonObject(with: Data(enlarged.stdout.utf8)) as? [String: Any]
+        #expect((fitted?["distance"] as? Double ?? 1) < 1e-5 && fitted?["same"] as? Bool == true)
     }
 
     /// 1,200 vectors, every fifth a near-copy of the one before: the index finds the same pairs as
