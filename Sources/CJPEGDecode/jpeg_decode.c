@@ -20,12 +20,27 @@ static void trap_exit(j_common_ptr info) {
 
 static void quiet(j_common_ptr info) { (void)info; }
 
+/* A progressive JPEG may hold thousands of scans, each a pass over the whole image: past this
+   many it is refused (real photographs have about ten). */
+#define MAX_SCANS 64
+/* Memory libjpeg may take for one image (a progressive 40-megapixel colour image fits). */
+#define MAX_MEMORY (320L * 1024 * 1024)
+
+static void limit_scans(j_common_ptr info) {
+    if (info->is_decompressor && ((j_decompress_ptr)info)->input_scan_number > MAX_SCANS) {
+        struct trap *trap = (struct trap *)info->err;
+        snprintf(trap->message, sizeof trap->message, "more than %d scans", MAX_SCANS);
+        longjmp(trap->back, 1);
+    }
+}
+
 static int begin(struct jpeg_decompress_struct *info, struct trap *trap, const unsigned char *data, size_t size) {
     info->err = jpeg_std_error(&trap->base);
     trap->base.error_exit = trap_exit;
     trap->base.output_message = quiet;
     trap->message[0] = 0;
     jpeg_create_decompress(info);
+    info->mem->max_memory_to_use = MAX_MEMORY;
     jpeg_mem_src(info, data, (unsigned long)size);
     return jpeg_read_header(info, TRUE) == JPEG_HEADER_OK ? 0 : -1;
 }
@@ -57,6 +72,7 @@ int sightline_jpeg_decode_grey(const unsigned char *data, size_t size, unsigned 
                                char *error, size_t error_size) {
     struct jpeg_decompress_struct info;
     struct trap trap;
+    struct jpeg_progress_mgr progress = { .progress_monitor = limit_scans };
     if (setjmp(trap.back)) {
         say(error, error_size, trap.message);
         jpeg_destroy_decompress(&info);
@@ -68,6 +84,7 @@ int sightline_jpeg_decode_grey(const unsigned char *data, size_t size, unsigned 
         return -1;
     }
     info.out_color_space = JCS_GRAYSCALE;
+    info.progress = &progress;
     jpeg_start_decompress(&info);
     size_t width = info.output_width, height = info.output_height;
     if (info.output_components != 1 || width * height > grey_size) {
@@ -78,6 +95,12 @@ int sightline_jpeg_decode_grey(const unsigned char *data, size_t size, unsigned 
     while (info.output_scanline < info.output_height) {
         JSAMPROW row = grey + (size_t)info.output_scanline * width;
         jpeg_read_scanlines(&info, &row, 1);
+    }
+    /* A cut-off or damaged stream is only a warning to libjpeg (it pads with grey): refuse it. */
+    if (trap.base.num_warnings > 0) {
+        say(error, error_size, "the JPEG data is cut off or damaged");
+        jpeg_destroy_decompress(&info);
+        return -1;
     }
     jpeg_finish_decompress(&info);
     jpeg_destroy_decompress(&info);

@@ -72,6 +72,11 @@ extension Coordinator {
             throw ErrorReply(.badRequest, "the thumbnail of id \(batch.ids[row]) has \(batch.thumbnails[row].count) bytes "
                              + "(at most \(ThumbnailStore.maxBytes))")
         }
+        // Served back to browsers as images: only PNG and JPEG bytes are kept.
+        let isImage = { (bytes: [UInt8]) in bytes.isEmpty || bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) || bytes.starts(with: [0xFF, 0xD8, 0xFF]) }
+        if let row = batch.thumbnails.firstIndex(where: { !isImage($0) }) {
+            throw ErrorReply(.badRequest, "the thumbnail of id \(batch.ids[row]) is not a PNG or JPEG image")
+        }
     }
 }
 

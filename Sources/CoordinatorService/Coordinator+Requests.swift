@@ -214,11 +214,11 @@ extension Coordinator {
         let stored = batch.ids.indices.filter { committed[$0] && !repeats.contains(batch.ids[$0]) }
         try catalog.recordItems(ids: stored.map { batch.ids[$0] }, labels: batch.labels.isEmpty ? [] : stored.map { batch.labels[$0] },
                                 keys: batch.keys.isEmpty ? [] : stored.map { batch.keys[$0] })
-        let committedRows = batch.ids.indices.filter { committed[$0] }
+        // Thumbnails, like labels and keys, only for the ids this add stored.
         if !batch.thumbnails.isEmpty {
-            try thumbnails?.put(ids: committedRows.map { batch.ids[$0] }, images: committedRows.map { batch.thumbnails[$0] })
+            try thumbnails?.put(ids: stored.map { batch.ids[$0] }, images: stored.map { batch.thumbnails[$0] })
         }
-        ingestRate.add(committedRows.count)
+        ingestRate.add(stored.count)
         guard failures.isEmpty else {
             throw addFailure(failures, committed: batch.ids.indices.filter { committed[$0] }.map { batch.ids[$0] }, of: batch.ids.count)
         }

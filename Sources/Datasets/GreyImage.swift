@@ -26,7 +26,7 @@ public struct GreyImage: Sendable, Equatable {
         } else if bytes.starts(with: [0xFF, 0xD8, 0xFF]) {
             self = try Self.decodeJPEG(bytes, name: name)
         } else {
-            throw .unknownFormat("\(name): not a PNG or JPEG image (its first bytes say neither)")
+            throw .malformed(path: name, detail: "not a PNG or JPEG image (its first bytes say neither)")
         }
     }
 
@@ -37,19 +37,29 @@ public struct GreyImage: Sendable, Equatable {
     }
 
     static func decodePNG(_ bytes: [UInt8], name: String) throws(DatasetError) -> GreyImage {
-        var image = png_image()
-        image.version = UInt32(PNG_IMAGE_VERSION)
-        defer { png_image_free(&image) }
-        let began = bytes.withUnsafeBytes { png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }
-        guard began != 0 else { throw .malformed(path: name, detail: "not a readable PNG: \(pngMessage(image))") }
-        let width = Int(image.width), height = Int(image.height)
-        try checkSize(width, height, name: name)
-        image.format = UInt32(PNG_FORMAT_GRAY)
-        var grey = [UInt8](repeating: 0, count: width * height)
-        let finished = grey.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
-        // libpng reports a cut-off or corrupt data stream here, after the header was fine.
-        guard finished != 0 else { throw .truncated(path: name, detail: "PNG data unreadable: \(pngMessage(image))") }
-        return GreyImage(width: width, height: height, pixels: grey)
+        // libpng keeps pointers to the data and to `image` from begin to finish (its error path
+        // writes through the latter): both stay pinned for the whole decode.
+        let decoded: Result<GreyImage, DatasetError> = bytes.withUnsafeBytes { data in
+            var image = png_image()
+            image.version = UInt32(PNG_IMAGE_VERSION)
+            return withUnsafeMutablePointer(to: &image) { image in
+                defer { png_image_free(image) }
+                guard png_image_begin_read_from_memory(image, data.baseAddress, data.count) != 0 else {
+                    return .failure(.malformed(path: name, detail: "not a readable PNG: \(pngMessage(image.pointee))"))
+                }
+                let width = Int(image.pointee.width), height = Int(image.pointee.height)
+                do throws(DatasetError) { try checkSize(width, height, name: name) } catch { return .failure(error) }
+                image.pointee.format = UInt32(PNG_FORMAT_GRAY)
+                var grey = [UInt8](repeating: 0, count: width * height)
+                let finished = grey.withUnsafeMutableBytes { png_image_finish_read(image, nil, $0.baseAddress, 0, nil) }
+                // libpng reports a cut-off or corrupt data stream here, after the header was fine.
+                guard finished != 0 else {
+                    return .failure(.truncated(path: name, detail: "PNG data unreadable: \(pngMessage(image.pointee))"))
+                }
+                return .success(GreyImage(width: width, height: height, pixels: grey))
+            }
+        }
+        return try decoded.get()
     }
 
     static func decodeJPEG(_ bytes: [UInt8], name: String) throws(DatasetError) -> GreyImage {

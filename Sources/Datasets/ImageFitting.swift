@@ -7,18 +7,21 @@ public enum ImageFitting {
     /// Pixels in [0, 1], `width × height`, row-major.
     public static func fit(_ image: GreyImage, width: Int, height: Int) -> [Float] {
         precondition(width > 0 && height > 0, "a target size")
-        var source = image.pixels.map { Float($0) / 255 }
-        if borderMean(image) > 0.5 { source = source.map { 1 - $0 } }
-        if image.width == width, image.height == height { return source }
+        // Box averages commute with inversion (the weights sum to 1): resample the bytes first
+        // and invert the small result, so a large upload is never held as floats.
+        let invert = borderMean(image) > 0.5
+        func finish(_ value: Float) -> Float { invert ? 1 - value : value }
+        if image.width == width, image.height == height { return image.pixels.map { finish(Float($0) / 255) } }
         let scale = min(Double(width) / Double(image.width), Double(height) / Double(image.height))
         let scaledWidth = max(1, min(width, Int((Double(image.width) * scale).rounded())))
         let scaledHeight = max(1, min(height, Int((Double(image.height) * scale).rounded())))
-        let rows = resampleRows(source, width: image.width, height: image.height, to: scaledWidth)
+        let rows = resampleRows(image.pixels, width: image.width, height: image.height, to: scaledWidth)
         let scaled = resampleColumns(rows, width: scaledWidth, height: image.height, to: scaledHeight)
+        // Padding is the background: 0 after inversion of a bright one, as for a dark one.
         var out = [Float](repeating: 0, count: width * height)
         let left = (width - scaledWidth) / 2, top = (height - scaledHeight) / 2
         for y in 0 ..< scaledHeight {
-            for x in 0 ..< scaledWidth { out[(top + y) * width + left + x] = scaled[y * scaledWidth + x] }
+            for x in 0 ..< scaledWidth { out[(top + y) * width + left + x] = finish(scaled[y * scaledWidth + x]) }
         }
         return out
     }
@@ -52,11 +55,14 @@ public enum ImageFitting {
         }
     }
 
-    static func resampleRows(_ pixels: [Float], width: Int, height: Int, to newWidth: Int) -> [Float] {
+    /// Bytes in, values in [0, 1] out (`newWidth × height`).
+    static func resampleRows(_ pixels: [UInt8], width: Int, height: Int, to newWidth: Int) -> [Float] {
         let taps = weights(from: width, to: newWidth)
         var out = [Float](repeating: 0, count: newWidth * height)
         for y in 0 ..< height {
-            for x in 0 ..< newWidth { out[y * newWidth + x] = taps[x].reduce(0) { $0 + pixels[y * width + $1.index] * $1.weight } }
+            for x in 0 ..< newWidth {
+                out[y * newWidth + x] = taps[x].reduce(0) { $0 + Float(pixels[y * width + $1.index]) * $1.weight } / 255
+            }
         }
         return out
     }

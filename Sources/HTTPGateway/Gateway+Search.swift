@@ -118,6 +118,8 @@ extension Gateway {
             guard ids.count == 2 else { throw APIError.badRequest("ids must hold two ids, not \(ids.count)") }
             query = .ids(a: ids[0], b: ids[1], threshold: threshold)
         } else {
+            let count = body.vectors?.count ?? body.images?.count ?? 0
+            guard count == 2 else { throw APIError.badRequest("send two vectors or two images, not \(count)") }
             let pair = try body.vectors ?? (body.images ?? []).enumerated().map { position, text in
                 try requireEmbedder().embed(try decodeBase64(text, "images[\(position)]"), name: "images[\(position)]")
             }

@@ -98,9 +98,18 @@ public final class HTTPServer: @unchecked Sendable {
         try check(nng_http_server_start(server), "listen on \(listen)")
     }
 
-    /// Stops listening; routes in flight finish.
-    public func close() {
+    /// Stops taking requests (503 from now on), lets those in flight finish for up to
+    /// `graceSeconds`, then stops listening. nng's stop waits for every route to answer, so a
+    /// route stuck on a slow shard is given the grace, not forever.
+    public func close(graceSeconds: Double = 5) {
         guard let server else { return }
+        let shared = boxes.first?.takeUnretainedValue().shared
+        shared?.closing.store(true, ordering: .relaxed)
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(graceSeconds * 1e9)
+        while let shared, shared.inFlight.load(ordering: .relaxed) + shared.bodiesInFlight.load(ordering: .relaxed) > 0,
+              DispatchTime.now().uptimeNanoseconds < deadline {
+            usleep(10_000)
+        }
         nng_http_server_stop(server)
         nng_http_server_release(server)
         self.server = nil
@@ -130,7 +139,11 @@ final class Shared: Sendable {
     let tokens: AccessTokens
     let maxBodyBytes: Int
     let maxInFlight: Int
+    /// Routes running and bodies being read (each at most `maxInFlight`; routes without a token
+    /// count in neither, so a busy API never fails a health probe).
     let inFlight = Atomic<Int>(0)
+    let bodiesInFlight = Atomic<Int>(0)
+    let closing = Atomic<Bool>(false)
     let queue = DispatchQueue(label: "sightline.http", attributes: .concurrent)
     let observe: @Sendable (String, Int, Double) -> Void
 
@@ -174,14 +187,21 @@ final class PendingRequest: @unchecked Sendable {
 
 /// nng calls this on its own thread once a request's headers are in.
 private func httpRouteCallback(_ aio: OpaquePointer?) {
-    guard let aio, let requestPointer = nng_aio_get_input(aio, 0), let handlerPointer = nng_aio_get_input(aio, 1),
-          let data = nng_http_handler_get_data(OpaquePointer(handlerPointer)) else { return }
+    guard let aio else { return }
+    guard let requestPointer = nng_aio_get_input(aio, 0), let handlerPointer = nng_aio_get_input(aio, 1),
+          let data = nng_http_handler_get_data(OpaquePointer(handlerPointer)) else {
+        // Not a request nng should have handed over: end it (nng closes the connection).
+        return nng_aio_finish(aio, Int32(NNG_EINVAL.rawValue))
+    }
     let context = Unmanaged<RouteContext>.fromOpaque(data).takeUnretainedValue()
     let started = DispatchTime.now()
     func answer(_ response: HTTPResponse, close: Bool = false) {
         finish(aio, response, close: close, context: context, started: started)
     }
     let shared = context.shared
+    guard !shared.closing.load(ordering: .relaxed) else {
+        return answer(APIError(status: 503, code: "UNAVAILABLE", message: "the coordinator is stopping").response, close: true)
+    }
     let nngRequest = OpaquePointer(requestPointer)
     let uri = String(cString: nng_http_req_get_uri(nngRequest))
     let (path, query) = splitURI(uri)
@@ -217,19 +237,20 @@ private func httpRouteCallback(_ aio: OpaquePointer?) {
         return answer(APIError(status: 400, code: "BAD_REQUEST", message: "\(request.method) \(path) takes no body").response,
                       close: true)
     }
-    guard shared.inFlight.add(1, ordering: .relaxed).newValue <= shared.maxInFlight else {
-        shared.inFlight.subtract(1, ordering: .relaxed)
-        return answer(APIError(status: 503, code: "UNAVAILABLE", message: "too many HTTP requests in flight: retry").response)
-    }
     guard length > 0, let connection = nng_aio_get_input(aio, 2) else {
         return run(PendingRequest(aio: aio, context: context, request: request, length: 0, started: started))
+    }
+    // A body costs memory while it arrives: at most `maxInFlight` are read at once.
+    guard shared.bodiesInFlight.add(1, ordering: .relaxed).newValue <= shared.maxInFlight else {
+        shared.bodiesInFlight.subtract(1, ordering: .relaxed)
+        return answer(APIError(status: 503, code: "UNAVAILABLE", message: "too many HTTP requests in flight: retry").response, close: true)
     }
     let pending = PendingRequest(aio: aio, context: context, request: request, length: length, started: started)
     var readAIO: OpaquePointer?
     let retained = Unmanaged.passRetained(pending)
     guard nng_aio_alloc(&readAIO, bodyReadCallback, retained.toOpaque()) == 0, let readAIO else {
         retained.release()
-        shared.inFlight.subtract(1, ordering: .relaxed)
+        shared.bodiesInFlight.subtract(1, ordering: .relaxed)
         return answer(APIError(status: 503, code: "UNAVAILABLE", message: "cannot read the body now: retry").response, close: true)
     }
     pending.readAIO = readAIO
@@ -243,13 +264,12 @@ private func httpRouteCallback(_ aio: OpaquePointer?) {
 private func bodyReadCallback(_ argument: UnsafeMutableRawPointer?) {
     guard let argument else { return }
     let pending = Unmanaged<PendingRequest>.fromOpaque(argument).takeRetainedValue()
-    guard let readAIO = pending.readAIO else { return }
-    let result = nng_aio_result(readAIO)
+    pending.context.shared.bodiesInFlight.subtract(1, ordering: .relaxed)
+    let result = pending.readAIO.map { nng_aio_result($0) } ?? Int32(NNG_EINVAL.rawValue)
     // An aio may not be freed inside its own callback.
-    nng_aio_reap(readAIO)
+    if let readAIO = pending.readAIO { nng_aio_reap(readAIO) }
     pending.readAIO = nil
     guard result == 0 else {
-        pending.context.shared.inFlight.subtract(1, ordering: .relaxed)
         return finish(pending.aio, APIError(status: 400, code: "BAD_REQUEST", message: "the body ended before Content-Length bytes").response,
                       close: true, context: pending.context, started: pending.started)
     }
@@ -257,11 +277,19 @@ private func bodyReadCallback(_ argument: UnsafeMutableRawPointer?) {
     run(pending)
 }
 
+/// Runs the route on the gateway's threads: at most `maxInFlight` routes that need a token at
+/// once (503 beyond); those that need none (health, the OpenAPI document) always run.
 private func run(_ pending: PendingRequest) {
     let shared = pending.context.shared
+    let counted = pending.context.route.role != nil
+    if counted, shared.inFlight.add(1, ordering: .relaxed).newValue > shared.maxInFlight {
+        shared.inFlight.subtract(1, ordering: .relaxed)
+        return finish(pending.aio, APIError(status: 503, code: "UNAVAILABLE", message: "too many HTTP requests in flight: retry").response,
+                      context: pending.context, started: pending.started)
+    }
     shared.queue.async {
         let response = pending.context.route.handle(pending.request)
-        shared.inFlight.subtract(1, ordering: .relaxed)
+        if counted { shared.inFlight.subtract(1, ordering: .relaxed) }
         finish(pending.aio, response, context: pending.context, started: pending.started)
     }
 }
@@ -273,6 +301,7 @@ private func finish(_ aio: OpaquePointer, _ response: HTTPResponse, close: Bool 
     guard nng_http_res_alloc(&result) == 0, let result else { return nng_aio_finish(aio, Int32(NNG_ENOMEM.rawValue)) }
     nng_http_res_set_status(result, UInt16(clamping: response.status))
     nng_http_res_set_header(result, "Content-Type", response.contentType)
+    nng_http_res_set_header(result, "X-Content-Type-Options", "nosniff")
     for (name, value) in response.headers { nng_http_res_set_header(result, name, value) }
     // A body left unread must not be parsed as the next request.
     if close { nng_http_res_set_header(result, "Connection", "close") }

@@ -10,6 +10,8 @@ public final class ImageEmbedder: @unchecked Sendable {
     // Safe: the network's layers keep scratch state, so `lock` serialises every forward pass.
     private let network: EmbeddingNetwork?
     private let lock = NSLock()
+    /// Decoding a large upload takes tens of MB and some CPU: two at a time, the rest wait.
+    private let decodes = DispatchSemaphore(value: 2)
     public let width: Int
     public let height: Int
     public let dimension: Int
@@ -59,13 +61,14 @@ public final class ImageEmbedder: @unchecked Sendable {
     /// The descriptor of one encoded image; a clear error for bytes that are not one.
     public func embed(_ bytes: [UInt8], name: String = "the image") throws -> [Float] {
         guard !bytes.isEmpty else { throw APIError(status: 400, code: "BAD_REQUEST", message: "\(name) is empty") }
-        let image: GreyImage
+        decodes.wait()
+        defer { decodes.signal() }
+        let pixels: [Float]
         do {
-            image = try GreyImage(decoding: bytes, name: name)
+            pixels = ImageFitting.fit(try GreyImage(decoding: bytes, name: name), width: width, height: height)
         } catch {
             throw APIError(status: 400, code: "BAD_REQUEST", message: "\(error)")
         }
-        let pixels = ImageFitting.fit(image, width: width, height: height)
         guard let network else { return pixels }
         return try lock.withLock {
             try network.embed(try Matrix(dimension: width * height, values: pixels)).values

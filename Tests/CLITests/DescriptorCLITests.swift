@@ -77,7 +77,7 @@ import VectorMath
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: cut))
         let notPNG = "\(Self.folder)/text.png"
         try Data("hello, not an image".utf8).write(to: URL(fileURLWithPath: notPNG))
-        for (path, message) in [(cut, "PNG data unreadable"), (notPNG, "not a readable PNG"),
+        for (path, message) in [(cut, "PNG data unreadable"), (notPNG, "not a PNG or JPEG image"),
                                 ("\(Self.folder)/photo.gif", "must be .png, .jpg or .pgm")] {
             let result = try CLI.run(["embed", "--model", Self.model, "--input", path, "--out", "\(Self.folder)/x.fvecs"])
             #expect(result.status == 2 && result.stderr.contains(message), "\(path): \(result.stderr)")

@@ -51,9 +51,10 @@ import VectorMath
         #expect(TestHosts.run([sightline, "identify", "--model", model, "--nprobe", "8", "--threshold", "0", outsider] + target,
                               output: &output) == 0)
         #expect(output.contains("not in the collection"), "\(output)")
-        // Bad input: a wrong-size image, and a coordinator nobody listens on.
-        let small = "\(folder)/small.png"
-        try PNGFormat.write([Float](repeating: 0.2, count: 64), width: 8, height: 8, to: small)
+        // Bad input: a PGM of the wrong size (PNG and JPEG are fitted; PGM must match), and a
+        // coordinator nobody listens on.
+        let small = "\(folder)/small.pgm"
+        try PGMFormat.write([Float](repeating: 0.2, count: 64), width: 8, height: 8, to: small)
         #expect(TestHosts.run([sightline, "identify", "--model", model, small] + target, output: &output) == 2)
         let nowhere = ["--coordinator", "tcp://127.0.0.1:\(LocalCluster.freePort())", "--token", cluster.token]
         let unreachable = TestHosts.run([sightline, "identify", "--model", model, "--deadline-ms", "500", stored] + nowhere,

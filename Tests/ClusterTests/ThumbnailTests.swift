@@ -24,6 +24,9 @@ import Wire
         #expect(try store.image(of: 11) == nil)  // an empty image stores nothing
         #expect(try store.image(of: 12) == images[2])
         #expect(Set(try store.sampleIDs(count: 10)) == [10, 12])
+        // A repeated add stores nothing new: the first image stays.
+        _ = try client.add(batch([10], thumbnails: [[0x89, 0x50, 0x4E, 0x47, 9]]))
+        #expect(try store.image(of: 10) == images[0])
         _ = try client.call(.delete(ids: [10]))
         #expect(try store.image(of: 10) == nil)
         #expect(store.count == 1)
@@ -32,7 +35,9 @@ import Wire
     @Test func malformedThumbnailsRefuseTheWholeAdd() throws {
         let cluster = try InProcessCluster(workerCount: 2)
         let client = cluster.client()
-        let cases: [[[UInt8]]] = [[[1]], [[1], [2], [3]], [[UInt8](repeating: 7, count: ThumbnailStore.maxBytes + 1), [1]]]
+        let png: [UInt8] = [0x89, 0x50, 0x4E, 0x47]
+        let cases: [[[UInt8]]] = [[png], [png, png, png], [png + [UInt8](repeating: 7, count: ThumbnailStore.maxBytes), png],
+                                  [png, Array("<script>alert(1)</script>".utf8)]]
         for thumbnails in cases {
             #expect(throws: ClientError.self) { try client.add(batch([20, 21], thumbnails: thumbnails)) }
         }

@@ -5,9 +5,18 @@
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.hash.slice(1));
-if (params.get("token")) localStorage.setItem("sightline-token", params.get("token"));
+if (params.get("token")) {
+  localStorage.setItem("sightline-token", params.get("token"));
+  // Keep the token out of the address bar and the history.
+  params.delete("token");
+  history.replaceState(null, "", location.pathname + location.search + (params.toString() ? "#" + params.toString() : ""));
+}
 $("token").value = localStorage.getItem("sightline-token") || "";
-$("token").addEventListener("change", () => { localStorage.setItem("sightline-token", $("token").value); refresh(); });
+$("token").addEventListener("change", () => {
+  localStorage.setItem("sightline-token", $("token").value);
+  imageCache.clear();
+  refresh();
+});
 for (const name of ["k", "nprobe", "refine"]) if (params.get(name)) $(name).value = params.get(name);
 
 function headers(extra) {
@@ -40,7 +49,8 @@ const imageCache = new Map();
 async function imageURL(id) {
   if (imageCache.has(id)) return imageCache.get(id);
   const response = await fetch("/v1/images/" + id, { headers: headers() });
-  const url = response.ok ? URL.createObjectURL(await response.blob()) : "";
+  if (!response.ok) return "";  // not cached: a token entered later may fetch it
+  const url = URL.createObjectURL(await response.blob());
   imageCache.set(id, url);
   return url;
 }
@@ -158,7 +168,7 @@ async function refreshCluster() {
     for (const shard of stats.shards) {
       const row = document.createElement("tr");
       for (const value of [shard.shard, shard.url, shard.reachable ? "yes" : "no", shard.vector_count.toLocaleString(),
-                           shard.latency_p50_ms.toFixed(2), shard.latency_p99_ms.toFixed(2), shard.queries_served]) {
+                           Number(shard.latency_p50_ms).toFixed(2), Number(shard.latency_p99_ms).toFixed(2), shard.queries_served]) {
         const cell = document.createElement("td");
         cell.textContent = value;
         row.appendChild(cell);
