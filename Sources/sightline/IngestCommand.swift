@@ -4,6 +4,7 @@ import Datasets
 import ErrorKinds
 import ProcessRuntime
 import VectorMath
+import Synchronization
 import Wire
 import Workflows
 
@@ -38,7 +39,9 @@ struct IngestCommand: ParsableCommand {
             let client = try target.client()
             let data = try DatasetCatalog.load(dataset)
             let total = limit > 0 ? min(limit, data.base.rowCount) : data.base.rowCount
-            let images = try thumbnails.map { try ThumbnailSource(dataset: $0, rows: total) }
+            let images = try thumbnails.map {
+                try ThumbnailSource(images: $0 == dataset ? data.base : nil, dataset: $0, rows: total)
+            }
             let progress = ProgressReporter()
             var added: UInt64 = 0, ignored: UInt64 = 0, start = 0
             let (_, seconds) = try measureSeconds {
@@ -67,8 +70,9 @@ struct ThumbnailSource {
     let images: Matrix
     let side: Int
 
-    init(dataset: String, rows: Int) throws {
-        images = dataset.contains("idx3-ubyte") ? try IDXFormat.readImages(dataset) : try DatasetCatalog.load(dataset).base
+    /// `images`: the dataset already loaded (when the vectors are the images themselves).
+    init(images loaded: Matrix?, dataset: String, rows: Int) throws {
+        images = try loaded ?? (dataset.contains("idx3-ubyte") ? try IDXFormat.readImages(dataset) : try DatasetCatalog.load(dataset).base)
         side = Int(Double(images.dimension).squareRoot().rounded())
         guard side * side == images.dimension else {
             throw SightlineError.badInput("--thumbnails \(dataset): rows of \(images.dimension) values are not square grey images")
@@ -78,9 +82,15 @@ struct ThumbnailSource {
         }
     }
 
+    /// PNG bytes of `rows`, encoded on every core (deflate dominates an ingest with thumbnails).
     func pngs(_ rows: Range<Int>) throws -> [[UInt8]] {
-        try rows.map { row in
-            try PNGFormat.encode(Array(images.slice(row ..< row + 1).values), width: side, height: side)
+        let encoded = Mutex([Result<[UInt8], DatasetError>](repeating: .success([]), count: rows.count))
+        parallelFor(rows.count, threads: resolvedThreadCount(0), chunk: 64) { offset in
+            let row = rows.lowerBound + offset
+            let pixels = Array(images.values[row * images.dimension ..< (row + 1) * images.dimension])
+            let result = Result { () throws(DatasetError) in try PNGFormat.encode(pixels, width: side, height: side) }
+            encoded.withLock { $0[offset] = result }
         }
+        return try encoded.withLock { $0 }.map { try $0.get() }
     }
 }
