@@ -3094,7 +3094,7 @@ const ProtobufCMessageDescriptor sightline__v1__error__descriptor =
   (ProtobufCMessageInit) sightline__v1__error__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sightline__v1__search_options__field_descriptors[6] =
+static const ProtobufCFieldDescriptor sightline__v1__search_options__field_descriptors[7] =
 {
   {
     "k",
@@ -3168,6 +3168,18 @@ static const ProtobufCFieldDescriptor sightline__v1__search_options__field_descr
     0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "queries_apart",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__SearchOptions, queries_apart),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sightline__v1__search_options__field_indices_by_name[] = {
   0,   /* field[0] = k */
@@ -3175,12 +3187,13 @@ static const unsigned sightline__v1__search_options__field_indices_by_name[] = {
   1,   /* field[1] = nprobe */
   4,   /* field[4] = probe_lists */
   5,   /* field[5] = probe_terms */
+  6,   /* field[6] = queries_apart */
   2,   /* field[2] = refine */
 };
 static const ProtobufCIntRange sightline__v1__search_options__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor sightline__v1__search_options__descriptor =
 {
@@ -3190,7 +3203,7 @@ const ProtobufCMessageDescriptor sightline__v1__search_options__descriptor =
   "Sightline__V1__SearchOptions",
   "sightline.v1",
   sizeof(Sightline__V1__SearchOptions),
-  6,
+  7,
   sightline__v1__search_options__field_descriptors,
   sightline__v1__search_options__field_indices_by_name,
   1,  sightline__v1__search_options__number_ranges,

@@ -112,7 +112,8 @@ extension Coordinator {
         defer { routing.withLock { $0.searchesInFlight[version, default: 1] -= 1 } }
         options.mapVersion = version
         // The coarse centroids are ranked once here, not once per shard (the shards scan these lists).
-        let ranked = try template.rankCentroids(try Matrix(dimension: batch.dimension, values: batch.values), probeCount: options.nprobe)
+        let ranked = try template.rankCentroids(try Matrix(dimension: batch.dimension, values: batch.values), probeCount: options.nprobe,
+                                                queriesApart: options.queriesApart)
         options.probeLists = ranked.flatMap { $0.map { UInt32($0.list.rawValue) } }
         options.probeTerms = ranked.flatMap { $0.map(\.centroidDistance) }
         let replies = readFanOut(Dictionary(uniqueKeysWithValues: shards.map { ($0, RequestBody.searchBatch(batch, options: options)) }),

@@ -85,7 +85,10 @@ final class SearchBatcher: Sendable {
         let dimension = members[0].vector.count
         let deadline = members.map(\.deadlineMilliseconds).min()!
         let result = Result { () throws -> SearchReply in
-            let reply = try run(VectorBatch(dimension: dimension, values: members.flatMap(\.vector)), options, deadline)
+            // Each query's products on their own: its answer equals the one it gets alone.
+            var apart = options
+            apart.queriesApart = true
+            let reply = try run(VectorBatch(dimension: dimension, values: members.flatMap(\.vector)), apart, deadline)
             guard reply.results.count == members.count else {
                 throw ErrorReply(.internalError, "a batch of \(members.count) queries got \(reply.results.count) answers")
             }

@@ -32,7 +32,7 @@ extension IVFPQIndex {
             }
         }
         let queryCount = queries.rowCount
-        let chunk = 32
+        let chunk = parameters.queriesApart ? 1 : 32
         let chunkCount = (queryCount + chunk - 1) / chunk
         var results = [[Neighbor]](repeating: [], count: queryCount)
         results.withUnsafeMutableBufferPointer { output in
@@ -57,10 +57,11 @@ extension IVFPQIndex {
     /// Each query's `probeCount` nearest lists with their query-to-centroid terms, ranked exactly
     /// as `search` ranks them (in the same chunks of 32 queries), so that a search given them
     /// answers bit for bit as one that ranks itself.
-    public func rankCentroids(_ queries: Matrix, probeCount: Int, threads: Int = 1) throws(VectorIndexError) -> [[Probe]] {
+    public func rankCentroids(_ queries: Matrix, probeCount: Int, threads: Int = 1,
+                              queriesApart: Bool = false) throws(VectorIndexError) -> [[Probe]] {
         guard queries.dimension == dimension else { throw .dimensionMismatch(expected: dimension, got: queries.dimension) }
         guard probeCount >= 1, probeCount <= listCount else { throw .invalidProbeCount(nprobe: probeCount, nlist: listCount) }
-        let chunk = 32, queryCount = queries.rowCount
+        let chunk = queriesApart ? 1 : 32, queryCount = queries.rowCount
         var probes = [[Probe]](repeating: [], count: queryCount)
         probes.withUnsafeMutableBufferPointer { output in
             let output = DisjointWrites(output)

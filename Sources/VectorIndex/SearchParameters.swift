@@ -12,8 +12,13 @@ public struct SearchParameters: Sendable, Equatable {
     public var refineFactor: Int
     /// Threads over queries; 0 means all cores.
     public var threads: Int
+    /// Each query's products (centroid ranking, ADC tables) computed on their own, one-row BLAS
+    /// calls, so its answer is bit-identical to searching it alone whatever batch it travels in
+    /// (OpenBLAS picks kernels by shape). Off: chunks of 32 queries share one product (faster).
+    public var queriesApart: Bool
 
-    public init(k: Int = 10, probeCount: Int = 1, refineFactor: Int = 0, threads: Int = 1) {
+    public init(k: Int = 10, probeCount: Int = 1, refineFactor: Int = 0, threads: Int = 1, queriesApart: Bool = false) {
+        self.queriesApart = queriesApart
         self.k = k
         self.probeCount = probeCount
         self.refineFactor = refineFactor

@@ -30,6 +30,7 @@ extension WireCodec {
             pointer.pointee.probe_lists = arena.copy(options.probeLists)
             pointer.pointee.n_probe_terms = options.probeTerms.count
             pointer.pointee.probe_terms = arena.copy(options.probeTerms)
+            pointer.pointee.queries_apart = options.queriesApart ? 1 : 0
             return pointer
         }
 
@@ -282,7 +283,8 @@ extension WireCodec {
             guard let pointer else { throw .missingField("search options (k, nprobe)") }
             let o = pointer.pointee
             return SearchOptions(k: Int(o.k), nprobe: Int(o.nprobe), refine: Int(o.refine), mapVersion: o.map_version,
-                                 probeLists: array(o.probe_lists, o.n_probe_lists), probeTerms: array(o.probe_terms, o.n_probe_terms))
+                                 probeLists: array(o.probe_lists, o.n_probe_lists), probeTerms: array(o.probe_terms, o.n_probe_terms),
+                                 queriesApart: o.queries_apart != 0)
         }
         let body: RequestBody
         switch m.body_case {

@@ -43,7 +43,11 @@ public struct SearchOptions: Sendable, Equatable {
     /// (row-major, queries × nprobe). Empty: the worker ranks the centroids itself.
     public var probeLists: [UInt32]
     public var probeTerms: [Float]
-    public init(k: Int, nprobe: Int, refine: Int = 0, mapVersion: UInt64 = 0, probeLists: [UInt32] = [], probeTerms: [Float] = []) {
+    /// Each query's products computed on their own: answers equal each query searched alone.
+    public var queriesApart: Bool
+    public init(k: Int, nprobe: Int, refine: Int = 0, mapVersion: UInt64 = 0, probeLists: [UInt32] = [], probeTerms: [Float] = [],
+                queriesApart: Bool = false) {
+        self.queriesApart = queriesApart
         self.k = k
         self.nprobe = nprobe
         self.refine = refine

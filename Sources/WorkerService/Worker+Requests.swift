@@ -83,7 +83,8 @@ extension Worker {
             // Pieces are multiples of 32 queries: the ranking's chunks stay the coordinator's.
             let pieceProbes = ranked.map { Array($0[start ..< start + piece.rowCount]) }
             results += try current.search(piece, k: options.k, probeCount: options.nprobe, refine: options.refine,
-                                          threads: settings.searchThreads, mapVersion: options.mapVersion, probes: pieceProbes)
+                                          threads: settings.searchThreads, mapVersion: options.mapVersion, probes: pieceProbes,
+                                          queriesApart: options.queriesApart)
                 .map(NeighborList.init)
         }
         return SearchReply(results: results)

@@ -42,6 +42,21 @@ enum Fixture {
         #expect(approximate == exact)
     }
 
+    /// With `queriesApart` a batch's answers are, bit for bit, each query's answer searched alone
+    /// (the micro-batching window relies on it), for the ranking and for the search.
+    @Test(arguments: [0, 4])
+    func queriesApartAnswerAsIfAlone(refine: Int) throws {
+        let index = try Fixture.trainedIndex(nlist: 32, storesVectors: true)
+        let parameters = SearchParameters(k: 10, probeCount: 6, refineFactor: refine, threads: 2, queriesApart: true)
+        let batch = try index.search(Fixture.queries, parameters: parameters)
+        let ranked = try index.rankCentroids(Fixture.queries, probeCount: 6, queriesApart: true)
+        for row in 0 ..< Fixture.queries.rowCount {
+            let alone = Fixture.queries.slice(row ..< row + 1)
+            #expect(batch[row] == (try index.search(alone, parameters: SearchParameters(k: 10, probeCount: 6, refineFactor: refine)))[0])
+            #expect(ranked[row] == (try index.rankCentroids(alone, probeCount: 6))[0])
+        }
+    }
+
     @Test func recallOnSyntheticSetIsAboveFloor() throws {
         let index = try Fixture.trainedIndex()
         var flat = FlatIndex(dimension: 32)

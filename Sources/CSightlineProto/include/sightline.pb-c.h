@@ -360,10 +360,16 @@ struct  Sightline__V1__SearchOptions
   uint32_t *probe_lists;
   size_t n_probe_terms;
   float *probe_terms;
+  /*
+   * Compute each query's products on their own (one-row BLAS calls): its answer is then
+   * bit-identical to the query searched alone. The coordinator sets it on the batches it forms
+   * from concurrent single-query searches (search_batch_window_us).
+   */
+  protobuf_c_boolean queries_apart;
 };
 #define SIGHTLINE__V1__SEARCH_OPTIONS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__search_options__descriptor) \
-    , 0, 0, 0, 0, 0,NULL, 0,NULL }
+    , 0, 0, 0, 0, 0,NULL, 0,NULL, 0 }
 
 
 struct  Sightline__V1__SearchRequest
