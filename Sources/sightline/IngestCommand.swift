@@ -22,6 +22,9 @@ struct IngestCommand: ParsableCommand {
     @Option(help: "Vectors per request.")
     var batch: Int = 5000
 
+    @Option(help: "Batches in flight at once: the next is read and sent while the cluster stores the others (1 = one at a time).")
+    var inFlight: Int = 4
+
     @Option(help: "Id of the first vector.")
     var firstId: UInt64 = 0
 
@@ -36,6 +39,7 @@ struct IngestCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             guard batch >= 1 else { throw SightlineError.badInput("--batch must be at least 1") }
+            guard (1 ... 64).contains(inFlight) else { throw SightlineError.badInput("--in-flight must be 1 … 64") }
             let client = try target.client()
             let data = try DatasetCatalog.load(dataset)
             let total = limit > 0 ? min(limit, data.base.rowCount) : data.base.rowCount
@@ -43,7 +47,19 @@ struct IngestCommand: ParsableCommand {
                 try ThumbnailSource(images: $0 == dataset ? data.base : nil, dataset: $0, rows: total)
             }
             let progress = ProgressReporter()
-            var added: UInt64 = 0, ignored: UInt64 = 0, start = 0
+            var added: UInt64 = 0, ignored: UInt64 = 0, start = 0, done = 0
+            // Batches in flight, oldest first: each is acknowledged before its count is reported.
+            var pending: [(end: Int, call: PendingCall)] = []
+            func finishOldest() throws {
+                let (end, call) = pending.removeFirst()
+                guard case .add(let batchAdded, let batchIgnored, _) = try call.wait().get() else {
+                    throw ClientError.unexpectedReply("not an add reply")
+                }
+                added += batchAdded
+                ignored += batchIgnored
+                done = end
+                progress.report("ingest", done, total)
+            }
             let (_, seconds) = try measureSeconds {
                 while start < total {
                     let end = min(total, start + batch)
@@ -52,12 +68,11 @@ struct IngestCommand: ParsableCommand {
                     let request = AddBatch(ids: (start ..< end).map { firstId + UInt64($0) },
                                            vectors: VectorBatch(dimension: slice.dimension, values: slice.values), labels: labels,
                                            thumbnails: try images?.pngs(start ..< end) ?? [])
-                    let reply = try client.add(request)
-                    added += reply.added
-                    ignored += reply.ignored
-                    progress.report("ingest", end, total)
+                    pending.append((end, client.start(.add(request), deadlineMilliseconds: 60_000)))
+                    if pending.count >= inFlight { try finishOldest() }
                     start = end
                 }
+                while !pending.isEmpty { try finishOldest() }
             }
             printLine("ingested \(total) vectors: \(added) added, \(ignored) already present, "
                       + "\(Int(Double(total) / max(seconds, 1e-9))) vectors/s")

@@ -277,6 +277,12 @@ import Wire
         #expect(TestHosts.run([LocalCluster.binary("sightline"), "ingest", "--dataset", spec, "--batch", "700"] + target,
                               output: &output) == 0)
         #expect(output.contains("ingested 3000 vectors: 3000 added"))
+        // Five batches, four in flight by default; again one at a time: every id already there.
+        #expect(TestHosts.run([LocalCluster.binary("sightline"), "ingest", "--dataset", spec, "--batch", "700", "--in-flight", "1"] + target,
+                              output: &output) == 0)
+        #expect(output.contains("ingested 3000 vectors: 0 added, 3000 already present"), "\(output)")
+        #expect(TestHosts.run([LocalCluster.binary("sightline"), "ingest", "--dataset", spec, "--in-flight", "0"] + target,
+                              output: &output) == 2)
         #expect(TestHosts.run([LocalCluster.binary("sightline"), "stats", "--json"] + target, output: &output) == 0)
         let shards = output.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         #expect(shards.count == 2 && shards.reduce(0) { $0 + (($1["vectors"] as? Int) ?? 0) } == 3000)
