@@ -1,4 +1,5 @@
 import ArgumentParser
+import Datasets
 import ErrorKinds
 import Foundation
 import ProcessRuntime
@@ -12,6 +13,8 @@ struct BenchCommand: ParsableCommand {
         Example: sightline bench --dataset fashion-mnist --nlist 256 --m 16 --nprobe 1,2,4,8,16 --threads 1 --json
         QPS(1t) searches the whole query set as one batch on one thread; QPS(mt) on --threads \
         threads; p50/p99 time queries one at a time on one thread.
+        --index-type hnsw builds an HNSW graph over the full vectors instead and sweeps --ef-search \
+        (example: sightline bench --dataset fashion-mnist --index-type hnsw --hnsw-m 32 --ef-search 16,32,64,128).
         """)
 
     @OptionGroup var data: DatasetOptions
@@ -32,6 +35,18 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Queries timed one at a time for p50/p99.")
     var latencyQueries: Int = 1000
 
+    @Option(help: "ivfpq (inverted lists + product quantization) or hnsw (a graph over the full vectors).")
+    var indexType: String = "ivfpq"
+
+    @Option(help: "HNSW: links per node (M; layer 0 keeps 2M).")
+    var hnswM: Int = 32
+
+    @Option(help: "HNSW: candidate list while building.")
+    var efConstruction: Int = 40
+
+    @Option(help: "HNSW: comma-separated efSearch values to sweep.")
+    var efSearch: String = "16,32,64,128"
+
     @Flag(help: """
         One JSON object per row (keys: nprobe, refine, r_at_1, recall_at_10, qps_1t, qps_mt, p50_ms, p99_ms, \
         index_bytes, train_s, build_s).
@@ -40,7 +55,11 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            guard ["ivfpq", "hnsw"].contains(indexType) else {
+                throw SightlineError.badInput("--index-type \(indexType): use ivfpq or hnsw")
+            }
             let dataset = try data.load()
+            if indexType == "hnsw" { return try runHNSW(dataset) }
             var benchmark = Benchmark(
                 dataset: dataset, configuration: try shape.configuration(dimension: dataset.base.dimension),
                 probeCounts: try parseIntegerList(nprobe, name: "nprobe"))
@@ -58,6 +77,29 @@ struct BenchCommand: ParsableCommand {
                 printLine(formatBenchTable(rows))
             }
         }
+    }
+}
+
+extension BenchCommand {
+    func runHNSW(_ dataset: Dataset) throws {
+        var benchmark = HNSWBenchmark(dataset: dataset)
+        benchmark.metric = shape.metric == "ip" ? .innerProduct : .l2
+        benchmark.neighborsPerNode = hnswM
+        benchmark.efConstruction = efConstruction
+        benchmark.efSearches = try parseIntegerList(efSearch, name: "ef-search")
+        benchmark.threads = threads
+        benchmark.latencySampleCount = latencyQueries
+        let rows = try benchmark.run()
+        if json { return try rows.forEach(printJSON) }
+        printLine("\(dataset.name): \(dataset.base.rowCount) base, \(dataset.queries.rowCount) queries, d=\(dataset.base.dimension), "
+                  + "HNSW M=\(hnswM) efConstruction=\(efConstruction)")
+        var lines = ["efSearch    R@1  10-R@10   QPS(1t)   QPS(mt)  p50 ms  p99 ms  index MB  build s"]
+        for row in rows {
+            lines.append(String(format: "%8d %6.4f   %6.4f %9.0f %9.0f %7.3f %7.3f %9.1f %8.2f", row.efSearch, row.rAt1, row.recallAt10,
+                                row.queriesPerSecondOneThread, row.queriesPerSecondAllThreads, row.p50Milliseconds,
+                                row.p99Milliseconds, Double(row.indexBytes) / 1e6, row.buildSeconds))
+        }
+        printLine(lines.joined(separator: "\n"))
     }
 }
 

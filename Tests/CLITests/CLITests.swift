@@ -59,6 +59,22 @@ enum Prepared {
         #expect(result.stderr.contains("ground truth"))
     }
 
+    @Test func benchOfAnHNSWGraphPrintsItsKeys() throws {
+        let result = try CLI.run(["bench", "--dataset", "\(Prepared.data)/base.fvecs", "--queries", "\(Prepared.data)/query.fvecs",
+                                  "--index-type", "hnsw", "--hnsw-m", "8", "--ef-search", "10,200", "--latency-queries", "10", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let rows = result.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        let keys: Set = ["ef_search", "r_at_1", "recall_at_10", "qps_1t", "qps_mt", "p50_ms", "p99_ms", "index_bytes", "build_s"]
+        try #require(rows.count == 2, "\(result.stdout)")
+        #expect(rows.allSatisfy { Set($0.keys) == keys })
+        #expect((rows[1]["recall_at_10"] as? Double ?? 0) >= 0.95, "\(rows)")
+        try expectBadInput(["bench", "--dataset", "\(Prepared.data)/base.fvecs", "--index-type", "lsh"], mentions: "use ivfpq or hnsw")
+        try expectBadInput(["bench", "--dataset", "\(Prepared.data)/base.fvecs", "--index-type", "hnsw", "--hnsw-m", "1"],
+                           mentions: "HNSW M = 1")
+    }
+
     /// Each bad input: exit status 2 and one line on standard error that says what is wrong.
     func expectBadInput(_ arguments: [String], mentions: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let result = try CLI.run(arguments)
