@@ -44,7 +44,9 @@ let package = Package(
         .target(name: "ErrorKinds"),
 
         // Numeric core.
-        .target(name: "VectorMath", dependencies: ["COpenBLAS", "ErrorKinds", realModule]),
+        // Distance main loops in AVX2, chosen at run time (the binary stays portable).
+        .target(name: "CSIMDKernels"),
+        .target(name: "VectorMath", dependencies: ["COpenBLAS", "CSIMDKernels", "ErrorKinds", realModule]),
         .target(name: "Quantization", dependencies: ["VectorMath", "ErrorKinds"]),
         .target(name: "VectorIndex", dependencies: ["Quantization", "VectorMath", "ErrorKinds"]),
         .target(name: "RetrievalEval", dependencies: ["VectorMath"]),
@@ -100,7 +102,7 @@ let package = Package(
                 "Descriptors", "ErrorKinds", "ProcessRuntime", argumentParser,
             ]),
 
-        .testTarget(name: "VectorMathTests", dependencies: ["VectorMath"]),
+        .testTarget(name: "VectorMathTests", dependencies: ["VectorMath", "CSIMDKernels"]),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "VectorMath"]),
         .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex", "Quantization", "VectorMath", "Datasets"]),
         .testTarget(name: "RetrievalEvalTests", dependencies: ["RetrievalEval", "VectorMath"]),
