@@ -1,0 +1,145 @@
+"""Each side at its best: on the same files in one run, Sightline and FAISS each sweep their own
+families, and for every recall level the fastest single-thread configuration of each is printed
+with the ratio. Called by scripts/compare-faiss --frontier.
+
+Families. Sightline: IVF-PQ with 8-bit codes (m = --m and --m-wide), full vectors kept, nprobe ×
+refine; HNSW over full vectors, efSearch. FAISS: IVF…,PQ…x4fs,RFlat (4-bit fast-scan re-ranked
+with the full vectors) over nprobe × k_factor; IVF…,PQ… (8-bit) with RFlat; HNSW32,Flat over
+efSearch. QPS: the whole query set as one batch on one thread, both sides."""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import faiss
+import numpy as np
+
+from compare_faiss import read_fvecs, write_fvecs
+
+
+def recall10(found, truth):
+    return float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth)]))
+
+
+def timed(searcher, queries):
+    faiss.omp_set_num_threads(1)
+    t0 = time.perf_counter()
+    _, found = searcher.search(queries, 10)
+    return found, len(queries) / (time.perf_counter() - t0)
+
+
+def faiss_points(args, base, queries, train, truth):
+    d, n = base.shape[1], len(base)
+    points = []
+    for m in args.ms:
+        for spec in [f"IVF{args.nlist},PQ{m}x4fs,RFlat", f"IVF{args.nlist},PQ{m},RFlat"]:
+            print(f"FAISS {spec}", file=sys.stderr)
+            index = faiss.index_factory(d, spec)
+            faiss.omp_set_num_threads(args.threads)
+            index.train(train)
+            index.add(base)
+            ivf = faiss.extract_index_ivf(index)
+            memory = len(faiss.serialize_index(index)) / n
+            for nprobe in args.nprobes:
+                ivf.nprobe = nprobe
+                for k_factor in args.refines:
+                    index.k_factor = max(1, k_factor)
+                    found, qps = timed(index, queries)
+                    points.append(dict(config=f"{spec}, nprobe {nprobe}, k_factor {max(1, k_factor)}", recall=recall10(found, truth),
+                                       qps=qps, bytes=memory))
+    print("FAISS HNSW32,Flat", file=sys.stderr)
+    index = faiss.index_factory(d, "HNSW32,Flat")
+    faiss.omp_set_num_threads(args.threads)
+    index.add(base)
+    memory = len(faiss.serialize_index(index)) / n
+    for ef in args.efs:
+        index.hnsw.efSearch = ef
+        found, qps = timed(index, queries)
+        points.append(dict(config=f"HNSW32,Flat, efSearch {ef}", recall=recall10(found, truth), qps=qps, bytes=memory))
+    return points
+
+
+def sightline_points(args, folder, train_path, n):
+    points = []
+    data = ["--dataset", os.path.join(folder, "base.fvecs"), "--queries", os.path.join(folder, "query.fvecs")]
+    for m in args.ms:
+        command = [args.sightline, "bench", *data, "--train", train_path, "--nlist", str(args.nlist), "--m", str(m), "--store-vectors",
+                   "--nprobe", ",".join(map(str, args.nprobes)), "--refine", ",".join(map(str, args.refines)),
+                   "--threads", str(args.threads), "--latency-queries", "50", "--json"]
+        print("$ " + " ".join(command), file=sys.stderr)
+        for line in subprocess.run(command, check=True, capture_output=True, text=True).stdout.splitlines():
+            row = json.loads(line)
+            points.append(dict(config=f"IVF{args.nlist},PQ{m} 8-bit + vectors, nprobe {row['nprobe']}, refine {row['refine']}",
+                               recall=row["recall_at_10"], qps=row["qps_1t"], bytes=row["index_bytes"] / n))
+    command = [args.sightline, "bench", *data, "--index-type", "hnsw", "--hnsw-m", "32", "--ef-search", ",".join(map(str, args.efs)),
+               "--threads", str(args.threads), "--latency-queries", "50", "--json"]
+    print("$ " + " ".join(command), file=sys.stderr)
+    for line in subprocess.run(command, check=True, capture_output=True, text=True).stdout.splitlines():
+        row = json.loads(line)
+        points.append(dict(config=f"HNSW M 32, efSearch {row['ef_search']}", recall=row["recall_at_10"], qps=row["qps_1t"],
+                           bytes=row["index_bytes"] / n))
+    return points
+
+
+def best(points, level):
+    reaching = [p for p in points if p["recall"] >= level]
+    return max(reaching, key=lambda p: p["qps"]) if reaching else None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dataset", default="fashion-mnist")
+    parser.add_argument("--nlist", type=int, default=256)
+    parser.add_argument("--m", default="16,56", help="PQ sizes to sweep (each must divide d)")
+    parser.add_argument("--nprobe", default="1,2,4,8,16,32")
+    parser.add_argument("--refine", default="0,4,8,16")
+    parser.add_argument("--ef-search", default="16,32,64,128,256")
+    parser.add_argument("--levels", default="0.90,0.95,0.99")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--sightline", default=".build/release/sightline")
+    parser.add_argument("--data-dir", default="bench-data")
+    parser.add_argument("--json-out", default="")
+    args = parser.parse_args()
+    args.ms = [int(x) for x in args.m.split(",")]
+    args.nprobes = [int(x) for x in args.nprobe.split(",")]
+    args.refines = [int(x) for x in args.refine.split(",")]
+    args.efs = [int(x) for x in args.ef_search.split(",")]
+
+    folder = os.path.join(args.data_dir, args.dataset.replace(":", "_").replace(",", "_").replace("=", ""))
+    if not os.path.exists(os.path.join(folder, "base.fvecs")):
+        subprocess.run([args.sightline, "export", "--dataset", args.dataset, "--out-dir", folder], check=True)
+    base = read_fvecs(os.path.join(folder, "base.fvecs"))
+    queries = read_fvecs(os.path.join(folder, "query.fvecs"))
+    train_path = os.path.join(folder, f"train-{args.nlist}.fvecs")
+    if not os.path.exists(train_path):
+        full = base
+        cap = 256 * args.nlist
+        if len(full) > cap:
+            full = full[np.random.default_rng(1234).choice(len(full), cap, replace=False)]
+        write_fvecs(train_path, np.ascontiguousarray(full))
+    train = read_fvecs(train_path)
+    flat = faiss.IndexFlatL2(base.shape[1])
+    flat.add(base)
+    _, truth = flat.search(queries, 10)
+
+    ours = sightline_points(args, folder, train_path, len(base))
+    theirs = faiss_points(args, base, queries, train, truth)
+    if args.json_out:
+        with open(args.json_out, "w") as out:
+            json.dump(dict(sightline=ours, faiss=theirs), out, indent=1)
+    features = [f for f in ("avx512f", "avx2", "fma") if f in open("/proc/cpuinfo").read().split()]
+    print(f"{args.dataset}: {len(base)} base, {len(queries)} queries, d={base.shape[1]}; one thread, queries as one batch; "
+          f"CPU features: {', '.join(features)}; FAISS {faiss.__version__}")
+    print("| 10-R@10 ≥ | Sightline QPS | its configuration (recall, bytes/vector) | FAISS QPS | its configuration (recall, bytes/vector) | ratio |")
+    print("|---|---|---|---|---|---|")
+    for level in [float(x) for x in args.levels.split(",")]:
+        a, b = best(ours, level), best(theirs, level)
+        cell = lambda p: ("—", "not reached") if p is None else (f"{p['qps']:,.0f}", f"{p['config']} ({p['recall']:.3f}, {p['bytes']:,.0f} B)")
+        ratio = f"{a['qps'] / b['qps']:.2f}" if a and b else "—"
+        print(f"| {level:.2f} | {cell(a)[0]} | {cell(a)[1]} | {cell(b)[0]} | {cell(b)[1]} | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()
