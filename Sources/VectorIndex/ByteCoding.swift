@@ -1,3 +1,5 @@
+import VectorMath
+
 /// Little-endian writer for the index file.
 struct ByteWriter {
     var bytes: [UInt8] = []
@@ -69,5 +71,31 @@ struct ByteReader {
             }
             initialized = count
         }
+    }
+}
+
+/// A tagged section: 4-byte tag, body, CRC-32 of tag and body (the index and HNSW files).
+extension ByteWriter {
+    mutating func appendSection(_ tag: String, _ body: (inout ByteWriter) -> Void) {
+        var section = ByteWriter()
+        section.write(Array(tag.utf8))
+        body(&section)
+        write(section.bytes)
+        write(CRC32.checksum(section.bytes))
+    }
+}
+
+extension ByteReader {
+    /// Reads a section written by `appendSection`: its tag must match and its checksum hold.
+    mutating func readSection<T>(_ tag: String, _ body: (inout ByteReader) throws(VectorIndexError) -> T) throws(VectorIndexError) -> T {
+        let start = offset
+        guard try readBytes(4) == Array(tag.utf8) else { throw .corruptFile("section \(tag) missing at byte \(start)") }
+        let value = try body(&self)
+        let end = offset
+        let stored = try read(UInt32.self)
+        guard stored == bytes.withUnsafeBytes({ CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[start ..< end])) }) else {
+            throw .corruptFile("section \(tag) checksum mismatch")
+        }
+        return value
     }
 }

@@ -17,8 +17,10 @@ public struct HNSWIndex: Sendable {
     public let neighborsPerNode: Int
     /// Candidate list while inserting: larger builds a better graph, slower.
     public let efConstruction: Int
+    /// Where node levels are drawn from (kept in the file).
+    public let seed: UInt64
     var vectors: [Float] = []
-    public private(set) var ids: [UInt64] = []
+    public internal(set) var ids: [UInt64] = []
     var levels: [UInt8] = []
     /// Layer 0: `2M` slots per node, `layer0Counts[node]` of them in use.
     var layer0: [UInt32] = []
@@ -44,6 +46,7 @@ public struct HNSWIndex: Sendable {
         self.metric = metric
         self.neighborsPerNode = neighborsPerNode
         self.efConstruction = efConstruction
+        self.seed = seed
         generator = SeededGenerator(seed: seed)
     }
 

@@ -38,9 +38,9 @@ public enum IndexFile {
         writer.write(UInt64(index.count))
         writer.write(CRC32.checksum(writer.bytes))
 
-        appendSection("CENT", to: &writer) { $0.write(index.coarseCentroids.values) }
-        appendSection("PQCB", to: &writer) { $0.write(index.quantizer.centroids) }
-        appendSection("LIST", to: &writer) { section in
+        writer.appendSection("CENT") { $0.write(index.coarseCentroids.values) }
+        writer.appendSection("PQCB") { $0.write(index.quantizer.centroids) }
+        writer.appendSection("LIST") { section in
             for list in index.lists {
                 section.write(UInt64(list.count))
                 section.write(list.ids)
@@ -51,13 +51,6 @@ public enum IndexFile {
         return writer.bytes
     }
 
-    private static func appendSection(_ tag: String, to writer: inout ByteWriter, _ body: (inout ByteWriter) -> Void) {
-        var section = ByteWriter()
-        section.write(Array(tag.utf8))
-        body(&section)
-        writer.write(section.bytes)
-        writer.write(CRC32.checksum(section.bytes))
-    }
 
     /// Reads an index file; `maxTableBytes` bounds the memory its precomputed tables may take.
     public static func decode(_ bytes: [UInt8], maxTableBytes: Int = defaultMaxTableBytes) throws(VectorIndexError) -> IVFPQIndex {
@@ -94,13 +87,13 @@ public enum IndexFile {
         }
         let bytesPerVector = 8 + m + (configuration.storesVectors ? 4 * dimension : 0)
 
-        let centroidValues = try readSection("CENT", &reader) { section throws(VectorIndexError) in
+        let centroidValues = try reader.readSection("CENT") { section throws(VectorIndexError) in
             try section.readFloats(nlist * dimension)
         }
-        let codebookValues = try readSection("PQCB", &reader) { section throws(VectorIndexError) in
+        let codebookValues = try reader.readSection("PQCB") { section throws(VectorIndexError) in
             try section.readFloats(dimension * ProductQuantizer.centroidsPerSubspace)
         }
-        let lists = try readSection("LIST", &reader) { section throws(VectorIndexError) in
+        let lists = try reader.readSection("LIST") { section throws(VectorIndexError) in
             var lists: [InvertedList] = []
             lists.reserveCapacity(nlist)
             for _ in 0 ..< nlist {
@@ -135,18 +128,5 @@ public enum IndexFile {
         } catch {
             throw .corruptFile("\(error)")
         }
-    }
-
-    private static func readSection<T>(
-        _ tag: String, _ reader: inout ByteReader, _ body: (inout ByteReader) throws(VectorIndexError) -> T
-    ) throws(VectorIndexError) -> T {
-        let start = reader.offset
-        guard try reader.readBytes(4) == Array(tag.utf8) else { throw .corruptFile("section \(tag) missing at byte \(start)") }
-        let value = try body(&reader)
-        let end = reader.offset
-        let stored = try reader.read(UInt32.self)
-        let actual = reader.bytes.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[start ..< end])) }
-        guard stored == actual else { throw .corruptFile("section \(tag) checksum mismatch") }
-        return value
     }
 }

@@ -60,8 +60,9 @@ enum Prepared {
     }
 
     @Test func benchOfAnHNSWGraphPrintsItsKeys() throws {
-        let result = try CLI.run(["bench", "--dataset", "\(Prepared.data)/base.fvecs", "--queries", "\(Prepared.data)/query.fvecs",
-                                  "--index-type", "hnsw", "--hnsw-m", "8", "--ef-search", "10,200", "--latency-queries", "10", "--json"])
+        let spec = "synthetic:n=3000,q=50,d=16,classes=100,seed=21"
+        let result = try CLI.run(["bench", "--dataset", spec, "--index-type", "hnsw", "--hnsw-m", "8", "--ef-search", "10,200",
+                                  "--latency-queries", "10", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let rows = result.stdout.split(separator: "\n").compactMap {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
@@ -70,9 +71,8 @@ enum Prepared {
         try #require(rows.count == 2, "\(result.stdout)")
         #expect(rows.allSatisfy { Set($0.keys) == keys })
         #expect((rows[1]["recall_at_10"] as? Double ?? 0) >= 0.95, "\(rows)")
-        try expectBadInput(["bench", "--dataset", "\(Prepared.data)/base.fvecs", "--index-type", "lsh"], mentions: "use ivfpq or hnsw")
-        try expectBadInput(["bench", "--dataset", "\(Prepared.data)/base.fvecs", "--index-type", "hnsw", "--hnsw-m", "1"],
-                           mentions: "HNSW M = 1")
+        try expectBadInput(["bench", "--dataset", spec, "--index-type", "lsh"], mentions: "use ivfpq or hnsw")
+        try expectBadInput(["bench", "--dataset", spec, "--index-type", "hnsw", "--hnsw-m", "1"], mentions: "HNSW M = 1")
     }
 
     /// Each bad input: exit status 2 and one line on standard error that says what is wrong.

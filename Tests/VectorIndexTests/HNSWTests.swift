@@ -74,3 +74,52 @@ import Testing
         #expect(throws: VectorIndexError.emptyIndex) { try HNSWIndex(dimension: 4).search(Matrix(zeros: 1, dimension: 4), k: 1, efSearch: 4) }
     }
 }
+
+/// The HNSW file: a loaded graph answers exactly as the saved one; a damaged file is refused by
+/// name, never trusted, never a crash.
+@Suite struct HNSWFileTests {
+    static let small: HNSWIndex = {
+        var index = try! HNSWIndex(dimension: 32, neighborsPerNode: 8, efConstruction: 20, seed: 5)
+        try! index.add(Fixture.base.slice(0 ..< 800), ids: Array(Fixture.ids[0 ..< 800]))
+        index.remove([Fixture.ids[3]])
+        return index
+    }()
+
+    @Test func aLoadedGraphAnswersAsTheSavedOne() throws {
+        let bytes = HNSWFile.encode(Self.small)
+        var loaded = try HNSWFile.decode(bytes)
+        #expect(try loaded.search(Fixture.queries, k: 10, efSearch: 32) == (try Self.small.search(Fixture.queries, k: 10, efSearch: 32)))
+        #expect(loaded.count == Self.small.count && loaded.remove([Fixture.ids[3]]) == 0)
+        // It keeps growing: the next vectors are found.
+        try loaded.add(Fixture.base.slice(800 ..< 900), ids: Array(Fixture.ids[800 ..< 900]))
+        let found = try loaded.search(Fixture.base.slice(850 ..< 851), k: 1, efSearch: 64)
+        #expect(found[0][0].id == Fixture.ids[850])
+        #expect(HNSWFile.encode(try HNSWFile.decode(HNSWFile.encode(loaded))) == HNSWFile.encode(loaded))
+    }
+
+    @Test func damagedFilesAreRefused() throws {
+        let bytes = HNSWFile.encode(Self.small)
+        for length in stride(from: 0, to: bytes.count, by: max(1, bytes.count / 97)) {
+            #expect(throws: VectorIndexError.self) { try HNSWFile.decode(Array(bytes.prefix(length))) }
+        }
+        var generator = SeededGenerator(seed: 8)
+        for _ in 0 ..< 100 {
+            var flipped = bytes
+            flipped[Int(generator.next() % UInt64(bytes.count))] ^= UInt8(1 + generator.next() % 255)
+            #expect(throws: VectorIndexError.self) { try HNSWFile.decode(flipped) }
+        }
+        #expect(throws: VectorIndexError.self) { try HNSWFile.decode(IndexFile.encode(try Fixture.trainedIndex())) }
+    }
+
+    @Test func aLinkToNoNodeIsRefusedEvenWithGoodChecksums() throws {
+        var broken = Self.small
+        broken.layer0[0] = UInt32(broken.nodeCount + 5)
+        broken.layer0Counts[0] = max(1, broken.layer0Counts[0])
+        #expect(throws: VectorIndexError.corruptFile("node 0 links to a node that does not exist")) {
+            try HNSWFile.decode(HNSWFile.encode(broken))
+        }
+        var duplicate = Self.small
+        duplicate.ids[1] = duplicate.ids[0]
+        #expect(throws: VectorIndexError.self) { try HNSWFile.decode(HNSWFile.encode(duplicate)) }
+    }
+}
