@@ -127,6 +127,7 @@ def main():
     ours = sightline_points(args, folder, train_path, len(base))
     theirs = faiss_points(args, base, queries, train, truth)
     if args.json_out:
+        os.makedirs(os.path.dirname(args.json_out) or ".", exist_ok=True)
         with open(args.json_out, "w") as out:
             json.dump(dict(sightline=ours, faiss=theirs), out, indent=1)
     features = [f for f in ("avx512f", "avx2", "fma") if f in open("/proc/cpuinfo").read().split()]
