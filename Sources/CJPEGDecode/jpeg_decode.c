@@ -1,6 +1,7 @@
 #include "include/jpeg_decode.h"
 #include <setjmp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <jpeglib.h>
 
@@ -49,60 +50,62 @@ static void say(char *error, size_t error_size, const char *text) {
     if (error_size > 0) snprintf(error, error_size, "%s", text[0] ? text : "not a readable JPEG");
 }
 
-int sightline_jpeg_size(const unsigned char *data, size_t size, int *width, int *height, char *error, size_t error_size) {
-    struct jpeg_decompress_struct info;
-    struct trap trap;
-    if (setjmp(trap.back)) {
-        say(error, error_size, trap.message);
-        jpeg_destroy_decompress(&info);
-        return -1;
-    }
-    if (begin(&info, &trap, data, size) != 0) {
-        say(error, error_size, "no JPEG header");
-        jpeg_destroy_decompress(&info);
-        return -1;
-    }
-    *width = (int)info.image_width;
-    *height = (int)info.image_height;
-    jpeg_destroy_decompress(&info);
-    return 0;
-}
+void sightline_jpeg_free(unsigned char *grey) { free(grey); }
 
-int sightline_jpeg_decode_grey(const unsigned char *data, size_t size, unsigned char *grey, size_t grey_size,
-                               char *error, size_t error_size) {
+int sightline_jpeg_decode_grey(const unsigned char *data, size_t size, size_t max_pixels, unsigned char **grey,
+                               int *width, int *height, char *error, size_t error_size) {
     struct jpeg_decompress_struct info;
     struct trap trap;
     struct jpeg_progress_mgr progress = { .progress_monitor = limit_scans };
+    /* volatile: changed between setjmp and a possible longjmp. */
+    unsigned char *volatile pixels = NULL;
+    *grey = NULL;
     if (setjmp(trap.back)) {
         say(error, error_size, trap.message);
+        free(pixels);
         jpeg_destroy_decompress(&info);
         return -1;
     }
     if (begin(&info, &trap, data, size) != 0) {
         say(error, error_size, "no JPEG header");
+        jpeg_destroy_decompress(&info);
+        return -1;
+    }
+    size_t w = info.image_width, h = info.image_height;
+    if (w == 0 || h == 0 || w > max_pixels || h > max_pixels || w * h > max_pixels) {
+        snprintf(error, error_size, "image of %zu×%zu pixels: at most %zu pixels are read", w, h, max_pixels);
         jpeg_destroy_decompress(&info);
         return -1;
     }
     info.out_color_space = JCS_GRAYSCALE;
     info.progress = &progress;
     jpeg_start_decompress(&info);
-    size_t width = info.output_width, height = info.output_height;
-    if (info.output_components != 1 || width * height > grey_size) {
+    if (info.output_components != 1 || info.output_width != w || info.output_height != h) {
         say(error, error_size, "unexpected JPEG output size");
         jpeg_destroy_decompress(&info);
         return -1;
     }
+    pixels = malloc(w * h);
+    if (pixels == NULL) {
+        say(error, error_size, "out of memory for the image");
+        jpeg_destroy_decompress(&info);
+        return -1;
+    }
     while (info.output_scanline < info.output_height) {
-        JSAMPROW row = grey + (size_t)info.output_scanline * width;
+        JSAMPROW row = pixels + (size_t)info.output_scanline * w;
         jpeg_read_scanlines(&info, &row, 1);
     }
     /* A cut-off or damaged stream is only a warning to libjpeg (it pads with grey): refuse it. */
     if (trap.base.num_warnings > 0) {
         say(error, error_size, "the JPEG data is cut off or damaged");
+        free(pixels);
         jpeg_destroy_decompress(&info);
         return -1;
     }
     jpeg_finish_decompress(&info);
     jpeg_destroy_decompress(&info);
+    *grey = pixels;
+    *width = (int)w;
+    *height = (int)h;
     return 0;
 }

@@ -12,6 +12,12 @@ public final class MetricsRegistry: Sendable {
         var buckets = [UInt64](repeating: 0, count: MetricsRegistry.latencyBuckets.count)
         var count: UInt64 = 0
         var sum: Double = 0
+
+        mutating func record(_ bucket: Int?, _ seconds: Double) {
+            if let bucket { buckets[bucket] &+= 1 }
+            count &+= 1
+            sum += seconds
+        }
     }
 
     struct Family {
@@ -38,13 +44,8 @@ public final class MetricsRegistry: Sendable {
         let key = Self.labelText(labels)
         let bucket = Self.latencyBuckets.firstIndex { seconds <= $0 }
         families.withLock { families in
-            var family = families.removeValue(forKey: name) ?? Family(help: help, isHistogram: true)
-            var histogram = family.histograms[key] ?? Histogram()
-            if let bucket { histogram.buckets[bucket] &+= 1 }
-            histogram.count &+= 1
-            histogram.sum += seconds
-            family.histograms[key] = histogram
-            families[name] = family
+            // Updated in place: one hash lookup a level, no copy of the family.
+            families[name, default: Family(help: help, isHistogram: true)].histograms[key, default: Histogram()].record(bucket, seconds)
         }
     }
 

@@ -64,20 +64,20 @@ public struct GreyImage: Sendable, Equatable {
 
     static func decodeJPEG(_ bytes: [UInt8], name: String) throws(DatasetError) -> GreyImage {
         var message = [CChar](repeating: 0, count: 256)
+        var pixels: UnsafeMutablePointer<UInt8>?
         var width: Int32 = 0, height: Int32 = 0
-        let sized = bytes.withUnsafeBufferPointer { data in
-            sightline_jpeg_size(data.baseAddress, data.count, &width, &height, &message, message.count)
-        }
-        guard sized == 0 else { throw .malformed(path: name, detail: "not a readable JPEG: \(text(message))") }
-        try checkSize(Int(width), Int(height), name: name)
-        var grey = [UInt8](repeating: 0, count: Int(width) * Int(height))
         let decoded = bytes.withUnsafeBufferPointer { data in
-            grey.withUnsafeMutableBufferPointer { out in
-                sightline_jpeg_decode_grey(data.baseAddress, data.count, out.baseAddress, out.count, &message, message.count)
-            }
+            sightline_jpeg_decode_grey(data.baseAddress, data.count, maxPixels, &pixels, &width, &height, &message, message.count)
         }
-        guard decoded == 0 else { throw .truncated(path: name, detail: "JPEG data unreadable: \(text(message))") }
-        return GreyImage(width: Int(width), height: Int(height), pixels: grey)
+        guard decoded == 0, let pixels else {
+            let detail = text(message)
+            // The header's size is checked in C, before any pixel is allocated.
+            if detail.hasPrefix("image of") { throw .malformed(path: name, detail: detail) }
+            throw .truncated(path: name, detail: "JPEG data unreadable: \(detail)")
+        }
+        defer { sightline_jpeg_free(pixels) }
+        let count = Int(width) * Int(height)
+        return GreyImage(width: Int(width), height: Int(height), pixels: Array(UnsafeBufferPointer(start: pixels, count: count)))
     }
 
     static func text(_ characters: [CChar]) -> String {

@@ -26,14 +26,21 @@ public enum ImageFitting {
         return out
     }
 
-    /// Mean brightness of the outermost pixels, in [0, 1].
+    /// Mean brightness of the outermost pixels, in [0, 1] (only the border is read).
     static func borderMean(_ image: GreyImage) -> Float {
+        let width = image.width, height = image.height
         var sum = 0, count = 0
-        for y in 0 ..< image.height {
-            for x in 0 ..< image.width where y == 0 || y == image.height - 1 || x == 0 || x == image.width - 1 {
-                sum += Int(image.pixels[y * image.width + x])
-                count += 1
-            }
+        func add(_ x: Int, _ y: Int) {
+            sum += Int(image.pixels[y * width + x])
+            count += 1
+        }
+        for x in 0 ..< width {
+            add(x, 0)
+            if height > 1 { add(x, height - 1) }
+        }
+        for y in 1 ..< max(1, height - 1) {
+            add(0, y)
+            if width > 1 { add(width - 1, y) }
         }
         return count == 0 ? 0 : Float(sum) / Float(count) / 255
     }

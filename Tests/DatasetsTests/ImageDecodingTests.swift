@@ -78,6 +78,26 @@ struct ImageDecodingTests {
         #expect(throws: DatasetError.self) { try GreyImage(decoding: png, name: "huge.png") }
     }
 
+    @Test func aJPEGDeclaringAHugeSizeIsRefusedBeforeAllocating() throws {
+        var jpeg = Self.greyJPEG
+        // The start-of-frame segment (FF C0 or FF C2): length, precision, then height and width.
+        let sof = try #require((0 ..< jpeg.count - 8).first { jpeg[$0] == 0xFF && (jpeg[$0 + 1] == 0xC0 || jpeg[$0 + 1] == 0xC2) })
+        // 60,000 × 60,000 (libjpeg itself stops at 65,500 a side).
+        for (offset, byte) in [UInt8(0xEA), 0x60, 0xEA, 0x60].enumerated() { jpeg[sof + 5 + offset] = byte }
+        #expect(throws: DatasetError.malformed(path: "huge.jpg",
+                                               detail: "image of 60000×60000 pixels: at most \(GreyImage.maxPixels) pixels are read")) {
+            try GreyImage(decoding: jpeg, name: "huge.jpg")
+        }
+    }
+
+    @Test func oneRowAndOneColumnImagesFit() {
+        for (width, height) in [(1, 1), (1, 50), (50, 1)] {
+            let image = GreyImage(width: width, height: height, pixels: [UInt8](repeating: 200, count: width * height))
+            let fitted = ImageFitting.fit(image, width: 28, height: 28)
+            #expect(fitted.count == 784 && fitted.allSatisfy { $0 >= 0 && $0 <= 1 })
+        }
+    }
+
     @Test func pngsOfAnySizeAndColourDecode() throws {
         let pixels = (0 ..< 56 * 40).map { Float($0 % 56) / 55 }
         let image = try GreyImage(decoding: try encodedPNG(pixels, width: 56, height: 40), name: "p.png")
