@@ -87,23 +87,26 @@ final class CheckingClient: @unchecked Sendable {
                 let rows = nextRow ..< nextRow + 1
                 let matrix = SmallData.base.slice(rows)
                 let ids = rows.map { UInt64($0) }
-                // Retried until acknowledged (adds are idempotent), so the reference stays exact.
-                while !stopFlag.load(ordering: .relaxed) {
-                    if (try? client.add(AddBatch(ids: ids, vectors: SmallData.batch(matrix)))) != nil { break }
-                    Thread.sleep(forTimeInterval: 0.05)
+                // Retried until acknowledged (adds are idempotent), so the reference stays exact. An
+                // acknowledged write is recorded even when the stop comes right after it.
+                var added = false
+                while !added, !stopFlag.load(ordering: .relaxed) {
+                    added = (try? client.add(AddBatch(ids: ids, vectors: SmallData.batch(matrix)))) != nil
+                    if !added { Thread.sleep(forTimeInterval: 0.05) }
                 }
-                guard !stopFlag.load(ordering: .relaxed) else { return }
-                try? acknowledged.record(matrix, ids: ids)
+                if added { try? acknowledged.record(matrix, ids: ids) }
+                guard added, !stopFlag.load(ordering: .relaxed) else { return }
                 nextRow += 1
                 // Every fourth step deletes a vector added three steps before (retried until acknowledged too).
                 if nextRow % 4 == 0 {
                     let doomed = UInt64(nextRow - 3)
-                    while !stopFlag.load(ordering: .relaxed) {
-                        if (try? client.call(.delete(ids: [doomed]))) != nil { break }
-                        Thread.sleep(forTimeInterval: 0.05)
+                    var deleted = false
+                    while !deleted, !stopFlag.load(ordering: .relaxed) {
+                        deleted = (try? client.call(.delete(ids: [doomed]))) != nil
+                        if !deleted { Thread.sleep(forTimeInterval: 0.05) }
                     }
-                    guard !stopFlag.load(ordering: .relaxed) else { return }
-                    acknowledged.forget(doomed)
+                    if deleted { acknowledged.forget(doomed) }
+                    guard deleted, !stopFlag.load(ordering: .relaxed) else { return }
                 }
                 let status = try? client.clusterStatus()
                 let step = status?.move?.step ?? "none"
