@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "CSIMDKernels"),
         .target(name: "VectorMath", dependencies: ["COpenBLAS", "CSIMDKernels", "ErrorKinds", realModule]),
         .target(name: "Quantization", dependencies: ["VectorMath", "ErrorKinds"]),
-        .target(name: "VectorIndex", dependencies: ["Quantization", "VectorMath", "ErrorKinds"]),
+        .target(name: "VectorIndex", dependencies: ["Quantization", "VectorMath", "ErrorKinds", "CSIMDKernels"]),
         .target(name: "RetrievalEval", dependencies: ["VectorMath"]),
         .target(name: "Descriptors", dependencies: ["VectorMath", "ErrorKinds", realModule]),
 

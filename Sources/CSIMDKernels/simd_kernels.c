@@ -33,3 +33,46 @@ void sightline_dot_lanes_avx2(const float *a, const float *b, size_t count, floa
     }
     _mm256_storeu_ps(lanes, sum);
 }
+
+/* Each 16-bit lane holds two vectors' bytes: even vector low, odd vector high. `low_and_high`
+   adds both bytes as one 16-bit value, `high` adds the odd byte alone; the even sum is then
+   low_and_high − 256·high (mod 2^16, exact because each sum stays below 2^16). */
+__attribute__((target("avx2")))
+unsigned int sightline_fastscan_block_avx2(const unsigned char *codes, const unsigned char *tables, size_t pairs,
+                                           unsigned short threshold, unsigned short *sums) {
+    const __m256i nibble = _mm256_set1_epi8(0x0f);
+    __m256i low_and_high = _mm256_setzero_si256(), high = _mm256_setzero_si256();
+    for (size_t j = 0; j < pairs; j++) {
+        __m256i packed = _mm256_loadu_si256((const __m256i *)(codes + 32 * j));
+        __m256i even_codes = _mm256_and_si256(packed, nibble);
+        __m256i odd_codes = _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibble);
+        __m256i table0 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(tables + 32 * j)));
+        __m256i table1 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(tables + 32 * j + 16)));
+        __m256i part0 = _mm256_shuffle_epi8(table0, even_codes);
+        __m256i part1 = _mm256_shuffle_epi8(table1, odd_codes);
+        low_and_high = _mm256_add_epi16(low_and_high, _mm256_add_epi16(part0, part1));
+        high = _mm256_add_epi16(high, _mm256_add_epi16(_mm256_srli_epi16(part0, 8), _mm256_srli_epi16(part1, 8)));
+    }
+    __m256i even = _mm256_sub_epi16(low_and_high, _mm256_slli_epi16(high, 8));
+    _mm256_storeu_si256((__m256i *)sums, even);
+    _mm256_storeu_si256((__m256i *)(sums + 16), high);
+    __m256i bar = _mm256_set1_epi16((short)threshold);
+    unsigned int even_pass = (unsigned int)_mm256_movemask_epi8(_mm256_cmpeq_epi16(_mm256_min_epu16(even, bar), even));
+    unsigned int odd_pass = (unsigned int)_mm256_movemask_epi8(_mm256_cmpeq_epi16(_mm256_min_epu16(high, bar), high));
+    return (even_pass & 0x55555555u) | ((odd_pass & 0x55555555u) << 1);
+}
+
+unsigned int sightline_fastscan_block_portable(const unsigned char *codes, const unsigned char *tables, size_t pairs,
+                                               unsigned short threshold, unsigned short *sums) {
+    unsigned int mask = 0;
+    for (unsigned int v = 0; v < 32; v++) {
+        unsigned int sum = 0;
+        for (size_t j = 0; j < pairs; j++) {
+            unsigned char packed = codes[32 * j + v];
+            sum += tables[32 * j + (packed & 0x0f)] + tables[32 * j + 16 + (packed >> 4)];
+        }
+        sums[(v & 1) * 16 + (v >> 1)] = (unsigned short)sum;
+        if (sum <= threshold) mask |= 1u << v;
+    }
+    return mask;
+}

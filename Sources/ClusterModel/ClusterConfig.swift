@@ -17,6 +17,8 @@ public struct IndexSettings: Sendable, Equatable {
     public var storesVectors: Bool
     /// Used when a request says nprobe 0.
     public var defaultNprobe: Int
+    /// Bits per PQ code (`pq_bits`): 8, or 4 for the fast scan.
+    public var pqBits: Int = 8
 }
 
 /// The `[tls]` table: PEM files of the cluster's CA and of the coordinator's certificate and key,
@@ -97,7 +99,7 @@ public struct ClusterConfig: Sendable, Equatable {
         index = IndexSettings(
             dimension: try table.integer("dimension"), nlist: try table.integer("nlist"), m: try table.integer("m"),
             metric: try table.string("metric", default: "l2"), storesVectors: try table.boolean("store_vectors", default: false),
-            defaultNprobe: try table.integer("nprobe", default: 8))
+            defaultNprobe: try table.integer("nprobe", default: 8), pqBits: try table.integer("pq_bits", default: 8))
         var workers: [WorkerEntry] = []
         for values in document.arrays["workers"] ?? [] {
             let entry = ConfigTable(values: values, name: "[workers]")
@@ -148,6 +150,7 @@ public struct ClusterConfig: Sendable, Equatable {
             throw .invalid("index: d=\(index.dimension), nlist=\(index.nlist), m=\(index.m): m must divide d and all must be positive")
         }
         guard index.metric == "l2" || index.metric == "ip" else { throw .invalid("index.metric must be \"l2\" or \"ip\"") }
+        guard index.pqBits == 8 || index.pqBits == 4 else { throw .invalid("index.pq_bits must be 8 or 4") }
         guard deadlineMilliseconds >= 1 else { throw .invalid("deadline_ms must be positive") }
         guard (0 ... 100_000).contains(searchBatchWindowMicroseconds) else {
             throw .invalid("search_batch_window_us must be 0 (no batching) … 100000")

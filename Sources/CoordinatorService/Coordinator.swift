@@ -87,11 +87,13 @@ public final class Coordinator: Sendable {
             throw ErrorReply(.badRequest, "codebooks must be a trained, empty index (sightline train output)")
         }
         guard template.dimension == config.index.dimension, template.listCount == config.index.nlist,
-              template.codeSize == config.index.m, template.metric.rawValue == config.index.metric else {
+              template.codeSize == config.index.m, template.metric.rawValue == config.index.metric,
+              template.configuration.bitsPerCode == config.index.pqBits else {
             throw ErrorReply(.badRequest,
                              "the codebooks (d=\(template.dimension) nlist=\(template.listCount) m=\(template.codeSize) "
-                             + "\(template.metric.rawValue)) do not match the config's [index] (d=\(config.index.dimension) "
-                             + "nlist=\(config.index.nlist) m=\(config.index.m) \(config.index.metric))")
+                             + "\(template.configuration.bitsPerCode)-bit \(template.metric.rawValue)) do not match the config's [index] "
+                             + "(d=\(config.index.dimension) nlist=\(config.index.nlist) m=\(config.index.m) "
+                             + "\(config.index.pqBits)-bit \(config.index.metric))")
         }
         codebook = (codebookVersion(of: codebookFile), codebookFile)
         try catalog.saveCodebook(version: codebook.version, indexFile: codebookFile)

@@ -43,6 +43,7 @@ extension IVFPQIndex {
                 lists[list].vectors.append(contentsOf: vectors.values[row * dimension ..< (row + 1) * dimension])
             }
         }
+        refreshFastScanLayout()
     }
 
     /// Removes every entry whose id is in `ids`; returns how many were removed.
@@ -66,7 +67,18 @@ extension IVFPQIndex {
             removed += list.count - kept.count
             lists[listNumber] = kept
         }
+        refreshFastScanLayout()
         return removed
+    }
+
+    /// Checks that every code byte names one of the `2^bits` sub-centroids (any byte does for
+    /// 8-bit codes): codes that come from a file or a peer are checked before they are appended.
+    public func checkCodes(_ codes: [UInt8]) throws(VectorIndexError) {
+        let ksub = quantizer.centroidsPerSubspace
+        guard ksub < 256 else { return }
+        if let bad = codes.firstIndex(where: { Int($0) >= ksub }) {
+            throw .corruptFile("code byte \(codes[bad]) at \(bad) is not a \(quantizer.bitsPerCode)-bit code")
+        }
     }
 
     /// Drops spare array capacity after a bulk build.
@@ -97,6 +109,7 @@ extension IVFPQIndex {
             for id in list.ids where !seen.insert(id).inserted {
                 throw .corruptFile("id \(id) is stored twice")
             }
+            try checkCodes(list.codes)
         }
     }
 }

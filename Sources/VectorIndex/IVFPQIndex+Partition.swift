@@ -57,6 +57,7 @@ extension IVFPQIndex {
             }
             for target in 0 ..< partCount { parts[target].lists[number] = lists[target] }
         }
+        for target in 0 ..< partCount { parts[target].refreshFastScanLayout() }
         return parts
     }
 }

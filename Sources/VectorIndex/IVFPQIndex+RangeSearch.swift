@@ -81,7 +81,7 @@ extension IVFPQIndex {
     func rangeSearchOne(_ queries: Matrix, row: Int, tableRow: Int, probes: [Probe],
                         parameters: RangeSearchParameters, scratch: inout SearchScratch) -> [Neighbor] {
         var found: [Neighbor] = []
-        let m = codeSize, dimension = self.dimension
+        let m = codeSize, dimension = self.dimension, ksub = quantizer.centroidsPerSubspace
         queries.withUnsafeBufferPointer { queryBuffer in
             let query = queryBuffer.baseAddress! + row * dimension
             forEachProbedList(tableRow: tableRow, probes: probes, parts: [self], scratch: &scratch) { list, _, table, base in
@@ -90,7 +90,7 @@ extension IVFPQIndex {
                         for position in 0 ..< list.count {
                             var approximate = base
                             let code = codes.baseAddress! + position * m
-                            for sub in 0 ..< m { approximate += table[sub * 256 + Int(code[sub])] }
+                            for sub in 0 ..< m { approximate += table[sub * ksub + Int(code[sub])] }
                             guard approximate <= parameters.candidateRadius else { continue }
                             let exact = metric.distance(query, vectors.baseAddress! + position * dimension, dimension)
                             if exact <= parameters.radius { found.append(Neighbor(distance: exact, id: VectorID(list.ids[position]))) }

@@ -133,7 +133,7 @@ extension IVFPQIndex {
     /// Per query and sub-space: `−2⟨q_sub, r⟩` (L2) or `−⟨q_sub, r⟩` (inner product) for the 256
     /// sub-centroids, one strided `sgemm` per sub-space for the whole chunk.
     func fillQueryTables(_ queries: Matrix, first: Int, rows: Int, scratch: inout SearchScratch) {
-        let m = codeSize, dsub = quantizer.subDimension, ksub = ProductQuantizer.centroidsPerSubspace
+        let m = codeSize, dsub = quantizer.subDimension, ksub = quantizer.centroidsPerSubspace
         let dimension = self.dimension
         let alpha: Float = metric == .l2 ? -2 : -1
         queries.withUnsafeBufferPointer { queryBuffer in
@@ -157,11 +157,20 @@ extension IVFPQIndex {
         let candidateCount = refining ? parameters.k * parameters.refineFactor : parameters.k
         var heap = TopK(k: candidateCount)
         let m = codeSize
-        forEachProbedList(tableRow: tableRow, probes: probes, parts: parts, scratch: &scratch) { list, place, table, base in
-            list.ids.withUnsafeBufferPointer { ids in
-                list.codes.withUnsafeBufferPointer { codes in
-                    scanCodes(codes.baseAddress!, ids: ids.baseAddress!, count: list.count, m: m,
-                              table: table, base: base, place: place, heap: &heap)
+        if configuration.usesFastScan {
+            let kernel = parameters.fastScanKernel ?? FastScan.Kernel.selected
+            var quantized = scratch.quantizedTable ?? FastScan.QuantizedTable(m: m)
+            forEachProbedList(tableRow: tableRow, probes: probes, parts: parts, scratch: &scratch) { list, place, table, base in
+                fastScanList(list, table: table, base: base, place: place, kernel: kernel, quantized: &quantized, heap: &heap)
+            }
+            scratch.quantizedTable = quantized
+        } else {
+            forEachProbedList(tableRow: tableRow, probes: probes, parts: parts, scratch: &scratch) { list, place, table, base in
+                list.ids.withUnsafeBufferPointer { ids in
+                    list.codes.withUnsafeBufferPointer { codes in
+                        scanCodes(codes.baseAddress!, ids: ids.baseAddress!, count: list.count, m: m,
+                                  table: table, base: base, place: place, heap: &heap)
+                    }
                 }
             }
         }
@@ -176,7 +185,7 @@ extension IVFPQIndex {
     @inline(__always)
     func forEachProbedList(tableRow: Int, probes: [Probe], parts: [IVFPQIndex], scratch: inout SearchScratch,
                            _ body: (InvertedList, UInt64, UnsafePointer<Float>, Float) -> Void) {
-        let tableSize = codeSize * ProductQuantizer.centroidsPerSubspace
+        let tableSize = codeSize * quantizer.centroidsPerSubspace
         scratch.queryTables.withUnsafeBufferPointer { queryTables in
             scratch.listTable.withUnsafeMutableBufferPointer { listTable in
                 precomputedTerms.withUnsafeBufferPointer { terms in
@@ -204,7 +213,7 @@ extension IVFPQIndex {
     func probeTable(listNumber: Int, queryTable: UnsafePointer<Float>, terms: UnsafeBufferPointer<Float>,
                     into scratch: UnsafeMutableBufferPointer<Float>) -> UnsafePointer<Float> {
         guard metric == .l2 else { return queryTable }
-        let tableSize = codeSize * ProductQuantizer.centroidsPerSubspace
+        let tableSize = codeSize * quantizer.centroidsPerSubspace
         let precomputed = terms.baseAddress! + listNumber * tableSize
         for i in 0 ..< tableSize { scratch[i] = precomputed[i] + queryTable[i] }
         return UnsafePointer(scratch.baseAddress!)
@@ -297,9 +306,11 @@ struct SearchScratch {
     var queryTables: [Float]
     var listTable: [Float]
     var centroidDistances: [Float]
+    /// The fast scan's 8-bit table, kept between lists (4-bit indexes).
+    var quantizedTable: FastScan.QuantizedTable?
 
     init(index: IVFPQIndex, rows: Int) {
-        let tableSize = index.codeSize * ProductQuantizer.centroidsPerSubspace
+        let tableSize = index.codeSize * index.quantizer.centroidsPerSubspace
         coarseProducts = SearchScratch.uninitialized(rows * index.listCount)
         queryTables = SearchScratch.uninitialized(rows * tableSize)
         listTable = SearchScratch.uninitialized(tableSize)

@@ -13,19 +13,29 @@ public struct IVFPQConfiguration: Sendable, Equatable {
     public var metric: Metric
     /// Keep the full vectors for refine (`4 · d` bytes per vector more).
     public var storesVectors: Bool
+    /// Bits per sub-quantizer code (`--pq-bits`): 8 (256 sub-centroids, table lookups) or 4
+    /// (16 sub-centroids, scanned 32 codes at a time with SIMD shuffles: see `FastScan`).
+    public var bitsPerCode: Int
 
-    public init(dimension: Int, listCount: Int, subquantizerCount: Int, metric: Metric = .l2, storesVectors: Bool = false) {
+    public init(dimension: Int, listCount: Int, subquantizerCount: Int, metric: Metric = .l2, storesVectors: Bool = false,
+                bitsPerCode: Int = 8) {
         self.dimension = dimension
         self.listCount = listCount
         self.subquantizerCount = subquantizerCount
         self.metric = metric
         self.storesVectors = storesVectors
+        self.bitsPerCode = bitsPerCode
     }
+
+    /// Sub-centroids per sub-space.
+    public var centroidsPerSubspace: Int { 1 << bitsPerCode }
+    /// 4-bit codes are searched with the fast-scan kernels.
+    public var usesFastScan: Bool { bitsPerCode == 4 }
 
     public func validate() throws(VectorIndexError) {
         guard dimension >= 1 else { throw .invalidParameter("dimension \(dimension) must be positive") }
         guard listCount >= 1 else { throw .invalidParameter("nlist = \(listCount) must be at least 1") }
-        do { try ProductQuantizer.validate(dimension: dimension, m: subquantizerCount) } catch {
+        do { try ProductQuantizer.validate(dimension: dimension, m: subquantizerCount, bits: bitsPerCode) } catch {
             throw .quantization(error)
         }
     }
@@ -49,8 +59,8 @@ public struct IVFPQTraining: Sendable {
 ///
 /// For L2 the tables use FAISS's precomputed-term decomposition
 /// `‖q − c − r‖² = ‖q − c‖² + (‖r‖² + 2⟨c, r⟩) − 2⟨q, r⟩`: the middle term is stored per list
-/// (`nlist × m × 256` floats), the last is computed once per query, so a probe costs `m · 256`
-/// additions instead of `d · 256` multiply-adds.
+/// (`nlist × m × ksub` floats), the last is computed once per query, so a probe costs `m · ksub`
+/// additions instead of `d · ksub` multiply-adds.
 ///
 /// Memory: `8 + m` bytes per vector (`+ 4d` with stored vectors), plus centroids
 /// (`nlist · d · 4`), codebooks (`d · 256 · 4`) and, for L2, the precomputed terms.
@@ -81,7 +91,8 @@ public struct IVFPQIndex: Sendable {
                                + "expected \(configuration.listCount)×\(configuration.dimension)")
         }
         guard quantizer.dimension == configuration.dimension,
-              quantizer.subquantizerCount == configuration.subquantizerCount else {
+              quantizer.subquantizerCount == configuration.subquantizerCount,
+              quantizer.bitsPerCode == configuration.bitsPerCode else {
             throw .corruptFile("product quantizer shape does not match the index")
         }
         self.configuration = configuration
@@ -91,6 +102,7 @@ public struct IVFPQIndex: Sendable {
         self.centroidNorms = squaredNorms(coarseCentroids)
         self.precomputedTerms = configuration.metric == .l2
             ? IVFPQIndex.precomputeTerms(coarseCentroids, quantizer) : []
+        refreshFastScanLayout()
     }
 
     /// Trains the coarse quantizer and the product quantizer on `data`; the result holds no vectors.
@@ -111,9 +123,10 @@ public struct IVFPQIndex: Sendable {
             throw .quantization(.tooFewTrainingVectors(needed: configuration.listCount, got: data.rowCount,
                                                        what: "nlist = \(configuration.listCount) coarse centroids"))
         }
-        guard data.rowCount >= ProductQuantizer.centroidsPerSubspace else {
-            throw .quantization(.tooFewTrainingVectors(needed: ProductQuantizer.centroidsPerSubspace, got: data.rowCount,
-                                                       what: "a product quantizer (256 codes per sub-space)"))
+        let ksub = configuration.centroidsPerSubspace
+        guard data.rowCount >= ksub else {
+            throw .quantization(.tooFewTrainingVectors(needed: ksub, got: data.rowCount,
+                                                       what: "a product quantizer (\(ksub) codes per sub-space)"))
         }
         do {
             var coarse = KMeansParameters(centroidCount: configuration.listCount)
@@ -127,7 +140,7 @@ public struct IVFPQIndex: Sendable {
             }
             let residuals = residualsToNearest(data, centroids: result.centroids, threads: training.threads)
             let quantizer = try ProductQuantizer.train(
-                residuals, m: configuration.subquantizerCount, iterations: training.iterations,
+                residuals, m: configuration.subquantizerCount, bits: configuration.bitsPerCode, iterations: training.iterations,
                 seed: training.seed &+ 7919, threads: training.threads
             ) { done, total in progress?("product quantizer", done, total, nil) }
             return try IVFPQIndex(configuration: configuration, coarseCentroids: result.centroids, quantizer: quantizer)
@@ -161,7 +174,7 @@ public struct IVFPQIndex: Sendable {
 
     /// `‖r‖² + 2⟨c, r⟩` for every list `c` and every sub-centroid `r` (sub-space by sub-space).
     static func precomputeTerms(_ centroids: Matrix, _ quantizer: ProductQuantizer) -> [Float] {
-        let m = quantizer.subquantizerCount, dsub = quantizer.subDimension, ksub = ProductQuantizer.centroidsPerSubspace
+        let m = quantizer.subquantizerCount, dsub = quantizer.subDimension, ksub = quantizer.centroidsPerSubspace
         let nlist = centroids.rowCount, dimension = centroids.dimension
         var terms = [Float](repeating: 0, count: nlist * m * ksub)
         quantizer.centroids.withUnsafeBufferPointer { codebooks in

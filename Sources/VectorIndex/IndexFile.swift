@@ -6,12 +6,12 @@ import VectorMath
 /// Layout (little-endian):
 /// ```
 /// "SLIX"  magic                      4 bytes
-/// version UInt32 (= 1)
-/// header  metric UInt8, flags UInt8 (bit 0: stores vectors), dimension UInt32,
-///         nlist UInt32, m UInt32, vector count UInt64
+/// version UInt32 (= 2; version 1 files, always 8-bit codes, still load)
+/// header  metric UInt8, flags UInt8 (bit 0: stores vectors), [version 2: bits per code UInt8],
+///         dimension UInt32, nlist UInt32, m UInt32, vector count UInt64
 /// header CRC-32                      of the bytes from the magic to here
 /// section "CENT"  nlist × d Float32 coarse centroids, then its CRC-32
-/// section "PQCB"  d × 256 Float32 codebooks (m, 256, dsub), then its CRC-32
+/// section "PQCB"  d × 2^bits Float32 codebooks (m, 2^bits, dsub), then its CRC-32
 /// section "LIST"  per list: count UInt64, ids UInt64×count, codes m×count, [vectors d×count Float32];
 ///                 then one CRC-32 over the whole section
 /// ```
@@ -19,19 +19,25 @@ import VectorMath
 /// file is reported, never trusted.
 public enum IndexFile {
     public static let magic: [UInt8] = Array("SLIX".utf8)
-    public static let version: UInt32 = 1
+    public static let version: UInt32 = 2
+    /// The first version: no bits field, 8-bit codes.
+    static let firstVersion: UInt32 = 1
     /// Largest precomputed L2 table a decoded index may need (`nlist · m · 256` floats, built in
     /// memory, not stored): 2 GiB, e.g. nlist 65,536 with m = 32. A small file can describe a
     /// huge table, so the size is checked before anything is built.
     public static let defaultMaxTableBytes = 2 << 30
 
-    public static func encode(_ index: IVFPQIndex) -> [UInt8] {
+    /// `fileVersion` 1 (8-bit indexes only) exists so tests can write what older builds wrote.
+    public static func encode(_ index: IVFPQIndex, fileVersion: UInt32 = version) -> [UInt8] {
+        precondition(fileVersion == version || (fileVersion == firstVersion && index.configuration.bitsPerCode == 8),
+                     "version 1 files hold 8-bit codes only")
         var writer = ByteWriter()
         writer.write(magic)
-        writer.write(version)
+        writer.write(fileVersion)
         let configuration = index.configuration
         writer.write(UInt8(configuration.metric == .l2 ? 0 : 1))
         writer.write(UInt8(configuration.storesVectors ? 1 : 0))
+        if fileVersion >= 2 { writer.write(UInt8(configuration.bitsPerCode)) }
         writer.write(UInt32(configuration.dimension))
         writer.write(UInt32(configuration.listCount))
         writer.write(UInt32(configuration.subquantizerCount))
@@ -60,9 +66,12 @@ public enum IndexFile {
             throw .corruptFile("it does not start with \"SLIX\": this is not a Sightline index file")
         }
         let fileVersion = try reader.read(UInt32.self)
-        guard fileVersion == version else { throw .unsupportedVersion(found: fileVersion, supported: version) }
+        guard fileVersion == version || fileVersion == firstVersion else {
+            throw .unsupportedVersion(found: fileVersion, supported: version)
+        }
         let metricCode = try reader.read(UInt8.self)
         let flags = try reader.read(UInt8.self)
+        let bits = fileVersion >= 2 ? Int(try reader.read(UInt8.self)) : 8
         let dimension = Int(try reader.read(UInt32.self))
         let nlist = Int(try reader.read(UInt32.self))
         let m = Int(try reader.read(UInt32.self))
@@ -73,14 +82,15 @@ public enum IndexFile {
             throw .corruptFile("header checksum mismatch")
         }
         guard metricCode <= 1 else { throw .corruptFile("unknown metric code \(metricCode)") }
+        guard ProductQuantizer.supportedBits.contains(bits) else { throw .corruptFile("unsupported code width \(bits) bits") }
         guard dimension >= 1, dimension <= 1 << 16, nlist >= 1, nlist <= 1 << 24, m >= 1, m <= dimension, dimension % m == 0 else {
             throw .corruptFile("implausible shape d=\(dimension) nlist=\(nlist) m=\(m)")
         }
         let configuration = IVFPQConfiguration(
             dimension: dimension, listCount: nlist, subquantizerCount: m,
-            metric: metricCode == 0 ? .l2 : .innerProduct, storesVectors: flags & 1 == 1)
+            metric: metricCode == 0 ? .l2 : .innerProduct, storesVectors: flags & 1 == 1, bitsPerCode: bits)
         // nlist ≤ 2^24 and m ≤ 2^16: the product cannot overflow.
-        let tableBytes = nlist * m * ProductQuantizer.centroidsPerSubspace * 4
+        let tableBytes = nlist * m * configuration.centroidsPerSubspace * 4
         guard configuration.metric != .l2 || tableBytes <= maxTableBytes else {
             throw .corruptFile("nlist \(nlist) × m \(m) needs a \(tableBytes >> 20) MiB precomputed table, "
                 + "above the \(maxTableBytes >> 20) MiB limit")
@@ -91,7 +101,7 @@ public enum IndexFile {
             try section.readFloats(nlist * dimension)
         }
         let codebookValues = try reader.readSection("PQCB") { section throws(VectorIndexError) in
-            try section.readFloats(dimension * ProductQuantizer.centroidsPerSubspace)
+            try section.readFloats(dimension * configuration.centroidsPerSubspace)
         }
         let lists = try reader.readSection("LIST") { section throws(VectorIndexError) in
             var lists: [InvertedList] = []
@@ -119,7 +129,7 @@ public enum IndexFile {
         }
         do {
             let centroids = try Matrix(dimension: dimension, values: centroidValues)
-            let quantizer = try ProductQuantizer(dimension: dimension, subquantizerCount: m, centroids: codebookValues)
+            let quantizer = try ProductQuantizer(dimension: dimension, subquantizerCount: m, bitsPerCode: bits, centroids: codebookValues)
             let index = try IVFPQIndex(configuration: configuration, coarseCentroids: centroids, quantizer: quantizer, lists: lists)
             try index.checkInvariants()
             return index

@@ -16,6 +16,9 @@ public struct SearchParameters: Sendable, Equatable {
     /// calls, so its answer is bit-identical to searching it alone whatever batch it travels in
     /// (OpenBLAS picks kernels by shape). Off: chunks of 32 queries share one product (faster).
     public var queriesApart: Bool
+    /// The fast-scan kernel for 4-bit indexes; nil: the one chosen for this CPU. Tests set it
+    /// to hold every kernel to the same answers.
+    public var fastScanKernel: FastScan.Kernel?
 
     public init(k: Int = 10, probeCount: Int = 1, refineFactor: Int = 0, threads: Int = 1, queriesApart: Bool = false) {
         self.queriesApart = queriesApart

@@ -44,6 +44,7 @@ struct ShardIndex: Sendable {
                 vectors.append(contentsOf: vector)
             }
         }
+        try template.checkCodes(codes)
         let matrix = template.configuration.storesVectors ? try Matrix(dimension: template.dimension, values: vectors) : nil
         append(matrix, ids: ids, lists: lists, codes: codes)
         for index in parts.indices { parts[index].compact() }

@@ -159,6 +159,9 @@ extension Worker {
                 + "(m = \(m), d = \(dimension), full vectors \(storesVectors ? "stored" : "not stored")): they must match the ids")
         }
         guard Set(transfer.ids).count == n else { throw ErrorReply(.badRequest, "the transfer repeats an id") }
+        do { try template.checkCodes(transfer.codes) } catch {
+            throw ErrorReply(.badRequest, "transferred codes: \(error)")
+        }
         if let position = transfer.vectors.firstIndex(where: { !$0.isFinite }) {
             throw ErrorReply(.badRequest, "transferred vector \(position / dimension) holds NaN or infinity")
         }

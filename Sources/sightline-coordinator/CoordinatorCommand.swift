@@ -129,7 +129,8 @@ struct CoordinatorCommand: ParsableCommand {
         settings.threads = resolvedThreadCount(0)
         let configuration = IVFPQConfiguration(
             dimension: config.index.dimension, listCount: config.index.nlist, subquantizerCount: config.index.m,
-            metric: config.index.metric == "ip" ? .innerProduct : .l2, storesVectors: config.index.storesVectors)
+            metric: config.index.metric == "ip" ? .innerProduct : .l2, storesVectors: config.index.storesVectors,
+            bitsPerCode: config.index.pqBits)
         let index = try IndexPipeline.train(dataset.train, configuration: configuration, settings: settings, progress: ProgressReporter())
         return IndexFile.encode(index)
     }

@@ -28,6 +28,10 @@ struct IndexShapeOptions: ParsableArguments {
     @Option(help: "PQ sub-quantizers (M): code bytes per vector. Must divide the dimension.")
     var m: Int = 16
 
+    @Option(name: .customLong("pq-bits"),
+            help: "Bits per PQ code: 8 (256 sub-centroids) or 4 (16; scanned 32 codes at a time with SIMD shuffles, pair it with --store-vectors and --refine).")
+    var pqBits: Int = 8
+
     @Option(help: "Distance: l2 (squared Euclidean) or ip (inner product; cosine on normalised vectors).")
     var metric: String = "l2"
 
@@ -44,7 +48,8 @@ struct IndexShapeOptions: ParsableArguments {
         guard let parsed = Metric(rawValue: metric) else {
             throw SightlineError.badInput("unknown metric \"\(metric)\": use l2 or ip")
         }
-        return IVFPQConfiguration(dimension: dimension, listCount: nlist, subquantizerCount: m, metric: parsed, storesVectors: storeVectors)
+        return IVFPQConfiguration(dimension: dimension, listCount: nlist, subquantizerCount: m, metric: parsed, storesVectors: storeVectors,
+                                  bitsPerCode: pqBits)
     }
 
     func training(threads: Int) -> IVFPQTraining {

@@ -22,8 +22,9 @@ import Testing
     /// The first list and the header claim `count` vectors; both checksums recomputed.
     static func claiming(_ count: UInt64) -> [UInt8] {
         var bytes = trained
-        put(count, 8, at: 22, in: &bytes)
-        put(UInt64(CRC32.checksum(Array(bytes[0 ..< 30]))), 4, at: 30, in: &bytes)
+        // Version 2 header: the count at byte 23, the header's CRC at 31.
+        put(count, 8, at: 23, in: &bytes)
+        put(UInt64(CRC32.checksum(Array(bytes[0 ..< 31]))), 4, at: 31, in: &bytes)
         let list = bytes.count - 4 - 8 * 8 - 4
         put(count, 8, at: list + 4, in: &bytes)
         put(UInt64(CRC32.checksum(Array(bytes[list ..< bytes.count - 4]))), 4, at: bytes.count - 4, in: &bytes)

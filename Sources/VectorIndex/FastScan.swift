@@ -1,0 +1,221 @@
+import CSIMDKernels
+import Quantization
+import VectorMath
+
+/// 4-bit fast-scan (André, Kermarrec & Le Scouarnec 2015; `IndexIVFPQFastScan` in FAISS).
+///
+/// With 16 sub-centroids a sub-quantizer's lookup table is 16 entries: quantized to 8 bits it fits
+/// one 128-bit register, and one shuffle instruction looks up 32 codes at once. Each list keeps
+/// its codes a second time, packed in blocks of 32 vectors (`packedBlockBytes` each): for each
+/// pair of sub-quantizers, 32 bytes, byte `v` holding vector `v`'s two 4-bit codes. Sums run in
+/// 16-bit lanes; the scale of the 8-bit tables keeps every sum below 2^16, so they are exact and
+/// the SIMD kernels agree with the scalar reference to the last bit.
+///
+/// The distance reported for a code is `bias + sum / scale`: an approximation of the ADC
+/// distance (the tables' rounding adds up to `m / 2` steps of `1 / scale`), which refine replaces
+/// with the exact one.
+public enum FastScan {
+    /// Vectors a packed block holds (one 256-bit register of codes).
+    public static let blockSize = 32
+
+    /// Packed bytes one block takes for `m` sub-quantizers (`m` rounded up to a pair).
+    public static func packedBlockBytes(m: Int) -> Int { (m + 1) / 2 * blockSize }
+
+    /// Which kernel scans a block: AVX2 where the CPU has it (and `SIGHTLINE_SIMD` is not
+    /// "portable"), the portable C loop elsewhere. Chosen once, at start. `scalarReference`
+    /// reads the unpacked codes one vector at a time: the definition the others are tested against.
+    public enum Kernel: Sendable, CaseIterable {
+        case avx2, portable, scalarReference
+
+        public static let selected: Kernel = wideKernelsEnabled ? .avx2 : .portable
+
+        /// Whether this CPU runs the kernel.
+        public var isAvailable: Bool { self != .avx2 || sightline_cpu_has_avx2() != 0 }
+
+        @inline(__always)
+        func scanBlock(_ codes: UnsafePointer<UInt8>, _ tables: UnsafePointer<UInt8>, pairs: Int, threshold: UInt16,
+                       sums: UnsafeMutablePointer<UInt16>) -> UInt32 {
+            switch self {
+            case .avx2: UInt32(sightline_fastscan_block_avx2(codes, tables, pairs, threshold, sums))
+            case .portable, .scalarReference: UInt32(sightline_fastscan_block_portable(codes, tables, pairs, threshold, sums))
+            }
+        }
+    }
+
+    /// One list's ADC table quantized to 8 bits: entry `(t − min_sub) · scale`, rounded, so that
+    /// `distance ≈ bias + Σ entries / scale` with `bias = base + Σ min_sub`.
+    struct QuantizedTable {
+        /// `pairs × 32` bytes: sub-quantizer `s` at `16 s`, a zero table padding an odd `m`.
+        var entries: [UInt8]
+        var inverseScale: Float
+        var offset: Float
+
+        init(m: Int) {
+            entries = [UInt8](repeating: 0, count: FastScan.packedBlockBytes(m: m))
+            inverseScale = 1
+            offset = 0
+        }
+
+        /// Quantizes `table` (`m × 16` floats). The scale is the largest that keeps each entry at
+        /// most 255 and the sum of the `m` largest entries below 2^16.
+        mutating func fill(_ table: UnsafePointer<Float>, m: Int) {
+            var widest: Float = 0, spans: Float = 0, minima: Float = 0
+            for sub in 0 ..< m {
+                let row = table + sub * 16
+                var low = row[0], high = row[0]
+                for c in 1 ..< 16 {
+                    low = min(low, row[c])
+                    high = max(high, row[c])
+                }
+                widest = max(widest, high - low)
+                spans += high - low
+                minima += low
+            }
+            // Each rounded entry may add half a step: `m` of them stay below 2^16 too.
+            var scale: Float = widest > 0 ? min(255 / widest, Float(65_535 - m) / spans) : 1
+            if !(scale.isFinite && scale > 0) { scale = 1 }
+            offset = minima
+            inverseScale = 1 / scale
+            entries.withUnsafeMutableBufferPointer { entries in
+                for sub in 0 ..< m {
+                    let row = table + sub * 16
+                    var low = row[0]
+                    for c in 1 ..< 16 { low = min(low, row[c]) }
+                    for c in 0 ..< 16 {
+                        // Clamped so that an overflowing (infinite) table entry can not trap the conversion.
+                        let value = ((row[c] - low) * scale).rounded()
+                        entries[sub * 16 + c] = value >= 255 ? 255 : value >= 0 ? UInt8(value) : 0
+                    }
+                }
+            }
+        }
+
+        /// The distance a sum stands for (the same expression in every scan, so they agree).
+        @inline(__always)
+        func distance(sum: Int, base: Float) -> Float { (base + offset) + Float(sum) * inverseScale }
+
+        /// The largest sum whose distance is at most `worst`, or −1 when none is: the distance
+        /// grows with the sum, so sums above it can be skipped without changing any result.
+        func threshold(worst: Float, base: Float) -> Int {
+            if worst == .infinity { return 65_535 }
+            if !(distance(sum: 0, base: base) <= worst) { return -1 }
+            var low = 0, high = 65_535
+            while low < high {
+                let middle = (low + high + 1) / 2
+                if distance(sum: middle, base: base) <= worst { low = middle } else { high = middle - 1 }
+            }
+            return low
+        }
+    }
+}
+
+extension InvertedList {
+    /// Packs the codes appended since the last call into the fast-scan blocks; repacks from the
+    /// start when entries were removed. The packed copy is `m / 2` bytes a vector.
+    mutating func syncFastScan(m: Int) {
+        if fastScanCount > count {
+            fastScanCodes = []
+            fastScanCount = 0
+        }
+        guard fastScanCount < count else { return }
+        let blockBytes = FastScan.packedBlockBytes(m: m)
+        let blocks = (count + FastScan.blockSize - 1) / FastScan.blockSize
+        if fastScanCodes.count < blocks * blockBytes {
+            fastScanCodes.append(contentsOf: repeatElement(0, count: blocks * blockBytes - fastScanCodes.count))
+        }
+        let start = fastScanCount, end = count
+        codes.withUnsafeBufferPointer { codes in
+            fastScanCodes.withUnsafeMutableBufferPointer { packed in
+                for position in start ..< end {
+                    let block = position / FastScan.blockSize, lane = position % FastScan.blockSize
+                    let code = codes.baseAddress! + position * m
+                    for sub in 0 ..< m {
+                        let byte = block * blockBytes + (sub / 2) * FastScan.blockSize + lane
+                        packed[byte] |= sub % 2 == 0 ? code[sub] & 0x0F : (code[sub] & 0x0F) << 4
+                    }
+                }
+            }
+        }
+        fastScanCount = count
+    }
+}
+
+extension IVFPQIndex {
+    /// Brings every list's packed fast-scan copy up to date (4-bit indexes only; cheap when
+    /// nothing changed). Called by every operation that changes the lists.
+    mutating func refreshFastScanLayout() {
+        guard configuration.usesFastScan else { return }
+        let m = codeSize
+        for number in lists.indices where lists[number].fastScanCount != lists[number].count {
+            lists[number].syncFastScan(m: m)
+        }
+    }
+
+    /// Scans one list with the fast-scan kernel: every code whose approximate distance is at
+    /// most the heap's bar is offered to it, in position order.
+    @inline(__always)
+    func fastScanList(_ list: InvertedList, table: UnsafePointer<Float>, base: Float, place: UInt64,
+                      kernel: FastScan.Kernel, quantized: inout FastScan.QuantizedTable, heap: inout TopK) {
+        let m = codeSize
+        // A list packed out of step (never expected) is scanned by the reference: same answers.
+        guard kernel != .scalarReference, list.fastScanCount == list.count else {
+            return scanQuantizedReference(list, table: table, base: base, place: place, quantized: &quantized, heap: &heap)
+        }
+        quantized.fill(table, m: m)
+        let pairs = (m + 1) / 2, blockBytes = FastScan.packedBlockBytes(m: m)
+        var sums = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        var worst = heap.worstDistance
+        var threshold = quantized.threshold(worst: worst, base: base)
+        guard threshold >= 0 else { return }
+        withUnsafeMutableBytes(of: &sums) { sumBytes in
+            let sums = sumBytes.baseAddress!.assumingMemoryBound(to: UInt16.self)
+            list.ids.withUnsafeBufferPointer { ids in
+                list.fastScanCodes.withUnsafeBufferPointer { packed in
+                    quantized.entries.withUnsafeBufferPointer { entries in
+                        let blocks = (list.count + FastScan.blockSize - 1) / FastScan.blockSize
+                        for block in 0 ..< blocks {
+                            var mask = kernel.scanBlock(packed.baseAddress! + block * blockBytes, entries.baseAddress!,
+                                                        pairs: pairs, threshold: UInt16(threshold), sums: sums)
+                            let first = block * FastScan.blockSize
+                            if list.count - first < FastScan.blockSize { mask &= (1 << UInt32(list.count - first)) &- 1 }
+                            while mask != 0 {
+                                let lane = Int(mask.trailingZeroBitCount)
+                                mask &= mask &- 1
+                                let sum = Int(sums[(lane & 1) * 16 + lane >> 1])
+                                let distance = quantized.distance(sum: sum, base: base)
+                                guard distance <= worst else { continue }
+                                heap.insert(distance: distance, id: ids[first + lane], payload: place | UInt64(first + lane))
+                                worst = heap.worstDistance
+                                threshold = quantized.threshold(worst: worst, base: base)
+                                if threshold < 0 { return }
+                                // Lanes above the new bar are dropped here, as the reference drops them.
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The scalar reference of the fast scan: the same quantized table and the same sums, read
+    /// from the unpacked codes one vector at a time. Tests hold the kernels to it.
+    func scanQuantizedReference(_ list: InvertedList, table: UnsafePointer<Float>, base: Float, place: UInt64,
+                                quantized: inout FastScan.QuantizedTable, heap: inout TopK) {
+        let m = codeSize
+        quantized.fill(table, m: m)
+        var worst = heap.worstDistance
+        list.codes.withUnsafeBufferPointer { codes in
+            quantized.entries.withUnsafeBufferPointer { entries in
+                for position in 0 ..< list.count {
+                    var sum = 0
+                    for sub in 0 ..< m { sum += Int(entries[sub * 16 + Int(codes[position * m + sub])]) }
+                    let distance = quantized.distance(sum: sum, base: base)
+                    if distance <= worst {
+                        heap.insert(distance: distance, id: list.ids[position], payload: place | UInt64(position))
+                        worst = heap.worstDistance
+                    }
+                }
+            }
+        }
+    }
+}
