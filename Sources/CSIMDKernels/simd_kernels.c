@@ -76,3 +76,123 @@ unsigned int sightline_fastscan_block_portable(const unsigned char *codes, const
     }
     return mask;
 }
+
+void sightline_quantize_fastscan_table(const float *table, size_t m, unsigned char *entries, float *scale_out, float *offset_out) {
+    sightline_quantize_fastscan_sum(NULL, table, m, entries, scale_out, offset_out);
+}
+
+void sightline_quantize_fastscan_sum(const float *terms, const float *query, size_t m, unsigned char *entries, float *scale_out,
+                                     float *offset_out) {
+    float lows[1024];
+    float widest = 0, spans = 0, minima = 0;
+    if (m > 1024) m = 1024;
+    for (size_t sub = 0; sub < m; sub++) {
+        float row[16];
+        for (int c = 0; c < 16; c++) row[c] = terms ? terms[16 * sub + c] + query[16 * sub + c] : query[16 * sub + c];
+        float low = row[0], high = row[0];
+        for (int c = 1; c < 16; c++) {
+            low = row[c] < low ? row[c] : low;
+            high = row[c] > high ? row[c] : high;
+        }
+        float span = high - low;
+        widest = span > widest ? span : widest;
+        spans += span;
+        minima += low;
+        lows[sub] = low;
+    }
+    /* Each rounded entry may add half a step: m of them stay below 2^16 too. */
+    float scale = 1;
+    if (widest > 0) {
+        float by_entry = 255.0f / widest, by_sum = (float)(65535 - (long)m) / spans;
+        scale = by_entry < by_sum ? by_entry : by_sum;
+    }
+    if (!(scale > 0) || scale > 3.0e38f) scale = 1;
+    for (size_t sub = 0; sub < m; sub++) {
+        for (int c = 0; c < 16; c++) {
+            float value = terms ? terms[16 * sub + c] + query[16 * sub + c] : query[16 * sub + c];
+            value = (value - lows[sub]) * scale + 0.5f;
+            entries[16 * sub + c] = value >= 255.0f ? 255 : value >= 0.0f ? (unsigned char)value : 0;
+        }
+    }
+    *scale_out = scale;
+    *offset_out = minima;
+}
+
+void sightline_prefetch(const void *address, size_t bytes) {
+    const char *start = (const char *)address;
+    for (size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(start + offset, 0, 3);
+}
+
+static float sum_lanes(const float *lanes) {
+    return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+}
+
+__attribute__((target("avx2")))
+static inline __m256 sq8_decode8(const unsigned char *code, const float *minimum, const float *step) {
+    __m256 levels = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)code)));
+    return _mm256_add_ps(_mm256_loadu_ps(minimum), _mm256_mul_ps(levels, _mm256_loadu_ps(step)));
+}
+
+__attribute__((target("avx2")))
+float sightline_sq8_l2_avx2(const float *query, const unsigned char *code, const float *minimum, const float *step, size_t count) {
+    __m256 sum = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= count; i += 8) {
+        __m256 difference = _mm256_sub_ps(_mm256_loadu_ps(query + i), sq8_decode8(code + i, minimum + i, step + i));
+        sum = _mm256_add_ps(sum, _mm256_mul_ps(difference, difference));
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, sum);
+    float total = sum_lanes(lanes);
+    for (; i < count; i++) {
+        float difference = query[i] - (minimum[i] + (float)code[i] * step[i]);
+        total += difference * difference;
+    }
+    return total;
+}
+
+float sightline_sq8_l2_portable(const float *query, const unsigned char *code, const float *minimum, const float *step, size_t count) {
+    float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + 8 <= count; i += 8) {
+        for (int lane = 0; lane < 8; lane++) {
+            float value = minimum[i + lane] + (float)code[i + lane] * step[i + lane];
+            float difference = query[i + lane] - value;
+            lanes[lane] = lanes[lane] + difference * difference;
+        }
+    }
+    float total = sum_lanes(lanes);
+    for (; i < count; i++) {
+        float difference = query[i] - (minimum[i] + (float)code[i] * step[i]);
+        total += difference * difference;
+    }
+    return total;
+}
+
+__attribute__((target("avx2")))
+float sightline_sq8_dot_avx2(const float *query, const unsigned char *code, const float *minimum, const float *step, size_t count) {
+    __m256 sum = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= count; i += 8) {
+        sum = _mm256_add_ps(sum, _mm256_mul_ps(_mm256_loadu_ps(query + i), sq8_decode8(code + i, minimum + i, step + i)));
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, sum);
+    float total = sum_lanes(lanes);
+    for (; i < count; i++) total += query[i] * (minimum[i] + (float)code[i] * step[i]);
+    return total;
+}
+
+float sightline_sq8_dot_portable(const float *query, const unsigned char *code, const float *minimum, const float *step, size_t count) {
+    float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + 8 <= count; i += 8) {
+        for (int lane = 0; lane < 8; lane++) {
+            float value = minimum[i + lane] + (float)code[i + lane] * step[i + lane];
+            lanes[lane] = lanes[lane] + query[i + lane] * value;
+        }
+    }
+    float total = sum_lanes(lanes);
+    for (; i < count; i++) total += query[i] * (minimum[i] + (float)code[i] * step[i]);
+    return total;
+}

@@ -86,6 +86,10 @@ public final class Coordinator: Sendable {
         guard template.count == 0 else {
             throw ErrorReply(.badRequest, "codebooks must be a trained, empty index (sightline train output)")
         }
+        guard !template.configuration.storesScalarCodes else {
+            throw ErrorReply(.badRequest, "8-bit refine codes (--refine-codes sq8) are a single-node option: "
+                             + "train the cluster's codebooks with --store-vectors or without refine codes")
+        }
         guard template.dimension == config.index.dimension, template.listCount == config.index.nlist,
               template.codeSize == config.index.m, template.metric.rawValue == config.index.metric,
               template.configuration.bitsPerCode == config.index.pqBits else {

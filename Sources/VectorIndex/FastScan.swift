@@ -47,47 +47,22 @@ public enum FastScan {
     struct QuantizedTable {
         /// `pairs × 32` bytes: sub-quantizer `s` at `16 s`, a zero table padding an odd `m`.
         var entries: [UInt8]
-        var inverseScale: Float
-        var offset: Float
+        var scale: Float = 1
+        var inverseScale: Float = 1
+        var offset: Float = 0
 
         init(m: Int) {
             entries = [UInt8](repeating: 0, count: FastScan.packedBlockBytes(m: m))
-            inverseScale = 1
-            offset = 0
         }
 
-        /// Quantizes `table` (`m × 16` floats). The scale is the largest that keeps each entry at
-        /// most 255 and the sum of the `m` largest entries below 2^16.
-        mutating func fill(_ table: UnsafePointer<Float>, m: Int) {
-            var widest: Float = 0, spans: Float = 0, minima: Float = 0
-            for sub in 0 ..< m {
-                let row = table + sub * 16
-                var low = row[0], high = row[0]
-                for c in 1 ..< 16 {
-                    low = min(low, row[c])
-                    high = max(high, row[c])
-                }
-                widest = max(widest, high - low)
-                spans += high - low
-                minima += low
-            }
-            // Each rounded entry may add half a step: `m` of them stay below 2^16 too.
-            var scale: Float = widest > 0 ? min(255 / widest, Float(65_535 - m) / spans) : 1
-            if !(scale.isFinite && scale > 0) { scale = 1 }
-            offset = minima
+        /// Quantizes `terms + query` (each `m × 16` floats; `terms` nil: the query's table alone);
+        /// see `sightline_quantize_fastscan_sum`.
+        mutating func fill(terms: UnsafePointer<Float>?, query: UnsafePointer<Float>, m: Int) {
+            var scale: Float = 1, offset: Float = 0
+            entries.withUnsafeMutableBufferPointer { sightline_quantize_fastscan_sum(terms, query, m, $0.baseAddress!, &scale, &offset) }
+            self.offset = offset
+            self.scale = scale
             inverseScale = 1 / scale
-            entries.withUnsafeMutableBufferPointer { entries in
-                for sub in 0 ..< m {
-                    let row = table + sub * 16
-                    var low = row[0]
-                    for c in 1 ..< 16 { low = min(low, row[c]) }
-                    for c in 0 ..< 16 {
-                        // Clamped so that an overflowing (infinite) table entry can not trap the conversion.
-                        let value = ((row[c] - low) * scale).rounded()
-                        entries[sub * 16 + c] = value >= 255 ? 255 : value >= 0 ? UInt8(value) : 0
-                    }
-                }
-            }
         }
 
         /// The distance a sum stands for (the same expression in every scan, so they agree).
@@ -96,15 +71,14 @@ public enum FastScan {
 
         /// The largest sum whose distance is at most `worst`, or −1 when none is: the distance
         /// grows with the sum, so sums above it can be skipped without changing any result.
+        /// Estimated from the scale, then moved to the exact boundary (a step or two at most).
         func threshold(worst: Float, base: Float) -> Int {
             if worst == .infinity { return 65_535 }
-            if !(distance(sum: 0, base: base) <= worst) { return -1 }
-            var low = 0, high = 65_535
-            while low < high {
-                let middle = (low + high + 1) / 2
-                if distance(sum: middle, base: base) <= worst { low = middle } else { high = middle - 1 }
-            }
-            return low
+            let estimate = (worst - (base + offset)) * scale
+            var sum = estimate >= 65_535 ? 65_535 : estimate >= 0 ? Int(estimate) : 0
+            while sum < 65_535, distance(sum: sum + 1, base: base) <= worst { sum += 1 }
+            while sum >= 0, distance(sum: sum, base: base) > worst { sum -= 1 }
+            return sum
         }
     }
 }
@@ -151,17 +125,69 @@ extension IVFPQIndex {
         }
     }
 
+    /// The query tables of 4-bit codes, 16 lanes at a time from the codebooks by column (many
+    /// tiny matrix products would cost more in set-up than in arithmetic).
+    func fillFastScanQueryTables(_ queries: Matrix, first: Int, rows: Int, scratch: inout SearchScratch) {
+        let m = codeSize, dsub = quantizer.subDimension, dimension = self.dimension
+        let alpha: Float = metric == .l2 ? -2 : -1
+        queries.withUnsafeBufferPointer { queryBuffer in
+            codebooksByColumn.withUnsafeBytes { columns in
+                scratch.queryTables.withUnsafeMutableBytes { tables in
+                    for row in 0 ..< rows {
+                        let query = queryBuffer.baseAddress! + (first + row) * dimension
+                        for sub in 0 ..< m {
+                            var sum = SIMD16<Float>(repeating: 0)
+                            for j in 0 ..< dsub {
+                                let column = columns.loadUnaligned(fromByteOffset: (sub * dsub + j) * 64, as: SIMD16<Float>.self)
+                                sum += query[sub * dsub + j] * column
+                            }
+                            tables.storeBytes(of: alpha * sum, toByteOffset: ((row * m) + sub) * 64, as: SIMD16<Float>.self)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Calls `body(list, place, table, base)` for each non-empty probed list of every part, with
+    /// the list's quantized table (built once for all parts, straight from the list's terms and
+    /// the query's table) and the query-to-centroid term, in probe order.
+    @inline(__always)
+    func forEachProbedListQuantized(tableRow: Int, probes: [Probe], parts: [IVFPQIndex], scratch: inout SearchScratch,
+                                    _ body: (InvertedList, UInt64, FastScan.QuantizedTable, Float) -> Void) {
+        let m = codeSize, tableSize = codeSize * 16
+        var quantized = scratch.quantizedTable ?? FastScan.QuantizedTable(m: m)
+        scratch.queryTables.withUnsafeBufferPointer { queryTables in
+            precomputedTerms.withUnsafeBufferPointer { terms in
+                let queryTable = queryTables.baseAddress! + tableRow * tableSize
+                for probe in probes {
+                    let listNumber = probe.list.rawValue
+                    var filled = false
+                    for (partNumber, part) in parts.enumerated() {
+                        let list = part.lists[listNumber]
+                        if list.count == 0 { continue }
+                        if !filled {
+                            quantized.fill(terms: metric == .l2 ? terms.baseAddress! + listNumber * tableSize : nil, query: queryTable, m: m)
+                            filled = true
+                        }
+                        body(list, UInt64(partNumber) << 56 | UInt64(listNumber) << 32, quantized, probe.centroidDistance)
+                    }
+                }
+            }
+        }
+        scratch.quantizedTable = quantized
+    }
+
     /// Scans one list with the fast-scan kernel: every code whose approximate distance is at
     /// most the heap's bar is offered to it, in position order.
     @inline(__always)
-    func fastScanList(_ list: InvertedList, table: UnsafePointer<Float>, base: Float, place: UInt64,
-                      kernel: FastScan.Kernel, quantized: inout FastScan.QuantizedTable, heap: inout TopK) {
+    func fastScanList(_ list: InvertedList, base: Float, place: UInt64, kernel: FastScan.Kernel,
+                      quantized: FastScan.QuantizedTable, heap: inout TopK) {
         let m = codeSize
         // A list packed out of step (never expected) is scanned by the reference: same answers.
         guard kernel != .scalarReference, list.fastScanCount == list.count else {
-            return scanQuantizedReference(list, table: table, base: base, place: place, quantized: &quantized, heap: &heap)
+            return scanQuantizedReference(list, base: base, place: place, quantized: quantized, heap: &heap)
         }
-        quantized.fill(table, m: m)
         let pairs = (m + 1) / 2, blockBytes = FastScan.packedBlockBytes(m: m)
         var sums = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
         var worst = heap.worstDistance
@@ -199,10 +225,9 @@ extension IVFPQIndex {
 
     /// The scalar reference of the fast scan: the same quantized table and the same sums, read
     /// from the unpacked codes one vector at a time. Tests hold the kernels to it.
-    func scanQuantizedReference(_ list: InvertedList, table: UnsafePointer<Float>, base: Float, place: UInt64,
-                                quantized: inout FastScan.QuantizedTable, heap: inout TopK) {
+    func scanQuantizedReference(_ list: InvertedList, base: Float, place: UInt64, quantized: FastScan.QuantizedTable,
+                                heap: inout TopK) {
         let m = codeSize
-        quantized.fill(table, m: m)
         var worst = heap.worstDistance
         list.codes.withUnsafeBufferPointer { codes in
             quantized.entries.withUnsafeBufferPointer { entries in

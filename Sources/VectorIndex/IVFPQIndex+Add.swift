@@ -35,6 +35,7 @@ extension IVFPQIndex {
     public mutating func append(_ vectors: Matrix?, ids: [VectorID], lists listNumbers: [Int32], codes: [UInt8]) {
         precondition(listNumbers.count == ids.count && codes.count == ids.count * codeSize, "callers pass matching batches")
         let m = codeSize, dimension = self.dimension
+        let scalarCodes = vectors.flatMap { vectors in scalarQuantizer.map { $0.encode(vectors) } }
         for row in 0 ..< ids.count {
             let list = Int(listNumbers[row])
             lists[list].ids.append(ids[row].rawValue)
@@ -42,6 +43,7 @@ extension IVFPQIndex {
             if configuration.storesVectors, let vectors {
                 lists[list].vectors.append(contentsOf: vectors.values[row * dimension ..< (row + 1) * dimension])
             }
+            if let scalarCodes { lists[list].scalarCodes.append(contentsOf: scalarCodes[row * dimension ..< (row + 1) * dimension]) }
         }
         refreshFastScanLayout()
     }
@@ -62,6 +64,9 @@ extension IVFPQIndex {
                 kept.codes.append(contentsOf: list.codes[position * m ..< (position + 1) * m])
                 if !list.vectors.isEmpty {
                     kept.vectors.append(contentsOf: list.vectors[position * dimension ..< (position + 1) * dimension])
+                }
+                if !list.scalarCodes.isEmpty {
+                    kept.scalarCodes.append(contentsOf: list.scalarCodes[position * dimension ..< (position + 1) * dimension])
                 }
             }
             removed += list.count - kept.count
@@ -89,7 +94,8 @@ extension IVFPQIndex {
     /// Memory held by the index, split into what grows with the vectors and what does not.
     public var memoryUsage: (perVectorBytes: Int, fixedBytes: Int) {
         let lists = self.lists.reduce(0) { $0 + $1.allocatedBytes }
-        let fixed = coarseCentroids.values.count * 4 + quantizer.centroids.count * 4
+        let fixed = coarseCentroids.values.count * 4 + quantizer.centroids.count * 4 + codebooksByColumn.count * 4
+            + (scalarQuantizer?.dimension ?? 0) * 8
             + precomputedTerms.count * 4 + centroidNorms.count * 4
         return (lists, fixed)
     }
@@ -105,6 +111,10 @@ extension IVFPQIndex {
             let expectedVectors = configuration.storesVectors ? list.count * dimension : 0
             guard list.vectors.count == expectedVectors else {
                 throw .corruptFile("list \(number) holds \(list.vectors.count) vector values, expected \(expectedVectors)")
+            }
+            let expectedScalarCodes = configuration.storesScalarCodes ? list.count * dimension : 0
+            guard list.scalarCodes.count == expectedScalarCodes else {
+                throw .corruptFile("list \(number) holds \(list.scalarCodes.count) 8-bit refine codes, expected \(expectedScalarCodes)")
             }
             for id in list.ids where !seen.insert(id).inserted {
                 throw .corruptFile("id \(id) is stored twice")

@@ -34,6 +34,7 @@ extension IVFPQIndex {
                 list.ids.reserveCapacity(sizes[target])
                 list.codes.reserveCapacity(sizes[target] * m)
                 if template.configuration.storesVectors { list.vectors.reserveCapacity(sizes[target] * dimension) }
+                if template.configuration.storesScalarCodes { list.scalarCodes.reserveCapacity(sizes[target] * dimension) }
                 return list
             }
             var row = 0
@@ -50,6 +51,9 @@ extension IVFPQIndex {
                             if !vectors.isEmpty {
                                 lists[target].vectors.append(
                                     contentsOf: UnsafeBufferPointer(rebasing: vectors[position * dimension ..< (position + 1) * dimension]))
+                            }
+                            if !list.scalarCodes.isEmpty {
+                                lists[target].scalarCodes.append(contentsOf: list.scalarCodes[position * dimension ..< (position + 1) * dimension])
                             }
                         }
                     }

@@ -1,3 +1,4 @@
+import CSIMDKernels
 import Quantization
 import VectorMath
 
@@ -90,7 +91,7 @@ extension IVFPQIndex {
         guard parameters.refineFactor >= 0 else {
             throw .invalidParameter("refine factor \(parameters.refineFactor) must be 0 (off) or at least 1")
         }
-        if parameters.refineFactor > 1, !configuration.storesVectors { throw .refineNeedsVectors }
+        if parameters.refineFactor > 1, !configuration.canRefine { throw .refineNeedsVectors }
     }
 
     /// The `nprobe` nearest lists of each query with the query-to-centroid term
@@ -133,6 +134,7 @@ extension IVFPQIndex {
     /// Per query and sub-space: `−2⟨q_sub, r⟩` (L2) or `−⟨q_sub, r⟩` (inner product) for the 256
     /// sub-centroids, one strided `sgemm` per sub-space for the whole chunk.
     func fillQueryTables(_ queries: Matrix, first: Int, rows: Int, scratch: inout SearchScratch) {
+        if configuration.usesFastScan { return fillFastScanQueryTables(queries, first: first, rows: rows, scratch: &scratch) }
         let m = codeSize, dsub = quantizer.subDimension, ksub = quantizer.centroidsPerSubspace
         let dimension = self.dimension
         let alpha: Float = metric == .l2 ? -2 : -1
@@ -159,11 +161,9 @@ extension IVFPQIndex {
         let m = codeSize
         if configuration.usesFastScan {
             let kernel = parameters.fastScanKernel ?? FastScan.Kernel.selected
-            var quantized = scratch.quantizedTable ?? FastScan.QuantizedTable(m: m)
-            forEachProbedList(tableRow: tableRow, probes: probes, parts: parts, scratch: &scratch) { list, place, table, base in
-                fastScanList(list, table: table, base: base, place: place, kernel: kernel, quantized: &quantized, heap: &heap)
+            forEachProbedListQuantized(tableRow: tableRow, probes: probes, parts: parts, scratch: &scratch) { list, place, table, base in
+                fastScanList(list, base: base, place: place, kernel: kernel, quantized: table, heap: &heap)
             }
-            scratch.quantizedTable = quantized
         } else {
             forEachProbedList(tableRow: tableRow, probes: probes, parts: parts, scratch: &scratch) { list, place, table, base in
                 list.ids.withUnsafeBufferPointer { ids in
@@ -219,18 +219,46 @@ extension IVFPQIndex {
         return UnsafePointer(scratch.baseAddress!)
     }
 
-    /// Re-scores ADC candidates with exact distances on the stored vectors.
+    /// Re-scores ADC candidates with exact distances on the stored vectors. The next candidate's
+    /// vector is prefetched while this one is scored: the vectors lie scattered over memory.
     func refine(_ candidates: TopK, queries: Matrix, row: Int, k: Int, parts: [IVFPQIndex]) -> [Neighbor] {
         var final = TopK(k: k)
         let dimension = self.dimension
+        let ordered = candidates.sortedWithPayloads()
+        @inline(__always) func withVector<R>(_ payload: UInt64, _ body: (UnsafePointer<Float>) -> R) -> R {
+            parts[Int(payload >> 56)].lists[Int(payload >> 32 & 0xFF_FFFF)].vectors.withUnsafeBufferPointer { vectors in
+                body(vectors.baseAddress! + Int(payload & 0xFFFF_FFFF) * dimension)
+            }
+        }
+        @inline(__always) func withScalarCode<R>(_ payload: UInt64, _ body: (UnsafePointer<UInt8>) -> R) -> R {
+            parts[Int(payload >> 56)].lists[Int(payload >> 32 & 0xFF_FFFF)].scalarCodes.withUnsafeBufferPointer { codes in
+                body(codes.baseAddress! + Int(payload & 0xFFFF_FFFF) * dimension)
+            }
+        }
         queries.withUnsafeBufferPointer { queryBuffer in
             let query = queryBuffer.baseAddress! + row * dimension
-            for (neighbor, payload) in candidates.sortedWithPayloads() {
-                let list = parts[Int(payload >> 56)].lists[Int(payload >> 32 & 0xFF_FFFF)]
-                let position = Int(payload & 0xFFFF_FFFF)
-                let exact = list.vectors.withUnsafeBufferPointer { vectors in
-                    metric.distance(query, vectors.baseAddress! + position * dimension, dimension)
+            if let scalar = scalarQuantizer {
+                let kernel = ScalarCodeDistance(metric: metric, wide: wideKernelsEnabled)
+                scalar.minimum.withUnsafeBufferPointer { minimum in
+                    scalar.step.withUnsafeBufferPointer { step in
+                        for (position, (neighbor, payload)) in ordered.enumerated() {
+                            if position + 1 < ordered.count {
+                                withScalarCode(ordered[position + 1].payload) { sightline_prefetch($0, dimension) }
+                            }
+                            let distance = withScalarCode(payload) {
+                                kernel(query, $0, minimum.baseAddress!, step.baseAddress!, dimension)
+                            }
+                            final.insert(distance: distance, id: neighbor.id.rawValue)
+                        }
+                    }
                 }
+                return
+            }
+            for (position, (neighbor, payload)) in ordered.enumerated() {
+                if position + 1 < ordered.count {
+                    withVector(ordered[position + 1].payload) { sightline_prefetch($0, dimension * 4) }
+                }
+                let exact = withVector(payload) { metric.distance(query, $0, dimension) }
                 final.insert(distance: exact, id: neighbor.id.rawValue)
             }
         }

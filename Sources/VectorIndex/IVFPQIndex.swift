@@ -16,9 +16,13 @@ public struct IVFPQConfiguration: Sendable, Equatable {
     /// Bits per sub-quantizer code (`--pq-bits`): 8 (256 sub-centroids, table lookups) or 4
     /// (16 sub-centroids, scanned 32 codes at a time with SIMD shuffles: see `FastScan`).
     public var bitsPerCode: Int
+    /// Keep each vector as 8-bit scalar codes for refine (`--refine-codes sq8`: `d` bytes per
+    /// vector instead of `4d`; refine distances are then those to the decoded vector).
+    public var storesScalarCodes: Bool
 
     public init(dimension: Int, listCount: Int, subquantizerCount: Int, metric: Metric = .l2, storesVectors: Bool = false,
-                bitsPerCode: Int = 8) {
+                bitsPerCode: Int = 8, storesScalarCodes: Bool = false) {
+        self.storesScalarCodes = storesScalarCodes
         self.dimension = dimension
         self.listCount = listCount
         self.subquantizerCount = subquantizerCount
@@ -31,10 +35,15 @@ public struct IVFPQConfiguration: Sendable, Equatable {
     public var centroidsPerSubspace: Int { 1 << bitsPerCode }
     /// 4-bit codes are searched with the fast-scan kernels.
     public var usesFastScan: Bool { bitsPerCode == 4 }
+    /// Candidates can be re-ranked: full vectors or their 8-bit codes are kept.
+    public var canRefine: Bool { storesVectors || storesScalarCodes }
 
     public func validate() throws(VectorIndexError) {
         guard dimension >= 1 else { throw .invalidParameter("dimension \(dimension) must be positive") }
         guard listCount >= 1 else { throw .invalidParameter("nlist = \(listCount) must be at least 1") }
+        guard !(storesVectors && storesScalarCodes) else {
+            throw .invalidParameter("refine reads full vectors or their 8-bit codes, not both: choose --store-vectors or --refine-codes sq8")
+        }
         do { try ProductQuantizer.validate(dimension: dimension, m: subquantizerCount, bits: bitsPerCode) } catch {
             throw .quantization(error)
         }
@@ -69,11 +78,16 @@ public struct IVFPQIndex: Sendable {
     /// `nlist × d` coarse centroids.
     public let coarseCentroids: Matrix
     public let quantizer: ProductQuantizer
+    /// The 8-bit scalar quantizer of the refine codes (`storesScalarCodes` only).
+    public let scalarQuantizer: ScalarQuantizer?
     public internal(set) var lists: [InvertedList]
     /// `‖r‖² + 2⟨c, r⟩` per (list, sub-quantizer, code) for L2; empty for inner product.
     let precomputedTerms: [Float]
     /// `‖c‖²` per coarse centroid.
     let centroidNorms: [Float]
+    /// 4-bit codebooks by column, `(m, dsub, 16)`: a query's 16 products per sub-space are then
+    /// `dsub` multiply-adds of 16 lanes (see `fillFastScanQueryTables`); empty for 8-bit codes.
+    let codebooksByColumn: [Float]
 
     public var dimension: Int { configuration.dimension }
     public var metric: Metric { configuration.metric }
@@ -83,7 +97,12 @@ public struct IVFPQIndex: Sendable {
 
     /// Assembles an index from trained parts (used by training and by the file codec).
     public init(configuration: IVFPQConfiguration, coarseCentroids: Matrix, quantizer: ProductQuantizer,
-                lists: [InvertedList]? = nil) throws(VectorIndexError) {
+                scalarQuantizer: ScalarQuantizer? = nil, lists: [InvertedList]? = nil) throws(VectorIndexError) {
+        guard configuration.storesScalarCodes == (scalarQuantizer != nil),
+              scalarQuantizer.map({ $0.dimension == configuration.dimension }) ?? true else {
+            throw .corruptFile("8-bit refine codes need a scalar quantizer of the index's dimension, and only they do")
+        }
+        self.scalarQuantizer = scalarQuantizer
         try configuration.validate()
         guard coarseCentroids.dimension == configuration.dimension,
               coarseCentroids.rowCount == configuration.listCount else {
@@ -102,6 +121,7 @@ public struct IVFPQIndex: Sendable {
         self.centroidNorms = squaredNorms(coarseCentroids)
         self.precomputedTerms = configuration.metric == .l2
             ? IVFPQIndex.precomputeTerms(coarseCentroids, quantizer) : []
+        self.codebooksByColumn = configuration.usesFastScan ? IVFPQIndex.byColumn(quantizer) : []
         refreshFastScanLayout()
     }
 
@@ -143,7 +163,9 @@ public struct IVFPQIndex: Sendable {
                 residuals, m: configuration.subquantizerCount, bits: configuration.bitsPerCode, iterations: training.iterations,
                 seed: training.seed &+ 7919, threads: training.threads
             ) { done, total in progress?("product quantizer", done, total, nil) }
-            return try IVFPQIndex(configuration: configuration, coarseCentroids: result.centroids, quantizer: quantizer)
+            let scalar = configuration.storesScalarCodes ? try ScalarQuantizer.train(data) : nil
+            return try IVFPQIndex(configuration: configuration, coarseCentroids: result.centroids, quantizer: quantizer,
+                                  scalarQuantizer: scalar)
         } catch let error as QuantizationError {
             throw .quantization(error)
         } catch let error as VectorIndexError {
@@ -170,6 +192,18 @@ public struct IVFPQIndex: Sendable {
             }
         }
         return result
+    }
+
+    /// The codebooks as `(m, dsub, ksub)`.
+    static func byColumn(_ quantizer: ProductQuantizer) -> [Float] {
+        let m = quantizer.subquantizerCount, dsub = quantizer.subDimension, ksub = quantizer.centroidsPerSubspace
+        var columns = [Float](repeating: 0, count: quantizer.centroids.count)
+        for sub in 0 ..< m {
+            for code in 0 ..< ksub {
+                for j in 0 ..< dsub { columns[(sub * dsub + j) * ksub + code] = quantizer.centroids[(sub * ksub + code) * dsub + j] }
+            }
+        }
+        return columns
     }
 
     /// `‖r‖² + 2⟨c, r⟩` for every list `c` and every sub-centroid `r` (sub-space by sub-space).

@@ -7,12 +7,15 @@ import VectorMath
 /// ```
 /// "SLIX"  magic                      4 bytes
 /// version UInt32 (= 2; version 1 files, always 8-bit codes, still load)
-/// header  metric UInt8, flags UInt8 (bit 0: stores vectors), [version 2: bits per code UInt8],
+/// header  metric UInt8, flags UInt8 (bit 0: stores vectors, bit 1: 8-bit refine codes),
+///         [version 2: bits per code UInt8],
 ///         dimension UInt32, nlist UInt32, m UInt32, vector count UInt64
 /// header CRC-32                      of the bytes from the magic to here
 /// section "CENT"  nlist × d Float32 coarse centroids, then its CRC-32
 /// section "PQCB"  d × 2^bits Float32 codebooks (m, 2^bits, dsub), then its CRC-32
-/// section "LIST"  per list: count UInt64, ids UInt64×count, codes m×count, [vectors d×count Float32];
+/// [section "SQ8R" d Float32 minima, d Float32 steps (bit 1 only), then its CRC-32]
+/// section "LIST"  per list: count UInt64, ids UInt64×count, codes m×count, [vectors d×count Float32],
+///                 [8-bit refine codes d×count];
 ///                 then one CRC-32 over the whole section
 /// ```
 /// Every length is checked against the file size before it is read, so a truncated or corrupt
@@ -36,7 +39,7 @@ public enum IndexFile {
         writer.write(fileVersion)
         let configuration = index.configuration
         writer.write(UInt8(configuration.metric == .l2 ? 0 : 1))
-        writer.write(UInt8(configuration.storesVectors ? 1 : 0))
+        writer.write(UInt8(configuration.storesVectors ? 1 : 0) | UInt8(configuration.storesScalarCodes ? 2 : 0))
         if fileVersion >= 2 { writer.write(UInt8(configuration.bitsPerCode)) }
         writer.write(UInt32(configuration.dimension))
         writer.write(UInt32(configuration.listCount))
@@ -46,12 +49,19 @@ public enum IndexFile {
 
         writer.appendSection("CENT") { $0.write(index.coarseCentroids.values) }
         writer.appendSection("PQCB") { $0.write(index.quantizer.centroids) }
+        if let scalar = index.scalarQuantizer {
+            writer.appendSection("SQ8R") { section in
+                section.write(scalar.minimum)
+                section.write(scalar.step)
+            }
+        }
         writer.appendSection("LIST") { section in
             for list in index.lists {
                 section.write(UInt64(list.count))
                 section.write(list.ids)
                 section.write(list.codes)
                 if configuration.storesVectors { section.write(list.vectors) }
+                if configuration.storesScalarCodes { section.write(list.scalarCodes) }
             }
         }
         return writer.bytes
@@ -88,7 +98,9 @@ public enum IndexFile {
         }
         let configuration = IVFPQConfiguration(
             dimension: dimension, listCount: nlist, subquantizerCount: m,
-            metric: metricCode == 0 ? .l2 : .innerProduct, storesVectors: flags & 1 == 1, bitsPerCode: bits)
+            metric: metricCode == 0 ? .l2 : .innerProduct, storesVectors: flags & 1 == 1, bitsPerCode: bits,
+            storesScalarCodes: flags & 2 == 2)
+        guard flags & ~3 == 0 else { throw .corruptFile("unknown flags \(flags)") }
         // nlist ≤ 2^24 and m ≤ 2^16: the product cannot overflow.
         let tableBytes = nlist * m * configuration.centroidsPerSubspace * 4
         guard configuration.metric != .l2 || tableBytes <= maxTableBytes else {
@@ -96,6 +108,7 @@ public enum IndexFile {
                 + "above the \(maxTableBytes >> 20) MiB limit")
         }
         let bytesPerVector = 8 + m + (configuration.storesVectors ? 4 * dimension : 0)
+            + (configuration.storesScalarCodes ? dimension : 0)
 
         let centroidValues = try reader.readSection("CENT") { section throws(VectorIndexError) in
             try section.readFloats(nlist * dimension)
@@ -103,6 +116,8 @@ public enum IndexFile {
         let codebookValues = try reader.readSection("PQCB") { section throws(VectorIndexError) in
             try section.readFloats(dimension * configuration.centroidsPerSubspace)
         }
+        let scalarValues = configuration.storesScalarCodes
+            ? try reader.readSection("SQ8R") { section throws(VectorIndexError) in try section.readFloats(2 * dimension) } : []
         let lists = try reader.readSection("LIST") { section throws(VectorIndexError) in
             var lists: [InvertedList] = []
             lists.reserveCapacity(nlist)
@@ -117,7 +132,8 @@ public enum IndexFile {
                 let ids = try section.readUInt64s(n)
                 let codes = try section.readBytes(n * m)
                 let vectors = configuration.storesVectors ? try section.readFloats(n * dimension) : []
-                lists.append(InvertedList(ids: ids, codes: codes, vectors: vectors))
+                let scalarCodes = configuration.storesScalarCodes ? try section.readBytes(n * dimension) : []
+                lists.append(InvertedList(ids: ids, codes: codes, vectors: vectors, scalarCodes: scalarCodes))
             }
             return lists
         }
@@ -130,7 +146,10 @@ public enum IndexFile {
         do {
             let centroids = try Matrix(dimension: dimension, values: centroidValues)
             let quantizer = try ProductQuantizer(dimension: dimension, subquantizerCount: m, bitsPerCode: bits, centroids: codebookValues)
-            let index = try IVFPQIndex(configuration: configuration, coarseCentroids: centroids, quantizer: quantizer, lists: lists)
+            let scalar = configuration.storesScalarCodes
+                ? try ScalarQuantizer(minimum: Array(scalarValues[0 ..< dimension]), step: Array(scalarValues[dimension...])) : nil
+            let index = try IVFPQIndex(configuration: configuration, coarseCentroids: centroids, quantizer: quantizer,
+                                       scalarQuantizer: scalar, lists: lists)
             try index.checkInvariants()
             return index
         } catch let error as VectorIndexError {

@@ -36,7 +36,7 @@ public enum VectorIndexError: Error, Equatable, CustomStringConvertible {
         case .emptyIndex:
             return "the index holds no vectors: build it from a base set first"
         case .refineNeedsVectors:
-            return "refine needs the full vectors: build the index with --store-vectors"
+            return "refine needs the full vectors or their 8-bit codes: build the index with --store-vectors or --refine-codes sq8"
         case .quantization(let error):
             return error.description
         case .corruptFile(let text):

@@ -38,6 +38,10 @@ struct IndexShapeOptions: ParsableArguments {
     @Flag(help: "Keep full vectors for refine (4·d more bytes per vector).")
     var storeVectors = false
 
+    @Option(name: .customLong("refine-codes"),
+            help: "What refine reads: float (the full vectors, same as --store-vectors) or sq8 (8-bit scalar codes, d bytes per vector).")
+    var refineCodes: String?
+
     @Option(help: "k-means iterations for the coarse quantizer and each sub-quantizer.")
     var iterations: Int = 25
 
@@ -48,8 +52,15 @@ struct IndexShapeOptions: ParsableArguments {
         guard let parsed = Metric(rawValue: metric) else {
             throw SightlineError.badInput("unknown metric \"\(metric)\": use l2 or ip")
         }
-        return IVFPQConfiguration(dimension: dimension, listCount: nlist, subquantizerCount: m, metric: parsed, storesVectors: storeVectors,
-                                  bitsPerCode: pqBits)
+        guard refineCodes == nil || refineCodes == "float" || refineCodes == "sq8" else {
+            throw SightlineError.badInput("unknown --refine-codes \"\(refineCodes!)\": use float or sq8")
+        }
+        guard !(storeVectors && refineCodes == "sq8") else {
+            throw SightlineError.badInput("--store-vectors keeps float vectors and --refine-codes sq8 keeps 8-bit codes: choose one")
+        }
+        return IVFPQConfiguration(dimension: dimension, listCount: nlist, subquantizerCount: m, metric: parsed,
+                                  storesVectors: storeVectors || refineCodes == "float", bitsPerCode: pqBits,
+                                  storesScalarCodes: refineCodes == "sq8")
     }
 
     func training(threads: Int) -> IVFPQTraining {

@@ -114,7 +114,7 @@ import Testing
         var generator = SeededGenerator(seed: 4)
         let table = (0 ..< 8 * 16).map { _ in Float(generator.nextGaussian()) * 50 }
         var quantized = FastScan.QuantizedTable(m: 8)
-        table.withUnsafeBufferPointer { quantized.fill($0.baseAddress!, m: 8) }
+        table.withUnsafeBufferPointer { quantized.fill(terms: nil, query: $0.baseAddress!, m: 8) }
         for _ in 0 ..< 200 {
             let code = (0 ..< 8).map { _ in Int.random(in: 0 ..< 16, using: &generator) }
             let exact = (0 ..< 8).reduce(Float(0)) { $0 + table[$1 * 16 + code[$1]] }

@@ -25,4 +25,25 @@ unsigned int sightline_fastscan_block_avx2(const unsigned char *codes, const uns
                                            unsigned short threshold, unsigned short *sums);
 unsigned int sightline_fastscan_block_portable(const unsigned char *codes, const unsigned char *tables, size_t pairs,
                                                unsigned short threshold, unsigned short *sums);
+
+/* 8-bit scalar-quantized vectors (value_j = minimum_j + code_j · step_j): the squared L2 distance
+   and the inner product of a float query with one code. Eight lane sums in a fixed order and no
+   fused multiply-add in either variant, so AVX2 and portable give the same bits. */
+float sightline_sq8_l2_avx2(const float *query, const unsigned char *code, const float *minimum, const float *step, size_t count);
+float sightline_sq8_l2_portable(const float *query, const unsigned char *code, const float *minimum, const float *step, size_t count);
+float sightline_sq8_dot_avx2(const float *query, const unsigned char *code, const float *minimum, const float *step, size_t count);
+float sightline_sq8_dot_portable(const float *query, const unsigned char *code, const float *minimum, const float *step, size_t count);
+
+/* Asks the CPU to bring `bytes` from `address` into cache (a hint: nothing is read). */
+void sightline_prefetch(const void *address, size_t bytes);
+
+/* Quantizes a fast-scan table (m rows of 16 floats) to 8 bits: entry = round((t − min_row) ·
+   scale), the scale the largest keeping each entry ≤ 255 and any sum of m entries < 2^16.
+   Writes m × 16 entries and returns the scale through `scale` and Σ min_row through `offset`.
+   Non-finite or overflowing values are clamped, never converted out of range. */
+void sightline_quantize_fastscan_table(const float *table, size_t m, unsigned char *entries, float *scale, float *offset);
+/* The same for the table terms[i] + query[i] (a list's precomputed terms plus the query's
+   table), without writing the float sum; terms may be NULL (query alone). m ≤ 1024. */
+void sightline_quantize_fastscan_sum(const float *terms, const float *query, size_t m, unsigned char *entries, float *scale,
+                                     float *offset);
 #endif
