@@ -2,10 +2,11 @@
 families, and for every recall level the fastest single-thread configuration of each is printed
 with the ratio. Called by scripts/compare-faiss --frontier.
 
-Families. Sightline: IVF-PQ with 8-bit codes (m = --m and --m-wide), full vectors kept, nprobe ×
-refine; HNSW over full vectors, efSearch. FAISS: IVF…,PQ…x4fs,RFlat (4-bit fast-scan re-ranked
-with the full vectors) over nprobe × k_factor; IVF…,PQ… (8-bit) with RFlat; HNSW32,Flat over
-efSearch. QPS: the whole query set as one batch on one thread, both sides."""
+Families. Sightline: IVF-PQ with 4-bit fast-scan codes re-ranked from 8-bit scalar codes
+(--pq-bits 4 --refine-codes sq8) and with 8-bit codes re-ranked from the full vectors, for each m of
+--m, nprobe × refine; HNSW over full vectors, efSearch. FAISS: IVF…,PQ…x4fs,RFlat and
+IVF…,PQ…x4fs,Refine(SQ8) (4-bit fast-scan re-ranked with the full vectors or 8-bit codes) and
+IVF…,PQ…,RFlat (8-bit) over nprobe × k_factor; HNSW32,Flat over efSearch. QPS: the whole query set as one batch on one thread, both sides."""
 import argparse
 import json
 import os
@@ -34,7 +35,7 @@ def faiss_points(args, base, queries, train, truth):
     d, n = base.shape[1], len(base)
     points = []
     for m in args.ms:
-        for spec in [f"IVF{args.nlist},PQ{m}x4fs,RFlat", f"IVF{args.nlist},PQ{m},RFlat"]:
+        for spec in [f"IVF{args.nlist},PQ{m}x4fs,RFlat", f"IVF{args.nlist},PQ{m}x4fs,Refine(SQ8)", f"IVF{args.nlist},PQ{m},RFlat"]:
             print(f"FAISS {spec}", file=sys.stderr)
             index = faiss.index_factory(d, spec)
             faiss.omp_set_num_threads(args.threads)
@@ -64,15 +65,17 @@ def faiss_points(args, base, queries, train, truth):
 def sightline_points(args, folder, train_path, n):
     points = []
     data = ["--dataset", os.path.join(folder, "base.fvecs"), "--queries", os.path.join(folder, "query.fvecs")]
+    families = [(["--pq-bits", "4", "--refine-codes", "sq8"], "x4 fast-scan + sq8"), (["--store-vectors"], " 8-bit + vectors")]
     for m in args.ms:
-        command = [args.sightline, "bench", *data, "--train", train_path, "--nlist", str(args.nlist), "--m", str(m), "--store-vectors",
-                   "--nprobe", ",".join(map(str, args.nprobes)), "--refine", ",".join(map(str, args.refines)),
-                   "--threads", str(args.threads), "--latency-queries", "50", "--json"]
-        print("$ " + " ".join(command), file=sys.stderr)
-        for line in subprocess.run(command, check=True, capture_output=True, text=True).stdout.splitlines():
-            row = json.loads(line)
-            points.append(dict(config=f"IVF{args.nlist},PQ{m} 8-bit + vectors, nprobe {row['nprobe']}, refine {row['refine']}",
-                               recall=row["recall_at_10"], qps=row["qps_1t"], bytes=row["index_bytes"] / n))
+        for flags, name in families:
+            command = [args.sightline, "bench", *data, "--train", train_path, "--nlist", str(args.nlist), "--m", str(m), *flags,
+                       "--nprobe", ",".join(map(str, args.nprobes)), "--refine", ",".join(map(str, args.refines)),
+                       "--threads", str(args.threads), "--latency-queries", "50", "--json"]
+            print("$ " + " ".join(command), file=sys.stderr)
+            for line in subprocess.run(command, check=True, capture_output=True, text=True).stdout.splitlines():
+                row = json.loads(line)
+                points.append(dict(config=f"IVF{args.nlist},PQ{m}{name}, nprobe {row['nprobe']}, refine {row['refine']}",
+                                   recall=row["recall_at_10"], qps=row["qps_1t"], bytes=row["index_bytes"] / n))
     command = [args.sightline, "bench", *data, "--index-type", "hnsw", "--hnsw-m", "32", "--ef-search", ",".join(map(str, args.efs)),
                "--threads", str(args.threads), "--latency-queries", "50", "--json"]
     print("$ " + " ".join(command), file=sys.stderr)
@@ -94,7 +97,7 @@ def main():
     parser.add_argument("--nlist", type=int, default=256)
     parser.add_argument("--m", default="16,56", help="PQ sizes to sweep (each must divide d)")
     parser.add_argument("--nprobe", default="1,2,4,8,16,32")
-    parser.add_argument("--refine", default="0,4,8,16")
+    parser.add_argument("--refine", default="0,4,8,16,32")
     parser.add_argument("--ef-search", default="16,32,64,128,256")
     parser.add_argument("--levels", default="0.90,0.95,0.99")
     parser.add_argument("--threads", type=int, default=os.cpu_count())

@@ -182,7 +182,7 @@ extension IVFPQIndex {
     /// most the heap's bar is offered to it, in position order.
     @inline(__always)
     func fastScanList(_ list: InvertedList, base: Float, place: UInt64, kernel: FastScan.Kernel,
-                      quantized: FastScan.QuantizedTable, heap: inout TopK) {
+                      quantized: FastScan.QuantizedTable, heap: inout CandidatePool) {
         let m = codeSize
         // A list packed out of step (never expected) is scanned by the reference: same answers.
         guard kernel != .scalarReference, list.fastScanCount == list.count else {
@@ -211,6 +211,7 @@ extension IVFPQIndex {
                                 let distance = quantized.distance(sum: sum, base: base)
                                 guard distance <= worst else { continue }
                                 heap.insert(distance: distance, id: ids[first + lane], payload: place | UInt64(first + lane))
+                                guard heap.worstDistance != worst else { continue }
                                 worst = heap.worstDistance
                                 threshold = quantized.threshold(worst: worst, base: base)
                                 if threshold < 0 { return }
@@ -226,7 +227,7 @@ extension IVFPQIndex {
     /// The scalar reference of the fast scan: the same quantized table and the same sums, read
     /// from the unpacked codes one vector at a time. Tests hold the kernels to it.
     func scanQuantizedReference(_ list: InvertedList, base: Float, place: UInt64, quantized: FastScan.QuantizedTable,
-                                heap: inout TopK) {
+                                heap: inout CandidatePool) {
         let m = codeSize
         var worst = heap.worstDistance
         list.codes.withUnsafeBufferPointer { codes in

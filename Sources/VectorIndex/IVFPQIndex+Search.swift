@@ -157,7 +157,7 @@ extension IVFPQIndex {
                    parameters: SearchParameters, scratch: inout SearchScratch) -> [Neighbor] {
         let refining = parameters.refineFactor > 1
         let candidateCount = refining ? parameters.k * parameters.refineFactor : parameters.k
-        var heap = TopK(k: candidateCount)
+        var heap = CandidatePool(k: candidateCount)
         let m = codeSize
         if configuration.usesFastScan {
             let kernel = parameters.fastScanKernel ?? FastScan.Kernel.selected
@@ -221,7 +221,7 @@ extension IVFPQIndex {
 
     /// Re-scores ADC candidates with exact distances on the stored vectors. The next candidate's
     /// vector is prefetched while this one is scored: the vectors lie scattered over memory.
-    func refine(_ candidates: TopK, queries: Matrix, row: Int, k: Int, parts: [IVFPQIndex]) -> [Neighbor] {
+    func refine(_ candidates: CandidatePool, queries: Matrix, row: Int, k: Int, parts: [IVFPQIndex]) -> [Neighbor] {
         var final = TopK(k: k)
         let dimension = self.dimension
         let ordered = candidates.sortedWithPayloads()
@@ -297,7 +297,7 @@ func coarseDistances(_ products: UnsafePointer<Float>, norms: UnsafePointer<Floa
 /// The place (part and list) and position travel as the payload so refine can find the full vector.
 @inline(__always)
 func scanCodes(_ codes: UnsafePointer<UInt8>, ids: UnsafePointer<UInt64>, count: Int, m: Int,
-               table: UnsafePointer<Float>, base: Float, place: UInt64, heap: inout TopK) {
+               table: UnsafePointer<Float>, base: Float, place: UInt64, heap: inout CandidatePool) {
     let groups = m / 4, rest = m % 4
     var code = codes
     // The entry bar lives in a register and is refreshed only after an insertion.

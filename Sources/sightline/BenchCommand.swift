@@ -10,7 +10,10 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Build (or load) an index and sweep nprobe and refine: recall, QPS, latency, memory.",
         discussion: """
-        Example: sightline bench --dataset fashion-mnist --nlist 256 --m 16 --nprobe 1,2,4,8,16 --threads 1 --json
+        Defaults: 4-bit fast-scan codes (m: the divisor of d nearest d/14), re-ranked from 8-bit scalar \
+        codes with refine 8 and 16; on Fashion-MNIST, nprobe 8 reaches 10-recall@10 0.98 at refine 16. \
+        The compact end: --pq-bits 8 --m 16 --refine-codes none (16 bytes a vector, no refine).
+        Example: sightline bench --dataset fashion-mnist --nprobe 4,8,16 --threads 1 --json
         QPS(1t) searches the whole query set as one batch on one thread; QPS(mt) on --threads \
         threads; p50/p99 time queries one at a time on one thread.
         --index-type hnsw builds an HNSW graph over the full vectors instead and sweeps --ef-search \
@@ -23,8 +26,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Comma-separated nprobe values to sweep.")
     var nprobe: String = "1,2,4,8,16"
 
-    @Option(help: "Comma-separated refine factors to sweep (0 = off; >1 needs --store-vectors).")
-    var refine: String = "0"
+    @Option(help: "Comma-separated refine factors to sweep (0 = off; >1 needs refine codes). Default: 8,16, or 0 without refine codes.")
+    var refine: String?
 
     @Option(help: "Threads for training, building and the multi-thread QPS column (0 = all cores).")
     var threads: Int = 0
@@ -60,10 +63,10 @@ struct BenchCommand: ParsableCommand {
             }
             let dataset = try data.load()
             if indexType == "hnsw" { return try runHNSW(dataset) }
-            var benchmark = Benchmark(
-                dataset: dataset, configuration: try shape.configuration(dimension: dataset.base.dimension),
-                probeCounts: try parseIntegerList(nprobe, name: "nprobe"))
-            benchmark.refineFactors = try parseIntegerList(refine, name: "refine")
+            let configuration = try shape.benchConfiguration(dimension: dataset.base.dimension)
+            var benchmark = Benchmark(dataset: dataset, configuration: configuration,
+                                      probeCounts: try parseIntegerList(nprobe, name: "nprobe"))
+            benchmark.refineFactors = try parseIntegerList(refine ?? (configuration.canRefine ? "8,16" : "0"), name: "refine")
             benchmark.training = shape.training(threads: threads)
             benchmark.threads = threads
             benchmark.indexPath = index
@@ -73,7 +76,9 @@ struct BenchCommand: ParsableCommand {
                 try rows.forEach(printJSON)
             } else {
                 printLine("\(dataset.name): \(dataset.base.rowCount) base, \(dataset.queries.rowCount) queries, "
-                          + "d=\(dataset.base.dimension), nlist=\(shape.nlist), m=\(shape.m)")
+                          + "d=\(dataset.base.dimension), nlist=\(shape.nlist), m=\(configuration.subquantizerCount) "
+                          + "\(configuration.bitsPerCode)-bit, refine codes: "
+                          + (configuration.storesScalarCodes ? "sq8" : configuration.storesVectors ? "float" : "none"))
                 printLine(formatBenchTable(rows))
             }
         }

@@ -17,9 +17,10 @@ import Testing
             }
             return UInt64(crc ^ 0xFFFF_FFFF)
         }
-        let nlist = (0 ..< 4).reduce(0) { $0 | Int(bytes[14 + $1]) << (8 * $1) }
-        put(count, 8, at: 22)
-        put(crc(bytes[0 ..< 30]), 4, at: 30)
+        // Version 2 header: nlist at byte 15, the vector count at 23, the header's CRC at 31.
+        let nlist = (0 ..< 4).reduce(0) { $0 | Int(bytes[15 + $1]) << (8 * $1) }
+        put(count, 8, at: 23)
+        put(crc(bytes[0 ..< 31]), 4, at: 31)
         let list = bytes.count - 4 - 8 * nlist - 4
         put(count, 8, at: list + 4)
         put(crc(bytes[list ..< bytes.count - 4]), 4, at: bytes.count - 4)

@@ -175,16 +175,16 @@ enum CraftedIndexFile {
         func put32(_ value: UInt32, at offset: Int) {
             for i in 0 ..< 4 { bytes[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt32(i))) }
         }
-        // Header: magic 4, version 4, metric 1, flags 1, d 4, nlist 4, m 4, count 8, CRC 4.
-        put(count, at: 22)
-        put32(bytes.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[0 ..< 30])) }, at: 30)
+        // Header (version 2): magic 4, version 4, metric 1, flags 1, bits 1, d 4, nlist 4, m 4, count 8, CRC 4.
+        put(count, at: 23)
+        put32(bytes.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[0 ..< 31])) }, at: 31)
         let list = bytes.count - 4 - 8 * nlist(file) - 4  // "LIST", counts, CRC at the end
         put(count, at: list + 4)
         put32(bytes.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[list ..< bytes.count - 4])) }, at: bytes.count - 4)
         return bytes
     }
 
-    static func nlist(_ file: [UInt8]) -> Int { (0 ..< 4).reduce(0) { $0 | Int(file[14 + $1]) << (8 * $1) } }
+    static func nlist(_ file: [UInt8]) -> Int { (0 ..< 4).reduce(0) { $0 | Int(file[15 + $1]) << (8 * $1) } }
 }
 
 /// Which of `shards` shards (ids 0…shards−1) owns an id, as the coordinator routes it.

@@ -1,0 +1,43 @@
+import Testing
+@testable import VectorMath
+
+/// The candidate pool keeps exactly what the heap keeps, whatever the order, ties and size.
+@Suite struct CandidatePoolTests {
+    @Test(arguments: [1, 2, 3, 10, 64, 499, 500, 800])
+    func keepsTheSameSetAsTheHeapWithPayloads(k: Int) {
+        var generator = SeededGenerator(seed: UInt64(k))
+        for distinctDistances in [3, 50, 1_000_000] {
+            // Ids repeat too (an id added twice is two entries); payloads tell them apart.
+            let candidates = (0 ..< 500).map { position in
+                (Float(generator.nextInt(below: distinctDistances)), UInt64(generator.nextInt(below: 400)), UInt64(position))
+            }
+            var heap = TopK(k: k), pool = CandidatePool(k: k)
+            for (distance, id, payload) in candidates {
+                heap.insert(distance: distance, id: id, payload: payload)
+                // The scans skip what the bar excludes: so does this stream.
+                if distance <= pool.worstDistance { pool.insert(distance: distance, id: id, payload: payload) }
+            }
+            let expected = heap.sortedWithPayloads(), found = pool.sortedWithPayloads()
+            #expect(found.map(\.neighbor) == expected.map(\.neighbor), "k \(k), \(distinctDistances) distances")
+            #expect(pool.sorted() == Array(candidates.map { Neighbor(distance: $0.0, id: VectorID($0.1)) }.sorted().prefix(k)))
+            // Payloads travel with their entries: each kept entry is one of the offered ones.
+            let offered = Set(candidates.map { "\($0.0) \($0.1) \($0.2)" })
+            #expect(found.allSatisfy { offered.contains("\($0.neighbor.distance) \($0.neighbor.id.rawValue) \($0.payload)") })
+        }
+    }
+
+    @Test func selectionPutsTheRankedEntryInPlace() {
+        var generator = SeededGenerator(seed: 21)
+        for count in [1, 2, 3, 17, 200] {
+            var entries = (0 ..< count).map { _ in
+                CandidatePool.Entry(distance: Float(generator.nextInt(below: 7)), id: UInt64(generator.nextInt(below: 50)), payload: 0)
+            }
+            let rank = generator.nextInt(below: count)
+            let sorted = entries.sorted { $0.isBetter(than: $1) }
+            entries.withUnsafeMutableBufferPointer { CandidatePool.select($0, rank: rank) }
+            #expect(entries[rank].distance == sorted[rank].distance && entries[rank].id == sorted[rank].id)
+            #expect(entries[..<rank].allSatisfy { !entries[rank].isBetter(than: $0) })
+            #expect(entries[(rank + 1)...].allSatisfy { !$0.isBetter(than: entries[rank]) })
+        }
+    }
+}
