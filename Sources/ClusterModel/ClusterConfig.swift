@@ -19,6 +19,8 @@ public struct IndexSettings: Sendable, Equatable {
     public var defaultNprobe: Int
     /// Bits per PQ code (`pq_bits`): 8, or 4 for the fast scan.
     public var pqBits: Int = 8
+    /// Rotate residuals with a learned OPQ matrix before PQ (`opq`).
+    public var opq = false
 }
 
 /// The `[tls]` table: PEM files of the cluster's CA and of the coordinator's certificate and key,
@@ -99,7 +101,8 @@ public struct ClusterConfig: Sendable, Equatable {
         index = IndexSettings(
             dimension: try table.integer("dimension"), nlist: try table.integer("nlist"), m: try table.integer("m"),
             metric: try table.string("metric", default: "l2"), storesVectors: try table.boolean("store_vectors", default: false),
-            defaultNprobe: try table.integer("nprobe", default: 8), pqBits: try table.integer("pq_bits", default: 8))
+            defaultNprobe: try table.integer("nprobe", default: 8), pqBits: try table.integer("pq_bits", default: 8),
+            opq: try table.boolean("opq", default: false))
         var workers: [WorkerEntry] = []
         for values in document.arrays["workers"] ?? [] {
             let entry = ConfigTable(values: values, name: "[workers]")

@@ -92,12 +92,13 @@ public final class Coordinator: Sendable {
         }
         guard template.dimension == config.index.dimension, template.listCount == config.index.nlist,
               template.codeSize == config.index.m, template.metric.rawValue == config.index.metric,
-              template.configuration.bitsPerCode == config.index.pqBits else {
+              template.configuration.bitsPerCode == config.index.pqBits, template.configuration.usesOPQ == config.index.opq else {
             throw ErrorReply(.badRequest,
                              "the codebooks (d=\(template.dimension) nlist=\(template.listCount) m=\(template.codeSize) "
-                             + "\(template.configuration.bitsPerCode)-bit \(template.metric.rawValue)) do not match the config's [index] "
+                             + "\(template.configuration.bitsPerCode)-bit\(template.configuration.usesOPQ ? " OPQ" : "") "
+                             + "\(template.metric.rawValue)) do not match the config's [index] "
                              + "(d=\(config.index.dimension) nlist=\(config.index.nlist) m=\(config.index.m) "
-                             + "\(config.index.pqBits)-bit \(config.index.metric))")
+                             + "\(config.index.pqBits)-bit\(config.index.opq ? " OPQ" : "") \(config.index.metric))")
         }
         codebook = (codebookVersion(of: codebookFile), codebookFile)
         try catalog.saveCodebook(version: codebook.version, indexFile: codebookFile)

@@ -22,7 +22,8 @@ extension IVFPQIndex {
         var seen = Set<VectorID>(minimumCapacity: ids.count)
         for id in ids where !seen.insert(id).inserted { throw .duplicateID(id) }
         let labels = assignNearest(vectors, to: coarseCentroids, threads: threads).labels
-        let residualVectors = IVFPQIndex.residuals(vectors, centroids: coarseCentroids, labels: labels)
+        var residualVectors = IVFPQIndex.residuals(vectors, centroids: coarseCentroids, labels: labels)
+        if let rotation { residualVectors = OPQ.rotate(residualVectors, by: rotation) }
         do {
             return (labels, try quantizer.encode(residualVectors, threads: threads))
         } catch {
@@ -95,7 +96,7 @@ extension IVFPQIndex {
     public var memoryUsage: (perVectorBytes: Int, fixedBytes: Int) {
         let lists = self.lists.reduce(0) { $0 + $1.allocatedBytes }
         let fixed = coarseCentroids.values.count * 4 + quantizer.centroids.count * 4 + codebooksByColumn.count * 4
-            + (scalarQuantizer?.dimension ?? 0) * 8
+            + (scalarQuantizer?.dimension ?? 0) * 8 + (rotation?.values.count ?? 0) * 4
             + precomputedTerms.count * 4 + centroidNorms.count * 4
         return (lists, fixed)
     }

@@ -62,7 +62,7 @@ extension IVFPQIndex {
         for (listNumber, list) in lists.enumerated() where list.count > 0 {
             let sampled = min(list.count, perList)
             // Codes hold residuals from the list's centroid (see `prepareAdd`).
-            let residuals = quantizer.decode(Array(list.codes[0 ..< sampled * codeSize]))
+            let residuals = decodeResiduals(Array(list.codes[0 ..< sampled * codeSize]))
             let centroid = Array(coarseCentroids.row(listNumber))
             for position in 0 ..< sampled {
                 let residual = Array(residuals.row(position))

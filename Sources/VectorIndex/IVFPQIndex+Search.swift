@@ -98,6 +98,9 @@ extension IVFPQIndex {
     /// (`‖q − c‖²` for L2, `−⟨q, c⟩` for inner product), nearest first.
     func rankCentroids(_ queries: Matrix, first: Int, rows: Int, probeCount: Int,
                        scratch: inout SearchScratch) -> [[Probe]] {
+        if let graph = coarseGraphIndex {
+            return rankThroughGraph(graph, queries, first: first, rows: rows, probeCount: probeCount)
+        }
         let dimension = self.dimension, nlist = listCount
         var probes: [[Probe]] = []
         probes.reserveCapacity(rows)
@@ -131,9 +134,29 @@ extension IVFPQIndex {
         return probes
     }
 
+    /// The `nprobe` lists whose centroids the graph finds nearest, searched with
+    /// `efSearch = max(2 · nprobe, 64)`: approximate, as every graph search is, and deterministic.
+    func rankThroughGraph(_ graph: HNSWIndex, _ queries: Matrix, first: Int, rows: Int, probeCount: Int) -> [[Probe]] {
+        var visited = VisitedNodes(count: graph.nodeCount)
+        let ef = max(2 * probeCount, 64)
+        return (0 ..< rows).map { row in
+            graph.searchOne(Array(queries.row(first + row)), k: probeCount, ef: ef, visited: &visited).map {
+                Probe(list: ListNumber(Int($0.id.rawValue)), centroidDistance: $0.distance)
+            }
+        }
+    }
+
     /// Per query and sub-space: `−2⟨q_sub, r⟩` (L2) or `−⟨q_sub, r⟩` (inner product) for the 256
     /// sub-centroids, one strided `sgemm` per sub-space for the whole chunk.
     func fillQueryTables(_ queries: Matrix, first: Int, rows: Int, scratch: inout SearchScratch) {
+        // Under OPQ the tables score rotated residuals: the queries are rotated to match.
+        if let rotation {
+            return fillTables(OPQ.rotate(queries.slice(first ..< first + rows), by: rotation), first: 0, rows: rows, scratch: &scratch)
+        }
+        fillTables(queries, first: first, rows: rows, scratch: &scratch)
+    }
+
+    private func fillTables(_ queries: Matrix, first: Int, rows: Int, scratch: inout SearchScratch) {
         if configuration.usesFastScan { return fillFastScanQueryTables(queries, first: first, rows: rows, scratch: &scratch) }
         let m = codeSize, dsub = quantizer.subDimension, ksub = quantizer.centroidsPerSubspace
         let dimension = self.dimension

@@ -19,10 +19,17 @@ public struct IVFPQConfiguration: Sendable, Equatable {
     /// Keep each vector as 8-bit scalar codes for refine (`--refine-codes sq8`: `d` bytes per
     /// vector instead of `4d`; refine distances are then those to the decoded vector).
     public var storesScalarCodes: Bool
+    /// Rotate residuals with a learned orthogonal matrix before PQ (`--opq`, see `OPQ`).
+    public var usesOPQ: Bool
+    /// Rank the coarse centroids through an HNSW graph over them (`--coarse-hnsw`) instead of
+    /// against every one: for many lists (16,384 and more), where exact ranking dominates a query.
+    public var coarseGraph: Bool
 
     public init(dimension: Int, listCount: Int, subquantizerCount: Int, metric: Metric = .l2, storesVectors: Bool = false,
-                bitsPerCode: Int = 8, storesScalarCodes: Bool = false) {
+                bitsPerCode: Int = 8, storesScalarCodes: Bool = false, usesOPQ: Bool = false, coarseGraph: Bool = false) {
         self.storesScalarCodes = storesScalarCodes
+        self.usesOPQ = usesOPQ
+        self.coarseGraph = coarseGraph
         self.dimension = dimension
         self.listCount = listCount
         self.subquantizerCount = subquantizerCount
@@ -80,6 +87,11 @@ public struct IVFPQIndex: Sendable {
     public let quantizer: ProductQuantizer
     /// The 8-bit scalar quantizer of the refine codes (`storesScalarCodes` only).
     public let scalarQuantizer: ScalarQuantizer?
+    /// The OPQ rotation (`d × d`, `r ↦ r·R`) applied to residuals before PQ (`usesOPQ` only).
+    public let rotation: Matrix?
+    /// The graph over the coarse centroids (`coarseGraph` only); rebuilt from them, seeded, so
+    /// every process that loads the codebooks ranks lists the same way.
+    let coarseGraphIndex: HNSWIndex?
     public internal(set) var lists: [InvertedList]
     /// `‖r‖² + 2⟨c, r⟩` per (list, sub-quantizer, code) for L2; empty for inner product.
     let precomputedTerms: [Float]
@@ -97,7 +109,12 @@ public struct IVFPQIndex: Sendable {
 
     /// Assembles an index from trained parts (used by training and by the file codec).
     public init(configuration: IVFPQConfiguration, coarseCentroids: Matrix, quantizer: ProductQuantizer,
-                scalarQuantizer: ScalarQuantizer? = nil, lists: [InvertedList]? = nil) throws(VectorIndexError) {
+                scalarQuantizer: ScalarQuantizer? = nil, rotation: Matrix? = nil, lists: [InvertedList]? = nil) throws(VectorIndexError) {
+        guard configuration.usesOPQ == (rotation != nil),
+              rotation.map({ $0.rowCount == configuration.dimension && $0.dimension == configuration.dimension }) ?? true else {
+            throw .corruptFile("an OPQ index needs a d × d rotation, and only it does")
+        }
+        self.rotation = rotation
         guard configuration.storesScalarCodes == (scalarQuantizer != nil),
               scalarQuantizer.map({ $0.dimension == configuration.dimension }) ?? true else {
             throw .corruptFile("8-bit refine codes need a scalar quantizer of the index's dimension, and only they do")
@@ -120,8 +137,9 @@ public struct IVFPQIndex: Sendable {
         self.lists = lists ?? Array(repeating: InvertedList(), count: configuration.listCount)
         self.centroidNorms = squaredNorms(coarseCentroids)
         self.precomputedTerms = configuration.metric == .l2
-            ? IVFPQIndex.precomputeTerms(coarseCentroids, quantizer) : []
+            ? IVFPQIndex.precomputeTerms(rotation.map { OPQ.rotate(coarseCentroids, by: $0) } ?? coarseCentroids, quantizer) : []
         self.codebooksByColumn = configuration.usesFastScan ? IVFPQIndex.byColumn(quantizer) : []
+        self.coarseGraphIndex = configuration.coarseGraph ? try IVFPQIndex.graph(over: coarseCentroids, metric: configuration.metric) : nil
         refreshFastScanLayout()
     }
 
@@ -158,14 +176,23 @@ public struct IVFPQIndex: Sendable {
             let result = try trainKMeans(data, coarse) { iteration, objective in
                 progress?("coarse k-means", iteration, iterations, objective)
             }
-            let residuals = residualsToNearest(data, centroids: result.centroids, threads: training.threads)
+            var residuals = residualsToNearest(data, centroids: result.centroids, threads: training.threads)
+            var rotation: Matrix?
+            if configuration.usesOPQ {
+                let learned = try OPQ.trainRotation(residuals, m: configuration.subquantizerCount, bits: configuration.bitsPerCode,
+                                                    seed: training.seed &+ 104_729, threads: training.threads) { done, total, error in
+                    progress?("OPQ rotation", done, total, error)
+                }
+                residuals = OPQ.rotate(residuals, by: learned)
+                rotation = learned
+            }
             let quantizer = try ProductQuantizer.train(
                 residuals, m: configuration.subquantizerCount, bits: configuration.bitsPerCode, iterations: training.iterations,
                 seed: training.seed &+ 7919, threads: training.threads
             ) { done, total in progress?("product quantizer", done, total, nil) }
             let scalar = configuration.storesScalarCodes ? try ScalarQuantizer.train(data) : nil
             return try IVFPQIndex(configuration: configuration, coarseCentroids: result.centroids, quantizer: quantizer,
-                                  scalarQuantizer: scalar)
+                                  scalarQuantizer: scalar, rotation: rotation)
         } catch let error as QuantizationError {
             throw .quantization(error)
         } catch let error as VectorIndexError {
@@ -206,7 +233,21 @@ public struct IVFPQIndex: Sendable {
         return columns
     }
 
+    /// An HNSW graph over the centroids, node `i` for list `i` (M 32, efConstruction 80).
+    static func graph(over centroids: Matrix, metric: Metric) throws(VectorIndexError) -> HNSWIndex {
+        var graph = try HNSWIndex(dimension: centroids.dimension, metric: metric, neighborsPerNode: 32, efConstruction: 80, seed: 1234)
+        try graph.add(centroids, ids: (0 ..< centroids.rowCount).map { VectorID(UInt64($0)) })
+        return graph
+    }
+
+    /// The residuals `codes` stand for, in the vectors' own space (rotated back under OPQ).
+    public func decodeResiduals(_ codes: [UInt8]) -> Matrix {
+        let decoded = quantizer.decode(codes)
+        return rotation.map { OPQ.unrotate(decoded, by: $0) } ?? decoded
+    }
+
     /// `‖r‖² + 2⟨c, r⟩` for every list `c` and every sub-centroid `r` (sub-space by sub-space).
+    /// Under OPQ, `c` is the rotated centroid: the table then scores rotated residuals.
     static func precomputeTerms(_ centroids: Matrix, _ quantizer: ProductQuantizer) -> [Float] {
         let m = quantizer.subquantizerCount, dsub = quantizer.subDimension, ksub = quantizer.centroidsPerSubspace
         let nlist = centroids.rowCount, dimension = centroids.dimension

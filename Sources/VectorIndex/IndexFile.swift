@@ -7,13 +7,15 @@ import VectorMath
 /// ```
 /// "SLIX"  magic                      4 bytes
 /// version UInt32 (= 2; version 1 files, always 8-bit codes, still load)
-/// header  metric UInt8, flags UInt8 (bit 0: stores vectors, bit 1: 8-bit refine codes),
+/// header  metric UInt8, flags UInt8 (bit 0: stores vectors, bit 1: 8-bit refine codes, bit 2: OPQ,
+///         bit 3: lists ranked through an HNSW graph over the centroids, rebuilt on load),
 ///         [version 2: bits per code UInt8],
 ///         dimension UInt32, nlist UInt32, m UInt32, vector count UInt64
 /// header CRC-32                      of the bytes from the magic to here
 /// section "CENT"  nlist × d Float32 coarse centroids, then its CRC-32
 /// section "PQCB"  d × 2^bits Float32 codebooks (m, 2^bits, dsub), then its CRC-32
 /// [section "SQ8R" d Float32 minima, d Float32 steps (bit 1 only), then its CRC-32]
+/// [section "OPQR" d × d Float32 rotation, row-major (bit 2 only), then its CRC-32]
 /// section "LIST"  per list: count UInt64, ids UInt64×count, codes m×count, [vectors d×count Float32],
 ///                 [8-bit refine codes d×count];
 ///                 then one CRC-32 over the whole section
@@ -39,7 +41,8 @@ public enum IndexFile {
         writer.write(fileVersion)
         let configuration = index.configuration
         writer.write(UInt8(configuration.metric == .l2 ? 0 : 1))
-        writer.write(UInt8(configuration.storesVectors ? 1 : 0) | UInt8(configuration.storesScalarCodes ? 2 : 0))
+        writer.write(UInt8(configuration.storesVectors ? 1 : 0) | UInt8(configuration.storesScalarCodes ? 2 : 0)
+                     | UInt8(configuration.usesOPQ ? 4 : 0) | UInt8(configuration.coarseGraph ? 8 : 0))
         if fileVersion >= 2 { writer.write(UInt8(configuration.bitsPerCode)) }
         writer.write(UInt32(configuration.dimension))
         writer.write(UInt32(configuration.listCount))
@@ -55,6 +58,7 @@ public enum IndexFile {
                 section.write(scalar.step)
             }
         }
+        if let rotation = index.rotation { writer.appendSection("OPQR") { $0.write(rotation.values) } }
         writer.appendSection("LIST") { section in
             for list in index.lists {
                 section.write(UInt64(list.count))
@@ -99,8 +103,8 @@ public enum IndexFile {
         let configuration = IVFPQConfiguration(
             dimension: dimension, listCount: nlist, subquantizerCount: m,
             metric: metricCode == 0 ? .l2 : .innerProduct, storesVectors: flags & 1 == 1, bitsPerCode: bits,
-            storesScalarCodes: flags & 2 == 2)
-        guard flags & ~3 == 0 else { throw .corruptFile("unknown flags \(flags)") }
+            storesScalarCodes: flags & 2 == 2, usesOPQ: flags & 4 == 4, coarseGraph: flags & 8 == 8)
+        guard flags & ~15 == 0 else { throw .corruptFile("unknown flags \(flags)") }
         // nlist ≤ 2^24 and m ≤ 2^16: the product cannot overflow.
         let tableBytes = nlist * m * configuration.centroidsPerSubspace * 4
         guard configuration.metric != .l2 || tableBytes <= maxTableBytes else {
@@ -118,6 +122,9 @@ public enum IndexFile {
         }
         let scalarValues = configuration.storesScalarCodes
             ? try reader.readSection("SQ8R") { section throws(VectorIndexError) in try section.readFloats(2 * dimension) } : []
+        // d ≤ 2^16: d × d floats are bounded by the section's own length check.
+        let rotationValues = configuration.usesOPQ
+            ? try reader.readSection("OPQR") { section throws(VectorIndexError) in try section.readFloats(dimension * dimension) } : []
         let lists = try reader.readSection("LIST") { section throws(VectorIndexError) in
             var lists: [InvertedList] = []
             lists.reserveCapacity(nlist)
@@ -140,7 +147,7 @@ public enum IndexFile {
         guard reader.remaining == 0 else { throw .corruptFile("\(reader.remaining) unexpected bytes after the last section") }
         let total = lists.reduce(0) { $0 + $1.count }
         guard total == vectorCount else { throw .corruptFile("lists hold \(total) vectors, header says \(vectorCount)") }
-        for value in centroidValues + codebookValues where !value.isFinite {
+        for value in centroidValues + codebookValues + rotationValues where !value.isFinite {
             throw .corruptFile("a centroid holds NaN or infinity")
         }
         do {
@@ -149,7 +156,9 @@ public enum IndexFile {
             let scalar = configuration.storesScalarCodes
                 ? try ScalarQuantizer(minimum: Array(scalarValues[0 ..< dimension]), step: Array(scalarValues[dimension...])) : nil
             let index = try IVFPQIndex(configuration: configuration, coarseCentroids: centroids, quantizer: quantizer,
-                                       scalarQuantizer: scalar, lists: lists)
+                                       scalarQuantizer: scalar,
+                                       rotation: configuration.usesOPQ ? try Matrix(dimension: dimension, values: rotationValues) : nil,
+                                       lists: lists)
             try index.checkInvariants()
             return index
         } catch let error as VectorIndexError {

@@ -65,3 +65,29 @@ public enum BLAS {
 
     public static var threadCount: Int { Int(openblas_get_num_threads()) }
 }
+
+extension BLAS {
+    /// The orthogonal `R` (`d × d`, row-major) that best maps `X` onto `Y` (`‖X·R − Y‖` least):
+    /// `R = U·Vᵀ` for the singular value decomposition `Xᵀ·Y = U·S·Vᵀ` (Schönemann 1966), given
+    /// `product = Xᵀ·Y` (row-major). Nil when LAPACK does not converge.
+    public static func orthogonalProcrustes(_ product: [Float], dimension d: Int) -> [Float]? {
+        precondition(product.count == d * d, "callers pass a d × d product")
+        // Row-major Xᵀ·Y read as column-major is its transpose V·S·Uᵀ: LAPACK's u is V, its vt is Uᵀ,
+        // and the column-major product u·vt = V·Uᵀ read back as row-major is (V·Uᵀ)ᵀ = U·Vᵀ.
+        var a = product, singular = [Float](repeating: 0, count: d)
+        var u = [Float](repeating: 0, count: d * d), vt = [Float](repeating: 0, count: d * d)
+        var n = Int32(d), info: Int32 = 0, lwork: Int32 = -1, query: Float = 0
+        let all = Int8(UInt8(ascii: "A"))
+        var jobu = all, jobvt = all
+        sgesvd_(&jobu, &jobvt, &n, &n, &a, &n, &singular, &u, &n, &vt, &n, &query, &lwork, &info, 1, 1)
+        guard info == 0 else { return nil }
+        lwork = Int32(query)
+        var work = [Float](repeating: 0, count: max(1, Int(lwork)))
+        sgesvd_(&jobu, &jobvt, &n, &n, &a, &n, &singular, &u, &n, &vt, &n, &work, &lwork, &info, 1, 1)
+        guard info == 0 else { return nil }
+        var rotation = [Float](repeating: 0, count: d * d)
+        BlasThreadPolicy.ensureSingleThreaded()
+        cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, u, n, vt, n, 0, &rotation, n)
+        return rotation
+    }
+}

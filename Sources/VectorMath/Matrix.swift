@@ -19,6 +19,13 @@ public struct Matrix: Sendable, Equatable {
         self.values = values
     }
 
+    /// The `d × d` identity.
+    public static func identity(_ d: Int) -> Matrix {
+        var result = Matrix(zeros: d, dimension: d)
+        result.withUnsafeMutableBufferPointer { values in for i in 0 ..< d { values[i * d + i] = 1 } }
+        return result
+    }
+
     /// A matrix of `rowCount` zero rows.
     public init(zeros rowCount: Int, dimension: Int) {
         precondition(dimension > 0 && rowCount >= 0, "matrix shape must be positive")

@@ -206,7 +206,7 @@ extension Worker {
             if storesVectors {
                 values.append(contentsOf: list.vectors[position * dimension ..< (position + 1) * dimension])
             } else {
-                let residual = template.quantizer.decode(Array(list.codes[position * m ..< (position + 1) * m]))
+                let residual = template.decodeResiduals(Array(list.codes[position * m ..< (position + 1) * m]))
                 values.append(contentsOf: zip(template.coarseCentroids.row(number), residual.values).map { $0 + $1 })
             }
         }

@@ -130,7 +130,7 @@ struct CoordinatorCommand: ParsableCommand {
         let configuration = IVFPQConfiguration(
             dimension: config.index.dimension, listCount: config.index.nlist, subquantizerCount: config.index.m,
             metric: config.index.metric == "ip" ? .innerProduct : .l2, storesVectors: config.index.storesVectors,
-            bitsPerCode: config.index.pqBits)
+            bitsPerCode: config.index.pqBits, usesOPQ: config.index.opq)
         let index = try IndexPipeline.train(dataset.train, configuration: configuration, settings: settings, progress: ProgressReporter())
         return IndexFile.encode(index)
     }

@@ -32,6 +32,13 @@ struct IndexShapeOptions: ParsableArguments {
             help: "Bits per PQ code: 8 (256 sub-centroids) or 4 (16; scanned 32 codes at a time with SIMD shuffles, pair it with refine). Default: 8 (bench: 4).")
     var pqBits: Int?
 
+    @Flag(name: .customLong("coarse-hnsw"),
+          help: "Rank the coarse centroids through an HNSW graph over them (for nlist 16384 and more, where ranking every centroid dominates a query).")
+    var coarseHNSW = false
+
+    @Flag(help: "Learn an OPQ rotation of the residuals before PQ (lower quantization error on correlated components; a d × d product per query).")
+    var opq = false
+
     @Option(help: "Distance: l2 (squared Euclidean) or ip (inner product; cosine on normalised vectors).")
     var metric: String = "l2"
 
@@ -83,7 +90,7 @@ struct IndexShapeOptions: ParsableArguments {
         }
         return IVFPQConfiguration(dimension: dimension, listCount: nlist, subquantizerCount: m, metric: parsed,
                                   storesVectors: storeVectors || refineCodes == "float", bitsPerCode: pqBits,
-                                  storesScalarCodes: refineCodes == "sq8")
+                                  storesScalarCodes: refineCodes == "sq8", usesOPQ: opq, coarseGraph: coarseHNSW)
     }
 
     func training(threads: Int) -> IVFPQTraining {
