@@ -3,7 +3,7 @@ families, and for every recall level the fastest single-thread configuration of 
 with the ratio. Called by scripts/compare-faiss --frontier.
 
 Families. Sightline: IVF-PQ with 4-bit fast-scan codes re-ranked from 8-bit scalar codes
-(--pq-bits 4 --refine-codes sq8) and with 8-bit codes re-ranked from the full vectors, for each m of
+(--pq-bits 4 --refine-codes sq8, with and without --opq) and with 8-bit codes re-ranked from the full vectors, for each m of
 --m, nprobe × refine; HNSW over full vectors, efSearch. FAISS: IVF…,PQ…x4fs,RFlat and
 IVF…,PQ…x4fs,Refine(SQ8) (4-bit fast-scan re-ranked with the full vectors or 8-bit codes) and
 IVF…,PQ…,RFlat (8-bit) over nprobe × k_factor; HNSW32,Flat over efSearch. QPS: the whole query set as one batch on one thread, both sides."""
@@ -65,7 +65,9 @@ def faiss_points(args, base, queries, train, truth):
 def sightline_points(args, folder, train_path, n):
     points = []
     data = ["--dataset", os.path.join(folder, "base.fvecs"), "--queries", os.path.join(folder, "query.fvecs")]
-    families = [(["--pq-bits", "4", "--refine-codes", "sq8"], "x4 fast-scan + sq8"), (["--store-vectors"], " 8-bit + vectors")]
+    families = [(["--pq-bits", "4", "--refine-codes", "sq8"], "x4 fast-scan + sq8"),
+                (["--pq-bits", "4", "--refine-codes", "sq8", "--opq"], "x4 fast-scan + OPQ + sq8"),
+                (["--store-vectors"], " 8-bit + vectors")]
     for m in args.ms:
         for flags, name in families:
             command = [args.sightline, "bench", *data, "--train", train_path, "--nlist", str(args.nlist), "--m", str(m), *flags,
@@ -96,8 +98,8 @@ def main():
     parser.add_argument("--dataset", default="fashion-mnist")
     parser.add_argument("--nlist", type=int, default=256)
     parser.add_argument("--m", default="16,56", help="PQ sizes to sweep (each must divide d)")
-    parser.add_argument("--nprobe", default="1,2,4,8,16,32")
-    parser.add_argument("--refine", default="0,4,8,16,32")
+    parser.add_argument("--nprobe", default="2,4,8,12,16,32")
+    parser.add_argument("--refine", default="0,4,8,12,16,32")
     parser.add_argument("--ef-search", default="16,32,64,128,256")
     parser.add_argument("--levels", default="0.90,0.95,0.99")
     parser.add_argument("--threads", type=int, default=os.cpu_count())

@@ -118,6 +118,71 @@ void sightline_quantize_fastscan_sum(const float *terms, const float *query, siz
     *offset_out = minima;
 }
 
+__attribute__((target("avx2")))
+static inline float horizontal_min(__m256 v) {
+    float lanes[8], low;
+    _mm256_storeu_ps(lanes, v);
+    low = lanes[0];
+    for (int i = 1; i < 8; i++) low = lanes[i] < low ? lanes[i] : low;
+    return low;
+}
+
+__attribute__((target("avx2")))
+static inline float horizontal_max(__m256 v) {
+    float lanes[8], high;
+    _mm256_storeu_ps(lanes, v);
+    high = lanes[0];
+    for (int i = 1; i < 8; i++) high = lanes[i] > high ? lanes[i] : high;
+    return high;
+}
+
+__attribute__((target("avx2")))
+void sightline_quantize_fastscan_sum_avx2(const float *terms, const float *query, size_t m, unsigned char *entries, float *scale_out,
+                                          float *offset_out) {
+    float lows[1024];
+    float widest = 0, spans = 0, minima = 0;
+    if (m > 1024) m = 1024;
+    for (size_t sub = 0; sub < m; sub++) {
+        __m256 a = _mm256_loadu_ps(query + 16 * sub), b = _mm256_loadu_ps(query + 16 * sub + 8);
+        if (terms) {
+            a = _mm256_add_ps(_mm256_loadu_ps(terms + 16 * sub), a);
+            b = _mm256_add_ps(_mm256_loadu_ps(terms + 16 * sub + 8), b);
+        }
+        float low = horizontal_min(_mm256_min_ps(a, b)), high = horizontal_max(_mm256_max_ps(a, b));
+        float span = high - low;
+        widest = span > widest ? span : widest;
+        spans += span;
+        minima += low;
+        lows[sub] = low;
+    }
+    float scale = 1;
+    if (widest > 0) {
+        float by_entry = 255.0f / widest, by_sum = (float)(65535 - (long)m) / spans;
+        scale = by_entry < by_sum ? by_entry : by_sum;
+    }
+    if (!(scale > 0) || scale > 3.0e38f) scale = 1;
+    const __m256 scales = _mm256_set1_ps(scale), half = _mm256_set1_ps(0.5f), top = _mm256_set1_ps(255.0f);
+    const __m256 zero = _mm256_setzero_ps();
+    for (size_t sub = 0; sub < m; sub++) {
+        __m256 a = _mm256_loadu_ps(query + 16 * sub), b = _mm256_loadu_ps(query + 16 * sub + 8);
+        if (terms) {
+            a = _mm256_add_ps(_mm256_loadu_ps(terms + 16 * sub), a);
+            b = _mm256_add_ps(_mm256_loadu_ps(terms + 16 * sub + 8), b);
+        }
+        __m256 low = _mm256_set1_ps(lows[sub]);
+        a = _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(a, low), scales), half);
+        b = _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(b, low), scales), half);
+        /* max(x, 0) first: a NaN becomes 0, as in the portable loop. */
+        a = _mm256_min_ps(_mm256_max_ps(a, zero), top);
+        b = _mm256_min_ps(_mm256_max_ps(b, zero), top);
+        __m256i words = _mm256_permute4x64_epi64(_mm256_packus_epi32(_mm256_cvttps_epi32(a), _mm256_cvttps_epi32(b)), 0xD8);
+        __m128i bytes = _mm_packus_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
+        _mm_storeu_si128((__m128i *)(entries + 16 * sub), bytes);
+    }
+    *scale_out = scale;
+    *offset_out = minima;
+}
+
 void sightline_prefetch(const void *address, size_t bytes) {
     const char *start = (const char *)address;
     for (size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(start + offset, 0, 3);

@@ -59,7 +59,13 @@ public enum FastScan {
         /// see `sightline_quantize_fastscan_sum`.
         mutating func fill(terms: UnsafePointer<Float>?, query: UnsafePointer<Float>, m: Int) {
             var scale: Float = 1, offset: Float = 0
-            entries.withUnsafeMutableBufferPointer { sightline_quantize_fastscan_sum(terms, query, m, $0.baseAddress!, &scale, &offset) }
+            entries.withUnsafeMutableBufferPointer {
+                if wideKernelsEnabled {
+                    sightline_quantize_fastscan_sum_avx2(terms, query, m, $0.baseAddress!, &scale, &offset)
+                } else {
+                    sightline_quantize_fastscan_sum(terms, query, m, $0.baseAddress!, &scale, &offset)
+                }
+            }
             self.offset = offset
             self.scale = scale
             inverseScale = 1 / scale

@@ -23,7 +23,7 @@ final class InProcessCluster: @unchecked Sendable {
     let coordinatorURL = "inproc://coordinator"
 
     init(workerCount: Int, token: String = "in-process", tokensTable: String = "", moveStepPauseMilliseconds: Int = 0,
-         batchWindowMicroseconds: Int = 0) throws {
+         batchWindowMicroseconds: Int = 0, codebooks: [UInt8] = SmallData.codebooks, indexKeys: String = "") throws {
         folder = FileManager.default.temporaryDirectory
             .appendingPathComponent("sightline-inprocess-\(getpid())-\(UInt32.random(in: 0 ... .max))").path
         workerURLs = (0 ..< workerCount).map { "inproc://worker-\($0)" }
@@ -45,6 +45,7 @@ final class InProcessCluster: @unchecked Sendable {
             nlist = 16
             m = 4
             nprobe = 4
+            \(indexKeys)
             \(tokensTable)
 
             """
@@ -53,7 +54,7 @@ final class InProcessCluster: @unchecked Sendable {
         let catalog = try CatalogDatabase(directory: config.dataDirectory, cluster: config.cluster)
         let network = self.network
         let thumbnails = try ThumbnailStore(directory: config.dataDirectory, cluster: config.cluster)
-        coordinator = try Coordinator(config: config, catalog: catalog, codebookFile: SmallData.codebooks,
+        coordinator = try Coordinator(config: config, catalog: catalog, codebookFile: codebooks,
                                       moveStepPauseMilliseconds: moveStepPauseMilliseconds, thumbnails: thumbnails,
                                       dial: { network.connect($0) }, log: { _ in })
         network.listen(coordinatorURL) { [coordinator] in coordinator.handle($0) }

@@ -107,6 +107,28 @@ import Testing
         }
     }
 
+    /// The AVX2 table quantizer writes the portable one's bytes, scale and offset.
+    @Test func tableQuantizersAgree() throws {
+        try #require(sightline_cpu_has_avx2() != 0, "this CPU has no AVX2: only the portable quantizer runs")
+        var generator = SeededGenerator(seed: 17)
+        for m in [1, 3, 8, 56, 200] {
+            for spread in [Float(0), 1e-3, 1, 1e4] {
+                let terms = (0 ..< m * 16).map { _ in Float(generator.nextGaussian()) * spread }
+                let query = (0 ..< m * 16).map { _ in Float(generator.nextGaussian()) * spread }
+                for useTerms in [false, true] {
+                    var portable = [UInt8](repeating: 0, count: m * 16), wide = portable
+                    var scale = (Float(0), Float(0)), offset = (Float(0), Float(0))
+                    terms.withUnsafeBufferPointer { t in
+                        let pointer = useTerms ? t.baseAddress : nil
+                        sightline_quantize_fastscan_sum(pointer, query, m, &portable, &scale.0, &offset.0)
+                        sightline_quantize_fastscan_sum_avx2(pointer, query, m, &wide, &scale.1, &offset.1)
+                    }
+                    #expect(portable == wide && scale.0 == scale.1 && offset.0 == offset.1, "m \(m), spread \(spread)")
+                }
+            }
+        }
+    }
+
     /// The 8-bit table's distances stay within half a step per sub-quantizer of the float ADC,
     /// and refine brings 4-bit codes to the exact neighbours.
     @Test func quantizedTablesTrackTheFloatDistancesAndRefineRecovers() throws {

@@ -46,4 +46,8 @@ void sightline_quantize_fastscan_table(const float *table, size_t m, unsigned ch
    table), without writing the float sum; terms may be NULL (query alone). m ≤ 1024. */
 void sightline_quantize_fastscan_sum(const float *terms, const float *query, size_t m, unsigned char *entries, float *scale,
                                      float *offset);
+/* The same, in AVX2 registers (16 entries a row are two of them); the same operations in the
+   same order, no fused multiply-add, so the same bytes for finite tables. */
+void sightline_quantize_fastscan_sum_avx2(const float *terms, const float *query, size_t m, unsigned char *entries, float *scale,
+                                          float *offset);
 #endif
