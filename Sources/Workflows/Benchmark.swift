@@ -41,6 +41,9 @@ public struct Benchmark {
     public var threads: Int = 0
     /// Queries timed one by one for the latency percentiles.
     public var latencySampleCount = 1000
+    /// Timed passes over the query set per row; the QPS columns keep the fastest (a shared
+    /// machine only ever slows a pass down).
+    public var repeats = 1
     public var progress = ProgressReporter()
     /// Reuse this trained and built index file when it exists; write it otherwise.
     public var indexPath: String?
@@ -69,9 +72,16 @@ public struct Benchmark {
             for probeCount in probeCounts {
                 progress.note("measuring nprobe \(probeCount), refine \(refineFactor)")
                 var parameters = SearchParameters(k: 10, probeCount: probeCount, refineFactor: refineFactor, threads: 1)
-                let (results, oneThreadSeconds) = try measureSeconds { try index.search(dataset.queries, parameters: parameters) }
+                var (results, oneThreadSeconds) = try measureSeconds { try index.search(dataset.queries, parameters: parameters) }
+                for _ in 1 ..< max(1, repeats) {
+                    let (again, seconds) = try measureSeconds { try index.search(dataset.queries, parameters: parameters) }
+                    if seconds < oneThreadSeconds { (results, oneThreadSeconds) = (again, seconds) }
+                }
                 parameters.threads = resolvedThreadCount(threads)
-                let (_, allThreadSeconds) = try measureSeconds { try index.search(dataset.queries, parameters: parameters) }
+                var allThreadSeconds = Double.infinity
+                for _ in 0 ..< max(1, repeats) {
+                    allThreadSeconds = min(allThreadSeconds, try measureSeconds { try index.search(dataset.queries, parameters: parameters) }.1)
+                }
                 parameters.threads = 1
                 let latencies = try sampleLatencies(index, parameters)
                 let ids = results.map { $0.map(\.id) }

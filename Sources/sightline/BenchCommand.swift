@@ -38,6 +38,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Queries timed one at a time for p50/p99.")
     var latencyQueries: Int = 1000
 
+    @Option(help: "Timed passes over the query set per row; QPS keeps the fastest (steadier on a shared machine).")
+    var repeats: Int = 1
+
     @Option(help: "ivfpq (inverted lists + product quantization) or hnsw (a graph over the full vectors).")
     var indexType: String = "ivfpq"
 
@@ -71,6 +74,8 @@ struct BenchCommand: ParsableCommand {
             benchmark.threads = threads
             benchmark.indexPath = index
             benchmark.latencySampleCount = latencyQueries
+            guard (1 ... 100).contains(repeats) else { throw SightlineError.badInput("--repeats \(repeats): use 1 … 100") }
+            benchmark.repeats = repeats
             let rows = try benchmark.run()
             if json {
                 try rows.forEach(printJSON)
@@ -94,6 +99,8 @@ extension BenchCommand {
         benchmark.efSearches = try parseIntegerList(efSearch, name: "ef-search")
         benchmark.threads = threads
         benchmark.latencySampleCount = latencyQueries
+        guard (1 ... 100).contains(repeats) else { throw SightlineError.badInput("--repeats \(repeats): use 1 … 100") }
+        benchmark.repeats = repeats
         let rows = try benchmark.run()
         if json { return try rows.forEach(printJSON) }
         printLine("\(dataset.name): \(dataset.base.rowCount) base, \(dataset.queries.rowCount) queries, d=\(dataset.base.dimension), "
