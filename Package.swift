@@ -104,7 +104,7 @@ let package = Package(
 
         .testTarget(name: "VectorMathTests", dependencies: ["VectorMath", "CSIMDKernels"]),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "VectorMath"]),
-        .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex", "Quantization", "VectorMath", "Datasets"]),
+        .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex", "Quantization", "VectorMath", "Datasets", "CSIMDKernels"]),
         .testTarget(name: "RetrievalEvalTests", dependencies: ["RetrievalEval", "VectorMath"]),
         .testTarget(name: "DescriptorsTests", dependencies: ["Descriptors", "VectorMath", "Datasets", "RetrievalEval"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "VectorMath"]),
