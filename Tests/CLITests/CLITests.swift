@@ -43,6 +43,7 @@ enum Prepared {
     }
 
     @Test func benchPrintsTheDocumentedJSONKeys() throws {
+        _ = Prepared.index
         let result = try CLI.run(["bench", "--dataset", "\(Prepared.data)/base.fvecs", "--queries", "\(Prepared.data)/query.fvecs",
                                   "--nlist", "16", "--m", "4", "--iterations", "3", "--nprobe", "1,16",
                                   "--latency-queries", "10", "--json"])
@@ -50,13 +51,23 @@ enum Prepared {
         let rows = result.stdout.split(separator: "\n").compactMap {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
         }
-        #expect(rows.count == 2)
+        // The defaults keep 8-bit refine codes and sweep refine 8 and 16 (refine outer, nprobe inner).
+        #expect(rows.count == 4)
+        #expect(rows.map { $0["refine"] as? Int } == [8, 8, 16, 16])
         let keys: Set = ["nprobe", "refine", "r_at_1", "recall_at_10", "qps_1t", "qps_mt", "p50_ms", "p99_ms", "index_bytes",
                          "train_s", "build_s"]
         #expect(rows.allSatisfy { Set($0.keys) == keys })
         // Probing every list can only find more true neighbours.
         #expect((rows[1]["recall_at_10"] as! Double) >= (rows[0]["recall_at_10"] as! Double))
         #expect(result.stderr.contains("ground truth"))
+        // Without refine codes there is nothing to re-rank: refine 0, one row per nprobe.
+        let plain = try CLI.run(["bench", "--dataset", "\(Prepared.data)/base.fvecs", "--queries", "\(Prepared.data)/query.fvecs",
+                                 "--nlist", "16", "--m", "4", "--pq-bits", "8", "--refine-codes", "none", "--iterations", "3",
+                                 "--nprobe", "1,16", "--latency-queries", "10", "--json"])
+        #expect(plain.status == 0, "\(plain.stderr)")
+        #expect(plain.stdout.split(separator: "\n").count == 2 && plain.stdout.contains("\"refine\":0"))
+        let conflicting = try CLI.run(["bench", "--dataset", "\(Prepared.data)/base.fvecs", "--store-vectors", "--refine-codes", "sq8"])
+        #expect(conflicting.status == 2 && conflicting.stderr.hasPrefix("error: "), "\(conflicting.stderr)")
     }
 
     @Test func benchOfAnHNSWGraphPrintsItsKeys() throws {
