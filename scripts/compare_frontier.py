@@ -54,6 +54,8 @@ def faiss_points(args, base, queries, train, truth):
                     found, qps = timed(index, queries, args.repeats)
                     points.append(dict(config=f"{spec}, nprobe {nprobe}, k_factor {max(1, k_factor)}", recall=recall10(found, truth),
                                        qps=qps, bytes=memory))
+    if not args.efs:
+        return points
     print("FAISS HNSW32,Flat", file=sys.stderr)
     index = faiss.index_factory(d, "HNSW32,Flat")
     faiss.omp_set_num_threads(args.threads)
@@ -71,7 +73,7 @@ def sightline_points(args, folder, train_path, n):
     data = ["--dataset", os.path.join(folder, "base.fvecs"), "--queries", os.path.join(folder, "query.fvecs")]
     families = [(["--pq-bits", "4", "--refine-codes", "sq8"], "x4 fast-scan + sq8"),
                 (["--pq-bits", "4", "--refine-codes", "sq8", "--opq"], "x4 fast-scan + OPQ + sq8"),
-                (["--store-vectors"], " 8-bit + vectors")]
+                (["--pq-bits", "8", "--store-vectors"], " 8-bit + vectors")]
     for m in args.ms:
         for flags, name in families:
             command = [args.sightline, "bench", *data, "--train", train_path, "--nlist", str(args.nlist), "--m", str(m), *flags,
@@ -82,6 +84,8 @@ def sightline_points(args, folder, train_path, n):
                 row = json.loads(line)
                 points.append(dict(config=f"IVF{args.nlist},PQ{m}{name}, nprobe {row['nprobe']}, refine {row['refine']}",
                                    recall=row["recall_at_10"], qps=row["qps_1t"], bytes=row["index_bytes"] / n))
+    if not args.efs:
+        return points
     command = [args.sightline, "bench", *data, "--index-type", "hnsw", "--hnsw-m", "32", "--ef-search", ",".join(map(str, args.efs)),
                "--threads", str(args.threads), "--latency-queries", "50", "--repeats", str(args.repeats), "--json"]
     print("$ " + " ".join(command), file=sys.stderr)
@@ -104,7 +108,7 @@ def main():
     parser.add_argument("--m", default="16,56", help="PQ sizes to sweep (each must divide d)")
     parser.add_argument("--nprobe", default="2,4,8,12,16,32")
     parser.add_argument("--refine", default="0,4,8,12,16,32")
-    parser.add_argument("--ef-search", default="16,32,64,128,256")
+    parser.add_argument("--ef-search", default="16,32,64,128,256", help="HNSW efSearch values; empty: no HNSW on either side")
     parser.add_argument("--levels", default="0.90,0.95,0.99")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per point, both sides; the fastest is kept")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
@@ -115,7 +119,7 @@ def main():
     args.ms = [int(x) for x in args.m.split(",")]
     args.nprobes = [int(x) for x in args.nprobe.split(",")]
     args.refines = [int(x) for x in args.refine.split(",")]
-    args.efs = [int(x) for x in args.ef_search.split(",")]
+    args.efs = [int(x) for x in args.ef_search.split(",") if x]
 
     folder = os.path.join(args.data_dir, args.dataset.replace(":", "_").replace(",", "_").replace("=", ""))
     if not os.path.exists(os.path.join(folder, "base.fvecs")):
