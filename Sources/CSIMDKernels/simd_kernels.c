@@ -77,8 +77,16 @@ unsigned int sightline_fastscan_block_portable(const unsigned char *codes, const
     return mask;
 }
 
-void sightline_quantize_fastscan_table(const float *table, size_t m, unsigned char *entries, float *scale_out, float *offset_out) {
-    sightline_quantize_fastscan_sum(NULL, table, m, entries, scale_out, offset_out);
+/* The largest scale keeping each entry ≤ 255 and any sum of m rounded entries (each up to half a
+   step over) below 2^16; 1 when the table is flat or not finite. */
+static float fastscan_scale(float widest, float spans, size_t m) {
+    float scale = 1;
+    if (widest > 0) {
+        float by_entry = 255.0f / widest, by_sum = (float)(65535 - (long)m) / spans;
+        scale = by_entry < by_sum ? by_entry : by_sum;
+    }
+    if (!(scale > 0) || scale > 3.0e38f) scale = 1;
+    return scale;
 }
 
 void sightline_quantize_fastscan_sum(const float *terms, const float *query, size_t m, unsigned char *entries, float *scale_out,
@@ -100,13 +108,7 @@ void sightline_quantize_fastscan_sum(const float *terms, const float *query, siz
         minima += low;
         lows[sub] = low;
     }
-    /* Each rounded entry may add half a step: m of them stay below 2^16 too. */
-    float scale = 1;
-    if (widest > 0) {
-        float by_entry = 255.0f / widest, by_sum = (float)(65535 - (long)m) / spans;
-        scale = by_entry < by_sum ? by_entry : by_sum;
-    }
-    if (!(scale > 0) || scale > 3.0e38f) scale = 1;
+    float scale = fastscan_scale(widest, spans, m);
     for (size_t sub = 0; sub < m; sub++) {
         for (int c = 0; c < 16; c++) {
             float value = terms ? terms[16 * sub + c] + query[16 * sub + c] : query[16 * sub + c];
@@ -155,12 +157,7 @@ void sightline_quantize_fastscan_sum_avx2(const float *terms, const float *query
         minima += low;
         lows[sub] = low;
     }
-    float scale = 1;
-    if (widest > 0) {
-        float by_entry = 255.0f / widest, by_sum = (float)(65535 - (long)m) / spans;
-        scale = by_entry < by_sum ? by_entry : by_sum;
-    }
-    if (!(scale > 0) || scale > 3.0e38f) scale = 1;
+    float scale = fastscan_scale(widest, spans, m);
     const __m256 scales = _mm256_set1_ps(scale), half = _mm256_set1_ps(0.5f), top = _mm256_set1_ps(255.0f);
     const __m256 zero = _mm256_setzero_ps();
     for (size_t sub = 0; sub < m; sub++) {

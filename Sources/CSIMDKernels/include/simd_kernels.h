@@ -37,13 +37,11 @@ float sightline_sq8_dot_portable(const float *query, const unsigned char *code, 
 /* Asks the CPU to bring `bytes` from `address` into cache (a hint: nothing is read). */
 void sightline_prefetch(const void *address, size_t bytes);
 
-/* Quantizes a fast-scan table (m rows of 16 floats) to 8 bits: entry = round((t − min_row) ·
-   scale), the scale the largest keeping each entry ≤ 255 and any sum of m entries < 2^16.
-   Writes m × 16 entries and returns the scale through `scale` and Σ min_row through `offset`.
-   Non-finite or overflowing values are clamped, never converted out of range. */
-void sightline_quantize_fastscan_table(const float *table, size_t m, unsigned char *entries, float *scale, float *offset);
-/* The same for the table terms[i] + query[i] (a list's precomputed terms plus the query's
-   table), without writing the float sum; terms may be NULL (query alone). m ≤ 1024. */
+/* Quantizes a fast-scan table, terms[i] + query[i] (a list's precomputed terms plus the query's
+   table, m rows of 16; terms may be NULL: the query's alone), to 8 bits: entry =
+   round((t − min_row) · scale), the scale the largest keeping each entry ≤ 255 and any sum of m
+   entries < 2^16. Writes m × 16 entries, the scale and Σ min_row (`offset`). Non-finite or
+   overflowing values are clamped, never converted out of range. m ≤ 1024. */
 void sightline_quantize_fastscan_sum(const float *terms, const float *query, size_t m, unsigned char *entries, float *scale,
                                      float *offset);
 /* The same, in AVX2 registers (16 entries a row are two of them); the same operations in the
