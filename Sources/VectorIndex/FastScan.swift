@@ -18,6 +18,9 @@ public enum FastScan {
     /// Vectors a packed block holds (one 256-bit register of codes).
     public static let blockSize = 32
 
+    /// Queries one pass over a block serves (the kernels keep their sums in registers).
+    static let maxQueriesPerPass = 4
+
     /// Packed bytes one block takes for `m` sub-quantizers (`m` rounded up to a pair).
     public static func packedBlockBytes(m: Int) -> Int { (m + 1) / 2 * blockSize }
 
@@ -40,35 +43,37 @@ public enum FastScan {
             case .portable, .scalarReference: UInt32(sightline_fastscan_block_portable(codes, tables, pairs, threshold, sums))
             }
         }
+
+        /// One block for up to `maxQueriesPerPass` queries, each table `tableStride` bytes apart.
+        @inline(__always)
+        func scanBlock(_ codes: UnsafePointer<UInt8>, _ tables: UnsafePointer<UInt8>, tableStride: Int, queries: Int, pairs: Int,
+                       thresholds: UnsafePointer<UInt16>, sums: UnsafeMutablePointer<UInt16>, masks: UnsafeMutablePointer<UInt32>) {
+            switch self {
+            case .avx2:
+                sightline_fastscan_block_queries_avx2(codes, tables, tableStride, queries, pairs, thresholds, sums, masks)
+            case .portable, .scalarReference:
+                sightline_fastscan_block_queries_portable(codes, tables, tableStride, queries, pairs, thresholds, sums, masks)
+            }
+        }
     }
 
-    /// One list's ADC table quantized to 8 bits: entry `(t − min_sub) · scale`, rounded, so that
-    /// `distance ≈ bias + Σ entries / scale` with `bias = base + Σ min_sub`.
-    struct QuantizedTable {
-        /// `pairs × 32` bytes: sub-quantizer `s` at `16 s`, a zero table padding an odd `m`.
-        var entries: [UInt8]
+    /// How a quantized table's sums map back to distances: `distance = bias + sum / scale`.
+    struct Scaling {
         var scale: Float = 1
         var inverseScale: Float = 1
         var offset: Float = 0
 
-        init(m: Int) {
-            entries = [UInt8](repeating: 0, count: FastScan.packedBlockBytes(m: m))
-        }
-
-        /// Quantizes `terms + query` (each `m × 16` floats; `terms` nil: the query's table alone);
-        /// see `sightline_quantize_fastscan_sum`.
-        mutating func fill(terms: UnsafePointer<Float>?, query: UnsafePointer<Float>, m: Int) {
+        /// Quantizes `terms + query` (each `m × 16` floats; `terms` nil: the query's table alone)
+        /// into `entries` (`packedBlockBytes(m:)` bytes); see `sightline_quantize_fastscan_sum`.
+        static func quantize(terms: UnsafePointer<Float>?, query: UnsafePointer<Float>, m: Int,
+                             into entries: UnsafeMutablePointer<UInt8>) -> Scaling {
             var scale: Float = 1, offset: Float = 0
-            entries.withUnsafeMutableBufferPointer {
-                if wideKernelsEnabled {
-                    sightline_quantize_fastscan_sum_avx2(terms, query, m, $0.baseAddress!, &scale, &offset)
-                } else {
-                    sightline_quantize_fastscan_sum(terms, query, m, $0.baseAddress!, &scale, &offset)
-                }
+            if wideKernelsEnabled {
+                sightline_quantize_fastscan_sum_avx2(terms, query, m, entries, &scale, &offset)
+            } else {
+                sightline_quantize_fastscan_sum(terms, query, m, entries, &scale, &offset)
             }
-            self.offset = offset
-            self.scale = scale
-            inverseScale = 1 / scale
+            return Scaling(scale: scale, inverseScale: 1 / scale, offset: offset)
         }
 
         /// The distance a sum stands for (the same expression in every scan, so they agree).
@@ -86,6 +91,31 @@ public enum FastScan {
             while sum >= 0, distance(sum: sum, base: base) > worst { sum -= 1 }
             return sum
         }
+    }
+
+    /// One list's ADC table quantized to 8 bits: entry `(t − min_sub) · scale`, rounded, so that
+    /// `distance ≈ bias + Σ entries / scale` with `bias = base + Σ min_sub`.
+    struct QuantizedTable {
+        /// `pairs × 32` bytes: sub-quantizer `s` at `16 s`, a zero table padding an odd `m`.
+        var entries: [UInt8]
+        var scaling = Scaling()
+
+        var inverseScale: Float { scaling.inverseScale }
+
+        init(m: Int) {
+            entries = [UInt8](repeating: 0, count: FastScan.packedBlockBytes(m: m))
+        }
+
+        mutating func fill(terms: UnsafePointer<Float>?, query: UnsafePointer<Float>, m: Int) {
+            scaling = entries.withUnsafeMutableBufferPointer {
+                Scaling.quantize(terms: terms, query: query, m: m, into: $0.baseAddress!)
+            }
+        }
+
+        @inline(__always)
+        func distance(sum: Int, base: Float) -> Float { scaling.distance(sum: sum, base: base) }
+
+        func threshold(worst: Float, base: Float) -> Int { scaling.threshold(worst: worst, base: base) }
     }
 }
 
@@ -133,7 +163,7 @@ extension IVFPQIndex {
 
     /// The query tables of 4-bit codes, 16 lanes at a time from the codebooks by column (many
     /// tiny matrix products would cost more in set-up than in arithmetic).
-    func fillFastScanQueryTables(_ queries: Matrix, first: Int, rows: Int, scratch: inout SearchScratch) {
+    func fillFastScanQueryTables(_ queries: Matrix, first: Int, rows: Int, tableRow: Int, scratch: inout SearchScratch) {
         let m = codeSize, dsub = quantizer.subDimension, dimension = self.dimension
         let alpha: Float = metric == .l2 ? -2 : -1
         queries.withUnsafeBufferPointer { queryBuffer in
@@ -147,7 +177,7 @@ extension IVFPQIndex {
                                 let column = columns.loadUnaligned(fromByteOffset: (sub * dsub + j) * 64, as: SIMD16<Float>.self)
                                 sum += query[sub * dsub + j] * column
                             }
-                            tables.storeBytes(of: alpha * sum, toByteOffset: ((row * m) + sub) * 64, as: SIMD16<Float>.self)
+                            tables.storeBytes(of: alpha * sum, toByteOffset: (((tableRow + row) * m) + sub) * 64, as: SIMD16<Float>.self)
                         }
                     }
                 }
@@ -234,18 +264,24 @@ extension IVFPQIndex {
     /// from the unpacked codes one vector at a time. Tests hold the kernels to it.
     func scanQuantizedReference(_ list: InvertedList, base: Float, place: UInt64, quantized: FastScan.QuantizedTable,
                                 heap: inout CandidatePool) {
+        quantized.entries.withUnsafeBufferPointer { entries in
+            scanQuantizedReference(list, base: base, place: place, entries: entries.baseAddress!, scaling: quantized.scaling,
+                                   heap: &heap)
+        }
+    }
+
+    func scanQuantizedReference(_ list: InvertedList, base: Float, place: UInt64, entries: UnsafePointer<UInt8>,
+                                scaling: FastScan.Scaling, heap: inout CandidatePool) {
         let m = codeSize
         var worst = heap.worstDistance
         list.codes.withUnsafeBufferPointer { codes in
-            quantized.entries.withUnsafeBufferPointer { entries in
-                for position in 0 ..< list.count {
-                    var sum = 0
-                    for sub in 0 ..< m { sum += Int(entries[sub * 16 + Int(codes[position * m + sub])]) }
-                    let distance = quantized.distance(sum: sum, base: base)
-                    if distance <= worst {
-                        heap.insert(distance: distance, id: list.ids[position], payload: place | UInt64(position))
-                        worst = heap.worstDistance
-                    }
+            for position in 0 ..< list.count {
+                var sum = 0
+                for sub in 0 ..< m { sum += Int(entries[sub * 16 + Int(codes[position * m + sub])]) }
+                let distance = scaling.distance(sum: sum, base: base)
+                if distance <= worst {
+                    heap.insert(distance: distance, id: list.ids[position], payload: place | UInt64(position))
+                    worst = heap.worstDistance
                 }
             }
         }

@@ -33,7 +33,10 @@ extension IVFPQIndex {
             }
         }
         let queryCount = queries.rowCount
-        let chunk = parameters.queriesApart ? 1 : 32
+        let rankingRows = parameters.queriesApart ? 1 : 32
+        // 4-bit batches are scanned list by list, many queries a chunk (see FastScanByList).
+        let byList = index.configuration.usesFastScan && !parameters.queriesApart
+        let chunk = byList ? listMajorRows : rankingRows
         let chunkCount = (queryCount + chunk - 1) / chunk
         var results = [[Neighbor]](repeating: [], count: queryCount)
         results.withUnsafeMutableBufferPointer { output in
@@ -42,17 +45,49 @@ extension IVFPQIndex {
                 let first = chunkNumber * chunk
                 let rows = min(chunk, queryCount - first)
                 var scratch = SearchScratch(index: index, rows: rows)
-                let probes = given.map { Array($0[first ..< first + rows]) }
-                    ?? index.rankCentroids(queries, first: first, rows: rows, probeCount: parameters.probeCount, scratch: &scratch)
-                index.fillQueryTables(queries, first: first, rows: rows, scratch: &scratch)
+                // Centroids are ranked and tables built 32 rows at a time, as `rankCentroids`
+                // ranks them, so that given probes answer bit for bit.
+                var probes: [[Probe]] = []
+                probes.reserveCapacity(rows)
+                for offset in stride(from: 0, to: rows, by: rankingRows) {
+                    let start = first + offset, count = min(rankingRows, rows - offset)
+                    probes += given.map { Array($0[start ..< start + count]) }
+                        ?? index.rankCentroids(queries, first: start, rows: count, probeCount: parameters.probeCount, scratch: &scratch)
+                    index.fillQueryTables(queries, first: start, rows: count, tableRow: offset, scratch: &scratch)
+                }
+                guard byList else {
+                    for row in 0 ..< rows {
+                        output.value[first + row] = index.searchOne(
+                            queries, row: first + row, tableRow: row, probes: probes[row], parts: parts,
+                            parameters: parameters, scratch: &scratch)
+                    }
+                    return
+                }
+                var pools = [CandidatePool](repeating: CandidatePool(k: index.candidateCount(parameters)), count: rows)
+                pools.withUnsafeMutableBufferPointer { pools in
+                    scratch.queryTables.withUnsafeBufferPointer { tables in
+                        // Each query's nearest lists first: its bar tightens early, as in probe
+                        // order, and fewer candidates reach the pools in the shared passes.
+                        let kernel = parameters.fastScanKernel ?? FastScan.Kernel.selected
+                        let nearest = IVFPQIndex.nearestListsFirst
+                        index.scanFastScanByList(probes: probes.map { Array($0.prefix(nearest)) }, parts: parts, kernel: kernel,
+                                                 queryTables: tables.baseAddress!, pools: pools)
+                        index.scanFastScanByList(probes: probes.map { Array($0.dropFirst(nearest)) }, parts: parts, kernel: kernel,
+                                                 queryTables: tables.baseAddress!, pools: pools)
+                    }
+                }
                 for row in 0 ..< rows {
-                    output.value[first + row] = index.searchOne(
-                        queries, row: first + row, tableRow: row, probes: probes[row], parts: parts,
-                        parameters: parameters, scratch: &scratch)
+                    output.value[first + row] = index.finish(pools[row], queries: queries, row: first + row,
+                                                             parameters: parameters, parts: parts)
                 }
             }
         }
         return results
+    }
+
+    /// Candidates the ADC scan keeps: `k`, or `k · refineFactor` for refine to re-rank.
+    func candidateCount(_ parameters: SearchParameters) -> Int {
+        parameters.refineFactor > 1 ? parameters.k * parameters.refineFactor : parameters.k
     }
 
     /// Each query's `probeCount` nearest lists with their query-to-centroid terms, ranked exactly
@@ -113,7 +148,7 @@ extension IVFPQIndex {
                     for row in 0 ..< rows {
                         let query = queryBase + row * dimension
                         let queryNorm = metric == .l2 ? dotProduct(query, query, dimension) : 0
-                        var heap = TopK(k: probeCount)
+                        var heap = CandidatePool(k: probeCount)
                         scratch.centroidDistances.withUnsafeMutableBufferPointer { distances in
                             centroidNorms.withUnsafeBufferPointer { norms in
                                 coarseDistances(products.baseAddress! + row * nlist, norms: norms.baseAddress!, queryNorm: queryNorm,
@@ -148,16 +183,20 @@ extension IVFPQIndex {
 
     /// Per query and sub-space: `−2⟨q_sub, r⟩` (L2) or `−⟨q_sub, r⟩` (inner product) for the 256
     /// sub-centroids, one strided `sgemm` per sub-space for the whole chunk.
-    func fillQueryTables(_ queries: Matrix, first: Int, rows: Int, scratch: inout SearchScratch) {
+    /// Writes the tables of query rows `first ..< first + rows` from table row `tableRow` on.
+    func fillQueryTables(_ queries: Matrix, first: Int, rows: Int, tableRow: Int = 0, scratch: inout SearchScratch) {
         // Under OPQ the tables score rotated residuals: the queries are rotated to match.
         if let rotation {
-            return fillTables(OPQ.rotate(queries.slice(first ..< first + rows), by: rotation), first: 0, rows: rows, scratch: &scratch)
+            return fillTables(OPQ.rotate(queries.slice(first ..< first + rows), by: rotation), first: 0, rows: rows,
+                              tableRow: tableRow, scratch: &scratch)
         }
-        fillTables(queries, first: first, rows: rows, scratch: &scratch)
+        fillTables(queries, first: first, rows: rows, tableRow: tableRow, scratch: &scratch)
     }
 
-    private func fillTables(_ queries: Matrix, first: Int, rows: Int, scratch: inout SearchScratch) {
-        if configuration.usesFastScan { return fillFastScanQueryTables(queries, first: first, rows: rows, scratch: &scratch) }
+    private func fillTables(_ queries: Matrix, first: Int, rows: Int, tableRow: Int, scratch: inout SearchScratch) {
+        if configuration.usesFastScan {
+            return fillFastScanQueryTables(queries, first: first, rows: rows, tableRow: tableRow, scratch: &scratch)
+        }
         let m = codeSize, dsub = quantizer.subDimension, ksub = quantizer.centroidsPerSubspace
         let dimension = self.dimension
         let alpha: Float = metric == .l2 ? -2 : -1
@@ -169,7 +208,7 @@ extension IVFPQIndex {
                             queryBuffer.baseAddress! + first * dimension + sub * dsub, rows: rows, leadingA: dimension,
                             codebooks.baseAddress! + sub * ksub * dsub, rows: ksub, leadingB: dsub,
                             depth: dsub,
-                            into: tables.baseAddress! + sub * ksub, leadingC: m * ksub, alpha: alpha)
+                            into: tables.baseAddress! + (tableRow * m + sub) * ksub, leadingC: m * ksub, alpha: alpha)
                     }
                 }
             }
@@ -178,9 +217,7 @@ extension IVFPQIndex {
 
     func searchOne(_ queries: Matrix, row: Int, tableRow: Int, probes: [Probe], parts: [IVFPQIndex],
                    parameters: SearchParameters, scratch: inout SearchScratch) -> [Neighbor] {
-        let refining = parameters.refineFactor > 1
-        let candidateCount = refining ? parameters.k * parameters.refineFactor : parameters.k
-        var heap = CandidatePool(k: candidateCount)
+        var heap = CandidatePool(k: candidateCount(parameters))
         let m = codeSize
         if configuration.usesFastScan {
             let kernel = parameters.fastScanKernel ?? FastScan.Kernel.selected
@@ -197,8 +234,14 @@ extension IVFPQIndex {
                 }
             }
         }
-        guard refining else { return heap.sorted() }
-        return refine(heap, queries: queries, row: row, k: parameters.k, parts: parts)
+        return finish(heap, queries: queries, row: row, parameters: parameters, parts: parts)
+    }
+
+    /// A query's answer from its ADC candidates: re-ranked when refining, else as they are.
+    func finish(_ candidates: CandidatePool, queries: Matrix, row: Int, parameters: SearchParameters,
+                parts: [IVFPQIndex]) -> [Neighbor] {
+        guard parameters.refineFactor > 1 else { return candidates.sorted() }
+        return refine(candidates, queries: queries, row: row, k: parameters.k, parts: parts)
     }
 
     /// Calls `body(list, place, table, base)` for each non-empty probed list of every part, with

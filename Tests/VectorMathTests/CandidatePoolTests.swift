@@ -1,3 +1,4 @@
+import CSIMDKernels
 import Testing
 @testable import VectorMath
 
@@ -38,6 +39,22 @@ import Testing
             #expect(entries[rank].distance == sorted[rank].distance && entries[rank].id == sorted[rank].id)
             #expect(entries[..<rank].allSatisfy { !entries[rank].isBetter(than: $0) })
             #expect(entries[(rank + 1)...].allSatisfy { !$0.isBetter(than: entries[rank]) })
+        }
+    }
+
+    /// The branchless quickselect behind the pool's bar returns the ranked value of a sort.
+    @Test func rankSelectionMatchesASort() {
+        var generator = SeededGenerator(seed: 5)
+        for count in [1, 2, 3, 17, 320, 1000] {
+            for distinct in [1, 4, 1_000_000] {
+                let values = (0 ..< count).map { _ in Float(generator.nextInt(below: distinct)) - 2 }
+                let sorted = values.sorted()
+                for rank in Set([0, count / 2, count - 1]) {
+                    var copy = values
+                    #expect(sightline_select_rank(&copy, count, rank) == sorted[rank], "count \(count), rank \(rank)")
+                    #expect(copy.sorted() == sorted)
+                }
+            }
         }
     }
 }

@@ -26,6 +26,17 @@ unsigned int sightline_fastscan_block_avx2(const unsigned char *codes, const uns
 unsigned int sightline_fastscan_block_portable(const unsigned char *codes, const unsigned char *tables, size_t pairs,
                                                unsigned short threshold, unsigned short *sums);
 
+/* The block above for `queries` (1 to 4; more are capped at 4) tables at once: query q's tables
+   at tables + q · table_stride, its sums at sums[32 q ..] and its mask in masks[q], each exactly
+   what the one-query kernel gives. A code block is loaded once for all of them (a list scanned
+   for several queries in one pass). */
+void sightline_fastscan_block_queries_avx2(const unsigned char *codes, const unsigned char *tables, size_t table_stride,
+                                           size_t queries, size_t pairs, const unsigned short *thresholds,
+                                           unsigned short *sums, unsigned int *masks);
+void sightline_fastscan_block_queries_portable(const unsigned char *codes, const unsigned char *tables, size_t table_stride,
+                                               size_t queries, size_t pairs, const unsigned short *thresholds,
+                                               unsigned short *sums, unsigned int *masks);
+
 /* 8-bit scalar-quantized vectors (value_j = minimum_j + code_j · step_j): the squared L2 distance
    and the inner product of a float query with one code. Eight lane sums in a fixed order and no
    fused multiply-add in either variant, so AVX2 and portable give the same bits. */
@@ -48,4 +59,7 @@ void sightline_quantize_fastscan_sum(const float *terms, const float *query, siz
    same order, no fused multiply-add, so the same bytes for finite tables. */
 void sightline_quantize_fastscan_sum_avx2(const float *terms, const float *query, size_t m, unsigned char *entries, float *scale,
                                           float *offset);
+/* The value a full sort of `values` (count > rank, no NaN) would put at `rank`; reorders them.
+   Quickselect with branchless partitions (the candidate pools' bar). */
+float sightline_select_rank(float *values, size_t count, size_t rank);
 #endif
