@@ -272,16 +272,30 @@ extension IVFPQIndex {
 
     func scanQuantizedReference(_ list: InvertedList, base: Float, place: UInt64, entries: UnsafePointer<UInt8>,
                                 scaling: FastScan.Scaling, heap: inout CandidatePool) {
+        scanQuantizedReference(list, base: base, entries: entries, scaling: scaling, worst: { heap.worstDistance }) { distance, position in
+            heap.insert(distance: distance, id: list.ids[position], payload: place | UInt64(position))
+        }
+    }
+
+    func scanQuantizedReference(_ list: InvertedList, base: Float, place: UInt64, entries: UnsafePointer<UInt8>,
+                                scaling: FastScan.Scaling, pools: CandidatePools, row: Int) {
+        scanQuantizedReference(list, base: base, entries: entries, scaling: scaling, worst: { pools.worstDistance(row) }) { distance, position in
+            pools.insert(row: row, distance: distance, id: list.ids[position], payload: place | UInt64(position))
+        }
+    }
+
+    private func scanQuantizedReference(_ list: InvertedList, base: Float, entries: UnsafePointer<UInt8>, scaling: FastScan.Scaling,
+                                        worst bar: () -> Float, offer: (Float, Int) -> Void) {
         let m = codeSize
-        var worst = heap.worstDistance
+        var worst = bar()
         list.codes.withUnsafeBufferPointer { codes in
             for position in 0 ..< list.count {
                 var sum = 0
                 for sub in 0 ..< m { sum += Int(entries[sub * 16 + Int(codes[position * m + sub])]) }
                 let distance = scaling.distance(sum: sum, base: base)
                 if distance <= worst {
-                    heap.insert(distance: distance, id: list.ids[position], payload: place | UInt64(position))
-                    worst = heap.worstDistance
+                    offer(distance, position)
+                    worst = bar()
                 }
             }
         }

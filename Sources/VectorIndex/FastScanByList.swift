@@ -1,3 +1,4 @@
+import CSIMDKernels
 import VectorMath
 
 /// A batch of queries scanned list by list (FAISS's `search_implem_12` does the same).
@@ -14,6 +15,16 @@ extension IVFPQIndex {
     /// within a few megabytes.
     static let listMajorRows = 256
 
+    /// Pool entries one chunk may hold (20 bytes each): fewer rows a chunk when each keeps many.
+    static let listMajorEntryBudget = 1 << 20
+
+    /// Rows a list-by-list chunk takes for this many candidates a query (a multiple of 32), or
+    /// nil when even 32 rows would pass the budget (those batches are scanned query by query).
+    static func listMajorChunkRows(candidates: Int) -> Int? {
+        let rows = min(listMajorRows, listMajorEntryBudget / (2 * candidates)) / 32 * 32
+        return rows >= 32 ? rows : nil
+    }
+
     /// Nearest lists of each query scanned in a round of their own before the shared passes: the
     /// bar starts tight, so fewer candidates reach the pools (about 30% fewer at 1M vectors).
     static let nearestListsFirst = 1
@@ -28,7 +39,7 @@ extension IVFPQIndex {
     /// Scans each row's probed lists of every part into `pools[row]`. `queryTables` holds the
     /// rows' fast-scan query tables (`m × 16` floats a row, `fillQueryTables`).
     func scanFastScanByList(probes: [[Probe]], parts: [IVFPQIndex], kernel: FastScan.Kernel,
-                            queryTables: UnsafePointer<Float>, pools: UnsafeMutableBufferPointer<CandidatePool>) {
+                            queryTables: UnsafePointer<Float>, pools: CandidatePools) {
         let m = codeSize, tableSize = m * 16, tableBytes = FastScan.packedBlockBytes(m: m)
         // Visit keys: list number (< 2^24) above the visit's index (rows ≤ 256 × nprobe < 2^24).
         var keys: [UInt64] = []
@@ -48,6 +59,7 @@ extension IVFPQIndex {
                 var start = 0
                 while start < keys.count {
                     let listNumber = Int(keys[start] >> 32)
+                    let firstPass = start == 0 || Int(keys[start - 1] >> 32) != listNumber
                     var end = start + 1
                     while end < keys.count, end - start < FastScan.maxQueriesPerPass, Int(keys[end] >> 32) == listNumber { end += 1 }
                     var filled = false
@@ -73,10 +85,11 @@ extension IVFPQIndex {
                             for slot in pass.rows.indices {
                                 scanQuantizedReference(list, base: pass.bases[slot], place: place,
                                                        entries: tables.baseAddress! + slot * tableBytes,
-                                                       scaling: pass.scalings[slot], heap: &pools[pass.rows[slot]])
+                                                       scaling: pass.scalings[slot], pools: pools, row: pass.rows[slot])
                             }
                         } else {
-                            scanPass(list, pass: pass, place: place, kernel: kernel, tables: UnsafePointer(tables.baseAddress!),
+                            scanPass(list, pass: pass, place: place, firstPass: firstPass, kernel: kernel,
+                                     tables: UnsafePointer(tables.baseAddress!),
                                      pools: pools)
                         }
                     }
@@ -90,8 +103,8 @@ extension IVFPQIndex {
     /// them at once, then each query's passing lanes are offered to its pool, as `fastScanList`
     /// offers them.
     @inline(__always)
-    private func scanPass(_ list: InvertedList, pass: Pass, place: UInt64, kernel: FastScan.Kernel,
-                          tables: UnsafePointer<UInt8>, pools: UnsafeMutableBufferPointer<CandidatePool>) {
+    private func scanPass(_ list: InvertedList, pass: Pass, place: UInt64, firstPass: Bool, kernel: FastScan.Kernel,
+                          tables: UnsafePointer<UInt8>, pools: CandidatePools) {
         let queries = pass.rows.count, maxQueries = FastScan.maxQueriesPerPass
         let pairs = (codeSize + 1) / 2, blockBytes = FastScan.packedBlockBytes(m: codeSize)
         withUnsafeTemporaryAllocation(of: Float.self, capacity: maxQueries) { worst in
@@ -101,12 +114,15 @@ extension IVFPQIndex {
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: maxQueries) { masks in
             var open = 0
             for slot in 0 ..< queries {
-                worst[slot] = pools[pass.rows[slot]].worstDistance
+                worst[slot] = pools.worstDistance(pass.rows[slot])
                 bars[slot] = pass.scalings[slot].threshold(worst: worst[slot], base: pass.bases[slot])
                 if bars[slot] >= 0 { open += 1 }
             }
             guard open > 0 else { return }
             list.ids.withUnsafeBufferPointer { ids in
+                // Passing lanes read ids here and there: fetched ahead, with the codes, they do not
+                // stall (once a list: the next passes find them in cache).
+                if firstPass { sightline_prefetch(ids.baseAddress, ids.count * MemoryLayout<UInt64>.stride) }
                 list.fastScanCodes.withUnsafeBufferPointer { packed in
                     let blocks = (list.count + FastScan.blockSize - 1) / FastScan.blockSize
                     for block in 0 ..< blocks {
@@ -125,9 +141,9 @@ extension IVFPQIndex {
                                 let sum = Int(sums[slot * FastScan.blockSize + (lane & 1) * 16 + lane >> 1])
                                 let distance = scaling.distance(sum: sum, base: base)
                                 guard distance <= worst[slot] else { continue }
-                                pools[row].insert(distance: distance, id: ids[first + lane], payload: place | UInt64(first + lane))
-                                guard pools[row].worstDistance != worst[slot] else { continue }
-                                worst[slot] = pools[row].worstDistance
+                                pools.insert(row: row, distance: distance, id: ids[first + lane], payload: place | UInt64(first + lane))
+                                guard pools.worstDistance(row) != worst[slot] else { continue }
+                                worst[slot] = pools.worstDistance(row)
                                 bars[slot] = scaling.threshold(worst: worst[slot], base: base)
                                 if bars[slot] < 0 {
                                     open -= 1

@@ -35,8 +35,9 @@ extension IVFPQIndex {
         let queryCount = queries.rowCount
         let rankingRows = parameters.queriesApart ? 1 : 32
         // 4-bit batches are scanned list by list, many queries a chunk (see FastScanByList).
-        let byList = index.configuration.usesFastScan && !parameters.queriesApart
-        let chunk = byList ? listMajorRows : rankingRows
+        let listRows = listMajorChunkRows(candidates: index.candidateCount(parameters))
+        let byList = index.configuration.usesFastScan && !parameters.queriesApart && listRows != nil
+        let chunk = byList ? listRows ?? rankingRows : rankingRows
         let chunkCount = (queryCount + chunk - 1) / chunk
         var results = [[Neighbor]](repeating: [], count: queryCount)
         results.withUnsafeMutableBufferPointer { output in
@@ -63,8 +64,8 @@ extension IVFPQIndex {
                     }
                     return
                 }
-                var pools = [CandidatePool](repeating: CandidatePool(k: index.candidateCount(parameters)), count: rows)
-                pools.withUnsafeMutableBufferPointer { pools in
+                let pools = CandidatePools(rows: rows, k: index.candidateCount(parameters))
+                do {
                     scratch.queryTables.withUnsafeBufferPointer { tables in
                         // Each query's nearest lists first: its bar tightens early, as in probe
                         // order, and fewer candidates reach the pools in the shared passes.
@@ -77,7 +78,7 @@ extension IVFPQIndex {
                     }
                 }
                 for row in 0 ..< rows {
-                    output.value[first + row] = index.finish(pools[row], queries: queries, row: first + row,
+                    output.value[first + row] = index.finish(pools.pool(row), queries: queries, row: first + row,
                                                              parameters: parameters, parts: parts)
                 }
             }
@@ -111,6 +112,9 @@ extension IVFPQIndex {
         return probes
     }
 
+    /// ADC candidates a query may keep (`k · refineFactor`).
+    public static let maxCandidates = 1 << 22
+
     /// Parts one search reads at most (the part travels in a candidate's top 8 payload bits).
     public static let maxParts = 256
 
@@ -125,6 +129,10 @@ extension IVFPQIndex {
         }
         guard parameters.refineFactor >= 0 else {
             throw .invalidParameter("refine factor \(parameters.refineFactor) must be 0 (off) or at least 1")
+        }
+        let (candidates, overflow) = parameters.k.multipliedReportingOverflow(by: max(1, parameters.refineFactor))
+        guard !overflow, candidates <= IVFPQIndex.maxCandidates else {
+            throw .invalidParameter("k × refine factor must be at most \(IVFPQIndex.maxCandidates)")
         }
         if parameters.refineFactor > 1, !configuration.canRefine { throw .refineNeedsVectors }
     }

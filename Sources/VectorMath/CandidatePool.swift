@@ -50,6 +50,16 @@ public struct CandidatePool: Sendable {
         payloads.reserveCapacity(2 * k)
     }
 
+    /// A pool holding these entries under this bar (what `CandidatePools` hands over).
+    init(capacity: Int, distances: [Float], ids: [UInt64], payloads: [UInt64], bar: Float) {
+        self.capacity = capacity
+        self.distances = distances
+        self.ids = ids
+        self.payloads = payloads
+        self.bar = bar
+        selection = []
+    }
+
     /// A candidate farther than this can not enter (the scans skip it unseen).
     @inlinable
     public var worstDistance: Float { bar }
@@ -64,25 +74,17 @@ public struct CandidatePool: Sendable {
     }
 
     /// Lowers the bar to the `k`-th smallest distance held and drops the entries beyond it.
-    /// When ties at the bar keep the buffer full, the `k` best by (distance, id) are kept.
     @usableFromInline
     mutating func dropBeyondBar() {
         let count = distances.count
         guard count > capacity else { return }
         if selection.count < count { selection = [Float](repeating: 0, count: count) }
-        let kth = selection.withUnsafeMutableBufferPointer { selection in
-            distances.withUnsafeBufferPointer { selection.baseAddress!.update(from: $0.baseAddress!, count: count) }
-            return sightline_select_rank(selection.baseAddress!, count, capacity - 1)
-        }
-        var kept = 0
-        distances.withUnsafeMutableBufferPointer { distances in
-            ids.withUnsafeMutableBufferPointer { ids in
-                payloads.withUnsafeMutableBufferPointer { payloads in
-                    for position in 0 ..< count where distances[position] <= kth {
-                        distances[kept] = distances[position]
-                        ids[kept] = ids[position]
-                        payloads[kept] = payloads[position]
-                        kept += 1
+        let (kept, kth) = selection.withUnsafeMutableBufferPointer { selection in
+            distances.withUnsafeMutableBufferPointer { distances in
+                ids.withUnsafeMutableBufferPointer { ids in
+                    payloads.withUnsafeMutableBufferPointer { payloads in
+                        CandidatePool.reduce(distances.baseAddress!, ids.baseAddress!, payloads.baseAddress!, count: count,
+                                             capacity: capacity, selection: selection.baseAddress!)
                     }
                 }
             }
@@ -91,20 +93,34 @@ public struct CandidatePool: Sendable {
         ids.removeLast(count - kept)
         payloads.removeLast(count - kept)
         bar = kth
-        if kept >= 2 * capacity { keepBest() }
     }
 
-    /// Keeps exactly the `k` best entries by (distance, id), in no order.
+    /// The reduction every pool runs when its buffer fills: selects the `capacity`-th smallest
+    /// distance, keeps the entries at or under it (in arrival order) and returns how many with
+    /// that bar. When ties at the bar keep the buffer full, exactly the best `capacity` by
+    /// (distance, id) are kept. `selection` has room for `count` distances.
     @usableFromInline
-    mutating func keepBest() {
-        guard distances.count > capacity else { return }
-        var entries = (0 ..< distances.count).map { Entry(distance: distances[$0], id: ids[$0], payload: payloads[$0]) }
+    static func reduce(_ distances: UnsafeMutablePointer<Float>, _ ids: UnsafeMutablePointer<UInt64>,
+                       _ payloads: UnsafeMutablePointer<UInt64>, count: Int, capacity: Int,
+                       selection: UnsafeMutablePointer<Float>) -> (kept: Int, bar: Float) {
+        selection.update(from: distances, count: count)
+        let kth = sightline_select_rank(selection, count, capacity - 1)
+        var kept = 0
+        for position in 0 ..< count where distances[position] <= kth {
+            distances[kept] = distances[position]
+            ids[kept] = ids[position]
+            payloads[kept] = payloads[position]
+            kept += 1
+        }
+        guard kept >= 2 * capacity else { return (kept, kth) }
+        var entries = (0 ..< kept).map { Entry(distance: distances[$0], id: ids[$0], payload: payloads[$0]) }
         entries.withUnsafeMutableBufferPointer { CandidatePool.select($0, rank: capacity - 1) }
-        entries.removeLast(entries.count - capacity)
-        distances = entries.map(\.distance)
-        ids = entries.map(\.id)
-        payloads = entries.map(\.payload)
-        bar = distances[capacity - 1]
+        for (position, entry) in entries.prefix(capacity).enumerated() {
+            distances[position] = entry.distance
+            ids[position] = entry.id
+            payloads[position] = entry.payload
+        }
+        return (capacity, entries[capacity - 1].distance)
     }
 
     /// Reorders `buffer` so that position `rank` holds the entry a full sort would put there,
@@ -134,6 +150,13 @@ public struct CandidatePool: Sendable {
 
     /// The kept candidates with their payloads, best first.
     public func sortedWithPayloads() -> [(neighbor: Neighbor, payload: UInt64)] {
+        var pool = self
+        // Down to about k entries before sorting (the bar keeps ties: the sort decides those).
+        pool.dropBeyondBar()
+        return pool.rankedEntries()
+    }
+
+    func rankedEntries() -> [(neighbor: Neighbor, payload: UInt64)] {
         (0 ..< distances.count).map { Entry(distance: distances[$0], id: ids[$0], payload: payloads[$0]) }
             .sorted { $0.isBetter(than: $1) }
             .prefix(capacity)

@@ -107,4 +107,16 @@ import Testing
             }
         }
     }
+
+    /// A k × refine product past the bound (or past Int) is refused before anything is allocated.
+    @Test func oversizedCandidateCountsAreRefused() throws {
+        let index = try FastScanTests.fourBitIndex(count: 500)
+        let queries = FastScanTests.leading(Fixture.queries, index.dimension)
+        for refine in [Int.max / 2, IVFPQIndex.maxCandidates] {
+            #expect(throws: VectorIndexError.self) {
+                _ = try index.search(queries, parameters: SearchParameters(k: 10, probeCount: 2, refineFactor: refine))
+            }
+        }
+        #expect(try index.search(queries, parameters: SearchParameters(k: 10, probeCount: 2, refineFactor: 4)).count == 200)
+    }
 }

@@ -57,4 +57,26 @@ import Testing
             }
         }
     }
+
+    /// Flat pools for a batch keep, row by row, what a pool of its own keeps (ties, repeats, payloads).
+    @Test(arguments: [1, 7, 160])
+    func flatPoolsKeepWhatSeparatePoolsKeep(k: Int) {
+        var generator = SeededGenerator(seed: UInt64(k) + 100)
+        let rows = 5
+        let pools = CandidatePools(rows: rows, k: k)
+        var separate = [CandidatePool](repeating: CandidatePool(k: k), count: rows)
+        for _ in 0 ..< 3000 {
+            let row = generator.nextInt(below: rows)
+            let distance = Float(generator.nextInt(below: row == 0 ? 2 : 5000)), id = UInt64(generator.nextInt(below: 900))
+            let payload = UInt64(generator.nextInt(below: 1 << 20))
+            #expect(pools.worstDistance(row) == separate[row].worstDistance)
+            pools.insert(row: row, distance: distance, id: id, payload: payload)
+            separate[row].insert(distance: distance, id: id, payload: payload)
+        }
+        for row in 0 ..< rows {
+            let flat = pools.pool(row).sortedWithPayloads(), alone = separate[row].sortedWithPayloads()
+            #expect(flat.map(\.neighbor) == alone.map(\.neighbor), "row \(row)")
+            #expect(flat.count == min(k, flat.count) && flat.count == alone.count)
+        }
+    }
 }
