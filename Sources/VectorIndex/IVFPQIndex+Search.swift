@@ -293,8 +293,12 @@ extension IVFPQIndex {
         return UnsafePointer(scratch.baseAddress!)
     }
 
-    /// Re-scores ADC candidates with exact distances on the stored vectors. The next candidate's
-    /// vector is prefetched while this one is scored: the vectors lie scattered over memory.
+    /// Candidates refine fetches ahead of the one it scores: the vectors lie scattered over
+    /// memory, and a miss takes several distances' time, so several are kept in flight.
+    static let refinePrefetchDistance = 8
+
+    /// Re-scores ADC candidates with exact distances on the stored vectors (or 8-bit codes),
+    /// prefetching `refinePrefetchDistance` candidates ahead.
     func refine(_ candidates: CandidatePool, queries: Matrix, row: Int, k: Int, parts: [IVFPQIndex]) -> [Neighbor] {
         var final = TopK(k: k)
         let dimension = self.dimension
@@ -315,9 +319,14 @@ extension IVFPQIndex {
                 let kernel = ScalarCodeDistance(metric: metric, wide: wideKernelsEnabled)
                 scalar.minimum.withUnsafeBufferPointer { minimum in
                     scalar.step.withUnsafeBufferPointer { step in
+                        for ahead in ordered.prefix(IVFPQIndex.refinePrefetchDistance) {
+                            withScalarCode(ahead.payload) { sightline_prefetch($0, dimension) }
+                        }
                         for (position, (neighbor, payload)) in ordered.enumerated() {
-                            if position + 1 < ordered.count {
-                                withScalarCode(ordered[position + 1].payload) { sightline_prefetch($0, dimension) }
+                            if position + IVFPQIndex.refinePrefetchDistance < ordered.count {
+                                withScalarCode(ordered[position + IVFPQIndex.refinePrefetchDistance].payload) {
+                                    sightline_prefetch($0, dimension)
+                                }
                             }
                             let distance = withScalarCode(payload) {
                                 kernel(query, $0, minimum.baseAddress!, step.baseAddress!, dimension)
@@ -328,9 +337,12 @@ extension IVFPQIndex {
                 }
                 return
             }
+            for ahead in ordered.prefix(IVFPQIndex.refinePrefetchDistance) {
+                withVector(ahead.payload) { sightline_prefetch($0, dimension * 4) }
+            }
             for (position, (neighbor, payload)) in ordered.enumerated() {
-                if position + 1 < ordered.count {
-                    withVector(ordered[position + 1].payload) { sightline_prefetch($0, dimension * 4) }
+                if position + IVFPQIndex.refinePrefetchDistance < ordered.count {
+                    withVector(ordered[position + IVFPQIndex.refinePrefetchDistance].payload) { sightline_prefetch($0, dimension * 4) }
                 }
                 let exact = withVector(payload) { metric.distance(query, $0, dimension) }
                 final.insert(distance: exact, id: neighbor.id.rawValue)
