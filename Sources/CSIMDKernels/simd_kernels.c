@@ -99,6 +99,7 @@ void sightline_fastscan_block_queries_avx2(const unsigned char *codes, const uns
                                            size_t queries, size_t pairs, const unsigned short *thresholds,
                                            unsigned short *sums, unsigned int *masks) {
     switch (queries) {
+    case 0: return;
     case 1: fastscan_block_queries_avx2(codes, tables, table_stride, 1, pairs, thresholds, sums, masks); break;
     case 2: fastscan_block_queries_avx2(codes, tables, table_stride, 2, pairs, thresholds, sums, masks); break;
     case 3: fastscan_block_queries_avx2(codes, tables, table_stride, 3, pairs, thresholds, sums, masks); break;
@@ -358,6 +359,8 @@ float sightline_sq8_dot_portable(const float *query, const unsigned char *code, 
 }
 
 float sightline_select_rank(float *values, size_t count, size_t rank) {
+    if (count == 0) return 0;
+    if (rank >= count) rank = count - 1;
     size_t low = 0, high = count;
     while (high - low > 1) {
         size_t middle = low + (high - low) / 2;

@@ -51,6 +51,8 @@ extension IVFPQIndex {
                 visitBases.append(probe.centroidDistance)
             }
         }
+        // Rows ≤ 256 and at most nlist (< 2^24) probes a row keep the index below 2^32.
+        precondition(visitRows.count < 1 << 32, "a list-by-list chunk holds fewer than 2^32 visits")
         keys.sort()
         var tables = [UInt8](repeating: 0, count: FastScan.maxQueriesPerPass * tableBytes)
         var pass = Pass()

@@ -28,8 +28,12 @@ extension IVFPQIndex {
         else { throw .invalidParameter("a search reads at most \(maxParts) parts of one trained index, with fewer than 2^24 lists") }
         try index.validate(queries, parameters, available: parts.reduce(0) { $0 + $1.count })
         if let given {
-            guard given.count == queries.rowCount, given.allSatisfy({ $0.allSatisfy { $0.list.rawValue < index.listCount } }) else {
-                throw .invalidParameter("probe lists must name lists below \(index.listCount) for each of the \(queries.rowCount) queries")
+            guard given.count == queries.rowCount,
+                  given.allSatisfy({ $0.allSatisfy { (0 ..< index.listCount).contains($0.list.rawValue) && $0.centroidDistance.isFinite } }),
+                  given.allSatisfy({ $0.count <= index.listCount })
+            else {
+                throw .invalidParameter("probes must name lists 0 to \(index.listCount - 1) with finite terms, at most "
+                    + "\(index.listCount) for each of the \(queries.rowCount) queries")
             }
         }
         let queryCount = queries.rowCount
@@ -45,7 +49,7 @@ extension IVFPQIndex {
             parallelFor(chunkCount, threads: resolvedThreadCount(parameters.threads)) { chunkNumber in
                 let first = chunkNumber * chunk
                 let rows = min(chunk, queryCount - first)
-                var scratch = SearchScratch(index: index, rows: rows)
+                var scratch = SearchScratch(index: index, rows: rows, rankingRows: min(rows, rankingRows))
                 // Centroids are ranked and tables built 32 rows at a time, as `rankCentroids`
                 // ranks them, so that given probes answer bit for bit.
                 var probes: [[Probe]] = []
@@ -423,9 +427,10 @@ struct SearchScratch {
     /// The fast scan's 8-bit table, kept between lists (4-bit indexes).
     var quantizedTable: FastScan.QuantizedTable?
 
-    init(index: IVFPQIndex, rows: Int) {
+    /// Tables for `rows` queries; centroid products for `rankingRows` (ranked that many at a time).
+    init(index: IVFPQIndex, rows: Int, rankingRows: Int? = nil) {
         let tableSize = index.codeSize * index.quantizer.centroidsPerSubspace
-        coarseProducts = SearchScratch.uninitialized(rows * index.listCount)
+        coarseProducts = SearchScratch.uninitialized((rankingRows ?? rows) * index.listCount)
         queryTables = SearchScratch.uninitialized(rows * tableSize)
         listTable = SearchScratch.uninitialized(tableSize)
         centroidDistances = SearchScratch.uninitialized(index.listCount)

@@ -1,7 +1,8 @@
 /// One `CandidatePool` per query of a batch, in flat buffers: a scan that feeds many queries at
 /// once (the list-by-list fast scan) inserts without the arrays' bookkeeping on every candidate.
 /// Each row keeps exactly what its own `CandidatePool` would keep, and hands it over as one.
-public final class CandidatePools: @unchecked Sendable {
+/// One thread uses a set of pools at a time (they share the selection buffer).
+public final class CandidatePools {
     public let rows: Int
     public let capacity: Int
     /// Entries a row holds before it is reduced to its best `capacity`.
@@ -15,11 +16,12 @@ public final class CandidatePools: @unchecked Sendable {
 
     /// `rows` pools of `k` each (`rows · 2k` entries of 20 bytes).
     public init(rows: Int, k: Int) {
-        precondition(rows >= 0 && k > 0, "k must be positive")
+        let (width, wide) = k.multipliedReportingOverflow(by: 2)
+        let (entries, many) = rows.multipliedReportingOverflow(by: width)
+        precondition(rows >= 0 && k > 0 && !wide && !many, "pools need k > 0 and rows · 2k within Int")
         self.rows = rows
         capacity = k
-        width = 2 * k
-        let entries = rows * width
+        self.width = width
         distances = .allocate(capacity: entries)
         ids = .allocate(capacity: entries)
         payloads = .allocate(capacity: entries)
@@ -41,10 +43,14 @@ public final class CandidatePools: @unchecked Sendable {
 
     /// Row `row`'s bar: a candidate farther than this can not enter.
     @inlinable
-    public func worstDistance(_ row: Int) -> Float { bars[row] }
+    public func worstDistance(_ row: Int) -> Float {
+        precondition(row >= 0 && row < rows, "row out of range")
+        return bars[row]
+    }
 
     @inlinable
     public func insert(row: Int, distance: Float, id: UInt64, payload: UInt64) {
+        precondition(row >= 0 && row < rows, "row out of range")
         guard distance <= bars[row] else { return }
         let slot = row * width + counts[row]
         distances[slot] = distance
@@ -65,6 +71,7 @@ public final class CandidatePools: @unchecked Sendable {
 
     /// Row `row` as a pool of its own (reduced first, so that it hands over about `k` entries).
     public func pool(_ row: Int) -> CandidatePool {
+        precondition(row >= 0 && row < rows, "row out of range")
         if counts[row] > capacity { reduce(row) }
         let start = row * width, count = counts[row]
         return CandidatePool(capacity: capacity, distances: Array(UnsafeBufferPointer(start: distances + start, count: count)),

@@ -119,4 +119,24 @@ import Testing
         }
         #expect(try index.search(queries, parameters: SearchParameters(k: 10, probeCount: 2, refineFactor: 4)).count == 200)
     }
+
+    /// Probes from a peer that name a negative list, carry a non-finite term or outnumber the
+    /// lists are refused with an error, on the 4-bit path as on any other.
+    @Test func hostileGivenProbesAreRefused() throws {
+        let index = try FastScanTests.fourBitIndex(count: 500)
+        let queries = FastScanTests.leading(Fixture.queries, index.dimension).slice(0 ..< 3)
+        let good = try index.rankCentroids(queries, probeCount: 2)
+        let hostile: [[[Probe]]] = [
+            good.map { [Probe(list: ListNumber(-1), centroidDistance: 0)] + $0 },
+            good.map { [Probe(list: $0[0].list, centroidDistance: -.infinity)] },
+            good.map { [Probe(list: $0[0].list, centroidDistance: .nan)] },
+            good.map { _ in Array(repeating: Probe(list: ListNumber(0), centroidDistance: 1), count: index.listCount + 1) },
+        ]
+        for probes in hostile {
+            #expect(throws: VectorIndexError.self) {
+                _ = try IVFPQIndex.search(queries, in: [index], parameters: SearchParameters(k: 5, probeCount: 2), probes: probes)
+            }
+        }
+        #expect(try IVFPQIndex.search(queries, in: [index], parameters: SearchParameters(k: 5, probeCount: 2), probes: good).count == 3)
+    }
 }
