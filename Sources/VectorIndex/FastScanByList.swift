@@ -26,7 +26,7 @@ extension IVFPQIndex {
     }
 
     /// Nearest lists of each query scanned in a round of their own before the shared passes: the
-    /// bar starts tight, so fewer candidates reach the pools (about 30% fewer at 1M vectors).
+    /// bar starts tight, so fewer candidates reach the pools.
     static let nearestListsFirst = 1
 
     /// One pass: up to `maxQueriesPerPass` visits of one list, their 8-bit tables side by side.
@@ -36,10 +36,20 @@ extension IVFPQIndex {
         var scalings: [FastScan.Scaling] = []
     }
 
-    /// Scans each row's probed lists of every part into `pools[row]`. `queryTables` holds the
-    /// rows' fast-scan query tables (`m × 16` floats a row, `fillQueryTables`).
+    /// Scans each row's probed lists of every part into `pools[row]`: each row's nearest lists
+    /// first, then the rest list by list. `queryTables` holds the rows' fast-scan query tables
+    /// (`m × 16` floats a row, `fillQueryTables`).
     func scanFastScanByList(probes: [[Probe]], parts: [IVFPQIndex], kernel: FastScan.Kernel,
                             queryTables: UnsafePointer<Float>, pools: CandidatePools) {
+        let nearest = IVFPQIndex.nearestListsFirst
+        scanRound(probes: probes.map { Array($0.prefix(nearest)) }, parts: parts, kernel: kernel, queryTables: queryTables, pools: pools)
+        scanRound(probes: probes.map { Array($0.dropFirst(nearest)) }, parts: parts, kernel: kernel, queryTables: queryTables,
+                  pools: pools)
+    }
+
+    /// One round: the visits sorted by list, each list scanned for its visitors in passes.
+    private func scanRound(probes: [[Probe]], parts: [IVFPQIndex], kernel: FastScan.Kernel,
+                           queryTables: UnsafePointer<Float>, pools: CandidatePools) {
         let m = codeSize, tableSize = m * 16, tableBytes = FastScan.packedBlockBytes(m: m)
         // Visit keys: list number (< 2^24) above the visit's index (rows ≤ 256 × nprobe < 2^24).
         var keys: [UInt64] = []

@@ -39,9 +39,9 @@ extension IVFPQIndex {
         let queryCount = queries.rowCount
         let rankingRows = parameters.queriesApart ? 1 : 32
         // 4-bit batches are scanned list by list, many queries a chunk (see FastScanByList).
-        let listRows = listMajorChunkRows(candidates: index.candidateCount(parameters))
-        let byList = index.configuration.usesFastScan && !parameters.queriesApart && listRows != nil
-        let chunk = byList ? listRows ?? rankingRows : rankingRows
+        let listRows = index.configuration.usesFastScan && !parameters.queriesApart
+            ? listMajorChunkRows(candidates: index.candidateCount(parameters)) : nil
+        let chunk = listRows ?? rankingRows
         let chunkCount = (queryCount + chunk - 1) / chunk
         var results = [[Neighbor]](repeating: [], count: queryCount)
         results.withUnsafeMutableBufferPointer { output in
@@ -60,7 +60,7 @@ extension IVFPQIndex {
                         ?? index.rankCentroids(queries, first: start, rows: count, probeCount: parameters.probeCount, scratch: &scratch)
                     index.fillQueryTables(queries, first: start, rows: count, tableRow: offset, scratch: &scratch)
                 }
-                guard byList else {
+                guard listRows != nil else {
                     for row in 0 ..< rows {
                         output.value[first + row] = index.searchOne(
                             queries, row: first + row, tableRow: row, probes: probes[row], parts: parts,
@@ -69,17 +69,9 @@ extension IVFPQIndex {
                     return
                 }
                 let pools = CandidatePools(rows: rows, k: index.candidateCount(parameters))
-                do {
-                    scratch.queryTables.withUnsafeBufferPointer { tables in
-                        // Each query's nearest lists first: its bar tightens early, as in probe
-                        // order, and fewer candidates reach the pools in the shared passes.
-                        let kernel = parameters.fastScanKernel ?? FastScan.Kernel.selected
-                        let nearest = IVFPQIndex.nearestListsFirst
-                        index.scanFastScanByList(probes: probes.map { Array($0.prefix(nearest)) }, parts: parts, kernel: kernel,
-                                                 queryTables: tables.baseAddress!, pools: pools)
-                        index.scanFastScanByList(probes: probes.map { Array($0.dropFirst(nearest)) }, parts: parts, kernel: kernel,
-                                                 queryTables: tables.baseAddress!, pools: pools)
-                    }
+                scratch.queryTables.withUnsafeBufferPointer { tables in
+                    index.scanFastScanByList(probes: probes, parts: parts, kernel: parameters.fastScanKernel ?? FastScan.Kernel.selected,
+                                             queryTables: tables.baseAddress!, pools: pools)
                 }
                 for row in 0 ..< rows {
                     output.value[first + row] = index.finish(pools.pool(row), queries: queries, row: first + row,
