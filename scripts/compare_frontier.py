@@ -3,8 +3,8 @@ families, and for every recall level the fastest single-thread configuration of 
 with the ratio. Called by scripts/compare-faiss --frontier.
 
 Families. Sightline: IVF-PQ with 4-bit fast-scan codes re-ranked from 8-bit scalar codes
-(--pq-bits 4 --refine-codes sq8, with and without --opq) and with 8-bit codes re-ranked from the full vectors, for each m of
---m, nprobe × refine; HNSW over full vectors, efSearch. FAISS: IVF…,PQ…x4fs,RFlat and
+(--pq-bits 4 --refine-codes sq8, with and without --opq) or from the full vectors (--refine-codes float), and with 8-bit
+codes re-ranked from the full vectors, for each m of --m, nprobe × refine; HNSW over full vectors, efSearch. FAISS: IVF…,PQ…x4fs,RFlat and
 IVF…,PQ…x4fs,Refine(SQ8) (4-bit fast-scan re-ranked with the full vectors or 8-bit codes) and
 IVF…,PQ…,RFlat (8-bit) over nprobe × k_factor; HNSW32,Flat over efSearch. QPS: the whole query set as one batch on one thread, both sides, the fastest of --repeats passes."""
 import argparse
@@ -41,6 +41,7 @@ def faiss_points(args, base, queries, train, truth):
     for m in args.ms:
         for spec in [f"IVF{args.nlist},PQ{m}x4fs,RFlat", f"IVF{args.nlist},PQ{m}x4fs,Refine(SQ8)", f"IVF{args.nlist},PQ{m},RFlat"]:
             repeats = args.repeats if "x4fs" in spec else args.slow_repeats
+            nprobes = args.nprobes if "x4fs" in spec else args.slow_nprobes
             print(f"FAISS {spec}", file=sys.stderr)
             index = faiss.index_factory(d, spec)
             faiss.omp_set_num_threads(args.threads)
@@ -48,7 +49,7 @@ def faiss_points(args, base, queries, train, truth):
             index.add(base)
             ivf = faiss.extract_index_ivf(index)
             memory = len(faiss.serialize_index(index)) / n
-            for nprobe in args.nprobes:
+            for nprobe in nprobes:
                 ivf.nprobe = nprobe
                 for k_factor in args.refines:
                     index.k_factor = max(1, k_factor)
@@ -74,13 +75,19 @@ def sightline_points(args, folder, train_path, n):
     data = ["--dataset", os.path.join(folder, "base.fvecs"), "--queries", os.path.join(folder, "query.fvecs")]
     families = [(["--pq-bits", "4", "--refine-codes", "sq8"], "x4 fast-scan + sq8"),
                 (["--pq-bits", "4", "--refine-codes", "sq8", "--opq"], "x4 fast-scan + OPQ + sq8"),
+                (["--pq-bits", "4", "--refine-codes", "float"], "x4 fast-scan + vectors"),
                 (["--pq-bits", "8", "--store-vectors"], " 8-bit + vectors")]
     for m in args.ms:
         for flags, name in families:
+            slow = "8-bit" in name
+            if args.index_dir:
+                os.makedirs(args.index_dir, exist_ok=True)
+                tag = "-".join(f.lstrip("-") for f in flags)
+                flags = [*flags, "--index", os.path.join(args.index_dir, f"nlist{args.nlist}-m{m}-{tag}.slix")]
             command = [args.sightline, "bench", *data, "--train", train_path, "--nlist", str(args.nlist), "--m", str(m), *flags,
-                       "--nprobe", ",".join(map(str, args.nprobes)), "--refine", ",".join(map(str, args.refines)),
+                       "--nprobe", ",".join(map(str, args.slow_nprobes if slow else args.nprobes)), "--refine", ",".join(map(str, args.refines)),
                        "--threads", str(args.threads), "--latency-queries", "50",
-                       "--repeats", str(args.slow_repeats if "8-bit" in name else args.repeats), "--json"]
+                       "--repeats", str(args.slow_repeats if slow else args.repeats), "--json"]
             print("$ " + " ".join(command), file=sys.stderr)
             for line in subprocess.run(command, check=True, capture_output=True, text=True).stdout.splitlines():
                 row = json.loads(line)
@@ -116,6 +123,11 @@ def main():
     parser.add_argument("--slow-repeats", type=int, default=None,
                         help="passes per point for the 8-bit families, both sides (default: --repeats); at 1M vectors a pass "
                              "of theirs takes tens of seconds, far below the 4-bit frontier")
+    parser.add_argument("--slow-nprobe", default=None,
+                        help="nprobe values for the 8-bit families, both sides (default: --nprobe); at 1M vectors and high nprobe "
+                             "a pass of theirs takes minutes")
+    parser.add_argument("--index-dir", default="",
+                        help="keep Sightline's built indexes here and reuse them on the next run (same data and parameters)")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--sightline", default=".build/release/sightline")
     parser.add_argument("--data-dir", default="bench-data")
@@ -124,6 +136,7 @@ def main():
     args.slow_repeats = args.repeats if args.slow_repeats is None else args.slow_repeats
     args.ms = [int(x) for x in args.m.split(",")]
     args.nprobes = [int(x) for x in args.nprobe.split(",")]
+    args.slow_nprobes = [int(x) for x in (args.slow_nprobe or args.nprobe).split(",")]
     args.refines = [int(x) for x in args.refine.split(",")]
     args.efs = [int(x) for x in args.ef_search.split(",") if x]
 

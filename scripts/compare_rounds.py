@@ -1,0 +1,120 @@
+"""Chosen points of each side measured in alternating rounds: FAISS's points, then Sightline's,
+then FAISS's again, and so on. A frontier sweep measures all of one side and then all of the
+other, so a slow spell of a shared machine can fall on one side only; rounds put both sides
+under the same spells, and the fastest pass of each point over all rounds is what it can do.
+Called by scripts/compare-faiss --rounds.
+
+Points are NPROBE:REFINE pairs (FAISS: nprobe and k_factor); --faiss-hnsw-ef adds FAISS's
+HNSW32,Flat at those efSearch values to every round. Sightline's points run through
+`sightline bench` with --sightline-flags on a reused index (--index), FAISS's on one index built
+from --faiss-spec; both train on the frontier's training file (train-NLIST.fvecs)."""
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+import faiss
+import numpy as np
+
+from compare_faiss import read_fvecs
+
+
+def points(text):
+    pairs = [tuple(int(x) for x in item.split(":")) for item in text.split(",") if item]
+    if not pairs or any(len(p) != 2 or min(p) < 1 for p in pairs):
+        sys.exit(f"points must be NPROBE:REFINE pairs of positive numbers, got {text!r}")
+    return pairs
+
+
+def recall10(found, truth):
+    return float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth)]))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="synthetic:n=1000000,q=10000,train=300000,seed=1")
+    parser.add_argument("--nlist", type=int, default=1024)
+    parser.add_argument("--m", type=int, default=64)
+    parser.add_argument("--faiss-spec", default="", help="default: IVF{nlist},PQ{m}x4fs,RFlat")
+    parser.add_argument("--faiss-points", default="64:16,128:16")
+    parser.add_argument("--faiss-hnsw-ef", default="", help="efSearch values for FAISS's HNSW32,Flat (empty: none)")
+    parser.add_argument("--sightline-flags", default="--pq-bits 4 --refine-codes float")
+    parser.add_argument("--sightline-points", default="64:8,112:16")
+    parser.add_argument("--index", required=True, help="Sightline's index file: reused when it exists, written otherwise")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2, help="timed passes per point and round, both sides")
+    parser.add_argument("--sightline", default=".build/release/sightline")
+    parser.add_argument("--data-dir", default="bench-data")
+    args = parser.parse_args()
+    spec = args.faiss_spec or f"IVF{args.nlist},PQ{args.m}x4fs,RFlat"
+    faiss_points, our_points = points(args.faiss_points), points(args.sightline_points)
+
+    folder = os.path.join(args.data_dir, args.dataset.replace(":", "_").replace(",", "_").replace("=", ""))
+    train_path = os.path.join(folder, f"train-{args.nlist}.fvecs")
+    if not os.path.exists(train_path):
+        sys.exit(f"{train_path} is missing: run scripts/compare-faiss --frontier with this dataset and nlist first")
+    base, queries = read_fvecs(os.path.join(folder, "base.fvecs")), read_fvecs(os.path.join(folder, "query.fvecs"))
+    print("ground truth (exact search)", file=sys.stderr)
+    flat = faiss.IndexFlatL2(base.shape[1])
+    flat.add(base)
+    _, truth = flat.search(queries, 10)
+    print(f"FAISS {spec}: training and adding", file=sys.stderr)
+    faiss.omp_set_num_threads(os.cpu_count())
+    index = faiss.index_factory(base.shape[1], spec)
+    index.train(read_fvecs(train_path))
+    index.add(base)
+    ivf = faiss.extract_index_ivf(index)
+    graph_efs = [int(x) for x in args.faiss_hnsw_ef.split(",") if x]
+    graph = None
+    if graph_efs:
+        print("FAISS HNSW32,Flat: adding", file=sys.stderr)
+        graph = faiss.index_factory(base.shape[1], "HNSW32,Flat")
+        graph.add(base)
+
+    best = {}
+    for round_number in range(args.rounds):
+        faiss.omp_set_num_threads(1)
+        for nprobe, k_factor in faiss_points:
+            ivf.nprobe, index.k_factor = nprobe, k_factor
+            fastest = float("inf")
+            for _ in range(args.repeats):
+                start = time.perf_counter()
+                _, found = index.search(queries, 10)
+                fastest = min(fastest, time.perf_counter() - start)
+            qps = len(queries) / fastest
+            key = f"FAISS {spec}, nprobe {nprobe}, k_factor {k_factor}"
+            print(f"round {round_number + 1}: {key}: recall {recall10(found, truth):.4f}, {qps:,.0f} QPS", flush=True)
+            best[key] = max(best.get(key, 0), qps)
+        for ef in graph_efs:
+            graph.hnsw.efSearch = ef
+            fastest = float("inf")
+            for _ in range(args.repeats):
+                start = time.perf_counter()
+                _, found = graph.search(queries, 10)
+                fastest = min(fastest, time.perf_counter() - start)
+            key = f"FAISS HNSW32,Flat, efSearch {ef}"
+            print(f"round {round_number + 1}: {key}: recall {recall10(found, truth):.4f}, {len(queries) / fastest:,.0f} QPS", flush=True)
+            best[key] = max(best.get(key, 0), len(queries) / fastest)
+        command = [args.sightline, "bench", "--dataset", os.path.join(folder, "base.fvecs"),
+                   "--queries", os.path.join(folder, "query.fvecs"), "--train", train_path, "--nlist", str(args.nlist),
+                   "--m", str(args.m), *shlex.split(args.sightline_flags),
+                   "--nprobe", ",".join(str(p) for p, _ in our_points), "--refine", ",".join(sorted({str(r) for _, r in our_points})),
+                   "--threads", "1", "--latency-queries", "1", "--repeats", str(args.repeats), "--index", args.index, "--json"]
+        print("$ " + " ".join(command), file=sys.stderr)
+        for line in subprocess.run(command, check=True, capture_output=True, text=True).stdout.splitlines():
+            row = json.loads(line)
+            if (row["nprobe"], row["refine"]) not in our_points:
+                continue
+            key = f"Sightline {args.sightline_flags}, nprobe {row['nprobe']}, refine {row['refine']}"
+            print(f"round {round_number + 1}: {key}: recall {row['recall_at_10']:.4f}, {row['qps_1t']:,.0f} QPS", flush=True)
+            best[key] = max(best.get(key, 0), row["qps_1t"])
+    print("fastest pass over all rounds:")
+    for key, qps in best.items():
+        print(f"  {key}: {qps:,.0f} QPS")
+
+
+if __name__ == "__main__":
+    main()
