@@ -20,6 +20,11 @@ import numpy as np
 from compare_faiss import read_fvecs, write_fvecs
 
 
+def dataset_folder(data_dir, dataset):
+    """Where a dataset's exported files live (`sightline export`)."""
+    return os.path.join(data_dir, dataset.replace(":", "_").replace(",", "_").replace("=", ""))
+
+
 def recall10(found, truth):
     return float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth)]))
 
@@ -140,7 +145,7 @@ def main():
     args.refines = [int(x) for x in args.refine.split(",")]
     args.efs = [int(x) for x in args.ef_search.split(",") if x]
 
-    folder = os.path.join(args.data_dir, args.dataset.replace(":", "_").replace(",", "_").replace("=", ""))
+    folder = dataset_folder(args.data_dir, args.dataset)
     if not os.path.exists(os.path.join(folder, "base.fvecs")):
         subprocess.run([args.sightline, "export", "--dataset", args.dataset, "--out-dir", folder], check=True)
     base = read_fvecs(os.path.join(folder, "base.fvecs"))

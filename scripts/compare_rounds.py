@@ -14,12 +14,11 @@ import os
 import shlex
 import subprocess
 import sys
-import time
 
 import faiss
-import numpy as np
 
 from compare_faiss import read_fvecs
+from compare_frontier import dataset_folder, recall10, timed
 
 
 def points(text):
@@ -27,10 +26,6 @@ def points(text):
     if not pairs or any(len(p) != 2 or min(p) < 1 for p in pairs):
         sys.exit(f"points must be NPROBE:REFINE pairs of positive numbers, got {text!r}")
     return pairs
-
-
-def recall10(found, truth):
-    return float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth)]))
 
 
 def main():
@@ -52,7 +47,7 @@ def main():
     spec = args.faiss_spec or f"IVF{args.nlist},PQ{args.m}x4fs,RFlat"
     faiss_points, our_points = points(args.faiss_points), points(args.sightline_points)
 
-    folder = os.path.join(args.data_dir, args.dataset.replace(":", "_").replace(",", "_").replace("=", ""))
+    folder = dataset_folder(args.data_dir, args.dataset)
     train_path = os.path.join(folder, f"train-{args.nlist}.fvecs")
     if not os.path.exists(train_path):
         sys.exit(f"{train_path} is missing: run scripts/compare-faiss --frontier with this dataset and nlist first")
@@ -68,36 +63,26 @@ def main():
     index.add(base)
     ivf = faiss.extract_index_ivf(index)
     graph_efs = [int(x) for x in args.faiss_hnsw_ef.split(",") if x]
-    graph = None
     if graph_efs:
         print("FAISS HNSW32,Flat: adding", file=sys.stderr)
         graph = faiss.index_factory(base.shape[1], "HNSW32,Flat")
         graph.add(base)
 
     best = {}
+
+    def record(round_number, key, recall, qps):
+        print(f"round {round_number + 1}: {key}: recall {recall:.4f}, {qps:,.0f} QPS", flush=True)
+        best[key] = max(best.get(key, 0), qps)
+
     for round_number in range(args.rounds):
-        faiss.omp_set_num_threads(1)
         for nprobe, k_factor in faiss_points:
             ivf.nprobe, index.k_factor = nprobe, k_factor
-            fastest = float("inf")
-            for _ in range(args.repeats):
-                start = time.perf_counter()
-                _, found = index.search(queries, 10)
-                fastest = min(fastest, time.perf_counter() - start)
-            qps = len(queries) / fastest
-            key = f"FAISS {spec}, nprobe {nprobe}, k_factor {k_factor}"
-            print(f"round {round_number + 1}: {key}: recall {recall10(found, truth):.4f}, {qps:,.0f} QPS", flush=True)
-            best[key] = max(best.get(key, 0), qps)
+            found, qps = timed(index, queries, args.repeats)
+            record(round_number, f"FAISS {spec}, nprobe {nprobe}, k_factor {k_factor}", recall10(found, truth), qps)
         for ef in graph_efs:
             graph.hnsw.efSearch = ef
-            fastest = float("inf")
-            for _ in range(args.repeats):
-                start = time.perf_counter()
-                _, found = graph.search(queries, 10)
-                fastest = min(fastest, time.perf_counter() - start)
-            key = f"FAISS HNSW32,Flat, efSearch {ef}"
-            print(f"round {round_number + 1}: {key}: recall {recall10(found, truth):.4f}, {len(queries) / fastest:,.0f} QPS", flush=True)
-            best[key] = max(best.get(key, 0), len(queries) / fastest)
+            found, qps = timed(graph, queries, args.repeats)
+            record(round_number, f"FAISS HNSW32,Flat, efSearch {ef}", recall10(found, truth), qps)
         command = [args.sightline, "bench", "--dataset", os.path.join(folder, "base.fvecs"),
                    "--queries", os.path.join(folder, "query.fvecs"), "--train", train_path, "--nlist", str(args.nlist),
                    "--m", str(args.m), *shlex.split(args.sightline_flags),
@@ -108,9 +93,8 @@ def main():
             row = json.loads(line)
             if (row["nprobe"], row["refine"]) not in our_points:
                 continue
-            key = f"Sightline {args.sightline_flags}, nprobe {row['nprobe']}, refine {row['refine']}"
-            print(f"round {round_number + 1}: {key}: recall {row['recall_at_10']:.4f}, {row['qps_1t']:,.0f} QPS", flush=True)
-            best[key] = max(best.get(key, 0), row["qps_1t"])
+            record(round_number, f"Sightline {args.sightline_flags}, nprobe {row['nprobe']}, refine {row['refine']}",
+                   row["recall_at_10"], row["qps_1t"])
     print("fastest pass over all rounds:")
     for key, qps in best.items():
         print(f"  {key}: {qps:,.0f} QPS")
