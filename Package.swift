@@ -46,6 +46,8 @@ let package = Package(
         // Numeric core.
         // Distance main loops in AVX2, chosen at run time (the binary stays portable).
         .target(name: "CSIMDKernels"),
+        // The AVX-512 kernels through SIMDe's emulation (libsimde-dev), for the tests alone.
+        .target(name: "CSIMDKernelsEmulated"),
         .target(name: "VectorMath", dependencies: ["COpenBLAS", "CSIMDKernels", "ErrorKinds", realModule]),
         .target(name: "Quantization", dependencies: ["VectorMath", "ErrorKinds"]),
         .target(name: "VectorIndex", dependencies: ["Quantization", "VectorMath", "ErrorKinds", "CSIMDKernels"]),
@@ -104,7 +106,8 @@ let package = Package(
 
         .testTarget(name: "VectorMathTests", dependencies: ["VectorMath", "CSIMDKernels"]),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "VectorMath"]),
-        .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex", "Quantization", "VectorMath", "Datasets", "CSIMDKernels"]),
+        .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex", "Quantization", "VectorMath", "Datasets", "CSIMDKernels",
+                                                             "CSIMDKernelsEmulated"]),
         .testTarget(name: "RetrievalEvalTests", dependencies: ["RetrievalEval", "VectorMath"]),
         .testTarget(name: "DescriptorsTests", dependencies: ["Descriptors", "VectorMath", "Datasets", "RetrievalEval"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "VectorMath"]),

@@ -8,10 +8,24 @@ int sightline_cpu_has_avx2(void) {
     return __builtin_cpu_supports("avx2");
 }
 
-int sightline_wide_kernels_enabled(void) {
+int sightline_cpu_has_avx512bw(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+}
+
+static int simd_choice_is(const char *name) {
     const char *choice = getenv("SIGHTLINE_SIMD");
-    if (choice != NULL && strcmp(choice, "portable") == 0) return 0;
+    return choice != NULL && strcmp(choice, name) == 0;
+}
+
+int sightline_wide_kernels_enabled(void) {
+    if (simd_choice_is("portable")) return 0;
     return sightline_cpu_has_avx2();
+}
+
+int sightline_avx512_kernels_enabled(void) {
+    if (simd_choice_is("portable") || simd_choice_is("avx2")) return 0;
+    return sightline_cpu_has_avx2() && sightline_cpu_has_avx512bw();
 }
 
 /* "avx2" only, not "fma": the compiler may not fuse the multiply and the add. */

@@ -24,21 +24,31 @@ public enum FastScan {
     /// Packed bytes one block takes for `m` sub-quantizers (`m` rounded up to a pair).
     public static func packedBlockBytes(m: Int) -> Int { (m + 1) / 2 * blockSize }
 
-    /// Which kernel scans a block: AVX2 where the CPU has it (and `SIGHTLINE_SIMD` is not
-    /// "portable"), the portable C loop elsewhere. Chosen once, at start. `scalarReference`
-    /// reads the unpacked codes one vector at a time: the definition the others are tested against.
+    /// Which kernel scans a block, chosen once, at start, from the CPU's features: AVX-512BW
+    /// (two pairs of sub-quantizers a register), else AVX2, else the portable C loop.
+    /// `SIGHTLINE_SIMD=avx2` caps the choice at AVX2, `SIGHTLINE_SIMD=portable` at the portable
+    /// loop. `scalarReference` reads the unpacked codes one vector at a time: the definition the
+    /// others are tested against. Every kernel gives the same sums and masks.
     public enum Kernel: Sendable, CaseIterable {
-        case avx2, portable, scalarReference
+        case avx512, avx2, portable, scalarReference
 
-        public static let selected: Kernel = wideKernelsEnabled ? .avx2 : .portable
+        public static let selected: Kernel =
+            sightline_avx512_kernels_enabled() != 0 ? .avx512 : wideKernelsEnabled ? .avx2 : .portable
 
         /// Whether this CPU runs the kernel.
-        public var isAvailable: Bool { self != .avx2 || sightline_cpu_has_avx2() != 0 }
+        public var isAvailable: Bool {
+            switch self {
+            case .avx512: sightline_cpu_has_avx512bw() != 0 && sightline_cpu_has_avx2() != 0
+            case .avx2: sightline_cpu_has_avx2() != 0
+            case .portable, .scalarReference: true
+            }
+        }
 
         @inline(__always)
         func scanBlock(_ codes: UnsafePointer<UInt8>, _ tables: UnsafePointer<UInt8>, pairs: Int, threshold: UInt16,
                        sums: UnsafeMutablePointer<UInt16>) -> UInt32 {
             switch self {
+            case .avx512: UInt32(sightline_fastscan_block_avx512(codes, tables, pairs, threshold, sums))
             case .avx2: UInt32(sightline_fastscan_block_avx2(codes, tables, pairs, threshold, sums))
             case .portable, .scalarReference: UInt32(sightline_fastscan_block_portable(codes, tables, pairs, threshold, sums))
             }
@@ -49,6 +59,8 @@ public enum FastScan {
         func scanBlock(_ codes: UnsafePointer<UInt8>, _ tables: UnsafePointer<UInt8>, tableStride: Int, queries: Int, pairs: Int,
                        thresholds: UnsafePointer<UInt16>, sums: UnsafeMutablePointer<UInt16>, masks: UnsafeMutablePointer<UInt32>) {
             switch self {
+            case .avx512:
+                sightline_fastscan_block_queries_avx512(codes, tables, tableStride, queries, pairs, thresholds, sums, masks)
             case .avx2:
                 sightline_fastscan_block_queries_avx2(codes, tables, tableStride, queries, pairs, thresholds, sums, masks)
             case .portable, .scalarReference:

@@ -81,7 +81,7 @@ public struct IVFPQTraining: Sendable {
 /// Memory: `8 + m` bytes per vector (`+ 4d` with stored vectors), plus centroids
 /// (`nlist · d · 4`), codebooks (`d · 256 · 4`) and, for L2, the precomputed terms.
 public struct IVFPQIndex: Sendable {
-    public let configuration: IVFPQConfiguration
+    public private(set) var configuration: IVFPQConfiguration
     /// `nlist × d` coarse centroids.
     public let coarseCentroids: Matrix
     public let quantizer: ProductQuantizer
@@ -91,7 +91,7 @@ public struct IVFPQIndex: Sendable {
     public let rotation: Matrix?
     /// The graph over the coarse centroids (`coarseGraph` only); rebuilt from them, seeded, so
     /// every process that loads the codebooks ranks lists the same way.
-    let coarseGraphIndex: HNSWIndex?
+    private(set) var coarseGraphIndex: HNSWIndex?
     public internal(set) var lists: [InvertedList]
     /// `‖r‖² + 2⟨c, r⟩` per (list, sub-quantizer, code) for L2; empty for inner product.
     let precomputedTerms: [Float]
@@ -231,6 +231,15 @@ public struct IVFPQIndex: Sendable {
             }
         }
         return columns
+    }
+
+    /// Switches how lists are ranked (`coarseGraph`) and nothing else: the graph is built from
+    /// the centroids or dropped; codebooks and codes stay, so an index built once can be
+    /// measured both ways.
+    public mutating func setCoarseGraph(_ enabled: Bool) throws(VectorIndexError) {
+        guard enabled != configuration.coarseGraph else { return }
+        coarseGraphIndex = enabled ? try IVFPQIndex.graph(over: coarseCentroids, metric: configuration.metric) : nil
+        configuration.coarseGraph = enabled
     }
 
     /// An HNSW graph over the centroids, node `i` for list `i` (M 32, efConstruction 80).

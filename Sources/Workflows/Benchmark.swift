@@ -102,9 +102,16 @@ public struct Benchmark {
 
     func prepareIndex() throws -> (IVFPQIndex, Double, Double) {
         if let indexPath, FileManager.default.fileExists(atPath: indexPath) {
-            let index = try IndexStorage.load(indexPath)
-            guard index.configuration == configuration, index.count == dataset.base.rowCount else {
+            var index = try IndexStorage.load(indexPath)
+            // The coarse ranking is not part of what was built: a stored index is measured either way.
+            var stored = index.configuration
+            stored.coarseGraph = configuration.coarseGraph
+            guard stored == configuration, index.count == dataset.base.rowCount else {
                 throw SightlineError.badInput("\(indexPath) was built with other parameters or data: delete it or pass another --index")
+            }
+            if index.configuration.coarseGraph != configuration.coarseGraph {
+                progress.note("ranking lists \(configuration.coarseGraph ? "through an HNSW graph" : "exactly") on \(indexPath)")
+                try index.setCoarseGraph(configuration.coarseGraph)
             }
             progress.note("reusing \(indexPath)")
             return (index, 0, 0)

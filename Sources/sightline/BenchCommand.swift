@@ -3,6 +3,7 @@ import Datasets
 import ErrorKinds
 import Foundation
 import ProcessRuntime
+import VectorIndex
 import Workflows
 
 struct BenchCommand: ParsableCommand {
@@ -83,7 +84,9 @@ struct BenchCommand: ParsableCommand {
                 printLine("\(dataset.name): \(dataset.base.rowCount) base, \(dataset.queries.rowCount) queries, "
                           + "d=\(dataset.base.dimension), nlist=\(shape.nlist), m=\(configuration.subquantizerCount) "
                           + "\(configuration.bitsPerCode)-bit, refine codes: "
-                          + (configuration.storesScalarCodes ? "sq8" : configuration.storesVectors ? "float" : "none"))
+                          + (configuration.storesScalarCodes ? "sq8" : configuration.storesVectors ? "float" : "none")
+                          + (configuration.usesFastScan ? ", fast-scan kernel: \(FastScan.Kernel.selected)" : "")
+                          + (configuration.coarseGraph ? ", lists ranked through an HNSW graph" : ""))
                 printLine(formatBenchTable(rows))
             }
         }

@@ -54,4 +54,17 @@ import Testing
         #expect(try loaded.rankCentroids(Fixture.queries, probeCount: 8) == graphProbes)
         #expect(try Self.recall(graph, nprobe: 8, refine: 8) >= Self.recall(exact, nprobe: 8, refine: 8) - 0.03)
     }
+
+    /// Switching the ranking on a built index gives what an index built that way gives; the codes stay.
+    @Test func theRankingSwitchesOnABuiltIndex() throws {
+        let exact = try Self.index(nlist: 128), graph = try Self.index(graph: true, nlist: 128)
+        var switched = exact
+        try switched.setCoarseGraph(true)
+        #expect(switched.configuration == graph.configuration)
+        #expect(try switched.rankCentroids(Fixture.queries, probeCount: 8) == graph.rankCentroids(Fixture.queries, probeCount: 8))
+        try switched.setCoarseGraph(false)
+        #expect(switched.configuration == exact.configuration)
+        let parameters = SearchParameters(k: 10, probeCount: 8, refineFactor: 4, threads: 2)
+        #expect(try switched.search(Fixture.queries, parameters: parameters) == exact.search(Fixture.queries, parameters: parameters))
+    }
 }

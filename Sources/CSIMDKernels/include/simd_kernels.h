@@ -5,8 +5,15 @@
 /* 1 when this CPU runs AVX2 (checked once, at run time: the binary stays portable). */
 int sightline_cpu_has_avx2(void);
 
+/* 1 when this CPU runs AVX-512F and AVX-512BW (the OS saving their registers included). */
+int sightline_cpu_has_avx512bw(void);
+
 /* The AVX2 loops are used: the CPU has AVX2 and SIGHTLINE_SIMD is not "portable". */
 int sightline_wide_kernels_enabled(void);
+
+/* The AVX-512 fast-scan kernels are used: the CPU has AVX2 and AVX-512BW and SIGHTLINE_SIMD is
+   neither "portable" nor "avx2" (the switch that caps the kernels at AVX2). */
+int sightline_avx512_kernels_enabled(void);
 
 /* The eight partial sums of a distance's main loop over `count` floats (a multiple of 8), in
    AVX2 registers: lane i accumulates element i of every block of 8, one multiply and one add per
@@ -36,6 +43,14 @@ void sightline_fastscan_block_queries_avx2(const unsigned char *codes, const uns
 void sightline_fastscan_block_queries_portable(const unsigned char *codes, const unsigned char *tables, size_t table_stride,
                                                size_t queries, size_t pairs, const unsigned short *thresholds,
                                                unsigned short *sums, unsigned int *masks);
+
+/* Both block kernels in AVX-512BW registers, two pairs of sub-quantizers a step (see
+   fastscan_avx512_body.h); the same sums and masks. Call only when sightline_cpu_has_avx512bw(). */
+unsigned int sightline_fastscan_block_avx512(const unsigned char *codes, const unsigned char *tables, size_t pairs,
+                                             unsigned short threshold, unsigned short *sums);
+void sightline_fastscan_block_queries_avx512(const unsigned char *codes, const unsigned char *tables, size_t table_stride,
+                                             size_t queries, size_t pairs, const unsigned short *thresholds,
+                                             unsigned short *sums, unsigned int *masks);
 
 /* 8-bit scalar-quantized vectors (value_j = minimum_j + code_j · step_j): the squared L2 distance
    and the inner product of a float query with one code. Eight lane sums in a fixed order and no
