@@ -119,7 +119,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dataset", default="fashion-mnist")
     parser.add_argument("--nlist", type=int, default=256)
-    parser.add_argument("--m", default="16,56", help="PQ sizes to sweep (each must divide d)")
+    parser.add_argument("--m", default="16,56", help="PQ sizes to sweep (each must divide d); empty: no IVF family, HNSW alone")
     parser.add_argument("--nprobe", default="2,4,8,12,16,32")
     parser.add_argument("--refine", default="0,4,8,12,16,32")
     parser.add_argument("--ef-search", default="16,32,64,128,256", help="HNSW efSearch values; empty: no HNSW on either side")
@@ -139,7 +139,7 @@ def main():
     parser.add_argument("--json-out", default="")
     args = parser.parse_args()
     args.slow_repeats = args.repeats if args.slow_repeats is None else args.slow_repeats
-    args.ms = [int(x) for x in args.m.split(",")]
+    args.ms = [int(x) for x in args.m.split(",") if x]
     args.nprobes = [int(x) for x in args.nprobe.split(",")]
     args.slow_nprobes = [int(x) for x in (args.slow_nprobe or args.nprobe).split(",")]
     args.refines = [int(x) for x in args.refine.split(",")]

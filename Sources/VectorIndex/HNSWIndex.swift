@@ -155,7 +155,7 @@ public struct HNSWIndex: Sendable {
         for layer in stride(from: min(level, topLevel), through: 0, by: -1) {
             let candidates = searchLayer(vector, entries: entries, ef: efConstruction, layer: layer, visited: &visited)
             let capacity = layer == 0 ? layer0Capacity : neighborsPerNode
-            let chosen = selectNeighbors(candidates.sorted { $0 < $1 }, capacity: neighborsPerNode)
+            let chosen = selectNeighbors(candidates.sorted { $0 < $1 }, capacity: capacity)
             setLinks(of: node, layer: layer, to: chosen.map(\.1))
             for (_, neighbor) in chosen { link(neighbor, to: node, layer: layer, capacity: capacity) }
             entries = candidates
@@ -176,7 +176,11 @@ public struct HNSWIndex: Sendable {
 
     /// Malkov's heuristic: take candidates nearest first, keeping one only when it is nearer the
     /// new node than to every one kept, so links spread in all directions instead of clustering.
+    /// Fewer candidates than slots are all kept, as FAISS and hnswlib do: the heuristic only
+    /// thins a full list (a new node's layer-0 list, `2M` slots, keeps all of an `efConstruction`
+    /// below `2M`), and a denser layer 0 is what carries recall.
     func selectNeighbors(_ sorted: [(Float, Int)], capacity: Int) -> [(Float, Int)] {
+        if sorted.count < capacity { return sorted }
         var kept: [(Float, Int)] = []
         for candidate in sorted {
             guard kept.count < capacity else { break }
