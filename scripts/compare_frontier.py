@@ -91,12 +91,14 @@ def sightline_points(args, folder, train_path, n):
                 flags = [*flags, "--index", os.path.join(args.index_dir, f"nlist{args.nlist}-m{m}-{tag}.slix")]
             command = [args.sightline, "bench", *data, "--train", train_path, "--nlist", str(args.nlist), "--m", str(m), *flags,
                        "--nprobe", ",".join(map(str, args.slow_nprobes if slow else args.nprobes)), "--refine", ",".join(map(str, args.refines)),
+                       "--probe-ratio", args.probe_ratio,
                        "--threads", str(args.threads), "--latency-queries", "50",
                        "--repeats", str(args.slow_repeats if slow else args.repeats), "--json"]
             print("$ " + " ".join(command), file=sys.stderr)
             for line in subprocess.run(command, check=True, capture_output=True, text=True).stdout.splitlines():
                 row = json.loads(line)
-                points.append(dict(config=f"IVF{args.nlist},PQ{m}{name}, nprobe {row['nprobe']}, refine {row['refine']}",
+                ratio = f", probe ratio {row['probe_ratio']:g}" if row["probe_ratio"] else ""
+                points.append(dict(config=f"IVF{args.nlist},PQ{m}{name}, nprobe {row['nprobe']}, refine {row['refine']}{ratio}",
                                    recall=row["recall_at_10"], qps=row["qps_1t"], bytes=row["index_bytes"] / n))
     if not args.efs:
         return points
@@ -131,6 +133,8 @@ def main():
     parser.add_argument("--slow-nprobe", default=None,
                         help="nprobe values for the 8-bit families, both sides (default: --nprobe); at 1M vectors and high nprobe "
                              "a pass of theirs takes minutes")
+    parser.add_argument("--probe-ratio", default="0",
+                        help="Sightline's probe ratios swept under each nprobe (sightline bench --probe-ratio; 0: off)")
     parser.add_argument("--index-dir", default="",
                         help="keep Sightline's built indexes here and reuse them on the next run (same data and parameters)")
     parser.add_argument("--threads", type=int, default=os.cpu_count())

@@ -4,7 +4,8 @@ other, so a slow spell of a shared machine can fall on one side only; rounds put
 under the same spells, and the fastest pass of each point over all rounds is what it can do.
 Called by scripts/compare-faiss --rounds.
 
-Points are NPROBE:REFINE pairs (FAISS: nprobe and k_factor); --faiss-hnsw-ef adds FAISS's
+Points are NPROBE:REFINE pairs (FAISS: nprobe and k_factor); Sightline's may add :RATIO, its probe ratio
+(`sightline bench --probe-ratio`; 0 or absent: off). --faiss-hnsw-ef adds FAISS's
 HNSW32,Flat at those efSearch values to every round. Sightline's points run through
 `sightline bench` with --sightline-flags on a reused index (--index), FAISS's on one index built
 from --faiss-spec; both train on the frontier's training file (train-NLIST.fvecs)."""
@@ -21,11 +22,20 @@ from compare_faiss import read_fvecs
 from compare_frontier import dataset_folder, recall10, timed
 
 
-def points(text):
-    pairs = [tuple(int(x) for x in item.split(":")) for item in text.split(",") if item]
-    if not pairs or any(len(p) != 2 or min(p) < 1 for p in pairs):
-        sys.exit(f"points must be NPROBE:REFINE pairs of positive numbers, got {text!r}")
-    return pairs
+def points(text, ratios=False):
+    """NPROBE:REFINE pairs; with `ratios`, NPROBE:REFINE[:RATIO] triples (the ratio 0 when absent)."""
+    try:
+        items = [[float(x) for x in item.split(":")] for item in text.split(",") if item]
+    except ValueError:
+        items = []
+    shape_ok = items and all(len(p) == 2 or (ratios and len(p) == 3) for p in items)
+    if not shape_ok or any(min(p[:2]) < 1 or p[0] != int(p[0]) or p[1] != int(p[1]) for p in items) \
+            or any(len(p) == 3 and not (p[2] == 0 or p[2] >= 1) for p in items):
+        sys.exit(f"points must be NPROBE:REFINE{'[:RATIO]' if ratios else ''} of positive numbers"
+                 f"{' (a ratio 0 or at least 1)' if ratios else ''}, got {text!r}")
+    if not ratios:
+        return [(int(p[0]), int(p[1])) for p in items]
+    return [(int(p[0]), int(p[1]), p[2] if len(p) == 3 else 0.0) for p in items]
 
 
 def main():
@@ -45,7 +55,7 @@ def main():
     parser.add_argument("--data-dir", default="bench-data")
     args = parser.parse_args()
     spec = args.faiss_spec or f"IVF{args.nlist},PQ{args.m}x4fs,RFlat"
-    faiss_points, our_points = points(args.faiss_points), points(args.sightline_points)
+    faiss_points, our_points = points(args.faiss_points), points(args.sightline_points, ratios=True)
 
     folder = dataset_folder(args.data_dir, args.dataset)
     train_path = os.path.join(folder, f"train-{args.nlist}.fvecs")
@@ -86,14 +96,17 @@ def main():
         command = [args.sightline, "bench", "--dataset", os.path.join(folder, "base.fvecs"),
                    "--queries", os.path.join(folder, "query.fvecs"), "--train", train_path, "--nlist", str(args.nlist),
                    "--m", str(args.m), *shlex.split(args.sightline_flags),
-                   "--nprobe", ",".join(dict.fromkeys(str(p) for p, _ in our_points)), "--refine", ",".join(sorted({str(r) for _, r in our_points})),
+                   "--nprobe", ",".join(dict.fromkeys(str(p) for p, _, _ in our_points)),
+                   "--refine", ",".join(sorted({str(r) for _, r, _ in our_points})),
+                   "--probe-ratio", ",".join(dict.fromkeys(f"{q:g}" for _, _, q in our_points)),
                    "--threads", "1", "--latency-queries", "1", "--repeats", str(args.repeats), "--index", args.index, "--json"]
         print("$ " + " ".join(command), file=sys.stderr)
         for line in subprocess.run(command, check=True, capture_output=True, text=True).stdout.splitlines():
             row = json.loads(line)
-            if (row["nprobe"], row["refine"]) not in our_points:
+            if (row["nprobe"], row["refine"], row["probe_ratio"]) not in our_points:
                 continue
-            record(round_number, f"Sightline {args.sightline_flags}, nprobe {row['nprobe']}, refine {row['refine']}",
+            ratio = f", probe ratio {row['probe_ratio']:g}" if row["probe_ratio"] else ""
+            record(round_number, f"Sightline {args.sightline_flags}, nprobe {row['nprobe']}, refine {row['refine']}{ratio}",
                    row["recall_at_10"], row["qps_1t"])
     print("fastest pass over all rounds:")
     for key, qps in best.items():

@@ -56,8 +56,9 @@ extension IVFPQIndex {
                 probes.reserveCapacity(rows)
                 for offset in stride(from: 0, to: rows, by: rankingRows) {
                     let start = first + offset, count = min(rankingRows, rows - offset)
-                    probes += given.map { Array($0[start ..< start + count]) }
+                    let ranked = given.map { Array($0[start ..< start + count]) }
                         ?? index.rankCentroids(queries, first: start, rows: count, probeCount: parameters.probeCount, scratch: &scratch)
+                    probes += parameters.probeRatio > 0 ? ranked.map { $0.cut(atRatio: parameters.probeRatio) } : ranked
                     index.fillQueryTables(queries, first: start, rows: count, tableRow: offset, scratch: &scratch)
                 }
                 guard listRows != nil else {
@@ -122,6 +123,12 @@ extension IVFPQIndex {
         guard parameters.k >= 1, parameters.k <= available else { throw .invalidK(k: parameters.k, available: available) }
         guard parameters.probeCount >= 1, parameters.probeCount <= listCount else {
             throw .invalidProbeCount(nprobe: parameters.probeCount, nlist: listCount)
+        }
+        guard parameters.probeRatio == 0 || (parameters.probeRatio >= 1 && parameters.probeRatio.isFinite) else {
+            throw .invalidParameter("probe ratio \(parameters.probeRatio) must be 0 (off) or a finite number at least 1")
+        }
+        guard parameters.probeRatio == 0 || metric == .l2 else {
+            throw .invalidParameter("probe ratio applies to L2 indexes: inner-product centroid terms have no common scale")
         }
         guard parameters.refineFactor >= 0 else {
             throw .invalidParameter("refine factor \(parameters.refineFactor) must be 0 (off) or at least 1")

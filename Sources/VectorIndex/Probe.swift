@@ -19,3 +19,15 @@ public struct Probe: Sendable, Equatable {
         self.centroidDistance = centroidDistance
     }
 }
+
+extension Array where Element == Probe {
+    /// The probes, nearest first, cut where the centroid distance passes `ratio` times the
+    /// `SearchParameters.probeRatioReference`-th (see `SearchParameters.probeRatio`); 0 keeps all.
+    func cut(atRatio ratio: Float) -> [Probe] {
+        guard ratio > 0, count > SearchParameters.probeRatioReference else { return self }
+        let bar = ratio * self[SearchParameters.probeRatioReference - 1].centroidDistance
+        var end = SearchParameters.probeRatioReference
+        while end < count, self[end].centroidDistance <= bar { end += 1 }
+        return Array(self[..<end])
+    }
+}

@@ -1,11 +1,21 @@
 /// Per-call search parameters. An index is an immutable value searched with these, so concurrent
 /// queries with different settings need no lock (`SearchParametersIVF` in FAISS).
 public struct SearchParameters: Sendable, Equatable {
+    /// The centroid whose distance scales `probeRatio` (1-based): one neighbour is a noisy
+    /// scale, and the nearest few lists are always visited.
+    public static let probeRatioReference = 4
+
     /// Results per query. Must be between 1 and the number of indexed vectors.
     public var k: Int
     /// Inverted lists visited per query (`nprobe`). Cost and recall both grow about linearly
     /// with it until recall saturates; must be between 1 and `nlist`.
     public var probeCount: Int
+    /// Skips the far end of the `probeCount` lists per query: a list is visited only when its
+    /// centroid's squared distance is at most `probeRatio` times that of the query's
+    /// `probeRatioReference`-th nearest centroid. A query deep inside a cluster of lists then
+    /// visits many, one near a single list few; at equal recall the scan reads fewer codes than a
+    /// fixed `nprobe`. 0 turns it off; otherwise at least 1 (L2 indexes only).
+    public var probeRatio: Float = 0
     /// Re-rank the best `k × refineFactor` ADC candidates with exact distances on the stored
     /// full vectors (`k_factor` of FAISS `IndexRefine`). 0 or 1 disables it. Needs an index built
     /// with full vectors (`4 · d` more bytes per vector).

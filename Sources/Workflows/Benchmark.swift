@@ -10,6 +10,8 @@ import VectorMath
 public struct BenchRow: Sendable, Encodable {
     public var probeCount: Int
     public var refineFactor: Int
+    /// `SearchParameters.probeRatio` (0: every one of the nprobe lists).
+    public var probeRatio: Float
     public var rAt1: Double
     public var recallAt10: Double
     public var queriesPerSecondOneThread: Double
@@ -22,7 +24,7 @@ public struct BenchRow: Sendable, Encodable {
 
     /// The documented JSON keys of `sightline bench --json`.
     enum CodingKeys: String, CodingKey {
-        case probeCount = "nprobe", refineFactor = "refine", rAt1 = "r_at_1", recallAt10 = "recall_at_10"
+        case probeCount = "nprobe", refineFactor = "refine", probeRatio = "probe_ratio", rAt1 = "r_at_1", recallAt10 = "recall_at_10"
         case queriesPerSecondOneThread = "qps_1t", queriesPerSecondAllThreads = "qps_mt"
         case p50Milliseconds = "p50_ms", p99Milliseconds = "p99_ms", indexBytes = "index_bytes"
         case trainSeconds = "train_s", buildSeconds = "build_s"
@@ -38,6 +40,8 @@ public struct Benchmark {
     public var training = IVFPQTraining()
     public var probeCounts: [Int]
     public var refineFactors: [Int] = [0]
+    /// `SearchParameters.probeRatio` values swept under each (nprobe, refine).
+    public var probeRatios: [Float] = [0]
     public var threads: Int = 0
     /// Queries timed one by one for the latency percentiles.
     public var latencySampleCount = 1000
@@ -68,34 +72,35 @@ public struct Benchmark {
             threads: threads, progress: progress)
         let usage = index.memoryUsage
         var rows: [BenchRow] = []
-        for refineFactor in refineFactors {
-            for probeCount in probeCounts {
-                progress.note("measuring nprobe \(probeCount), refine \(refineFactor)")
-                var parameters = SearchParameters(k: 10, probeCount: probeCount, refineFactor: refineFactor, threads: 1)
-                var (results, oneThreadSeconds) = try measureSeconds { try index.search(dataset.queries, parameters: parameters) }
-                for _ in 1 ..< max(1, repeats) {
-                    let (again, seconds) = try measureSeconds { try index.search(dataset.queries, parameters: parameters) }
-                    if seconds < oneThreadSeconds { (results, oneThreadSeconds) = (again, seconds) }
-                }
-                parameters.threads = resolvedThreadCount(threads)
-                var allThreadSeconds = Double.infinity
-                for _ in 0 ..< max(1, repeats) {
-                    allThreadSeconds = min(allThreadSeconds, try measureSeconds { try index.search(dataset.queries, parameters: parameters) }.1)
-                }
-                parameters.threads = 1
-                let latencies = try sampleLatencies(index, parameters)
-                let ids = results.map { $0.map(\.id) }
-                rows.append(BenchRow(
-                    probeCount: probeCount, refineFactor: refineFactor,
-                    rAt1: NeighborRecall.rAt1(results: ids, groundTruth: groundTruth),
-                    recallAt10: NeighborRecall.kRecallAtK(results: ids, groundTruth: groundTruth, k: 10),
-                    queriesPerSecondOneThread: Double(dataset.queries.rowCount) / oneThreadSeconds,
-                    queriesPerSecondAllThreads: Double(dataset.queries.rowCount) / allThreadSeconds,
-                    p50Milliseconds: percentile(latencies, 0.50) * 1000,
-                    p99Milliseconds: percentile(latencies, 0.99) * 1000,
-                    indexBytes: usage.perVectorBytes + usage.fixedBytes,
-                    trainSeconds: trainSeconds, buildSeconds: buildSeconds))
+        let settings = refineFactors.flatMap { refine in probeCounts.flatMap { nprobe in probeRatios.map { (refine, nprobe, $0) } } }
+        for (refineFactor, probeCount, probeRatio) in settings {
+            progress.note("measuring nprobe \(probeCount), refine \(refineFactor)"
+                          + (probeRatio > 0 ? ", probe ratio \(probeRatio)" : ""))
+            var parameters = SearchParameters(k: 10, probeCount: probeCount, refineFactor: refineFactor, threads: 1)
+            parameters.probeRatio = probeRatio
+            var (results, oneThreadSeconds) = try measureSeconds { try index.search(dataset.queries, parameters: parameters) }
+            for _ in 1 ..< max(1, repeats) {
+                let (again, seconds) = try measureSeconds { try index.search(dataset.queries, parameters: parameters) }
+                if seconds < oneThreadSeconds { (results, oneThreadSeconds) = (again, seconds) }
             }
+            parameters.threads = resolvedThreadCount(threads)
+            var allThreadSeconds = Double.infinity
+            for _ in 0 ..< max(1, repeats) {
+                allThreadSeconds = min(allThreadSeconds, try measureSeconds { try index.search(dataset.queries, parameters: parameters) }.1)
+            }
+            parameters.threads = 1
+            let latencies = try sampleLatencies(index, parameters)
+            let ids = results.map { $0.map(\.id) }
+            rows.append(BenchRow(
+                probeCount: probeCount, refineFactor: refineFactor, probeRatio: probeRatio,
+                rAt1: NeighborRecall.rAt1(results: ids, groundTruth: groundTruth),
+                recallAt10: NeighborRecall.kRecallAtK(results: ids, groundTruth: groundTruth, k: 10),
+                queriesPerSecondOneThread: Double(dataset.queries.rowCount) / oneThreadSeconds,
+                queriesPerSecondAllThreads: Double(dataset.queries.rowCount) / allThreadSeconds,
+                p50Milliseconds: percentile(latencies, 0.50) * 1000,
+                p99Milliseconds: percentile(latencies, 0.99) * 1000,
+                indexBytes: usage.perVectorBytes + usage.fixedBytes,
+                trainSeconds: trainSeconds, buildSeconds: buildSeconds))
         }
         return rows
     }

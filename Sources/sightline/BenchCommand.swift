@@ -30,6 +30,12 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Comma-separated refine factors to sweep (0 = off; >1 needs refine codes). Default: 8,16, or 0 without refine codes.")
     var refine: String?
 
+    @Option(help: """
+        Comma-separated probe ratios to sweep under each nprobe: visit a list only when its centroid is at most this \
+        many times as far (squared) as the query's 4th-nearest (0 = every one of the nprobe lists; else ≥ 1, e.g. 1.6).
+        """)
+    var probeRatio: String = "0"
+
     @Option(help: "Threads for training, building and the multi-thread QPS column (0 = all cores).")
     var threads: Int = 0
 
@@ -55,7 +61,7 @@ struct BenchCommand: ParsableCommand {
     var efSearch: String = "16,32,64,128"
 
     @Flag(help: """
-        One JSON object per row (keys: nprobe, refine, r_at_1, recall_at_10, qps_1t, qps_mt, p50_ms, p99_ms, \
+        One JSON object per row (keys: nprobe, refine, probe_ratio, r_at_1, recall_at_10, qps_1t, qps_mt, p50_ms, p99_ms, \
         index_bytes, train_s, build_s).
         """)
     var json = false
@@ -65,12 +71,14 @@ struct BenchCommand: ParsableCommand {
             guard ["ivfpq", "hnsw"].contains(indexType) else {
                 throw SightlineError.badInput("--index-type \(indexType): use ivfpq or hnsw")
             }
+            let probeRatios = try parseProbeRatios(probeRatio)
             let dataset = try data.load()
             if indexType == "hnsw" { return try runHNSW(dataset) }
             let configuration = try shape.benchConfiguration(dimension: dataset.base.dimension)
             var benchmark = Benchmark(dataset: dataset, configuration: configuration,
                                       probeCounts: try parseIntegerList(nprobe, name: "nprobe"))
             benchmark.refineFactors = try parseIntegerList(refine ?? (configuration.canRefine ? "8,16" : "0"), name: "refine")
+            benchmark.probeRatios = probeRatios
             benchmark.training = shape.training(threads: threads)
             benchmark.threads = threads
             benchmark.indexPath = index
@@ -118,12 +126,21 @@ extension BenchCommand {
     }
 }
 
+/// `--probe-ratio`: comma-separated values, each 0 (off) or a finite number at least 1.
+func parseProbeRatios(_ text: String) throws -> [Float] {
+    let values = text.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
+    guard !values.isEmpty, values.allSatisfy({ $0.map { $0 == 0 || ($0 >= 1 && $0.isFinite) } ?? false }) else {
+        throw SightlineError.badInput("--probe-ratio \"\(text)\": use comma-separated numbers, each 0 (off) or at least 1")
+    }
+    return values.map { $0! }
+}
+
 /// A fixed-width table of bench rows for the terminal.
 func formatBenchTable(_ rows: [BenchRow]) -> String {
-    var lines = ["nprobe refine    R@1  10-R@10   QPS(1t)   QPS(mt)  p50 ms  p99 ms  index MB  train s  build s"]
+    var lines = ["nprobe refine  ratio    R@1  10-R@10   QPS(1t)   QPS(mt)  p50 ms  p99 ms  index MB  train s  build s"]
     for row in rows {
-        lines.append(String(format: "%6d %6d %6.4f   %6.4f %9.0f %9.0f %7.3f %7.3f %9.1f %8.2f %8.2f",
-                            row.probeCount, row.refineFactor, row.rAt1, row.recallAt10,
+        lines.append(String(format: "%6d %6d %6.2f %6.4f   %6.4f %9.0f %9.0f %7.3f %7.3f %9.1f %8.2f %8.2f",
+                            row.probeCount, row.refineFactor, row.probeRatio, row.rAt1, row.recallAt10,
                             row.queriesPerSecondOneThread, row.queriesPerSecondAllThreads,
                             row.p50Milliseconds, row.p99Milliseconds, Double(row.indexBytes) / 1e6,
                             row.trainSeconds, row.buildSeconds))

@@ -25,6 +25,9 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "Lists visited per query (1…nlist): more is slower and more accurate.")
     var nprobe: Int = 8
 
+    @Option(help: "Visit a list only when its centroid is at most this many times as far (squared) as the 4th-nearest (0 = off; else ≥ 1).")
+    var probeRatio: Float = 0
+
     @Option(help: "Re-rank k×refine candidates exactly (needs an index built with --store-vectors); 0 = off.")
     var refine: Int = 0
 
@@ -42,7 +45,8 @@ struct SearchCommand: ParsableCommand {
             let loaded = try IndexStorage.load(index)
             let queryMatrix = queries.contains(".") || queries.contains("/")
                 ? try VectorFiles.read(queries) : try DatasetCatalog.load(queries).queries
-            let parameters = SearchParameters(k: k, probeCount: nprobe, refineFactor: refine, threads: threads)
+            var parameters = SearchParameters(k: k, probeCount: nprobe, refineFactor: refine, threads: threads)
+            parameters.probeRatio = probeRatio
             let results = try loaded.search(queryMatrix, parameters: parameters)
             if let out {
                 try TexmexFormat.writeIntegerRows(results.map { $0.map { Int32(truncatingIfNeeded: $0.id.rawValue) } }, to: out)

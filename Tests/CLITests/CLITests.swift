@@ -54,7 +54,7 @@ enum Prepared {
         // The defaults keep 8-bit refine codes and sweep refine 8 and 16 (refine outer, nprobe inner).
         #expect(rows.count == 4)
         #expect(rows.map { $0["refine"] as? Int } == [8, 8, 16, 16])
-        let keys: Set = ["nprobe", "refine", "r_at_1", "recall_at_10", "qps_1t", "qps_mt", "p50_ms", "p99_ms", "index_bytes",
+        let keys: Set = ["nprobe", "refine", "probe_ratio", "r_at_1", "recall_at_10", "qps_1t", "qps_mt", "p50_ms", "p99_ms", "index_bytes",
                          "train_s", "build_s"]
         #expect(rows.allSatisfy { Set($0.keys) == keys })
         // Probing every list can only find more true neighbours.
@@ -63,9 +63,18 @@ enum Prepared {
         // Without refine codes there is nothing to re-rank: refine 0, one row per nprobe.
         let plain = try CLI.run(["bench", "--dataset", "\(Prepared.data)/base.fvecs", "--queries", "\(Prepared.data)/query.fvecs",
                                  "--nlist", "16", "--m", "4", "--pq-bits", "8", "--refine-codes", "none", "--iterations", "3",
-                                 "--nprobe", "1,16", "--latency-queries", "10", "--json"])
+                                 "--nprobe", "1,16", "--probe-ratio", "0,1.5", "--latency-queries", "10", "--json"])
         #expect(plain.status == 0, "\(plain.stderr)")
-        #expect(plain.stdout.split(separator: "\n").count == 2 && plain.stdout.contains("\"refine\":0"))
+        // Each probe ratio is a row under each nprobe.
+        let plainRows = plain.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect(plainRows.map { $0["probe_ratio"] as? Double } == [0, 1.5, 0, 1.5])
+        #expect(plainRows.allSatisfy { $0["refine"] as? Int == 0 })
+        for ratio in ["0.5", "1,x", "nan"] {
+            let refused = try CLI.run(["bench", "--dataset", "\(Prepared.data)/base.fvecs", "--probe-ratio", ratio])
+            #expect(refused.status == 2 && refused.stderr.contains("--probe-ratio"), "\(ratio): \(refused.stderr)")
+        }
         let conflicting = try CLI.run(["bench", "--dataset", "\(Prepared.data)/base.fvecs", "--store-vectors", "--refine-codes", "sq8"])
         #expect(conflicting.status == 2 && conflicting.stderr.hasPrefix("error: "), "\(conflicting.stderr)")
     }
