@@ -96,9 +96,7 @@ def main():
         command = [args.sightline, "bench", "--dataset", os.path.join(folder, "base.fvecs"),
                    "--queries", os.path.join(folder, "query.fvecs"), "--train", train_path, "--nlist", str(args.nlist),
                    "--m", str(args.m), *shlex.split(args.sightline_flags),
-                   "--nprobe", ",".join(dict.fromkeys(str(p) for p, _, _ in our_points)),
-                   "--refine", ",".join(sorted({str(r) for _, r, _ in our_points})),
-                   "--probe-ratio", ",".join(dict.fromkeys(f"{q:g}" for _, _, q in our_points)),
+                   "--points", ",".join(f"{p}:{r}:{q:g}" for p, r, q in our_points),
                    "--threads", "1", "--latency-queries", "1", "--repeats", str(args.repeats), "--index", args.index, "--json"]
         print("$ " + " ".join(command), file=sys.stderr)
         for line in subprocess.run(command, check=True, capture_output=True, text=True).stdout.splitlines():

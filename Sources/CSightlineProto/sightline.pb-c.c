@@ -3094,7 +3094,7 @@ const ProtobufCMessageDescriptor sightline__v1__error__descriptor =
   (ProtobufCMessageInit) sightline__v1__error__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sightline__v1__search_options__field_descriptors[7] =
+static const ProtobufCFieldDescriptor sightline__v1__search_options__field_descriptors[8] =
 {
   {
     "k",
@@ -3180,12 +3180,25 @@ static const ProtobufCFieldDescriptor sightline__v1__search_options__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "probe_ratio",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__SearchOptions, probe_ratio),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sightline__v1__search_options__field_indices_by_name[] = {
   0,   /* field[0] = k */
   3,   /* field[3] = map_version */
   1,   /* field[1] = nprobe */
   4,   /* field[4] = probe_lists */
+  7,   /* field[7] = probe_ratio */
   5,   /* field[5] = probe_terms */
   6,   /* field[6] = queries_apart */
   2,   /* field[2] = refine */
@@ -3193,7 +3206,7 @@ static const unsigned sightline__v1__search_options__field_indices_by_name[] = {
 static const ProtobufCIntRange sightline__v1__search_options__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor sightline__v1__search_options__descriptor =
 {
@@ -3203,7 +3216,7 @@ const ProtobufCMessageDescriptor sightline__v1__search_options__descriptor =
   "Sightline__V1__SearchOptions",
   "sightline.v1",
   sizeof(Sightline__V1__SearchOptions),
-  7,
+  8,
   sightline__v1__search_options__field_descriptors,
   sightline__v1__search_options__field_indices_by_name,
   1,  sightline__v1__search_options__number_ranges,

@@ -99,6 +99,9 @@ extension Coordinator {
         if options.nprobe == 0 { options.nprobe = config.index.defaultNprobe }
         try validateSearchOptions(options, queryCount: batch.count, listCount: template.listCount,
                                   storesVectors: config.index.storesVectors)
+        guard options.probeRatio == 0 || template.metric == .l2 else {
+            throw ErrorReply(.badRequest, "probe_ratio applies to L2 collections: inner-product centroid terms have no common scale")
+        }
         let total = knownTotal
         if total > 0, UInt64(options.k) > total {
             throw ErrorReply(.badRequest, "k = \(options.k) is out of range: the collection holds \(total) vectors")

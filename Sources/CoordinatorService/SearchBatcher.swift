@@ -9,7 +9,7 @@ import Wire
 /// `window` or when it holds `maxQueries`. Every query's answer is the one it would get alone:
 /// the merge is per query, and shards rank and scan each query on its own.
 final class SearchBatcher: Sendable {
-    struct Key: Hashable { let k: Int, nprobe: Int, refine: Int }
+    struct Key: Hashable { let k: Int, nprobe: Int, refine: Int, probeRatio: Float }
 
     /// One query waiting in a batch, and where its answer goes.
     final class Member: Sendable {
@@ -48,7 +48,7 @@ final class SearchBatcher: Sendable {
         let busy = running.wrappingAdd(1, ordering: .acquiringAndReleasing).oldValue > 0
         defer { running.wrappingSubtract(1, ordering: .acquiringAndReleasing) }
         guard busy else { return try run(VectorBatch(dimension: vector.count, values: vector), options, deadlineMilliseconds) }
-        let key = Key(k: options.k, nprobe: options.nprobe, refine: options.refine)
+        let key = Key(k: options.k, nprobe: options.nprobe, refine: options.refine, probeRatio: options.probeRatio)
         let member = Member(vector: vector, deadlineMilliseconds: deadlineMilliseconds)
         // Join the open batch, or open one and lead it.
         let (batch, leads) = open.withLock { batches -> (Batch, Bool) in

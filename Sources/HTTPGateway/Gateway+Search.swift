@@ -11,6 +11,8 @@ extension Gateway {
         var k: Int?
         var nprobe: Int?
         var refine: Int?
+        /// See `SearchOptions.probeRatio`; absent: 0 (all nprobe lists).
+        var probe_ratio: Float?
         var deadline_ms: Int?
     }
 
@@ -42,26 +44,38 @@ extension Gateway {
             throw APIError.badRequest("wrong dimension: query \(row) has \(queries[row].count) values; the collection holds "
                                       + "\(dimension)-d vectors")
         }
-        return try runSearch(queries, k: body.k, nprobe: body.nprobe, refine: body.refine, deadline: body.deadline_ms, request)
+        return try runSearch(queries, k: body.k, nprobe: body.nprobe, refine: body.refine, probeRatio: body.probe_ratio,
+                             deadline: body.deadline_ms, request)
     }
 
-    /// POST /v1/search/image: the body is the image itself (PNG or JPEG); k, nprobe and refine
-    /// come from the query string.
+    /// POST /v1/search/image: the body is the image itself (PNG or JPEG); k, nprobe, refine and
+    /// probe_ratio come from the query string.
     func searchImage(_ request: HTTPRequest) throws -> SearchResult {
-        let vector = try requireEmbedder().embed(request.body, name: "the uploaded image")
         func number(_ name: String) throws -> Int? {
             guard let text = request.query[name] else { return nil }
             guard let value = Int(text) else { throw APIError.badRequest("\(name) = \(text) is not a whole number") }
             return value
         }
-        return try runSearch([vector], k: try number("k"), nprobe: try number("nprobe"), refine: try number("refine"),
-                             deadline: try number("deadline_ms"), request)
+        var probeRatio: Float?
+        if let text = request.query["probe_ratio"] {
+            guard let value = Float(text) else { throw APIError.badRequest("probe_ratio = \(text) is not a number") }
+            probeRatio = value
+        }
+        // The query string is checked before the image costs a decode.
+        let (k, nprobe, refine, deadline) = (try number("k"), try number("nprobe"), try number("refine"), try number("deadline_ms"))
+        let vector = try requireEmbedder().embed(request.body, name: "the uploaded image")
+        return try runSearch([vector], k: k, nprobe: nprobe, refine: refine, probeRatio: probeRatio, deadline: deadline, request)
     }
 
-    func runSearch(_ queries: [[Float]], k: Int?, nprobe: Int?, refine: Int?, deadline: Int?, _ request: HTTPRequest) throws -> SearchResult {
+    func runSearch(_ queries: [[Float]], k: Int?, nprobe: Int?, refine: Int?, probeRatio: Float?, deadline: Int?,
+                   _ request: HTTPRequest) throws -> SearchResult {
+        let ratio = probeRatio ?? 0
+        guard ratio == 0 || (ratio >= 1 && ratio.isFinite) else {
+            throw APIError.badRequest("probe_ratio = \(ratio) is out of range: use 0 (off) or a number at least 1")
+        }
         let options = SearchOptions(k: try bounded(k, "k", default: 10, in: 1 ... 1000),
                                     nprobe: try bounded(nprobe, "nprobe", default: 0, in: 0 ... 1 << 20),
-                                    refine: try bounded(refine, "refine", default: 0, in: 0 ... 64))
+                                    refine: try bounded(refine, "refine", default: 0, in: 0 ... 64), probeRatio: ratio)
         let batch = VectorBatch(dimension: dimension, values: queries.flatMap { $0 })
         let reply = try call(.searchBatch(batch, options: options), request, deadlineMilliseconds: deadline)
         guard case .searchBatch(let answer) = reply else { throw APIError(status: 500, code: "INTERNAL", message: "unexpected reply") }

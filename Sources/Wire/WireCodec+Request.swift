@@ -31,6 +31,7 @@ extension WireCodec {
             pointer.pointee.n_probe_terms = options.probeTerms.count
             pointer.pointee.probe_terms = arena.copy(options.probeTerms)
             pointer.pointee.queries_apart = options.queriesApart ? 1 : 0
+            pointer.pointee.probe_ratio = options.probeRatio
             return pointer
         }
 
@@ -284,7 +285,7 @@ extension WireCodec {
             let o = pointer.pointee
             return SearchOptions(k: Int(o.k), nprobe: Int(o.nprobe), refine: Int(o.refine), mapVersion: o.map_version,
                                  probeLists: array(o.probe_lists, o.n_probe_lists), probeTerms: array(o.probe_terms, o.n_probe_terms),
-                                 queriesApart: o.queries_apart != 0)
+                                 queriesApart: o.queries_apart != 0, probeRatio: o.probe_ratio)
         }
         let body: RequestBody
         switch m.body_case {

@@ -45,9 +45,12 @@ public struct SearchOptions: Sendable, Equatable {
     public var probeTerms: [Float]
     /// Each query's products computed on their own: answers equal each query searched alone.
     public var queriesApart: Bool
+    /// Lists kept of the nprobe: those within this ratio of the 4th-nearest centroid (0: all).
+    public var probeRatio: Float
     public init(k: Int, nprobe: Int, refine: Int = 0, mapVersion: UInt64 = 0, probeLists: [UInt32] = [], probeTerms: [Float] = [],
-                queriesApart: Bool = false) {
+                queriesApart: Bool = false, probeRatio: Float = 0) {
         self.queriesApart = queriesApart
+        self.probeRatio = probeRatio
         self.k = k
         self.nprobe = nprobe
         self.refine = refine

@@ -88,17 +88,17 @@ struct ShardIndex: Sendable {
 
     /// Searches the parts that map `mapVersion` owns as one index (one coarse ranking, one heap).
     /// k is clamped to what those parts hold (the coordinator's merge fills the rest).
-    /// `probes`: the coordinator's ranking of the centroids (nil: ranked here).
+    /// `probes`: the coordinator's ranking of the centroids (nil: ranked here), cut by `probeRatio`.
     func search(_ queries: Matrix, k: Int, probeCount: Int, refine: Int, threads: Int, mapVersion: UInt64,
-                probes: [[Probe]]? = nil, queriesApart: Bool = false) throws -> [[Neighbor]] {
+                probes: [[Probe]]? = nil, queriesApart: Bool = false, probeRatio: Float = 0) throws -> [[Neighbor]] {
         // Counting a part sums its lists: once a search.
         let served = try placement.servedParts(mapVersion: mapVersion).map { parts[$0.rawValue] }.map { ($0, $0.count) }
         let available = served.reduce(0) { $0 + $1.1 }
         guard available > 0 else { return Array(repeating: [], count: queries.rowCount) }
-        return try IVFPQIndex.search(queries, in: served.filter { $0.1 > 0 }.map(\.0),
-                                     parameters: SearchParameters(k: min(k, available), probeCount: probeCount,
-                                                                  refineFactor: refine, threads: threads, queriesApart: queriesApart),
-                                     probes: probes)
+        var parameters = SearchParameters(k: min(k, available), probeCount: probeCount, refineFactor: refine, threads: threads,
+                                          queriesApart: queriesApart)
+        parameters.probeRatio = probeRatio
+        return try IVFPQIndex.search(queries, in: served.filter { $0.1 > 0 }.map(\.0), parameters: parameters, probes: probes)
     }
 
     /// Calls `body` with every held entry: its part, list number, list and position in it.

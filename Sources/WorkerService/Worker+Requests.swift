@@ -84,7 +84,7 @@ extension Worker {
             let pieceProbes = ranked.map { Array($0[start ..< start + piece.rowCount]) }
             results += try current.search(piece, k: options.k, probeCount: options.nprobe, refine: options.refine,
                                           threads: settings.searchThreads, mapVersion: options.mapVersion, probes: pieceProbes,
-                                          queriesApart: options.queriesApart)
+                                          queriesApart: options.queriesApart, probeRatio: options.probeRatio)
                 .map(NeighborList.init)
         }
         return SearchReply(results: results)

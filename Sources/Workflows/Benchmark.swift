@@ -31,6 +31,18 @@ public struct BenchRow: Sendable, Encodable {
     }
 }
 
+/// One measured search setting of `sightline bench`.
+public struct BenchSetting: Sendable, Equatable {
+    public var probeCount: Int
+    public var refineFactor: Int
+    public var probeRatio: Float
+    public init(probeCount: Int, refineFactor: Int, probeRatio: Float = 0) {
+        self.probeCount = probeCount
+        self.refineFactor = refineFactor
+        self.probeRatio = probeRatio
+    }
+}
+
 /// The `sightline bench` sweep: trains (or loads) and builds an index, computes exact ground
 /// truth, then for each (nprobe, refine) measures recall, single- and multi-thread throughput and
 /// per-query latency.
@@ -42,6 +54,9 @@ public struct Benchmark {
     public var refineFactors: [Int] = [0]
     /// `SearchParameters.probeRatio` values swept under each (nprobe, refine).
     public var probeRatios: [Float] = [0]
+    /// Measure exactly these (nprobe, refine, probe ratio) settings, in order, instead of every
+    /// combination of the three lists.
+    public var settings: [BenchSetting]?
     public var threads: Int = 0
     /// Queries timed one by one for the latency percentiles.
     public var latencySampleCount = 1000
@@ -59,7 +74,10 @@ public struct Benchmark {
     }
 
     public func run() throws -> [BenchRow] {
-        for probeCount in probeCounts where probeCount < 1 || probeCount > configuration.listCount {
+        let settings = self.settings ?? refineFactors.flatMap { refine in
+            probeCounts.flatMap { nprobe in probeRatios.map { BenchSetting(probeCount: nprobe, refineFactor: refine, probeRatio: $0) } }
+        }
+        for probeCount in settings.map(\.probeCount) where probeCount < 1 || probeCount > configuration.listCount {
             throw VectorIndexError.invalidProbeCount(nprobe: probeCount, nlist: configuration.listCount)
         }
         guard dataset.queries.dimension == dataset.base.dimension else {
@@ -72,8 +90,8 @@ public struct Benchmark {
             threads: threads, progress: progress)
         let usage = index.memoryUsage
         var rows: [BenchRow] = []
-        let settings = refineFactors.flatMap { refine in probeCounts.flatMap { nprobe in probeRatios.map { (refine, nprobe, $0) } } }
-        for (refineFactor, probeCount, probeRatio) in settings {
+        for setting in settings {
+            let (probeCount, refineFactor, probeRatio) = (setting.probeCount, setting.refineFactor, setting.probeRatio)
             progress.note("measuring nprobe \(probeCount), refine \(refineFactor)"
                           + (probeRatio > 0 ? ", probe ratio \(probeRatio)" : ""))
             var parameters = SearchParameters(k: 10, probeCount: probeCount, refineFactor: refineFactor, threads: 1)

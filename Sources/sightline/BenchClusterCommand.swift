@@ -41,6 +41,9 @@ struct BenchClusterCommand: ParsableCommand {
     @Option(help: "Refine factor: re-rank refine·k candidates with the stored full vectors (0 = off; needs store_vectors).")
     var refine: Int = 0
 
+    @Option(help: "Probe ratio: visit a list only when its centroid is at most this many times as far (squared) as the 4th-nearest (0 = off).")
+    var probeRatio: Float = 0
+
     @Option(help: "Neighbours asked per query; 100 or more also reports recall@100 and label mAP@100 (GLDv2's metric).")
     var k: Int = 10
 
@@ -117,7 +120,7 @@ struct BenchClusterCommand: ParsableCommand {
                     do {
                         let (reply, latency) = try measureSeconds {
                             try client.search(VectorBatch(dimension: dimension, values: vector),
-                                              options: SearchOptions(k: k, nprobe: nprobe, refine: refine),
+                                              options: SearchOptions(k: k, nprobe: nprobe, refine: refine, probeRatio: probeRatio),
                                               deadlineMilliseconds: deadlineMs)
                         }
                         if reply.partial { partial.wrappingAdd(1, ordering: .relaxed) }

@@ -36,6 +36,12 @@ struct BenchCommand: ParsableCommand {
         """)
     var probeRatio: String = "0"
 
+    @Option(help: """
+        Measure exactly these NPROBE:REFINE[:RATIO] settings, comma-separated (e.g. 64:8,128:16:1.45), \
+        instead of every combination of --nprobe, --refine and --probe-ratio.
+        """)
+    var points: String?
+
     @Option(help: "Threads for training, building and the multi-thread QPS column (0 = all cores).")
     var threads: Int = 0
 
@@ -72,6 +78,7 @@ struct BenchCommand: ParsableCommand {
                 throw SightlineError.badInput("--index-type \(indexType): use ivfpq or hnsw")
             }
             let probeRatios = try parseProbeRatios(probeRatio)
+            let settings = try points.map(parseBenchPoints)
             let dataset = try data.load()
             if indexType == "hnsw" { return try runHNSW(dataset) }
             let configuration = try shape.benchConfiguration(dimension: dataset.base.dimension)
@@ -79,6 +86,7 @@ struct BenchCommand: ParsableCommand {
                                       probeCounts: try parseIntegerList(nprobe, name: "nprobe"))
             benchmark.refineFactors = try parseIntegerList(refine ?? (configuration.canRefine ? "8,16" : "0"), name: "refine")
             benchmark.probeRatios = probeRatios
+            benchmark.settings = settings
             benchmark.training = shape.training(threads: threads)
             benchmark.threads = threads
             benchmark.indexPath = index
@@ -133,6 +141,20 @@ func parseProbeRatios(_ text: String) throws -> [Float] {
         throw SightlineError.badInput("--probe-ratio \"\(text)\": use comma-separated numbers, each 0 (off) or at least 1")
     }
     return values.map { $0! }
+}
+
+/// `--points`: NPROBE:REFINE[:RATIO] settings, comma-separated.
+func parseBenchPoints(_ text: String) throws -> [BenchSetting] {
+    let settings = text.split(separator: ",").map { item -> BenchSetting? in
+        let fields = item.split(separator: ":", omittingEmptySubsequences: false).map { String($0).trimmingCharacters(in: .whitespaces) }
+        guard (2 ... 3).contains(fields.count), let nprobe = Int(fields[0]), let refine = Int(fields[1]), refine >= 0 else { return nil }
+        let ratio = fields.count == 3 ? (try? parseProbeRatios(fields[2]))?.first : 0
+        return ratio.map { BenchSetting(probeCount: nprobe, refineFactor: refine, probeRatio: $0) }
+    }
+    guard !settings.isEmpty, settings.allSatisfy({ $0 != nil }) else {
+        throw SightlineError.badInput("--points \"\(text)\": use NPROBE:REFINE[:RATIO] items, comma-separated (a ratio 0 or at least 1)")
+    }
+    return settings.map { $0! }
 }
 
 /// A fixed-width table of bench rows for the terminal.

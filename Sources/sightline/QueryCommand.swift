@@ -27,6 +27,12 @@ struct QueryCommand: ParsableCommand {
     @Option(help: "Lists probed per shard (0 = the cluster's default).")
     var nprobe: Int = 0
 
+    @Option(help: "Re-rank k×refine candidates exactly (needs store_vectors in [index]); 0 = off.")
+    var refine: Int = 0
+
+    @Option(help: "Visit a list only when its centroid is at most this many times as far (squared) as the 4th-nearest (0 = off; else ≥ 1).")
+    var probeRatio: Float = 0
+
     @Option(help: "Search deadline in milliseconds.")
     var deadlineMs: Int = 2000
 
@@ -41,7 +47,8 @@ struct QueryCommand: ParsableCommand {
                 : try DatasetCatalog.load(queries).queries
             if limit > 0, limit < matrix.rowCount { matrix = matrix.slice(0 ..< limit) }
             let reply = try client.search(VectorBatch(dimension: matrix.dimension, values: matrix.values),
-                                          options: SearchOptions(k: k, nprobe: nprobe), deadlineMilliseconds: deadlineMs)
+                                          options: SearchOptions(k: k, nprobe: nprobe, refine: refine, probeRatio: probeRatio),
+                                          deadlineMilliseconds: deadlineMs)
             for (number, result) in reply.results.enumerated() {
                 if json {
                     try printJSON(QueryResult(query: number, ids: result.ids, distances: result.distances,

@@ -71,6 +71,19 @@ enum Prepared {
         }
         #expect(plainRows.map { $0["probe_ratio"] as? Double } == [0, 1.5, 0, 1.5])
         #expect(plainRows.allSatisfy { $0["refine"] as? Int == 0 })
+        // --points measures exactly the settings named, in order.
+        let pointed = try CLI.run(["bench", "--dataset", "\(Prepared.data)/base.fvecs", "--queries", "\(Prepared.data)/query.fvecs",
+                                   "--nlist", "16", "--m", "4", "--iterations", "3", "--points", "16:8:1.5,2:16",
+                                   "--latency-queries", "10", "--json"])
+        #expect(pointed.status == 0, "\(pointed.stderr)")
+        let pointedRows = pointed.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect(pointedRows.map { "\($0["nprobe"]!):\($0["refine"]!):\($0["probe_ratio"]!)" } == ["16:8:1.5", "2:16:0"])
+        for points in ["16", "16:8:0.5", "a:b", "16:-1"] {
+            let refused = try CLI.run(["bench", "--dataset", "\(Prepared.data)/base.fvecs", "--points", points])
+            #expect(refused.status == 2 && refused.stderr.contains("--points"), "\(points): \(refused.stderr)")
+        }
         for ratio in ["0.5", "1,x", "nan"] {
             let refused = try CLI.run(["bench", "--dataset", "\(Prepared.data)/base.fvecs", "--probe-ratio", ratio])
             #expect(refused.status == 2 && refused.stderr.contains("--probe-ratio"), "\(ratio): \(refused.stderr)")

@@ -44,3 +44,31 @@ import Wire
         #expect(try worker.search(SmallData.batch(queries), options: given) == own)
     }
 }
+
+/// `probe_ratio` travels from the client through the coordinator (which ranks the nprobe lists)
+/// to the worker (which cuts them): the answer is the one the worker gives ranking on its own.
+@Suite struct ProbeRatioClusterTests {
+    @Test func theRatioReachesTheShardsAndBadRatiosAreRefused() throws {
+        let cluster = try InProcessCluster(workerCount: 1)
+        let client = cluster.client()
+        _ = try SmallData.add(SmallData.base.slice(0 ..< 1500), to: client)
+        let worker = ServiceClient(connection: cluster.network.connect(cluster.workerURLs[0]), token: "in-process")
+        let queries = SmallData.batch(SmallData.queries.slice(0 ..< 40))
+        let template = try IndexFile.decode(SmallData.codebooks)
+        let nprobe = min(16, template.listCount)
+        let cut = SearchOptions(k: 10, nprobe: nprobe, probeRatio: 1.2)
+        let own = try worker.search(queries, options: cut)
+        #expect(try client.search(queries, options: cut).results == own.results)
+        // The ratio is applied: the same nprobe without it scans more lists and answers otherwise.
+        #expect(try worker.search(queries, options: SearchOptions(k: 10, nprobe: nprobe)) != own)
+        for ratio: Float in [0.5, -1, .nan, .infinity, 2e6] {
+            for service in [worker, client] {
+                var code: ErrorCode?
+                do { _ = try service.search(queries, options: SearchOptions(k: 10, nprobe: nprobe, probeRatio: ratio)) } catch {
+                    if case .server(let reply) = error { code = reply.code }
+                }
+                #expect(code == .badRequest, "ratio \(ratio)")
+            }
+        }
+    }
+}

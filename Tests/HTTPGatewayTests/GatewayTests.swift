@@ -9,7 +9,7 @@ import Wire
 @Suite struct GatewayTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// A backend that answers searches with ids 1…k and everything else with the request's name
+    /// A backend that answers searches with ids 1…k (distances 1…k plus the probe ratio asked) and everything else with the request's name
     /// as a NOT_FOUND (so each test sees which request the gateway built).
     static func gateway(dimension: Int = 4) -> Gateway {
         let backend = GatewayBackend(
@@ -21,7 +21,7 @@ import Wire
                 switch request.body {
                 case .searchBatch(let batch, let options):
                     body = .searchBatch(SearchReply(results: (0 ..< batch.count).map { _ in
-                        NeighborList(ids: (1 ... UInt64(options.k)).map { $0 }, distances: (1 ... options.k).map { Float($0) })
+                        NeighborList(ids: (1 ... UInt64(options.k)).map { $0 }, distances: (1 ... options.k).map { Float($0) + options.probeRatio })
                     }))
                 case .stats: body = .stats(shards: [], totalVectors: 0)
                 default: body = .error(ErrorReply(.notFound, request.body.name))
@@ -86,6 +86,27 @@ import Wire
         // A stored-id query goes through fetch_vectors first (the fake answers NOT_FOUND for it).
         let byID = try Self.route(gateway, "POST", "/v1/search").handle(Self.request("POST", "/v1/search", #"{"ids": [5]}"#))
         #expect(byID.status == 404 && String(decoding: byID.body, as: UTF8.self).contains("fetch_vectors"))
+    }
+
+    /// probe_ratio reaches the search options from the JSON body and from the image route's query
+    /// string; out of range it is a 400 before any request.
+    @Test func theProbeRatioIsPassedOnAndChecked() throws {
+        let gateway = Self.gateway()
+        let search = try Self.route(gateway, "POST", "/v1/search")
+        let answered = search.handle(Self.request("POST", "/v1/search", #"{"vector": [1,2,3,4], "k": 2, "probe_ratio": 1.5}"#))
+        #expect(answered.status == 200)
+        let body = try #require(try JSONSerialization.jsonObject(with: Data(answered.body)) as? [String: Any])
+        let hits = try #require((body["results"] as? [[String: Any]])?.first)
+        #expect(hits["distances"] as? [Double] == [2.5, 3.5])
+        for ratio in ["0.5", "-1", "1e39"] {
+            let refused = search.handle(Self.request("POST", "/v1/search", #"{"vector": [1,2,3,4], "probe_ratio": "# + ratio + "}"))
+            #expect(refused.status == 400, "\(ratio): \(String(decoding: refused.body, as: UTF8.self))")
+        }
+        let image = try Self.route(gateway, "POST", "/v1/search/image")
+        var request = Self.request("POST", "/v1/search/image", "")
+        request.query = ["probe_ratio": "abc"]
+        let refused = image.handle(request)
+        #expect(refused.status == 400 && String(decoding: refused.body, as: UTF8.self).contains("probe_ratio"))
     }
 
     @Test func hostileBodiesGetAnswersNotCrashes() throws {

@@ -31,6 +31,7 @@ import Testing
         .fetchVectors(ids: [8]),
         .search(vector: [1], options: routedOptions),
         .searchBatch(VectorBatch(dimension: 1, values: [1, 2]), options: routedOptions),
+        .searchBatch(VectorBatch(dimension: 1, values: [1, 2]), options: SearchOptions(k: 3, nprobe: 9, probeRatio: 1.75)),
         .shardTransfer(fullTransfer),
         .shardTransfer(emptyTransfer),
         .placementUpdate([Placement(version: 3, shards: [0, 1, 2]), Placement(version: .max, shards: [0, 1, 2, 3])]),

@@ -366,10 +366,15 @@ struct  Sightline__V1__SearchOptions
    * from concurrent single-query searches (search_batch_window_us).
    */
   protobuf_c_boolean queries_apart;
+  /*
+   * Visit only the nprobe lists whose centroid is at most this many times as far (squared L2)
+   * as the query's 4th-nearest; 0 = all nprobe lists. L2 collections only; else at least 1.
+   */
+  float probe_ratio;
 };
 #define SIGHTLINE__V1__SEARCH_OPTIONS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__search_options__descriptor) \
-    , 0, 0, 0, 0, 0,NULL, 0,NULL, 0 }
+    , 0, 0, 0, 0, 0,NULL, 0,NULL, 0, 0 }
 
 
 struct  Sightline__V1__SearchRequest

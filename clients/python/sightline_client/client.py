@@ -76,14 +76,16 @@ class Client:
 
     # -- requests ---------------------------------------------------------------------------
 
-    def search(self, queries, k=10, nprobe=0, refine=0, deadline_ms=0):
-        """Nearest neighbours of each row of `queries` (n × d, or one d-vector)."""
+    def search(self, queries, k=10, nprobe=0, refine=0, deadline_ms=0, probe_ratio=0.0):
+        """Nearest neighbours of each row of `queries` (n × d, or one d-vector). `probe_ratio` (0: off,
+        else ≥ 1) visits only the nprobe lists within that ratio of each query's 4th-nearest centroid."""
         matrix = _matrix(queries)
         request = self._request(deadline_ms)
         batch = request.search_batch
         batch.dimension = matrix.shape[1]
         batch.vectors.extend(matrix.ravel().tolist())
         batch.options.k, batch.options.nprobe, batch.options.refine = k, nprobe, refine
+        batch.options.probe_ratio = probe_ratio
         reply = self._call(request, "search_batch")
         ids = np.full((matrix.shape[0], k), NO_ID, dtype=np.uint64)
         distances = np.full((matrix.shape[0], k), np.inf, dtype=np.float32)
