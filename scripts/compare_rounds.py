@@ -8,7 +8,9 @@ Points are NPROBE:REFINE pairs (FAISS: nprobe and k_factor); Sightline's may add
 (`sightline bench --probe-ratio`; 0 or absent: off). --faiss-hnsw-ef adds FAISS's
 HNSW32,Flat at those efSearch values to every round. Sightline's points run through
 `sightline bench` with --sightline-flags on a reused index (--index), FAISS's on one index built
-from --faiss-spec; both train on the frontier's training file (train-NLIST.fvecs)."""
+from --faiss-spec; both train on the frontier's training file (train-NLIST.fvecs). The closing table
+gives, per recall level (--levels), each side's fastest point, the ratio, the ratio in each round
+and the bytes a vector of each index."""
 import argparse
 import json
 import os
@@ -20,6 +22,30 @@ import faiss
 
 from compare_faiss import read_fvecs
 from compare_frontier import dataset_folder, recall10, timed
+
+
+def level_table(runs, levels, rounds):
+    """Per recall level: each side's fastest point over all rounds, the ratio, and the ratio of
+    each round (each side's fastest point at the level in that round). `runs` maps a point's key
+    to its side, recall, bytes a vector and QPS per round."""
+    lines = ["| 10-R@10 ≥ | Sightline QPS | its point (recall, bytes/vector) | FAISS QPS | its point (recall, bytes/vector) "
+             "| ratio | per round |", "|---|---|---|---|---|---|---|"]
+    for level in levels:
+        def fastest(side, round_number=None):
+            reaching = [(max(r["qps"]) if round_number is None else r["qps"][round_number], key, r)
+                        for key, r in runs.items() if r["side"] == side and r["recall"] >= level
+                        and (round_number is None or round_number < len(r["qps"]))]
+            return max(reaching, key=lambda t: t[0]) if reaching else None
+        ours, theirs = fastest("Sightline"), fastest("FAISS")
+        cell = lambda b: ("—", "not reached") if b is None else (f"{b[0]:,.0f}", f"{b[1]} ({b[2]['recall']:.3f}, {b[2]['bytes']:,.0f} B)")
+        per_round = []
+        for round_number in range(rounds):
+            a, b = fastest("Sightline", round_number), fastest("FAISS", round_number)
+            per_round.append(f"{a[0] / b[0]:.2f}" if a and b else "—")
+        ratio = f"{ours[0] / theirs[0]:.2f}" if ours and theirs else "—"
+        lines.append(f"| {level:.2f} | {cell(ours)[0]} | {cell(ours)[1]} | {cell(theirs)[0]} | {cell(theirs)[1]} | {ratio} "
+                     f"| {', '.join(per_round)} |")
+    return "\n".join(lines)
 
 
 def points(text, ratios=False):
@@ -53,6 +79,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=2, help="timed passes per point and round, both sides")
     parser.add_argument("--sightline", default=".build/release/sightline")
     parser.add_argument("--data-dir", default="bench-data")
+    parser.add_argument("--levels", default="0.90,0.95,0.99", help="recall levels of the closing table")
     args = parser.parse_args()
     spec = args.faiss_spec or f"IVF{args.nlist},PQ{args.m}x4fs,RFlat"
     faiss_points, our_points = points(args.faiss_points), points(args.sightline_points, ratios=True)
@@ -72,27 +99,29 @@ def main():
     index.train(read_fvecs(train_path))
     index.add(base)
     ivf = faiss.extract_index_ivf(index)
+    faiss_bytes = len(faiss.serialize_index(index)) / len(base)
     graph_efs = [int(x) for x in args.faiss_hnsw_ef.split(",") if x]
     if graph_efs:
         print("FAISS HNSW32,Flat: adding", file=sys.stderr)
         graph = faiss.index_factory(base.shape[1], "HNSW32,Flat")
         graph.add(base)
+        graph_bytes = len(faiss.serialize_index(graph)) / len(base)
 
-    best = {}
+    runs = {}
 
-    def record(round_number, key, recall, qps):
-        print(f"round {round_number + 1}: {key}: recall {recall:.4f}, {qps:,.0f} QPS", flush=True)
-        best[key] = max(best.get(key, 0), qps)
+    def record(round_number, side, key, recall, qps, bytes_per_vector):
+        print(f"round {round_number + 1}: {side} {key}: recall {recall:.4f}, {qps:,.0f} QPS", flush=True)
+        runs.setdefault(key, dict(side=side, recall=recall, bytes=bytes_per_vector, qps=[]))["qps"].append(qps)
 
     for round_number in range(args.rounds):
         for nprobe, k_factor in faiss_points:
             ivf.nprobe, index.k_factor = nprobe, k_factor
             found, qps = timed(index, queries, args.repeats)
-            record(round_number, f"FAISS {spec}, nprobe {nprobe}, k_factor {k_factor}", recall10(found, truth), qps)
+            record(round_number, "FAISS", f"{spec}, nprobe {nprobe}, k_factor {k_factor}", recall10(found, truth), qps, faiss_bytes)
         for ef in graph_efs:
             graph.hnsw.efSearch = ef
             found, qps = timed(graph, queries, args.repeats)
-            record(round_number, f"FAISS HNSW32,Flat, efSearch {ef}", recall10(found, truth), qps)
+            record(round_number, "FAISS", f"HNSW32,Flat, efSearch {ef}", recall10(found, truth), qps, graph_bytes)
         command = [args.sightline, "bench", "--dataset", os.path.join(folder, "base.fvecs"),
                    "--queries", os.path.join(folder, "query.fvecs"), "--train", train_path, "--nlist", str(args.nlist),
                    "--m", str(args.m), *shlex.split(args.sightline_flags),
@@ -104,11 +133,15 @@ def main():
             if (row["nprobe"], row["refine"], row["probe_ratio"]) not in our_points:
                 continue
             ratio = f", probe ratio {row['probe_ratio']:g}" if row["probe_ratio"] else ""
-            record(round_number, f"Sightline {args.sightline_flags}, nprobe {row['nprobe']}, refine {row['refine']}{ratio}",
-                   row["recall_at_10"], row["qps_1t"])
+            record(round_number, "Sightline", f"{args.sightline_flags}, nprobe {row['nprobe']}, refine {row['refine']}{ratio}",
+                   row["recall_at_10"], row["qps_1t"], row["index_bytes"] / len(base))
     print("fastest pass over all rounds:")
-    for key, qps in best.items():
-        print(f"  {key}: {qps:,.0f} QPS")
+    for key, run in runs.items():
+        print(f"  {run['side']} {key}: {max(run['qps']):,.0f} QPS")
+    features = [f for f in ("avx512f", "avx512bw", "avx2", "fma") if f in open("/proc/cpuinfo").read().split()]
+    print(f"\n{args.dataset}: {len(base)} base, {len(queries)} queries, d={base.shape[1]}; one thread, queries as one batch; "
+          f"{args.rounds} rounds × {args.repeats} passes; CPU features: {', '.join(features)}; FAISS {faiss.__version__}")
+    print(level_table(runs, [float(x) for x in args.levels.split(",")], args.rounds))
 
 
 if __name__ == "__main__":

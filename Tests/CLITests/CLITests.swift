@@ -48,9 +48,7 @@ enum Prepared {
                                   "--nlist", "16", "--m", "4", "--iterations", "3", "--nprobe", "1,16",
                                   "--latency-queries", "10", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
-        let rows = result.stdout.split(separator: "\n").compactMap {
-            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-        }
+        let rows = jsonRows(result.stdout)
         // The defaults keep 8-bit refine codes and sweep refine 8 and 16 (refine outer, nprobe inner).
         #expect(rows.count == 4)
         #expect(rows.map { $0["refine"] as? Int } == [8, 8, 16, 16])
@@ -66,9 +64,7 @@ enum Prepared {
                                  "--nprobe", "1,16", "--probe-ratio", "0,1.5", "--latency-queries", "10", "--json"])
         #expect(plain.status == 0, "\(plain.stderr)")
         // Each probe ratio is a row under each nprobe.
-        let plainRows = plain.stdout.split(separator: "\n").compactMap {
-            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-        }
+        let plainRows = jsonRows(plain.stdout)
         #expect(plainRows.map { $0["probe_ratio"] as? Double } == [0, 1.5, 0, 1.5])
         #expect(plainRows.allSatisfy { $0["refine"] as? Int == 0 })
         // --points measures exactly the settings named, in order.
@@ -76,9 +72,7 @@ enum Prepared {
                                    "--nlist", "16", "--m", "4", "--iterations", "3", "--points", "16:8:1.5,2:16",
                                    "--latency-queries", "10", "--json"])
         #expect(pointed.status == 0, "\(pointed.stderr)")
-        let pointedRows = pointed.stdout.split(separator: "\n").compactMap {
-            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-        }
+        let pointedRows = jsonRows(pointed.stdout)
         #expect(pointedRows.map { "\($0["nprobe"]!):\($0["refine"]!):\($0["probe_ratio"]!)" } == ["16:8:1.5", "2:16:0"])
         for points in ["16", "16:8:0.5", "a:b", "16:-1"] {
             let refused = try CLI.run(["bench", "--dataset", "\(Prepared.data)/base.fvecs", "--points", points])
@@ -97,9 +91,7 @@ enum Prepared {
         let result = try CLI.run(["bench", "--dataset", spec, "--index-type", "hnsw", "--hnsw-m", "8", "--ef-search", "10,200",
                                   "--latency-queries", "10", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
-        let rows = result.stdout.split(separator: "\n").compactMap {
-            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-        }
+        let rows = jsonRows(result.stdout)
         let keys: Set = ["ef_search", "r_at_1", "recall_at_10", "qps_1t", "qps_mt", "p50_ms", "p99_ms", "index_bytes", "build_s"]
         try #require(rows.count == 2, "\(result.stdout)")
         #expect(rows.allSatisfy { Set($0.keys) == keys })
@@ -171,4 +163,9 @@ enum Prepared {
         try expectBadInput(["train", "--dataset", "\(Prepared.data)/base.fvecs", "--metric", "cosine", "--out", "/tmp/x.slix"],
                            mentions: "unknown metric")
     }
+}
+
+/// The JSON objects of a command's one-object-a-line output.
+func jsonRows(_ stdout: String) -> [[String: Any]] {
+    stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
 }

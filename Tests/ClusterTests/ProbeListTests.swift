@@ -7,11 +7,17 @@ import Wire
 
 /// The coordinator ranks the coarse centroids once and sends each shard the lists to scan.
 @Suite struct ProbeListTests {
-    @Test func aWorkerScansTheListsItIsGivenAndRefusesMalformedOnes() throws {
+    /// A one-worker cluster holding 1,500 vectors; its client and a client of the worker itself.
+    static func oneWorker() throws -> (InProcessCluster, ServiceClient, ServiceClient) {
         let cluster = try InProcessCluster(workerCount: 1)
         let client = cluster.client()
         _ = try SmallData.add(SmallData.base.slice(0 ..< 1500), to: client)
-        let worker = ServiceClient(connection: cluster.network.connect(cluster.workerURLs[0]), token: "in-process")
+        return (cluster, client, ServiceClient(connection: cluster.network.connect(cluster.workerURLs[0]), token: "in-process"))
+    }
+
+    @Test func aWorkerScansTheListsItIsGivenAndRefusesMalformedOnes() throws {
+        let (cluster, client, worker) = try Self.oneWorker()
+        defer { withExtendedLifetime(cluster) {} }
         let queries = SmallData.queries.slice(0 ..< 40)
         let template = try IndexFile.decode(SmallData.codebooks)
         let ranked = try template.rankCentroids(queries, probeCount: 4)
@@ -49,10 +55,8 @@ import Wire
 /// to the worker (which cuts them): the answer is the one the worker gives ranking on its own.
 @Suite struct ProbeRatioClusterTests {
     @Test func theRatioReachesTheShardsAndBadRatiosAreRefused() throws {
-        let cluster = try InProcessCluster(workerCount: 1)
-        let client = cluster.client()
-        _ = try SmallData.add(SmallData.base.slice(0 ..< 1500), to: client)
-        let worker = ServiceClient(connection: cluster.network.connect(cluster.workerURLs[0]), token: "in-process")
+        let (cluster, client, worker) = try ProbeListTests.oneWorker()
+        defer { withExtendedLifetime(cluster) {} }
         let queries = SmallData.batch(SmallData.queries.slice(0 ..< 40))
         let template = try IndexFile.decode(SmallData.codebooks)
         let nprobe = min(16, template.listCount)

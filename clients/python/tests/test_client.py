@@ -26,11 +26,11 @@ def test_search_finds_each_stored_image_first(client, cluster):
 
 def test_probe_ratio_finds_stored_images_and_bad_ratios_are_typed_errors(client):
     vectors, _ = images(20)
-    found = client.search(vectors, k=3, nprobe=32, refine=4, probe_ratio=1.3)
+    found = client.search(vectors, k=3, nprobe=16, refine=4, probe_ratio=1.3)
     assert list(found.ids[:, 0]) == list(range(20))
     for ratio in (0.5, float("nan")):
         with pytest.raises(sl.BadRequest):
-            client.search(vectors, k=3, nprobe=32, probe_ratio=ratio)
+            client.search(vectors, k=3, nprobe=16, probe_ratio=ratio)
 
 
 def test_search_of_one_vector_and_padding(client):
