@@ -128,11 +128,12 @@ def main():
                    "--points", ",".join(f"{p}:{r}:{q:g}" for p, r, q in our_points),
                    "--threads", "1", "--latency-queries", "1", "--repeats", str(args.repeats), "--index", args.index, "--json"]
         print("$ " + " ".join(command), file=sys.stderr)
-        for line in subprocess.run(command, check=True, capture_output=True, text=True).stdout.splitlines():
-            row = json.loads(line)
-            if (row["nprobe"], row["refine"], row["probe_ratio"]) not in our_points:
-                continue
-            ratio = f", probe ratio {row['probe_ratio']:g}" if row["probe_ratio"] else ""
+        rows = [json.loads(line) for line in subprocess.run(command, check=True, capture_output=True, text=True).stdout.splitlines()]
+        # --points answers one row a point, in order.
+        if len(rows) != len(our_points) or any((r["nprobe"], r["refine"]) != (p, k) for r, (p, k, _) in zip(rows, our_points)):
+            sys.exit(f"sightline bench answered {len(rows)} rows for {len(our_points)} points, or in another order")
+        for row, (_, _, probe_ratio) in zip(rows, our_points):
+            ratio = f", probe ratio {probe_ratio:g}" if probe_ratio else ""
             record(round_number, "Sightline", f"{args.sightline_flags}, nprobe {row['nprobe']}, refine {row['refine']}{ratio}",
                    row["recall_at_10"], row["qps_1t"], row["index_bytes"] / len(base))
     print("fastest pass over all rounds:")

@@ -84,6 +84,9 @@ extension Coordinator {
     func searchOne(_ vector: [Float], _ options: SearchOptions, deadlineMilliseconds: Int) throws -> SearchReply {
         let single = VectorBatch(dimension: vector.count, values: vector)
         guard let batcher else { return try search(single, options, deadlineMilliseconds: deadlineMilliseconds) }
+        var options = options
+        // nprobe 0 is the cluster's default, as `search` reads it (and batches with it).
+        if options.nprobe == 0 { options.nprobe = config.index.defaultNprobe }
         try validateQueries(single, dimension: template.dimension)
         try validateSearchOptions(options, queryCount: 1, listCount: template.listCount, storesVectors: config.index.storesVectors)
         return try batcher.search(vector, options, deadlineMilliseconds: deadlineMilliseconds) { batch, options, deadline in

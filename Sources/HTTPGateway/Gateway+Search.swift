@@ -33,6 +33,8 @@ extension Gateway {
         let body = try decode(SearchBody.self, request)
         let given = [body.vector != nil, body.vectors != nil, body.ids != nil].filter { $0 }.count
         guard given == 1 else { throw APIError.badRequest("give exactly one of vector, vectors or ids") }
+        // Checked before stored vectors are fetched for `ids`.
+        let options = try searchOptions(k: body.k, nprobe: body.nprobe, refine: body.refine, probeRatio: body.probe_ratio)
         var queries: [[Float]]
         if let ids = body.ids {
             queries = try storedVectors(ids, request)
@@ -44,8 +46,7 @@ extension Gateway {
             throw APIError.badRequest("wrong dimension: query \(row) has \(queries[row].count) values; the collection holds "
                                       + "\(dimension)-d vectors")
         }
-        return try runSearch(queries, k: body.k, nprobe: body.nprobe, refine: body.refine, probeRatio: body.probe_ratio,
-                             deadline: body.deadline_ms, request)
+        return try runSearch(queries, options, deadline: body.deadline_ms, request)
     }
 
     /// POST /v1/search/image: the body is the image itself (PNG or JPEG); k, nprobe, refine and
@@ -61,21 +62,26 @@ extension Gateway {
             guard let value = Float(text) else { throw APIError.badRequest("probe_ratio = \(text) is not a number") }
             probeRatio = value
         }
-        // The query string is checked before the image costs a decode.
-        let (k, nprobe, refine, deadline) = (try number("k"), try number("nprobe"), try number("refine"), try number("deadline_ms"))
+        // The query string is checked, ranges too, before the image costs a decode.
+        let options = try searchOptions(k: try number("k"), nprobe: try number("nprobe"), refine: try number("refine"),
+                                        probeRatio: probeRatio)
+        let deadline = try number("deadline_ms")
         let vector = try requireEmbedder().embed(request.body, name: "the uploaded image")
-        return try runSearch([vector], k: k, nprobe: nprobe, refine: refine, probeRatio: probeRatio, deadline: deadline, request)
+        return try runSearch([vector], options, deadline: deadline, request)
     }
 
-    func runSearch(_ queries: [[Float]], k: Int?, nprobe: Int?, refine: Int?, probeRatio: Float?, deadline: Int?,
-                   _ request: HTTPRequest) throws -> SearchResult {
+    /// The search options of a request, each bounded (absent: the defaults).
+    func searchOptions(k: Int?, nprobe: Int?, refine: Int?, probeRatio: Float?) throws -> SearchOptions {
         let ratio = probeRatio ?? 0
-        guard ratio == 0 || (ratio >= 1 && ratio.isFinite) else {
-            throw APIError.badRequest("probe_ratio = \(ratio) is out of range: use 0 (off) or a number at least 1")
+        guard ratio == 0 || (ratio >= 1 && ratio <= SearchOptions.maxProbeRatio) else {
+            throw APIError.badRequest("probe_ratio = \(ratio) is out of range: use 0 (off) or 1 … \(Int(SearchOptions.maxProbeRatio))")
         }
-        let options = SearchOptions(k: try bounded(k, "k", default: 10, in: 1 ... 1000),
-                                    nprobe: try bounded(nprobe, "nprobe", default: 0, in: 0 ... 1 << 20),
-                                    refine: try bounded(refine, "refine", default: 0, in: 0 ... 64), probeRatio: ratio)
+        return SearchOptions(k: try bounded(k, "k", default: 10, in: 1 ... 1000),
+                             nprobe: try bounded(nprobe, "nprobe", default: 0, in: 0 ... 1 << 20),
+                             refine: try bounded(refine, "refine", default: 0, in: 0 ... 64), probeRatio: ratio)
+    }
+
+    func runSearch(_ queries: [[Float]], _ options: SearchOptions, deadline: Int?, _ request: HTTPRequest) throws -> SearchResult {
         let batch = VectorBatch(dimension: dimension, values: queries.flatMap { $0 })
         let reply = try call(.searchBatch(batch, options: options), request, deadlineMilliseconds: deadline)
         guard case .searchBatch(let answer) = reply else { throw APIError(status: 500, code: "INTERNAL", message: "unexpected reply") }

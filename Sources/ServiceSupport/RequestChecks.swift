@@ -11,8 +11,8 @@ public enum RequestLimits {
     public static let maxResultSlots = 2_000_000
     /// Most vector values one fetch may return: 32 M floats (128 MiB), half the reply limit.
     public static let maxFetchedValues = 32 << 20
-    /// Largest probe ratio: past it every one of the nprobe lists is kept anyway (NaN fails the check).
-    public static let maxProbeRatio: Float = 1e6
+    /// Largest probe ratio (NaN fails the check).
+    public static let maxProbeRatio = SearchOptions.maxProbeRatio
     /// Largest deadline a request may carry: 10 minutes.
     public static let maxDeadlineMilliseconds: UInt32 = 600_000
 }

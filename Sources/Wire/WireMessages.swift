@@ -47,6 +47,8 @@ public struct SearchOptions: Sendable, Equatable {
     public var queriesApart: Bool
     /// Lists kept of the nprobe: those within this ratio of the 4th-nearest centroid (0: all).
     public var probeRatio: Float
+    /// Largest probe ratio a service takes: past it every one of the nprobe lists is kept anyway.
+    public static let maxProbeRatio: Float = 1e6
     public init(k: Int, nprobe: Int, refine: Int = 0, mapVersion: UInt64 = 0, probeLists: [UInt32] = [], probeTerms: [Float] = [],
                 queriesApart: Bool = false, probeRatio: Float = 0) {
         self.queriesApart = queriesApart

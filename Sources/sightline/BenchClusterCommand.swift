@@ -41,7 +41,7 @@ struct BenchClusterCommand: ParsableCommand {
     @Option(help: "Refine factor: re-rank refine·k candidates with the stored full vectors (0 = off; needs store_vectors).")
     var refine: Int = 0
 
-    @Option(help: "Probe ratio: visit a list only when its centroid is at most this many times as far (squared) as the 4th-nearest (0 = off).")
+    @Option(help: "Probe ratio: visit a list only when its centroid is at most this many times as far (squared) as the 4th-nearest (0 = off; else ≥ 1; L2 only).")
     var probeRatio: Float = 0
 
     @Option(help: "Neighbours asked per query; 100 or more also reports recall@100 and label mAP@100 (GLDv2's metric).")
@@ -51,7 +51,7 @@ struct BenchClusterCommand: ParsableCommand {
     var deadlineMs: Int = 2000
 
     @Flag(help: """
-        One JSON object per row (keys: nprobe, refine, r_at_1, recall_at_10, qps, p50_ms, p95_ms, p99_ms, partial_rate, \
+        One JSON object per row (keys: nprobe, refine, probe_ratio, r_at_1, recall_at_10, qps, p50_ms, p95_ms, p99_ms, partial_rate, \
         label_r_at_1 when both sets carry labels, recall_at_100 with --k 100 or more, and map_at_100 with labels too).
         """)
     var json = false
@@ -61,6 +61,9 @@ struct BenchClusterCommand: ParsableCommand {
             guard clients >= 1 else { throw SightlineError.badInput("--clients must be at least 1") }
             guard (10 ... 1000).contains(k) else { throw SightlineError.badInput("--k must be between 10 and 1000") }
             guard (0 ... 64).contains(refine) else { throw SightlineError.badInput("--refine must be between 0 (off) and 64") }
+            guard probeRatio == 0 || (probeRatio >= 1 && probeRatio.isFinite) else {
+                throw SightlineError.badInput("--probe-ratio \(probeRatio): use 0 (off) or a number at least 1")
+            }
             let probes = try parseIntegerList(nprobe, name: "nprobe")
             let client = try target.client()
             let data = try DatasetCatalog.load(dataset, queries: self.queries)
@@ -83,7 +86,7 @@ struct BenchClusterCommand: ParsableCommand {
     }
 
     struct Row: Encodable {
-        var nprobe: Int, refine: Int, rAt1: Double, recallAt10: Double, qps: Double, p50: Double, p95: Double, p99: Double, partialRate: Double
+        var nprobe: Int, refine: Int, probeRatio: Float, rAt1: Double, recallAt10: Double, qps: Double, p50: Double, p95: Double, p99: Double, partialRate: Double
         /// Present only when both sets carry labels.
         var labelRAt1: Double?
         /// Present with k ≥ 100 (mAP@100 with labels too).
@@ -91,7 +94,7 @@ struct BenchClusterCommand: ParsableCommand {
         var mapAt100: Double?
 
         enum CodingKeys: String, CodingKey {
-            case nprobe, refine, rAt1 = "r_at_1", recallAt10 = "recall_at_10", qps, p50 = "p50_ms", p95 = "p95_ms", p99 = "p99_ms"
+            case nprobe, refine, probeRatio = "probe_ratio", rAt1 = "r_at_1", recallAt10 = "recall_at_10", qps, p50 = "p50_ms", p95 = "p95_ms", p99 = "p99_ms"
             case partialRate = "partial_rate", labelRAt1 = "label_r_at_1", recallAt100 = "recall_at_100", mapAt100 = "map_at_100"
         }
 
@@ -148,7 +151,7 @@ struct BenchClusterCommand: ParsableCommand {
                                                                    relevantCounts: query.map { perLabel[$0] ?? 0 })
             }
         }
-        return Row(nprobe: nprobe, refine: refine, rAt1: NeighborRecall.rAt1(results: found, groundTruth: truth),
+        return Row(nprobe: nprobe, refine: refine, probeRatio: probeRatio, rAt1: NeighborRecall.rAt1(results: found, groundTruth: truth),
                    recallAt10: NeighborRecall.kRecallAtK(results: found, groundTruth: truth, k: 10),
                    qps: Double(count) / seconds, p50: percentile(sorted, 0.5) * 1000, p95: percentile(sorted, 0.95) * 1000,
                    p99: percentile(sorted, 0.99) * 1000, partialRate: Double(partial.load(ordering: .relaxed)) / Double(count),

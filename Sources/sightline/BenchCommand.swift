@@ -32,7 +32,7 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: """
         Comma-separated probe ratios to sweep under each nprobe: visit a list only when its centroid is at most this \
-        many times as far (squared) as the query's 4th-nearest (0 = every one of the nprobe lists; else ≥ 1, e.g. 1.6).
+        many times as far (squared) as the query's 4th-nearest (0 = every one of the nprobe lists; else ≥ 1, e.g. 1.6; L2 only).
         """)
     var probeRatio: String = "0"
 

@@ -78,6 +78,11 @@ enum Prepared {
             let refused = try CLI.run(["bench", "--dataset", "\(Prepared.data)/base.fvecs", "--points", points])
             #expect(refused.status == 2 && refused.stderr.contains("--points"), "\(points): \(refused.stderr)")
         }
+        // Inner product has no common scale for the ratio: refused before training.
+        let innerProduct = try CLI.run(["bench", "--dataset", "\(Prepared.data)/base.fvecs", "--metric", "ip", "--nlist", "16", "--m", "4",
+                                        "--points", "16:8:1.5"])
+        #expect(innerProduct.status == 2 && innerProduct.stderr.contains("L2") && !innerProduct.stderr.contains("ground truth"),
+                "\(innerProduct.stderr)")
         for ratio in ["0.5", "1,x", "nan"] {
             let refused = try CLI.run(["bench", "--dataset", "\(Prepared.data)/base.fvecs", "--probe-ratio", ratio])
             #expect(refused.status == 2 && refused.stderr.contains("--probe-ratio"), "\(ratio): \(refused.stderr)")

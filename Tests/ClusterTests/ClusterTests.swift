@@ -291,7 +291,7 @@ import Wire
         let rows = output.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         try #require(rows.count == 2, "\(output)")
         // The synthetic set carries labels on both sides, so the label column comes too.
-        let keys: Set = ["nprobe", "refine", "r_at_1", "recall_at_10", "qps", "p50_ms", "p95_ms", "p99_ms", "partial_rate",
+        let keys: Set = ["nprobe", "refine", "probe_ratio", "r_at_1", "recall_at_10", "qps", "p50_ms", "p95_ms", "p99_ms", "partial_rate",
                          "label_r_at_1"]
         #expect(rows.allSatisfy { Set($0.keys) == keys })
         #expect(rows.allSatisfy { ($0["label_r_at_1"] as! Double) > 0.5 && ($0["label_r_at_1"] as! Double) <= 1 })

@@ -23,17 +23,26 @@ import Wire
         var single = try IndexFile.decode(SmallData.codebooks)
         try single.add(SmallData.base, ids: (0 ..< UInt64(SmallData.base.rowCount)).map { VectorID($0) })
         let queries = SmallData.queries
-        let expected = try (0 ..< queries.rowCount).map { query in
-            try single.search(queries.slice(query ..< query + 1), parameters: SearchParameters(k: 10, probeCount: 8))[0]
+        // Odd threads ask for a probe ratio: a batch must never mix the two.
+        let ratios: [Float] = [0, 1]
+        let expected = try ratios.map { ratio in
+            try (0 ..< queries.rowCount).map { query in
+                var parameters = SearchParameters(k: 30, probeCount: 16)
+                parameters.probeRatio = ratio
+                return try single.search(queries.slice(query ..< query + 1), parameters: parameters)[0]
+            }
         }
+        guard expected[0] != expected[1] else { return ["the probe ratio changes no answer: the mix tests nothing"] }
         let problems = Mutex<[String]>([])
         Self.onThreads(threads) { thread in
             let client = cluster.client()
+            let ratio = thread % 2
             for _ in 0 ..< rounds {
-                for query in stride(from: thread, to: queries.rowCount, by: threads) {
+                for query in stride(from: thread / 2, to: queries.rowCount, by: (threads + 1) / 2) {
                     do {
-                        let reply = try client.search(SmallData.batch(queries.slice(query ..< query + 1)), options: SearchOptions(k: 10, nprobe: 8))
-                        if reply.partial || reply.results.count != 1 || !agree(reply.results[0], expected[query]) {
+                        let reply = try client.search(SmallData.batch(queries.slice(query ..< query + 1)),
+                                                      options: SearchOptions(k: 30, nprobe: 16, probeRatio: ratios[ratio]))
+                        if reply.partial || reply.results.count != 1 || !agree(reply.results[0], expected[ratio][query]) {
                             problems.withLock { $0.append("query \(query): \(reply)") }
                         }
                     } catch {
@@ -63,6 +72,9 @@ import Wire
         let batcher = try #require(cluster.coordinator.batcher)
         let (sent, held) = (batcher.sent.load(ordering: .relaxed), batcher.coalesced.load(ordering: .relaxed))
         #expect(sent > 0 && held > sent, "\(sent) batches held \(held) queries: none coalesced")
+        // nprobe 0 asks for the cluster's default, through the batcher as without it.
+        let reply = try cluster.client().search(SmallData.batch(SmallData.queries.slice(0 ..< 1)), options: SearchOptions(k: 10, nprobe: 0))
+        #expect(reply.results.count == 1 && reply.results[0].ids.count == 10)
     }
 
     /// Off (the default): no batch, and every answer is bit for bit the query's answer alone.

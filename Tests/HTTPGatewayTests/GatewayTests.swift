@@ -98,15 +98,18 @@ import Wire
         let body = try #require(try JSONSerialization.jsonObject(with: Data(answered.body)) as? [String: Any])
         let hits = try #require((body["results"] as? [[String: Any]])?.first)
         #expect(hits["distances"] as? [Double] == [2.5, 3.5])
-        for ratio in ["0.5", "-1", "1e39"] {
+        for ratio in ["0.5", "-1", "2e6", "1e39"] {
             let refused = search.handle(Self.request("POST", "/v1/search", #"{"vector": [1,2,3,4], "probe_ratio": "# + ratio + "}"))
             #expect(refused.status == 400, "\(ratio): \(String(decoding: refused.body, as: UTF8.self))")
         }
         let image = try Self.route(gateway, "POST", "/v1/search/image")
-        var request = Self.request("POST", "/v1/search/image", "")
-        request.query = ["probe_ratio": "abc"]
-        let refused = image.handle(request)
-        #expect(refused.status == 400 && String(decoding: refused.body, as: UTF8.self).contains("probe_ratio"))
+        // Refused before the (empty, undecodable) image is looked at: the message names the ratio.
+        for ratio in ["abc", "nan", "inf", "0.5", "2e6"] {
+            var request = Self.request("POST", "/v1/search/image", "")
+            request.query = ["probe_ratio": ratio]
+            let refused = image.handle(request)
+            #expect(refused.status == 400 && String(decoding: refused.body, as: UTF8.self).contains("probe_ratio"), "\(ratio)")
+        }
     }
 
     @Test func hostileBodiesGetAnswersNotCrashes() throws {

@@ -46,7 +46,7 @@ import Testing
             let ratioOne = try Self.search(index, nprobe: 16, ratio: 1)
             let four = try Self.search(index, nprobe: 4, ratio: 0)
             #expect(zip(ratioOne, four).allSatisfy { $0 == $1 })
-            // A ratio no list passes keeps every one of the nprobe lists.
+            // A ratio every list passes keeps all nprobe of them.
             #expect(try Self.search(index, nprobe: 16, ratio: 1e30) == Self.search(index, nprobe: 16, ratio: 0))
         }
     }
