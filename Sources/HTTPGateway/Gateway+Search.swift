@@ -73,7 +73,7 @@ extension Gateway {
     /// The search options of a request, each bounded (absent: the defaults).
     func searchOptions(k: Int?, nprobe: Int?, refine: Int?, probeRatio: Float?) throws -> SearchOptions {
         let ratio = probeRatio ?? 0
-        guard ratio == 0 || (ratio >= 1 && ratio <= SearchOptions.maxProbeRatio) else {
+        guard SearchOptions.isValidProbeRatio(ratio) else {
             throw APIError.badRequest("probe_ratio = \(ratio) is out of range: use 0 (off) or 1 … \(Int(SearchOptions.maxProbeRatio))")
         }
         return SearchOptions(k: try bounded(k, "k", default: 10, in: 1 ... 1000),

@@ -11,8 +11,6 @@ public enum RequestLimits {
     public static let maxResultSlots = 2_000_000
     /// Most vector values one fetch may return: 32 M floats (128 MiB), half the reply limit.
     public static let maxFetchedValues = 32 << 20
-    /// Largest probe ratio (NaN fails the check).
-    public static let maxProbeRatio = SearchOptions.maxProbeRatio
     /// Largest deadline a request may carry: 10 minutes.
     public static let maxDeadlineMilliseconds: UInt32 = 600_000
 }
@@ -58,8 +56,8 @@ public func validateSearchOptions(_ options: SearchOptions, queryCount: Int, lis
     guard options.nprobe >= 1, options.nprobe <= listCount else {
         throw ErrorReply(.badRequest, "nprobe = \(options.nprobe) is out of range: it must be between 1 and nlist = \(listCount)")
     }
-    guard options.probeRatio == 0 || (options.probeRatio >= 1 && options.probeRatio <= RequestLimits.maxProbeRatio) else {
-        throw ErrorReply(.badRequest, "probe_ratio = \(options.probeRatio) is out of range: use 0 (off) or 1…\(Int(RequestLimits.maxProbeRatio))")
+    guard SearchOptions.isValidProbeRatio(options.probeRatio) else {
+        throw ErrorReply(.badRequest, "probe_ratio = \(options.probeRatio) is out of range: use 0 (off) or 1…\(Int(SearchOptions.maxProbeRatio))")
     }
     guard options.refine <= 1 || storesVectors else {
         throw ErrorReply(.badRequest, "refine needs stored vectors: set store_vectors = true in [index]")

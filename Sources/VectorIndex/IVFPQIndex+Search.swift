@@ -124,12 +124,7 @@ extension IVFPQIndex {
         guard parameters.probeCount >= 1, parameters.probeCount <= listCount else {
             throw .invalidProbeCount(nprobe: parameters.probeCount, nlist: listCount)
         }
-        guard parameters.probeRatio == 0 || (parameters.probeRatio >= 1 && parameters.probeRatio.isFinite) else {
-            throw .invalidParameter("probe ratio \(parameters.probeRatio) must be 0 (off) or a finite number at least 1")
-        }
-        guard parameters.probeRatio == 0 || metric == .l2 else {
-            throw .invalidParameter("probe ratio applies to L2 indexes: inner-product centroid terms have no common scale")
-        }
+        try SearchParameters.checkProbeRatio(parameters.probeRatio, metric: metric)
         guard parameters.refineFactor >= 0 else {
             throw .invalidParameter("refine factor \(parameters.refineFactor) must be 0 (off) or at least 1")
         }

@@ -28,6 +28,6 @@ extension Array where Element == Probe {
         let bar = ratio * self[SearchParameters.probeRatioReference - 1].centroidDistance
         var end = SearchParameters.probeRatioReference
         while end < count, self[end].centroidDistance <= bar { end += 1 }
-        return Array(self[..<end])
+        return end == count ? self : Array(self[..<end])
     }
 }

@@ -1,3 +1,5 @@
+import VectorMath
+
 /// Per-call search parameters. An index is an immutable value searched with these, so concurrent
 /// queries with different settings need no lock (`SearchParametersIVF` in FAISS).
 public struct SearchParameters: Sendable, Equatable {
@@ -29,6 +31,19 @@ public struct SearchParameters: Sendable, Equatable {
     /// The fast-scan kernel for 4-bit indexes; nil: the one chosen for this CPU. Tests set it
     /// to hold every kernel to the same answers.
     public var fastScanKernel: FastScan.Kernel?
+
+    /// A probe ratio a search takes: 0 (off), or a finite number at least 1.
+    public static func isValidProbeRatio(_ ratio: Float) -> Bool { ratio == 0 || (ratio >= 1 && ratio.isFinite) }
+
+    /// Checks a probe ratio for an index of `metric` (inner-product terms have no common scale).
+    public static func checkProbeRatio(_ ratio: Float, metric: Metric) throws(VectorIndexError) {
+        guard isValidProbeRatio(ratio) else {
+            throw .invalidParameter("probe ratio \(ratio) must be 0 (off) or a finite number at least 1")
+        }
+        guard ratio == 0 || metric == .l2 else {
+            throw .invalidParameter("probe ratio applies to L2 indexes: inner-product centroid terms have no common scale")
+        }
+    }
 
     public init(k: Int = 10, probeCount: Int = 1, refineFactor: Int = 0, threads: Int = 1, queriesApart: Bool = false) {
         self.queriesApart = queriesApart

@@ -49,6 +49,8 @@ public struct SearchOptions: Sendable, Equatable {
     public var probeRatio: Float
     /// Largest probe ratio a service takes: past it every one of the nprobe lists is kept anyway.
     public static let maxProbeRatio: Float = 1e6
+    /// A probe ratio a service takes: 0 (off) or 1 … `maxProbeRatio` (NaN is not).
+    public static func isValidProbeRatio(_ ratio: Float) -> Bool { ratio == 0 || (ratio >= 1 && ratio <= maxProbeRatio) }
     public init(k: Int, nprobe: Int, refine: Int = 0, mapVersion: UInt64 = 0, probeLists: [UInt32] = [], probeTerms: [Float] = [],
                 queriesApart: Bool = false, probeRatio: Float = 0) {
         self.queriesApart = queriesApart

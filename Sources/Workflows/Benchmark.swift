@@ -78,9 +78,7 @@ public struct Benchmark {
             probeCounts.flatMap { nprobe in probeRatios.map { BenchSetting(probeCount: nprobe, refineFactor: refine, probeRatio: $0) } }
         }
         // Checked before training: the index would refuse these only at the first search.
-        if configuration.metric != .l2, settings.contains(where: { $0.probeRatio != 0 }) {
-            throw VectorIndexError.invalidParameter("probe ratio applies to L2 indexes: inner-product centroid terms have no common scale")
-        }
+        for setting in settings { try SearchParameters.checkProbeRatio(setting.probeRatio, metric: configuration.metric) }
         for probeCount in settings.map(\.probeCount) where probeCount < 1 || probeCount > configuration.listCount {
             throw VectorIndexError.invalidProbeCount(nprobe: probeCount, nlist: configuration.listCount)
         }

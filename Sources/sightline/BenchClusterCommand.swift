@@ -61,8 +61,8 @@ struct BenchClusterCommand: ParsableCommand {
             guard clients >= 1 else { throw SightlineError.badInput("--clients must be at least 1") }
             guard (10 ... 1000).contains(k) else { throw SightlineError.badInput("--k must be between 10 and 1000") }
             guard (0 ... 64).contains(refine) else { throw SightlineError.badInput("--refine must be between 0 (off) and 64") }
-            guard probeRatio == 0 || (probeRatio >= 1 && probeRatio.isFinite) else {
-                throw SightlineError.badInput("--probe-ratio \(probeRatio): use 0 (off) or a number at least 1")
+            guard SearchOptions.isValidProbeRatio(probeRatio) else {
+                throw SightlineError.badInput("--probe-ratio \(probeRatio): use 0 (off) or 1 … \(Int(SearchOptions.maxProbeRatio))")
             }
             let probes = try parseIntegerList(nprobe, name: "nprobe")
             let client = try target.client()

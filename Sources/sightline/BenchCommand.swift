@@ -137,7 +137,7 @@ extension BenchCommand {
 /// `--probe-ratio`: comma-separated values, each 0 (off) or a finite number at least 1.
 func parseProbeRatios(_ text: String) throws -> [Float] {
     let values = text.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
-    guard !values.isEmpty, values.allSatisfy({ $0.map { $0 == 0 || ($0 >= 1 && $0.isFinite) } ?? false }) else {
+    guard !values.isEmpty, values.allSatisfy({ $0.map(SearchParameters.isValidProbeRatio) ?? false }) else {
         throw SightlineError.badInput("--probe-ratio \"\(text)\": use comma-separated numbers, each 0 (off) or at least 1")
     }
     return values.map { $0! }
