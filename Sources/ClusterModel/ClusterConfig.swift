@@ -61,6 +61,8 @@ public struct ClusterConfig: Sendable, Equatable {
     public var collection: String
     /// Copies of each shard (1–3): `[[workers]]` may list up to this many workers per shard id.
     public var replication: Int
+    /// Copies of a replicated shard that must apply a write before it is acknowledged.
+    public var writeQuorum: WriteQuorum
     /// Default search deadline in milliseconds.
     public var deadlineMilliseconds: Int
     /// How long a single-query search that arrives while others run waits for more to share its
@@ -79,6 +81,7 @@ public struct ClusterConfig: Sendable, Equatable {
         dataDirectory = try root.string("data")
         collection = try root.string("collection", default: "default")
         replication = try root.integer("replication", default: 1)
+        writeQuorum = try WriteQuorum(parsing: root.values["write_quorum"])
         deadlineMilliseconds = try root.integer("deadline_ms", default: 2000)
         searchBatchWindowMicroseconds = try root.integer("search_batch_window_us", default: 0)
         let tokens = ConfigTable(values: document.tables["tokens"] ?? [:], name: "tokens")
@@ -137,6 +140,9 @@ public struct ClusterConfig: Sendable, Equatable {
             throw .invalid("token is empty while listen = \(listen) is reachable from other hosts: set a token (or listen on 127.0.0.1)")
         }
         guard (1 ... 3).contains(replication) else { throw .invalid("replication = \(replication): use 1, 2 or 3") }
+        if case .count(let number) = writeQuorum, number > replication {
+            throw .invalid("write_quorum = \(number) is more than replication = \(replication): no write could ever be acknowledged")
+        }
         guard !workers.isEmpty else { throw .invalid("no [[workers]]: add at least one") }
         guard Set(workers.map(\.url)).count == workers.count else { throw .invalid("two workers share one url") }
         for (shard, replicas) in Dictionary(grouping: workers, by: \.shard) {

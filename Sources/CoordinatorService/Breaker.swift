@@ -1,5 +1,6 @@
 import ClusterModel
 import Dispatch
+import VectorMath
 import Wire
 
 /// A worker's circuit breaker. Consecutive transport failures (unreachable, connection lost, or a
@@ -26,7 +27,7 @@ struct Breaker: Sendable {
 
     /// The failure reported instead of a call to a worker whose breaker is open.
     static func refusal(_ shard: ShardID, since openedAt: DispatchTime) -> ErrorReply {
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - openedAt.uptimeNanoseconds) / 1e9
+        let seconds = secondsElapsed(since: openedAt.uptimeNanoseconds)
         return ErrorReply(.unavailable, "shard \(shard) is not answering (no reply for \(String(format: "%.1f", seconds)) s; "
                                         + "requests resume when a health probe gets an answer)")
     }

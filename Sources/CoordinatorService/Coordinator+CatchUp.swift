@@ -1,6 +1,7 @@
 import ClusterModel
 import Foundation
 import ShardStore
+import VectorMath
 import Wire
 
 /// A copy that missed writes (down, cut off, new) catches up from an in-sync peer, through the
@@ -32,6 +33,18 @@ extension Coordinator {
         var copied = 0
         do {
             guard case .health(let health) = try callOne(shard, copy.url, .health) else { throw ErrorReply(.internalError, "no health") }
+            guard case .health(let source) = try callOne(shard, peer, .health) else { throw ErrorReply(.internalError, "no health") }
+            let acknowledged = try catalog.committedSeq(shard: shard.rawValue)
+            guard source.lastSeq >= acknowledged else {
+                throw ErrorReply(.unavailable, "\(peer) holds writes up to \(source.lastSeq), below the last acknowledged write "
+                                               + "\(acknowledged): it cannot be the source")
+            }
+            if health.lastSeq > source.lastSeq {
+                // Above the last acknowledged write, so never acknowledged: a write this copy
+                // applied alone before it was cut off. The peer's history wins.
+                log("shard \(shard)'s replica at \(copy.url) holds writes up to \(health.lastSeq), \(peer) up to "
+                    + "\(source.lastSeq) (acknowledged: \(acknowledged)); the unacknowledged writes are replaced")
+            }
             var last = health.lastSeq
             var full = copy.state == ReplicaState.joining || fullCopies.withLock { $0.contains(copy.url) }
             if !full {
@@ -60,6 +73,11 @@ extension Coordinator {
             if let committed = sequences.withLock({ $0[shard]?.lastCommitted }), committed != theirs.lastSeq {
                 throw ErrorReply(.unavailable, "\(peer) has applied write \(theirs.lastSeq), the shard committed \(committed)")
             }
+            // Never a source that lacks an acknowledged write (it would overwrite the copy with less).
+            guard theirs.lastSeq >= (try catalog.committedSeq(shard: shard.rawValue)) else {
+                throw ErrorReply(.unavailable, "\(peer) holds writes up to \(theirs.lastSeq), below the last acknowledged write "
+                                               + "\(acknowledged): it cannot be the source")
+            }
             let entries = { (page: ReplicaPage) in page.listCounts.reduce(UInt64(0)) { $0 &+ UInt64($1) } }
             guard theirs.listCounts == mine.listCounts, theirs.listDigests == mine.listDigests, theirs.lastSeq == mine.lastSeq else {
                 fullCopies.withLock { _ = $0.insert(copy.url) }
@@ -70,7 +88,7 @@ extension Coordinator {
             }
             fullCopies.withLock { _ = $0.remove(copy.url) }
             try setReplicaState(shard, url: copy.url, ReplicaState.inSync)
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+            let seconds = secondsElapsed(since: started.uptimeNanoseconds)
             log("shard \(shard)'s replica at \(copy.url) caught up from \(peer): \(copied) entries in "
                 + String(format: "%.2f s (%.0f/s)", seconds, Double(copied) / max(seconds, 1e-9))
                 + "; \(entries(theirs)) entries, digests equal; it serves again")
@@ -117,7 +135,7 @@ extension Coordinator {
             first = false
             copied += page.entries.ids.count
             cursor = page.nextAfterID
-            if DispatchTime.now().uptimeNanoseconds - lastReport.uptimeNanoseconds > 2_000_000_000 {
+            if secondsElapsed(since: lastReport.uptimeNanoseconds) > 2 {
                 log("shard \(shard)'s replica at \(url): \(copied) entries copied")
                 lastReport = DispatchTime.now()
             }

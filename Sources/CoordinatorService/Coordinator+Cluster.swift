@@ -64,6 +64,9 @@ extension Coordinator {
             if !request.dryRun { startMoveDriver() }
             return clusterStatus()
         case .addWorker(let url, let host):
+            // A dry run dials nothing: an address a client names is dialled (with the cluster
+            // token) only to make a change the caller's cluster role was checked for.
+            if request.dryRun { return try dryRunReport(kind: "add-worker") }
             let (shard, worker) = try checkNewWorker(url: url)
             // The codebooks first: writes reach the new shard from the move's first step on.
             if !request.dryRun {
@@ -91,6 +94,15 @@ extension Coordinator {
             }
             return try startMove(kind: "remove-worker", shard: shard, next: next, request: request)
         }
+    }
+
+    /// What a dry run of a move can check without dialling: that no move is in progress.
+    func dryRunReport(kind: String) throws -> ClusterStatusReply {
+        if let active = routing.withLock({ $0.move }) {
+            throw ErrorReply(.conflict, "a \(active.kind) move of shard \(active.shard) to map \(active.toVersion) is in progress "
+                                        + "(step \(active.step.rawValue)): a \(kind) must wait for it")
+        }
+        return clusterStatus()
     }
 
     /// Journals the move, switches writes to both maps and starts the driver (unless a dry run).
@@ -124,6 +136,12 @@ extension Coordinator {
         guard route.current.placementShards.contains(shard) else {
             throw ErrorReply(.notFound, "shard \(shard) is not in the shard map (version \(route.current.version))")
         }
+        // Move transfers go to one copy of a shard, outside the numbered writes: a copy that
+        // joins meanwhile would race them. Until moves carry replicas, copies join between moves.
+        if let move = route.move {
+            throw ErrorReply(.conflict, "a \(move.kind) move of shard \(move.shard) to map \(move.toVersion) is in progress "
+                                        + "(step \(move.step.rawValue)): add the replica once it is done (sightline cluster status)")
+        }
         let copies = route.replicas(of: id)
         guard !copies.contains(where: { $0.url == url }) else { throw ErrorReply(.conflict, "\(url) is already a replica of shard \(shard)") }
         if !replacing.isEmpty {
@@ -140,8 +158,9 @@ extension Coordinator {
         if !host.isEmpty, copies.contains(where: { $0.host == host && $0.url != replacing }) {
             throw ErrorReply(.badRequest, "shard \(shard) already has a replica on host \(host): place each copy on its own host")
         }
-        let (_, worker) = try checkNewWorker(url: url, asReplicaOf: shard)
+        // A dry run dials nothing (see `addWorker`).
         guard !dryRun else { return clusterStatus() }
+        let (_, worker) = try checkNewWorker(url: url, asReplicaOf: shard)
         do {
             _ = try worker.call(.codebookPush(version: codebook.version, indexFile: codebook.indexFile), deadlineMilliseconds: 30_000)
         } catch {
@@ -152,10 +171,22 @@ extension Coordinator {
         let lock = shardWriteLock(id)
         lock.lock()
         defer { lock.unlock() }
-        let (now, stored) = routing.withLock { ($0.replicas(of: id), $0.replicaSets[shard] != nil) }
-        guard !now.contains(where: { $0.url == url }), replacing.isEmpty || now.contains(where: { $0.url == replacing }),
+        let (now, stored, moving) = routing.withLock { ($0.replicas(of: id), $0.replicaSets[shard] != nil, $0.move != nil) }
+        guard !moving, !now.contains(where: { $0.url == url }), replacing.isEmpty || now.contains(where: { $0.url == replacing }),
               now.count - (replacing.isEmpty ? 0 : 1) < 3 else {
-            throw ErrorReply(.conflict, "shard \(shard)'s replicas changed meanwhile: check sightline cluster status and ask again")
+            throw ErrorReply(.conflict, "shard \(shard)'s replicas changed meanwhile (or a move started): check sightline "
+                                        + "cluster status and ask again")
+        }
+        if !replacing.isEmpty {
+            // The copy that stays must be in sync *and answering now*: replacing the only live
+            // copy with an empty one would leave the shard's data nowhere.
+            let reachable = workerStates.withLock { states in
+                now.filter { $0.url != replacing && $0.state == ReplicaState.inSync && states[$0.url]?.reachable == true }
+            }
+            guard !reachable.isEmpty else {
+                throw ErrorReply(.conflict, "no copy of shard \(shard) other than \(replacing) is in sync and answering: "
+                                            + "it cannot be replaced now")
+            }
         }
         let record = ReplicaRecord(shard: shard, url: url, host: host, state: ReplicaState.joining)
         try catalog.putReplica(record)

@@ -74,21 +74,29 @@ extension Coordinator {
     }
 
     /// An in-sync copy that reports fewer writes than another in-sync copy (after a coordinator
-    /// restart, say) leaves the set, unless a write is in flight.
+    /// restart, say) or than the shard's last acknowledged write (an emptied or restored data
+    /// directory) leaves the set, unless a write is in flight.
     func demoteStaleCopies(of shard: ShardID) {
+        // Copies are compared with each other under the shard's write lock (no write moves the
+        // numbers meanwhile). A copy below the last acknowledged write is stale whatever is in
+        // flight (that number only grows): it leaves the set even while a write holds the lock,
+        // so an emptied copy never serves reads behind a write that waits for its peer.
         let lock = shardWriteLock(shard)
-        guard lock.try() else { return }
-        defer { lock.unlock() }
-        // Asked again under the lock: no write moves the numbers while they are compared.
+        let locked = lock.try()
+        defer { if locked { lock.unlock() } }
         let copies = routing.withLock { $0.replicas(of: shard) }.filter { $0.state == ReplicaState.inSync }.map(\.url)
         let replies = callWorkers(copies.map { WorkerCall(shard: shard, url: $0, body: .health) }, deadlineMilliseconds: 1000)
         let applied = zip(copies, replies).compactMap { url, reply -> (String, UInt64)? in
             if case .success(.health(let health)) = reply { return (url, health.lastSeq) } else { return nil }
         }
-        guard let newest = applied.map(\.1).max() else { return }
+        guard let answered = applied.map(\.1).max() else { return }
+        let acknowledged = (try? catalog.committedSeq(shard: shard.rawValue)) ?? 0
+        let newest = locked ? max(answered, acknowledged) : acknowledged
         for (url, last) in applied where last < newest {
             do {
-                try demote(shard, url: url, because: "it applied writes up to \(last), another copy up to \(newest)")
+                try demote(shard, url: url, because: last < acknowledged
+                    ? "it holds writes up to \(last), below the last acknowledged write \(acknowledged) (an emptied or restored data directory)"
+                    : "it applied writes up to \(last), another copy up to \(newest)")
             } catch {
                 log("shard \(shard)'s replica at \(url) trails its peers but the catalog could not record it: \(error)")
             }

@@ -2,6 +2,7 @@ import ClusterModel
 import Foundation
 import ShardStore
 import Synchronization
+import VectorMath
 import Wire
 
 /// What `/metrics` reports: the registry's counters and histograms, recorded as requests pass,
@@ -9,7 +10,7 @@ import Wire
 extension Coordinator {
     func recordRequest(_ body: RequestBody, reply: ResponseBody, started: DispatchTime) {
         let kind = body.name
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds &- started.uptimeNanoseconds) / 1e9
+        let seconds = secondsElapsed(since: started.uptimeNanoseconds)
         metrics.count("sightline_requests_total", help: "Requests answered by the coordinator, by kind.", labels: [("kind", kind)])
         metrics.observe("sightline_request_seconds", help: "Time the coordinator took to answer, by kind.", labels: [("kind", kind)],
                         seconds: seconds)
@@ -38,7 +39,7 @@ extension Coordinator {
     }
 
     func recordShardLatency(_ shard: ShardID, since started: DispatchTime) {
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds &- started.uptimeNanoseconds) / 1e9
+        let seconds = secondsElapsed(since: started.uptimeNanoseconds)
         metrics.observe("sightline_shard_call_seconds", help: "Round trips of the coordinator's calls to each shard.",
                         labels: [("shard", "\(shard.rawValue)")], seconds: seconds)
     }

@@ -1,7 +1,8 @@
 import ClusterModel
-import ProcessRuntime
 import Foundation
+import ProcessRuntime
 import ShardStore
+import VectorMath
 import Wire
 
 /// The move driver: takes the journaled move from step to step until it is done. Every step is
@@ -59,7 +60,7 @@ extension Coordinator {
         }
         let now = DispatchTime.now()
         let previous = stepStarted.withLock { started in defer { started = now }; return started }
-        let took = previous.map { String(format: " (%@ took %.2f s)", move.step.rawValue, Double(now.uptimeNanoseconds - $0.uptimeNanoseconds) / 1e9) }
+        let took = previous.map { String(format: " (%@ took %.2f s)", move.step.rawValue, secondsElapsed(since: $0.uptimeNanoseconds, now: now.uptimeNanoseconds)) }
         log("move to map \(move.toVersion): \(step.rawValue)" + (took ?? ""))
     }
 
@@ -77,7 +78,7 @@ extension Coordinator {
         case .copy:
             let started = DispatchTime.now()
             let copied = try copyAll(move)
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+            let seconds = secondsElapsed(since: started.uptimeNanoseconds)
             log(String(format: "move to map %llu: copied %llu entries in %.2f s (%.0f a second)", move.toVersion, copied, seconds,
                        Double(copied) / max(seconds, 1e-9)))
             try enter(move, .verify)
@@ -169,7 +170,7 @@ extension Coordinator {
                 routing.withLock { $0.move?.copied = copied }
                 if move.rate > 0, !page.entries.ids.isEmpty {
                     let wanted = Double(page.entries.ids.count) / Double(move.rate)
-                    let spent = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+                    let spent = secondsElapsed(since: started.uptimeNanoseconds)
                     if wanted > spent { Thread.sleep(forTimeInterval: wanted - spent) }
                 }
                 if done { break }

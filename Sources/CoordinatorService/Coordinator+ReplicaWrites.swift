@@ -3,8 +3,10 @@ import Foundation
 import ShardStore
 import Wire
 
-/// Writes to replicated shards: numbered per shard, sent to every in-sync copy, committed when
-/// at least one copy applied them; a copy that failed leaves the in-sync set.
+/// Writes to replicated shards: numbered per shard, sent to every in-sync copy, acknowledged when
+/// `write_quorum` copies applied them (and the shard's last acknowledged write is recorded in the
+/// catalog); a copy that failed leaves the in-sync set. With fewer copies in sync than the
+/// quorum, a write is refused before anything is sent.
 extension Coordinator {
     /// Sends each (shard, body) write: to the one worker of a shard with a single copy, to every
     /// in-sync copy (numbered) of a replicated one. One result per call, in order.
@@ -25,9 +27,16 @@ extension Coordinator {
                 workerCalls.append(WorkerCall(shard: call.shard, url: url, body: call.body))
                 continue
             }
-            let copies = routing.withLock { $0.replicas(of: call.shard) }.filter { $0.state == ReplicaState.inSync }.map(\.url)
+            let all = routing.withLock { $0.replicas(of: call.shard) }
+            let copies = all.filter { $0.state == ReplicaState.inSync }.map(\.url)
+            let required = requiredCopies(of: call.shard)
             do {
                 guard !copies.isEmpty else { throw ErrorReply(.unavailable, "shard \(call.shard) has no replica in sync") }
+                guard copies.count >= required else {
+                    throw ErrorReply(.unavailable, "shard \(call.shard) has \(copies.count) of \(all.count) copies in sync; "
+                                                   + "write_quorum = \(config.writeQuorum) needs \(required): nothing was applied; "
+                                                   + "retry once a copy has caught up (sightline cluster status)")
+                }
                 let sequence = try nextSequence(of: call.shard)
                 numbers.append(sequence)
                 positions.append(copies.indices.map { workerCalls.count + $0 })
@@ -50,7 +59,8 @@ extension Coordinator {
                 sequences.withLock { $0[calls[index].shard] = nil }
                 return mine.first { if case .failure(let e) = $0.1 { return e.code == .badRequest } else { return false } }?.1 ?? mine[0].1
             }
-            sequences.withLock { $0[calls[index].shard]?.lastCommitted = sequence.seq }
+            let shard = calls[index].shard
+            sequences.withLock { $0[shard]?.lastCommitted = sequence.seq }
             for (call, reply) in mine {
                 guard case .failure(let error) = reply else { continue }
                 // A copy left behind must be out of the set, durably, before the write is acknowledged.
@@ -60,6 +70,22 @@ extension Coordinator {
                     return .failure(ErrorReply(.unavailable, "shard \(call.shard): write \(sequence.seq) reached only some copies "
                                                              + "and the catalog could not record it: \(error)"))
                 }
+            }
+            let required = requiredCopies(of: shard)
+            guard applied.count >= required else {
+                // Applied where it was, but on fewer copies than the quorum: not acknowledged. A
+                // retry is safe (adds and deletes are idempotent) once copies have caught up.
+                return .failure(ErrorReply(.unavailable, "shard \(shard): write \(sequence.seq) reached \(applied.count) copies; "
+                                                         + "write_quorum = \(config.writeQuorum) needs \(required); retry once a "
+                                                         + "copy has caught up"))
+            }
+            // The last acknowledged write, durably: a copy that holds less (an emptied or
+            // restored data directory) can then never become the source of the others.
+            do {
+                try catalog.recordCommittedSeq(shard: shard.rawValue, seq: sequence.seq)
+            } catch {
+                return .failure(ErrorReply(.unavailable, "shard \(shard): write \(sequence.seq) was applied but the catalog could "
+                                                         + "not record it: \(error); retry (adds and deletes are idempotent)"))
             }
             return first.1
         }
@@ -118,6 +144,14 @@ extension Coordinator {
         }
     }
 
+    /// The copies of `shard` a write must reach before it is acknowledged (`write_quorum`). A copy
+    /// that joins (added by an operator, never in sync yet) does not count until it has caught
+    /// up: adding a copy never stops writes.
+    func requiredCopies(of shard: ShardID) -> Int {
+        let members = routing.withLock { $0.replicas(of: shard) }.filter { $0.state != ReplicaState.joining }.count
+        return config.writeQuorum.required(copies: members)
+    }
+
     /// The lock that orders `shard`'s numbered writes.
     func shardWriteLock(_ shard: ShardID) -> NSLock {
         shardWriteLocks.withLock { locks in
@@ -134,6 +168,16 @@ extension Coordinator {
         if sequences.withLock({ $0[shard] == nil }) {
             let reserved = try catalog.reservedSeq(shard: shard.rawValue)
             let committed = try lastAppliedByCopies(of: shard)
+            // The copies that answered must hold the last acknowledged write: when only copies
+            // with less answer (an emptied or restored directory), numbering from them would start
+            // a new history over acknowledged data. Writes wait for a copy that holds it.
+            let acknowledged = try catalog.committedSeq(shard: shard.rawValue)
+            guard committed >= acknowledged else {
+                demoteCopiesBelow(acknowledged, of: shard)
+                throw ErrorReply(.unavailable, "no reachable copy of shard \(shard) holds its last acknowledged write "
+                                               + "\(acknowledged) (the newest that answered holds \(committed)): writes to it wait "
+                                               + "until such a copy answers")
+            }
             // Numbers come from peers: far from the top, so that adding to them cannot trap.
             guard reserved < UInt64.max / 2, committed < UInt64.max / 2 else {
                 throw ErrorReply(.internalError, "shard \(shard)'s write numbers (\(reserved), \(committed)) are out of range")
@@ -165,6 +209,23 @@ extension Coordinator {
             throw ErrorReply(.unavailable, "no in-sync copy of shard \(shard) answered: its writes wait until one does")
         }
         return newest
+    }
+
+    /// Demotes every in-sync copy of `shard` that answers with fewer writes than `floor` (the
+    /// last acknowledged): an emptied or restored data directory. It catches up from a copy that
+    /// holds them, and serves nothing meanwhile.
+    func demoteCopiesBelow(_ floor: UInt64, of shard: ShardID) {
+        let copies = routing.withLock { $0.replicas(of: shard) }.filter { $0.state == ReplicaState.inSync }.map(\.url)
+        let replies = callWorkers(copies.map { WorkerCall(shard: shard, url: $0, body: .health) }, deadlineMilliseconds: 1000)
+        for (url, reply) in zip(copies, replies) {
+            guard case .success(.health(let health)) = reply, health.lastSeq < floor else { continue }
+            do {
+                try demote(shard, url: url, because: "it holds writes up to \(health.lastSeq), below the last acknowledged "
+                                                    + "write \(floor) (an emptied or restored data directory)")
+            } catch {
+                log("shard \(shard)'s replica at \(url) holds less than the acknowledged writes but the catalog could not record it: \(error)")
+            }
+        }
     }
 
     /// Takes a copy out of the in-sync set: it gets no writes or reads until it has caught up.

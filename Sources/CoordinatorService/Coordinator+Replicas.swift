@@ -4,6 +4,7 @@ import Dispatch
 import Foundation
 import ShardStore
 import Synchronization
+import VectorMath
 import Wire
 
 /// Replicated shards: reads go to one in-sync copy (the least busy), hedged to another when the
@@ -26,8 +27,12 @@ extension Coordinator {
         }.map(\.element)
     }
 
+    /// The copy a single call goes to. A replicated shard with no copy in sync has none: a copy
+    /// that is catching up (or came back emptied) must not answer for the shard.
     func preferredReplica(of shard: ShardID) -> String? {
-        servingReplicas(of: shard).first ?? routing.withLock { $0.replicas(of: shard).first?.url }
+        if let first = servingReplicas(of: shard).first { return first }
+        let copies = routing.withLock { $0.replicas(of: shard) }
+        return copies.count == 1 ? copies[0].url : nil
     }
 
     /// The hedging delay: 20 ms until 20 replica reads were timed, then their 95th percentile, at least 2 ms.
@@ -93,7 +98,7 @@ extension Coordinator {
             case .success:
                 // The delay is learnt from first attempts only (a hedge's time would feed on itself).
                 if tried[call.shard]?.count == 1 {
-                    replicaReadLatency.record(seconds: Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9)
+                    replicaReadLatency.record(seconds: secondsElapsed(since: started.uptimeNanoseconds))
                 }
                 final = true
             case .failure(.server(let error)) where error.code == .badRequest:

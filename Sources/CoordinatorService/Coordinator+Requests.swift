@@ -217,13 +217,19 @@ extension Coordinator {
                 for row in rows { committed[row] = false }
             }
         }
-        // Labels and keys are recorded for the ids stored by this add, not for repeats.
+        // Labels and keys are recorded for the ids stored by this add. Repeats fill in only what
+        // is missing: the shards commit before the catalog, so a coordinator that died between
+        // the two left ids without their metadata, and the client's retry (or nng's resend) of
+        // the same add is what completes it. A repeat never changes metadata already recorded.
         let stored = batch.ids.indices.filter { committed[$0] && !repeats.contains(batch.ids[$0]) }
-        try catalog.recordItems(ids: stored.map { batch.ids[$0] }, labels: batch.labels.isEmpty ? [] : stored.map { batch.labels[$0] },
-                                keys: batch.keys.isEmpty ? [] : stored.map { batch.keys[$0] })
-        // Thumbnails, like labels and keys, only for the ids this add stored.
-        if !batch.thumbnails.isEmpty {
-            try thumbnails?.put(ids: stored.map { batch.ids[$0] }, images: stored.map { batch.thumbnails[$0] })
+        let repeated = batch.ids.indices.filter { committed[$0] && repeats.contains(batch.ids[$0]) }
+        for (rows, onlyWhereMissing) in [(stored, false), (repeated, true)] where !rows.isEmpty {
+            try catalog.recordItems(ids: rows.map { batch.ids[$0] }, labels: batch.labels.isEmpty ? [] : rows.map { batch.labels[$0] },
+                                    keys: batch.keys.isEmpty ? [] : rows.map { batch.keys[$0] }, onlyWhereMissing: onlyWhereMissing)
+            if !batch.thumbnails.isEmpty {
+                try thumbnails?.put(ids: rows.map { batch.ids[$0] }, images: rows.map { batch.thumbnails[$0] },
+                                    onlyWhereMissing: onlyWhereMissing)
+            }
         }
         ingestRate.add(stored.count)
         guard failures.isEmpty else {

@@ -155,7 +155,10 @@ public final class Coordinator: Sendable {
         let sent = callWorkers(targets.compactMap { $0 }, deadlineMilliseconds: deadlineMilliseconds, probe: probe)
         var next = sent.makeIterator()
         return zip(calls, targets).map { call, target in
-            target == nil ? .failure(ErrorReply(.notFound, "shard \(call.shard) is in no shard map")) : next.next()!
+            guard target == nil else { return next.next()! }
+            return routing.withLock({ $0.replicas(of: call.shard).isEmpty })
+                ? .failure(ErrorReply(.notFound, "shard \(call.shard) is in no shard map"))
+                : .failure(ErrorReply(.unavailable, "shard \(call.shard) has no copy in sync"))
         }
     }
 

@@ -3,6 +3,7 @@ import ClusterModel
 import Dispatch
 import Foundation
 import Synchronization
+import VectorMath
 
 /// One HTTP request as a route sees it: copied out of nng's request, the body read only after
 /// the token and the declared length were accepted.
@@ -295,7 +296,7 @@ private func run(_ pending: PendingRequest) {
 }
 
 private func finish(_ aio: OpaquePointer, _ response: HTTPResponse, close: Bool = false, context: RouteContext, started: DispatchTime) {
-    let seconds = Double(DispatchTime.now().uptimeNanoseconds &- started.uptimeNanoseconds) / 1e9
+    let seconds = secondsElapsed(since: started.uptimeNanoseconds)
     context.shared.observe("\(context.route.method) \(context.route.path)", response.status, seconds)
     var result: OpaquePointer?
     guard nng_http_res_alloc(&result) == 0, let result else { return nng_aio_finish(aio, Int32(NNG_ENOMEM.rawValue)) }

@@ -9,19 +9,31 @@ public final class ProgressReporter: Sendable {
     /// On a terminal one line is rewritten in place; in a log file, a line every few seconds.
     private let interactive: Bool
 
-    public init(enabled: Bool = true) {
+    /// Monotonic nanoseconds; tests pass one that runs backwards.
+    private let clock: @Sendable () -> UInt64
+
+    public convenience init(enabled: Bool = true) {
+        self.init(enabled: enabled, clock: { DispatchTime.now().uptimeNanoseconds })
+    }
+
+    init(enabled: Bool, clock: @escaping @Sendable () -> UInt64) {
         self.enabled = enabled
         self.interactive = isatty(2) == 1
+        self.clock = clock
     }
 
     /// Reports `done` of `total` for `stage`; the final call (done == total) always prints.
     public func report(_ stage: String, _ done: Int, _ total: Int, detail: String = "") {
         guard enabled else { return }
-        let now = DispatchTime.now().uptimeNanoseconds
         let line: String? = state.withLock { state in
+            // The time is read under the lock that orders the stored times: read before it, a
+            // thread could hold an earlier time than the one another thread just stored.
+            let now = clock()
             let finished = done >= total
             let interval: UInt64 = interactive ? 250_000_000 : 5_000_000_000
-            guard finished || stage != state.lastStage || now - state.lastPrint > interval else { return nil }
+            // Signed-safe even so: a time behind the stored one is "no time has passed".
+            let sinceLast = now > state.lastPrint ? now - state.lastPrint : 0
+            guard finished || stage != state.lastStage || sinceLast > interval else { return nil }
             state.lastPrint = now
             state.lastStage = stage
             let percent = total > 0 ? 100 * done / total : 100

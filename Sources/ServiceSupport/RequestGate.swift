@@ -49,22 +49,29 @@ public struct RequestGate: Sendable {
             if let field, let background = lane?(field) {
                 // The caller waits for the lane, so the lent frame and `respond` outlive the job.
                 return try withoutActuallyEscaping(respond) { respond in
-                    let job = LaneJob { self.answer(frame, envelope: envelope, respond: respond) }
+                    let job = LaneJob { self.answer(frame, envelope: envelope, admittedField: field, respond: respond) }
                     return try background.run { job.run() }
                 }
             }
-            return answer(frame, envelope: envelope, respond: respond)
+            return answer(frame, envelope: envelope, admittedField: field, respond: respond)
         } catch {
             return WireCodec.encode(Response(requestID: requestID, body: .error(ErrorReply(classifying: error))))
         }
     }
 
     /// Unpacks an admitted frame's body within its memory budget, answers it and packs the reply.
-    func answer(_ frame: UnsafeRawBufferPointer, envelope: Envelope, respond: (Request) throws -> ResponseBody) -> [UInt8] {
+    func answer(_ frame: UnsafeRawBufferPointer, envelope: Envelope, admittedField: UInt64?,
+                respond: (Request) throws -> ResponseBody) -> [UInt8] {
         let body: ResponseBody
         do {
             body = try admission.admitting(frameBytes: frame.count) {
-                try respond(try WireCodec.decodeRequest(frame, envelope: envelope))
+                let request = try WireCodec.decodeRequest(frame, envelope: envelope)
+                // The role was checked on `admittedField`; only that body may run (the frame walk
+                // already refuses second bodies: this keeps the two decisions tied together).
+                guard request.body.fieldNumber == admittedField else {
+                    throw ErrorReply(.badRequest, "the frame's body is not the one its role was checked on")
+                }
+                return try respond(request)
             }
         } catch {
             body = .error(ErrorReply(classifying: error))

@@ -74,4 +74,35 @@ extension CatalogDatabase {
         try upsert.bind(2, Int64(bitPattern: upTo))
         try upsert.step()
     }
+
+    /// The last write of `shard` that was acknowledged to a client (0: none): every copy that may
+    /// feed the others holds at least this one.
+    public func committedSeq(shard: UInt32) throws(StoreError) -> UInt64 {
+        let select = try database.prepare("SELECT committed FROM committed_seqs WHERE shard = ?")
+        try select.bind(1, Int64(shard))
+        return try select.step() ? UInt64(bitPattern: select.int64(0)) : 0
+    }
+
+    /// Records write `seq` of `shard` as acknowledged (the number never goes down).
+    public func recordCommittedSeq(shard: UInt32, seq: UInt64) throws(StoreError) {
+        let upsert = try database.prepare("""
+            INSERT INTO committed_seqs (shard, committed) VALUES (?, ?)
+            ON CONFLICT(shard) DO UPDATE SET committed = MAX(committed, excluded.committed)
+            """)
+        try upsert.bind(1, Int64(shard))
+        try upsert.bind(2, Int64(bitPattern: seq))
+        try upsert.step()
+    }
+
+    /// Sets `shard`'s last acknowledged write to `seq`, lower or higher (a restore rewinds it to
+    /// the backup's moment).
+    public func resetCommittedSeq(shard: UInt32, seq: UInt64) throws(StoreError) {
+        let upsert = try database.prepare("""
+            INSERT INTO committed_seqs (shard, committed) VALUES (?, ?)
+            ON CONFLICT(shard) DO UPDATE SET committed = excluded.committed
+            """)
+        try upsert.bind(1, Int64(shard))
+        try upsert.bind(2, Int64(bitPattern: seq))
+        try upsert.step()
+    }
 }

@@ -28,6 +28,7 @@ public final class CatalogDatabase: @unchecked Sendable {
             CREATE TABLE IF NOT EXISTS replicas (shard INTEGER NOT NULL, url TEXT NOT NULL, host TEXT NOT NULL, state TEXT NOT NULL,
                 PRIMARY KEY (shard, url));
             CREATE TABLE IF NOT EXISTS write_seqs (shard INTEGER PRIMARY KEY, reserved INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS committed_seqs (shard INTEGER PRIMARY KEY, committed INTEGER NOT NULL);
             """)
     }
 
@@ -81,12 +82,15 @@ public final class CatalogDatabase: @unchecked Sendable {
         try upsert.step()
     }
 
-    /// Stores labels and keys given with added ids (one transaction).
-    public func recordItems(ids: [UInt64], labels: [Int32], keys: [String]) throws(StoreError) {
-        guard !labels.isEmpty || !keys.isEmpty else { return }
+    /// Stores labels and keys given with added ids (one transaction). `onlyWhereMissing` keeps
+    /// what an id already has: an add that repeats stored ids completes the metadata of an add
+    /// whose shards committed before its catalog write was lost (a crash between the two), and
+    /// never changes an item that is whole.
+    public func recordItems(ids: [UInt64], labels: [Int32], keys: [String], onlyWhereMissing: Bool = false) throws(StoreError) {
+        guard !labels.isEmpty || !keys.isEmpty, !ids.isEmpty else { return }
         do {
             try database.transaction {
-                let upsert = try database.prepare("INSERT OR REPLACE INTO items (id, label, key) VALUES (?, ?, ?)")
+                let upsert = try database.prepare("INSERT OR \(onlyWhereMissing ? "IGNORE" : "REPLACE") INTO items (id, label, key) VALUES (?, ?, ?)")
                 for (index, id) in ids.enumerated() {
                     upsert.reset()
                     try upsert.bind(1, Int64(bitPattern: id))

@@ -13,10 +13,11 @@ public final class ThumbnailStore: @unchecked Sendable {
     }
 
     /// Stores (or replaces) the images of `ids`; an empty image stores nothing for its id.
-    public func put(ids: [UInt64], images: [[UInt8]]) throws(StoreError) {
+    /// `onlyWhereMissing` keeps stored images (see `CatalogDatabase.recordItems`).
+    public func put(ids: [UInt64], images: [[UInt8]], onlyWhereMissing: Bool = false) throws(StoreError) {
         precondition(ids.count == images.count, "one image per id")
         try inTransaction { () throws(StoreError) in
-            let upsert = try database.prepare("INSERT OR REPLACE INTO thumbnails (id, image) VALUES (?, ?)")
+            let upsert = try database.prepare("INSERT OR \(onlyWhereMissing ? "IGNORE" : "REPLACE") INTO thumbnails (id, image) VALUES (?, ?)")
             for (id, image) in zip(ids, images) where !image.isEmpty {
                 upsert.reset()
                 try upsert.bind(1, Int64(bitPattern: id))

@@ -22,15 +22,37 @@ enum EnvelopePrefix {
         return offset ..< end
     }
 
-    /// The field number of the request's body (the `oneof`, fields 10 and up), found by skipping
+    /// The field number of the request's body (the `oneof`, fields 10 and up), found by walking
     /// the top-level fields without unpacking anything; nil when the frame has none. Lets a server
     /// check a token's role before the body costs an unpack.
+    ///
+    /// A protobuf decoder keeps the *last* occurrence of a field and the last member of a oneof,
+    /// so a role checked on the first body of a frame that holds two would admit one body and run
+    /// another. The walk therefore covers the whole frame (a few bytes a field: lengths are
+    /// skipped, not read) and refuses a frame in which any top-level field occurs twice or that
+    /// holds more than one body member: the body it returns is then the one that will run.
     static func bodyField(in frame: UnsafeBufferPointer<UInt8>) throws(WireError) -> UInt64? {
         var offset = 0
+        var body: UInt64?
+        var seenBelowBody: UInt16 = 0  // fields 1 … 9, a bit each
         while offset < frame.count {
             guard let tag = readVarint(frame, &offset) else { throw .malformed("a field tag is cut off") }
             let field = tag >> 3
-            if field >= 10 { return field }
+            guard field != 0 else { throw .malformed("field number 0 is not valid protobuf") }
+            if field >= 10 {
+                if let body {
+                    throw .malformed(body == field
+                        ? "the body field \(field) occurs twice in one frame (a frame carries exactly one body)"
+                        : "the frame holds two bodies (fields \(body) and \(field)); a frame carries exactly one")
+                }
+                body = field
+            } else {
+                let bit = UInt16(1) << UInt16(field)
+                guard seenBelowBody & bit == 0 else {
+                    throw .malformed("field \(field) occurs twice in one frame (each top-level field at most once)")
+                }
+                seenBelowBody |= bit
+            }
             switch tag & 7 {
             case 0: guard readVarint(frame, &offset) != nil else { throw .malformed("a varint is cut off") }
             case 1: offset += 8
@@ -44,7 +66,7 @@ enum EnvelopePrefix {
             }
             guard offset <= frame.count else { throw .malformed("a field is cut off") }
         }
-        return nil
+        return body
     }
 
     /// A base-128 varint of at most 10 bytes, or nil when the bytes end or run longer.

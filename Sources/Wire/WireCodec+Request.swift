@@ -266,7 +266,9 @@ extension WireCodec {
     /// `decodeRequest` on bytes lent by the transport.
     public static func decodeRequest(_ frame: UnsafeRawBufferPointer, limit: Int = FrameLimits.maxFrameBytes) throws(WireError) -> Request {
         guard frame.count <= limit else { throw .oversized(bytes: frame.count, limit: limit) }
-        return try decodeRequest(frame, envelope: try decodeEnvelope(frame))
+        let envelope = try decodeEnvelope(frame)
+        _ = try bodyFieldNumber(frame)  // refuses repeated top-level fields and second bodies
+        return try decodeRequest(frame, envelope: envelope)
     }
 
     /// The rest of a frame whose envelope a server has already read and admitted (the envelope

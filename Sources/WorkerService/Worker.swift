@@ -77,7 +77,7 @@ public final class Worker: Sendable {
         }
     }
 
-    func elapsed(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+    func elapsed(since start: UInt64) -> Double { secondsElapsed(since: start) }
 
     /// Swaps in a new index under the lock; the old one is freed after it, so a search never
     /// waits for memory to be released.

@@ -30,7 +30,7 @@ final class LocalCluster: @unchecked Sendable {
     /// With `tls`, every link is `tls+tcp://` with certificates from `scripts/make-certs`.
     init(name: String, workerCount: Int, index: (dimension: Int, nlist: Int, m: Int), codebooks: [UInt8],
          token: String = "test-token", urls: (coordinator: String, workers: [String])? = nil, maxFrameBytes: Int? = nil,
-         tls: Bool = false, configuredWorkers: Int? = nil, replication: Int = 1) throws {
+         tls: Bool = false, configuredWorkers: Int? = nil, replication: Int = 1, topLevel: String = "", tables: String = "") throws {
         self.replication = replication
         folder = FileManager.default.temporaryDirectory
             .appendingPathComponent("sightline-\(name)-\(getpid())-\(UInt32.random(in: 0 ... .max))").path
@@ -54,6 +54,7 @@ final class LocalCluster: @unchecked Sendable {
             data = "\(folder)/coordinator"
             deadline_ms = 2000
             replication = \(replication)
+            \(topLevel)
             [index]
             dimension = \(index.dimension)
             nlist = \(index.nlist)
@@ -69,6 +70,7 @@ final class LocalCluster: @unchecked Sendable {
         for (shard, url) in workerURLs.prefix(self.configuredWorkers).enumerated() {
             config += "[[workers]]\nshard = \(shard / replication)\nurl = \"\(url)\"\ndata = \"\(folder)/worker-\(shard)\"\n"
         }
+        config += tables
         configPath = "\(folder)/cluster.toml"
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
         self.maxFrameBytes = maxFrameBytes

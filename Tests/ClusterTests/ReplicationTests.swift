@@ -53,6 +53,10 @@ import Wire
         }
     }
 
+    /// These tests keep writing while a copy is down: they choose availability over the default
+    /// quorum (a majority, i.e. both copies of two), as an operator may.
+    static let writeOnOneCopy = "write_quorum = 1"
+
     /// Per-list counts and digests and the last write of the worker at `url`.
     static func digest(_ cluster: LocalCluster, worker: Int) throws -> ReplicaPage {
         let worker = try ServiceClient(url: cluster.workerURLs[worker], token: cluster.token)
@@ -73,7 +77,8 @@ import Wire
 
     @Test func killedHungAndRestartedReplicasCostNothing() throws {
         let cluster = try LocalCluster(name: "replicas", workerCount: 4, index: (16, 16, 4), codebooks: SmallData.codebooks,
-                                       replication: 2)
+                                       replication: 2,
+                                       topLevel: ReplicationTests.writeOnOneCopy)
         defer { cluster.signal(shard: 2, SIGCONT); cluster.stop() }
         try cluster.start()
         let client = try cluster.client()
@@ -132,7 +137,8 @@ import Wire
     /// old one leaves the status.
     @Test func aReplicaThatStaysDownIsReplaced() throws {
         let cluster = try LocalCluster(name: "replace", workerCount: 5, index: (16, 16, 4), codebooks: SmallData.codebooks,
-                                       configuredWorkers: 4, replication: 2)
+                                       configuredWorkers: 4, replication: 2,
+                                       topLevel: ReplicationTests.writeOnOneCopy)
         defer { cluster.stop() }
         // Worker 4 is the spare: it starts as another copy of shard 0 (4 / 2 would say shard 2).
         try cluster.start()
@@ -177,7 +183,8 @@ import Wire
         let data = try DatasetCatalog.load(spec)
         let workerURLs = (1 ... 4).map { "tcp://10.213.0.\($0 + 1):7701" }
         let cluster = try LocalCluster(name: "hostreplicas", workerCount: 4, index: (16, 16, 4), codebooks: SmallData.codebooks,
-                                       urls: ("tcp://10.213.0.1:7700", workerURLs), replication: 2)
+                                       urls: ("tcp://10.213.0.1:7700", workerURLs), replication: 2,
+                                       topLevel: ReplicationTests.writeOnOneCopy)
         cluster.launchPrefix = TestHosts.placing(prefix: prefix)
         defer { cluster.signal(shard: 1, SIGCONT); cluster.stop() }
         try cluster.start(waitForHealth: false)

@@ -1,6 +1,7 @@
 import ClusterClient
 import ClusterModel
 import Foundation
+import ServiceSupport
 import Testing
 import VectorMath
 import Wire
@@ -76,6 +77,39 @@ import Wire
         _ = try client.add(AddBatch(ids: [ids[0]], vectors: SmallData.batch(SmallData.base.slice(0 ..< 1)), labels: [3], keys: ["third"]))
         let again = try identify(0)
         #expect(again.label == 3 && again.key == "third", "\(again)")
+    }
+}
+
+extension WriteSemanticsTests {
+    /// The shards commit an add before the coordinator records its labels, keys and thumbnails;
+    /// a coordinator killed between the two left ids stored with no metadata, and the retried add
+    /// counted them as present and recorded nothing (6,000 ids lost their labels for good). The
+    /// window is made here without a crash: the worker takes the ids directly, as a first add
+    /// that reached the shards and died before the catalog would. The retry must complete them,
+    /// and still never change metadata that is whole.
+    @Test func aRetriedAddCompletesTheLabelsOfIdsItsFirstTryStored() throws {
+        let cluster = try InProcessCluster(workerCount: 1)
+        let client = cluster.client()
+        let worker = ServiceClient(connection: cluster.network.connect(cluster.workerURLs[0]), token: "in-process")
+        let ids = (UInt64(200) ..< 210).map { $0 }
+        let vectors = SmallData.batch(SmallData.base.slice(0 ..< 10))
+        let version = codebookVersion(of: SmallData.codebooks)
+        _ = try worker.add(AddBatch(ids: Array(ids.prefix(6)), vectors: SmallData.batch(SmallData.base.slice(0 ..< 6)),
+                                    codebookVersion: version))
+        _ = try client.add(AddBatch(ids: [ids[0]], vectors: SmallData.batch(SmallData.base.slice(0 ..< 1)), labels: [5], keys: ["whole"]))
+        // ids[0] now has metadata from a complete add; ids[1 ..< 6] are stored without any.
+        let retried = try client.add(AddBatch(ids: ids, vectors: vectors, labels: ids.map { Int32($0) }, keys: ids.map { "key-\($0)" }))
+        #expect(retried.added == 4 && retried.ignored == 6, "\(retried)")
+        for row in 0 ..< 10 {
+            guard case .identify(let found) = try client.call(.identify(vector: Array(SmallData.base.row(row)), threshold: 1e9, nprobe: 16))
+            else { Issue.record("not identify"); continue }
+            #expect(found.found && found.id == ids[row], "\(found)")
+            if row == 0 {
+                #expect(found.label == 5 && found.key == "whole", "a repeat changed whole metadata: \(found)")
+            } else {
+                #expect(found.label == Int32(ids[row]) && found.key == "key-\(ids[row])", "row \(row): \(found)")
+            }
+        }
     }
 }
 

@@ -46,3 +46,35 @@ import Testing
         #expect(sched_getscheduler(0) != 5)
     }
 }
+
+/// The progress bar trapped with "arithmetic overflow" under load: a time read before the lock
+/// was earlier than the one another thread had just stored. Times that run backwards (as seen
+/// from the lock) must mean "no time has passed", never a trap.
+@Suite struct ProgressReporterTests {
+    final class BackwardsClock: @unchecked Sendable {
+        private let lock = NSLock()
+        private var now: UInt64 = 10_000_000_000
+        func read() -> UInt64 {
+            lock.lock()
+            defer { lock.unlock() }
+            now -= 1_000_000_000
+            return now
+        }
+    }
+
+    @Test func aClockThatRunsBackwardsNeverTraps() {
+        let clock = BackwardsClock()
+        let reporter = ProgressReporter(enabled: true, clock: { clock.read() })
+        reporter.report("backwards", 1, 10)   // prints (a new stage), stores the time
+        reporter.report("backwards", 2, 10)   // an earlier time than the stored one
+        reporter.report("backwards", 3, 10)
+        reporter.report("backwards", 10, 10)  // the last always prints
+    }
+
+    @Test func manyThreadsReportAtOnce() {
+        let reporter = ProgressReporter(enabled: true)
+        DispatchQueue.concurrentPerform(iterations: 8) { thread in
+            for done in 0 ..< 20_000 { reporter.report("threads", done, 1_000_000, detail: "\(thread)") }
+        }
+    }
+}

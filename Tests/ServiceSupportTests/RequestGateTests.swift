@@ -112,3 +112,73 @@ import VectorMath
         #expect(NeighborList(ids: [1, 2, 3], distances: [0.1]).neighbors.count == 1)
     }
 }
+
+/// A frame that carries two bodies (or one body field twice) is refused before anything runs,
+/// whatever the token: protobuf keeps the last, so a role checked on the first would admit one
+/// request and run another.
+@Suite struct SmuggledBodyTests {
+    /// `frame` without its first field (the envelope): a body a client appends to another frame.
+    static func bodyOnly(_ request: Request) -> [UInt8] {
+        let frame = WireCodec.encode(request)
+        var offset = 1  // the envelope's tag is one byte (field 1, wire type 2)
+        var length = 0, shift = 0
+        while true {
+            let byte = frame[offset]
+            offset += 1
+            length |= Int(byte & 0x7F) << shift
+            shift += 7
+            if byte & 0x80 == 0 { break }
+        }
+        return Array(frame[(offset + length)...])
+    }
+
+    static let smuggled: [(String, RequestBody)] = [
+        ("delete", .delete(ids: [1])),
+        ("backup", .backup(.snapshot)),
+        ("add-replica", .clusterChange(ClusterChangeRequest(change: .addReplica(url: "tcp://127.0.0.1:9", host: "", shard: 0,
+                                                                                  replacing: ""), dryRun: true, rate: 0))),
+        ("search", .search(vector: [1], options: SearchOptions(k: 1, nprobe: 1))),
+    ]
+
+    @Test func framesWithTwoBodiesOrARepeatedFieldRunNothingForAnyRole() throws {
+        let gate = RequestGate(tokens: RequestGateTests.tokens, collection: "", maxFrameBytes: 1 << 20)
+        for token in ["reader", "writer", "cluster-secret"] {
+            let cover = WireCodec.encode(RequestGateTests.request(token, .search(vector: [1], options: SearchOptions(k: 1, nprobe: 1))))
+            for (name, body) in Self.smuggled {
+                let second = RequestGateTests.request(token, body)
+                // Two bodies, a second envelope with the body, and the body behind a second envelope only.
+                for frame in [cover + Self.bodyOnly(second), cover + WireCodec.encode(second),
+                              WireCodec.encode(RequestGateTests.request(token, body)) + Self.bodyOnly(second)] {
+                    var ran: [String] = []
+                    let response = try WireCodec.decodeResponse(gate.handle(frame) { request in
+                        ran.append(request.body.name)
+                        return .health(HealthReply(cluster: "c", shard: 0, codebookVersion: 0, vectorCount: 0, state: ""))
+                    })
+                    #expect(ran.isEmpty, "\(token) + \(name): \(ran) ran")
+                    #expect(RequestGateTests.errorCode(response) == .badRequest, "\(token) + \(name): \(response)")
+                }
+            }
+        }
+        // The same bodies, one a frame, still run for a role that may send them.
+        var ran: [String] = []
+        for (_, body) in Self.smuggled {
+            _ = gate.handle(WireCodec.encode(RequestGateTests.request("cluster-secret", body))) { request in
+                ran.append(request.body.name)
+                return .health(HealthReply(cluster: "c", shard: 0, codebookVersion: 0, vectorCount: 0, state: ""))
+            }
+        }
+        #expect(ran.count == Self.smuggled.count)
+    }
+
+    @Test func theFrameWalkNamesTheOneBodyAndRefusesRepeats() throws {
+        let single = WireCodec.encode(RequestGateTests.request("t", .delete(ids: [1, 2])))
+        #expect(try single.withUnsafeBytes { try WireCodec.bodyFieldNumber($0) } == 13)
+        let twice = single + Self.bodyOnly(RequestGateTests.request("t", .delete(ids: [3])))
+        #expect(throws: WireError.self) { try twice.withUnsafeBytes { try WireCodec.bodyFieldNumber($0) } }
+        #expect(throws: WireError.self) { try WireCodec.decodeRequest(twice) }
+        // A second envelope (a later token would replace the checked one in the decoded message).
+        let other = RequestGateTests.request("other", .stats)
+        let envelopeOnly = WireCodec.encode(other).dropLast(Self.bodyOnly(other).count)
+        #expect(throws: WireError.self) { try WireCodec.decodeRequest(single + envelopeOnly) }
+    }
+}
