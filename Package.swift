@@ -101,7 +101,7 @@ let package = Package(
             name: "sightline",
             dependencies: [
                 "Workflows", "Datasets", "VectorIndex", "RetrievalEval", "VectorMath", "ClusterClient", "ClusterModel", "Wire", "Transport",
-                "Descriptors", "ErrorKinds", "ProcessRuntime", argumentParser,
+                "Descriptors", "ErrorKinds", "ProcessRuntime", "ShardStore", argumentParser,
             ]),
 
         .testTarget(name: "VectorMathTests", dependencies: ["VectorMath", "CSIMDKernels"]),

@@ -5500,19 +5500,21 @@ const ProtobufCMessageDescriptor sightline__v1__cluster_status_request__descript
   (ProtobufCMessageInit) sightline__v1__cluster_status_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue sightline__v1__cluster_change_request__kind__enum_values_by_number[5] =
+static const ProtobufCEnumValue sightline__v1__cluster_change_request__kind__enum_values_by_number[6] =
 {
   { "KIND_UNSPECIFIED", "SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__KIND_UNSPECIFIED", 0 },
   { "ADD_WORKER", "SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ADD_WORKER", 1 },
   { "REMOVE_WORKER", "SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__REMOVE_WORKER", 2 },
   { "REBALANCE", "SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__REBALANCE", 3 },
   { "ADD_REPLICA", "SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ADD_REPLICA", 4 },
+  { "ABORT_MOVE", "SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ABORT_MOVE", 5 },
 };
 static const ProtobufCIntRange sightline__v1__cluster_change_request__kind__value_ranges[] = {
-{0, 0},{0, 5}
+{0, 0},{0, 6}
 };
-static const ProtobufCEnumValueIndex sightline__v1__cluster_change_request__kind__enum_values_by_name[5] =
+static const ProtobufCEnumValueIndex sightline__v1__cluster_change_request__kind__enum_values_by_name[6] =
 {
+  { "ABORT_MOVE", 5 },
   { "ADD_REPLICA", 4 },
   { "ADD_WORKER", 1 },
   { "KIND_UNSPECIFIED", 0 },
@@ -5526,9 +5528,9 @@ const ProtobufCEnumDescriptor sightline__v1__cluster_change_request__kind__descr
   "Kind",
   "Sightline__V1__ClusterChangeRequest__Kind",
   "sightline.v1",
-  5,
+  6,
   sightline__v1__cluster_change_request__kind__enum_values_by_number,
-  5,
+  6,
   sightline__v1__cluster_change_request__kind__enum_values_by_name,
   1,
   sightline__v1__cluster_change_request__kind__value_ranges,

@@ -57,25 +57,43 @@ extension Coordinator {
             let catalogBytes = try catalog.backup(to: copy.path)
             let shards = routing.withLock { $0.current.placementShards }.map { ShardID($0) }
             // Writes wait meanwhile: a shard that does not answer in time fails the backup, not the writes.
-            // Only an in-sync copy may stand for its shard.
-            let sources = try Dictionary(uniqueKeysWithValues: shards.map { shard in
-                guard let url = servingReplicas(of: shard).first else {
+            // Only an in-sync copy may stand for its shard; one that fails (dead, hung, cut off)
+            // hands over to the next, as reads do: a degraded cluster is when a backup is wanted.
+            var candidates: [ShardID: [String]] = [:]
+            for shard in shards {
+                let serving = servingReplicas(of: shard)
+                guard !serving.isEmpty else {
                     throw ErrorReply(.unavailable, "shard \(shard) has no copy in sync: a backup needs one per shard")
                 }
-                return (shard, url)
-            })
-            backupSources.withLock { $0 = sources }
-            let sent = callWorkers(shards.map { WorkerCall(shard: $0, url: sources[$0]!, body: .backup(.snapshot)) },
-                                   deadlineMilliseconds: 120_000)
-            let replies = Dictionary(uniqueKeysWithValues: zip(shards, sent))
-            var parts = [BackupPart(shard: nil, bytes: catalogBytes)]
-            for shard in shards {
-                guard case .success(.backup(.parts(let made))) = replies[shard]!, made.count == 1, made[0].shard == shard.rawValue else {
-                    throw ErrorReply(.unavailable, "shard \(shard) did not copy itself: \(failureMessage(replies[shard]!)); "
-                                                   + "every shard must answer for a backup")
-                }
-                parts.append(made[0])
+                // Copies the health loop last saw answering first: a dead one costs its deadline.
+                let states = workerStates.withLock { $0 }
+                candidates[shard] = serving.filter { states[$0]?.reachable == true } + serving.filter { states[$0]?.reachable != true }
             }
+            var sources: [ShardID: String] = [:], made: [ShardID: BackupPart] = [:], failures: [ShardID: [String]] = [:]
+            while made.count < shards.count {
+                let round = shards.filter { made[$0] == nil }.compactMap { shard -> WorkerCall? in
+                    guard let url = candidates[shard]?.first else { return nil }
+                    candidates[shard]?.removeFirst()
+                    return WorkerCall(shard: shard, url: url, body: .backup(.snapshot))
+                }
+                guard !round.isEmpty else {
+                    let reasons = shards.filter { made[$0] == nil }.map { "shard \($0): \(failures[$0, default: []].joined(separator: "; "))" }
+                    throw ErrorReply(.unavailable, "no copy of \(reasons.joined(separator: " / ")) made its backup copy; "
+                                                   + "every shard needs one copy that answers")
+                }
+                for (call, reply) in zip(round, callWorkers(round, deadlineMilliseconds: 120_000)) {
+                    guard case .success(.backup(.parts(let parts))) = reply, parts.count == 1, parts[0].shard == call.shard.rawValue else {
+                        failures[call.shard, default: []].append("\(call.url): \(failureMessage(reply))")
+                        log("backup: shard \(call.shard)'s copy at \(call.url) did not copy itself (\(failureMessage(reply))); "
+                            + "trying another in-sync copy")
+                        continue
+                    }
+                    sources[call.shard] = call.url
+                    made[call.shard] = parts[0]
+                }
+            }
+            backupSources.withLock { $0 = sources }
+            let parts = [BackupPart(shard: nil, bytes: catalogBytes)] + shards.map { made[$0]! }
             log("backup: catalog (\(catalogBytes) bytes) and \(shards.count) shards copied")
             return parts
         }

@@ -1,5 +1,6 @@
 import ClusterClient
 import ClusterModel
+import Dispatch
 import Foundation
 import ShardStore
 import Wire
@@ -47,6 +48,7 @@ extension Coordinator {
         if case .addReplica(let url, let host, let shard, let replacing) = request.change {
             return try addReplica(url: url, host: host, shard: shard, replacing: replacing, dryRun: request.dryRun)
         }
+        if case .abortMove = request.change { return try abortMove(dryRun: request.dryRun) }
         var isMove = true
         if case .rebalance = request.change { isMove = false }
         if isMove, routing.withLock({ $0.isReplicated }) {
@@ -54,7 +56,7 @@ extension Coordinator {
                                           + "grow a replicated cluster by adding replicas (add-worker --shard N)")
         }
         switch request.change {
-        case .addReplica: fatalError("handled above")
+        case .addReplica, .abortMove: fatalError("handled above")
         case .rebalance:
             guard let move = routing.withLock({ $0.move }) else { return clusterStatus() }
             // A coordinator that restarted mid-move counts the plan again (the sources still hold it all).
@@ -87,6 +89,13 @@ extension Coordinator {
                                             + "\(current.placementShards.map(String.init).joined(separator: ", ")))")
             }
             guard current.placementShards.count > 1 else { throw ErrorReply(.badRequest, "shard \(shard) is the last one: it cannot be drained") }
+            // Draining copies the shard's vectors off it: a worker that does not answer would
+            // hold the move at its first step for as long as it stays down.
+            let url = current.shards.first { $0.shard == shard }?.url ?? ""
+            guard workerStates.withLock({ $0[url]?.reachable }) == true else {
+                throw ErrorReply(.unavailable, "shard \(shard)'s worker at \(url) is not answering: its vectors cannot be moved off "
+                                               + "it. Start it again (its data directory holds them), then remove it")
+            }
             let next = current.shards.map { entry in
                 var entry = entry
                 if entry.shard == shard { entry.state = "retired" }
@@ -94,6 +103,50 @@ extension Coordinator {
             }
             return try startMove(kind: "remove-worker", shard: shard, next: next, request: request)
         }
+    }
+
+    /// Cancels the move in progress if it has not flipped: it leaves the routing (under the
+    /// write lock, so no write is half-routed and the driver journals nothing more), the driver
+    /// stops between pages, the journal records the abort, and every worker of both maps serves
+    /// by the map in force again (a target drops what it received; sources never dropped
+    /// anything before the flip).
+    func abortMove(dryRun: Bool) throws -> ClusterStatusReply {
+        guard let move = routing.withLock({ $0.move }) else { throw ErrorReply(.notFound, "no move is in progress") }
+        guard move.step.isBeforeFlip else {
+            throw ErrorReply(.conflict, "the \(move.kind) move to map \(move.toVersion) has flipped (step \(move.step.rawValue)): "
+                                        + "it can only finish (sightline cluster rebalance)")
+        }
+        guard !dryRun else { return clusterStatus() }
+        let targets: [WorkerCall] = try writes.exclusive {
+            try routing.withLock { route in
+                guard let now = route.move, now.toVersion == move.toVersion, now.step.isBeforeFlip else {
+                    throw ErrorReply(.conflict, "the move changed meanwhile: check sightline cluster status")
+                }
+                let placement = [Placement(version: route.current.version, shards: route.current.placementShards)]
+                let calls = route.involvedShards.flatMap { shard in
+                    route.replicas(of: shard).map { WorkerCall(shard: shard, url: $0.url, body: .placementUpdate(placement)) }
+                }
+                route.move = nil
+                route.fromMap = nil
+                route.toMap = nil
+                return calls
+            }
+        }
+        log("move to map \(move.toVersion) (\(move.kind) of shard \(move.shard)) aborted at step \(move.step.rawValue)")
+        // The driver checks between pages and before each step; a page in flight takes at most its deadline.
+        let limit = DispatchTime.now() + .seconds(120)
+        while moveDriverRunning.load(ordering: .acquiring), DispatchTime.now() < limit { Thread.sleep(forTimeInterval: 0.02) }
+        try catalog.setMoveStep(move, .done, error: "aborted at step \(move.step.rawValue)")
+        try catalog.resetMoveCursors(move)
+        lastPlan.withLock { $0 = [] }
+        let replies = placementPushes.withLock { _ in callWorkers(targets, deadlineMilliseconds: 60_000) }
+        for (call, reply) in zip(targets, replies) {
+            if case .failure(let error) = reply {
+                // Out of every map or behind the health loop's placement push: it serves nothing it should not.
+                log("abort: \(call.url) did not take the map in force (\(error.message)); the health loop pushes it again")
+            }
+        }
+        return clusterStatus()
     }
 
     /// What a dry run of a move can check without dialling: that no move is in progress.

@@ -124,7 +124,8 @@ extension Coordinator {
         }
         thread.name = "sightline-health"
         thread.start()
-        if let move = routing.withLock({ $0.move }), move.step != .planned { startMoveDriver() }
+        // A move left unfinished resumes, from whatever step it was journaled at (`planned` too).
+        if routing.withLock({ $0.move }) != nil { startMoveDriver() }
     }
 
     public func stop() { stopping.store(true, ordering: .relaxed) }

@@ -24,7 +24,7 @@ extension Coordinator {
             var failures = 0
             var paused: MoveRecord.Step?
             while !stopping.load(ordering: .relaxed) {
-                guard let move = routing.withLock({ $0.move }), move.step != .planned else { return }
+                guard let move = routing.withLock({ $0.move }) else { return }
                 if moveStepPauseMilliseconds > 0, paused != move.step {
                     Thread.sleep(forTimeInterval: Double(moveStepPauseMilliseconds) / 1000)
                     paused = move.step
@@ -33,6 +33,8 @@ extension Coordinator {
                     try advance(move)
                     failures = 0
                 } catch {
+                    // Aborted meanwhile: the journal entry belongs to the abort now.
+                    guard routing.withLock({ $0.move?.toVersion }) == move.toVersion else { return }
                     failures += 1
                     let message = "\(error)"
                     try? catalog.setMoveError(move, message)
@@ -50,6 +52,10 @@ extension Coordinator {
     /// half-routed across a change of where writes go.
     func enter(_ move: MoveRecord, _ step: MoveRecord.Step) throws {
         try writes.exclusive {
+            // An aborted move is gone from the routing: its journal entry must not come back.
+            guard routing.withLock({ $0.move?.toVersion }) == move.toVersion else {
+                throw ErrorReply(.conflict, "the move to map \(move.toVersion) was aborted")
+            }
             try catalog.setMoveStep(move, step)
             routing.withLock { route in
                 route.move?.step = step
@@ -66,7 +72,11 @@ extension Coordinator {
 
     func advance(_ move: MoveRecord) throws {
         switch move.step {
-        case .planned, .done: return
+        case .done: return
+        case .planned:
+            // Journaled, then interrupted (a crash, a write that held the lock) before `begin`:
+            // nothing acted on it yet, so it simply starts.
+            try enter(move, .begin)
         case .begin:
             try announcePlacements()
             let plan = try inventory()
@@ -148,12 +158,16 @@ extension Coordinator {
         for source in sources.map({ ShardID($0) }) {
             var (after, done) = try catalog.moveCursor(move, source: source.rawValue)
             guard !done else { continue }
-            var page = try exportPage(from: source, after: after)
+            let pageSize = Coordinator.pageSize(rate: move.rate)
+            var page = try exportPage(from: source, after: after, limit: pageSize)
             while true {
                 if stopping.load(ordering: .relaxed) { throw ErrorReply(.unavailable, "the coordinator is stopping") }
+                guard routing.withLock({ $0.move?.toVersion }) == move.toVersion else {
+                    throw ErrorReply(.conflict, "the move to map \(move.toVersion) was aborted")
+                }
                 let started = DispatchTime.now()
                 var calls = try transferCalls(page, from: source, targets: targets)
-                if let next = page.next { calls.append((source, .shardExport(after: next, limit: Coordinator.movePageSize))) }
+                if let next = page.next { calls.append((source, .shardExport(after: next, limit: pageSize))) }
                 let replies = fanOutCalls(calls, deadlineMilliseconds: 60_000)
                 for (call, reply) in zip(calls, replies) {
                     guard case .shardTransfer = call.body else { continue }
@@ -180,9 +194,15 @@ extension Coordinator {
         return copiedNow
     }
 
-    func exportPage(from source: ShardID, after: UInt64?) throws -> ExportPage {
-        try checkedPage(fanOut([source: .shardExport(after: after, limit: Coordinator.movePageSize)], deadlineMilliseconds: 60_000)[source]!,
+    func exportPage(from source: ShardID, after: UInt64?, limit: Int = Coordinator.movePageSize) throws -> ExportPage {
+        try checkedPage(fanOut([source: .shardExport(after: after, limit: limit)], deadlineMilliseconds: 60_000)[source]!,
                         from: source)
+    }
+
+    /// Entries a copy page carries: a rate-limited move sends about four pages a second, so its
+    /// progress counts what has arrived rather than a whole page ahead of the pacing.
+    static func pageSize(rate: UInt32) -> Int {
+        rate == 0 ? movePageSize : max(16, min(movePageSize, Int(rate) / 4))
     }
 
     /// The page in an export reply, its counts checked (it comes from a peer) before anything

@@ -1,3 +1,6 @@
+import CProtobufC
+import CSightlineProto
+
 /// Finds a request's envelope without unpacking the frame: the protocol requires it as the
 /// frame's first field (field 1, length-delimited), which is where every protobuf encoder puts
 /// it. Reading it costs a few bytes whatever the frame holds, so the token is checked before the
@@ -34,25 +37,24 @@ enum EnvelopePrefix {
     static func bodyField(in frame: UnsafeBufferPointer<UInt8>) throws(WireError) -> UInt64? {
         var offset = 0
         var body: UInt64?
-        var seenBelowBody: UInt16 = 0  // fields 1 … 9, a bit each
+        var envelopes = 0
         while offset < frame.count {
             guard let tag = readVarint(frame, &offset) else { throw .malformed("a field tag is cut off") }
             let field = tag >> 3
             guard field != 0 else { throw .malformed("field number 0 is not valid protobuf") }
-            if field >= 10 {
+            if isBodyField(field) {
                 if let body {
                     throw .malformed(body == field
                         ? "the body field \(field) occurs twice in one frame (a frame carries exactly one body)"
                         : "the frame holds two bodies (fields \(body) and \(field)); a frame carries exactly one")
                 }
                 body = field
-            } else {
-                let bit = UInt16(1) << UInt16(field)
-                guard seenBelowBody & bit == 0 else {
-                    throw .malformed("field \(field) occurs twice in one frame (each top-level field at most once)")
-                }
-                seenBelowBody |= bit
+            } else if field == 1 {
+                // A second envelope would merge into the first: its token replaces the one checked.
+                envelopes += 1
+                guard envelopes == 1 else { throw .malformed("the envelope (field 1) occurs twice in one frame") }
             }
+            // Other fields are unknown to this version: the decoder keeps them aside and nothing reads them.
             switch tag & 7 {
             case 0: guard readVarint(frame, &offset) != nil else { throw .malformed("a varint is cut off") }
             case 1: offset += 8
@@ -68,6 +70,23 @@ enum EnvelopePrefix {
         }
         return body
     }
+
+    /// The field numbers of `Request.body`'s members, read once from protoc-c's descriptor of
+    /// `Proto/sightline.proto` (a bit per field number; the oneof uses numbers below 64).
+    static let bodyFieldMask: UInt64 = {
+        let descriptor = sightline__v1__request__descriptor
+        var mask: UInt64 = 0
+        for index in 0 ..< Int(descriptor.n_fields) {
+            let field = descriptor.fields[index]
+            guard field.flags & UInt32(PROTOBUF_C_FIELD_FLAG_ONEOF.rawValue) != 0 else { continue }
+            precondition(field.id < 64, "a body field number at or above 64 needs a wider mask")
+            mask |= 1 << UInt64(field.id)
+        }
+        return mask
+    }()
+
+    /// True when `field` is a member of `Request.body`.
+    static func isBodyField(_ field: UInt64) -> Bool { field < 64 && bodyFieldMask & (1 << field) != 0 }
 
     /// A base-128 varint of at most 10 bytes, or nil when the bytes end or run longer.
     static func readVarint(_ bytes: UnsafeBufferPointer<UInt8>, _ offset: inout Int) -> UInt64? {

@@ -212,6 +212,8 @@ extension WireCodec {
                 body.pointee.shard = shard
             case .rebalance:
                 body.pointee.kind = SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__REBALANCE
+            case .abortMove:
+                body.pointee.kind = SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ABORT_MOVE
             }
             body.pointee.dry_run = request.dryRun ? 1 : 0
             body.pointee.rate = request.rate
@@ -389,8 +391,9 @@ extension WireCodec {
                 change = .addReplica(url: string(b.url), host: string(b.host), shard: b.shard, replacing: string(b.replace_url))
             case SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__REMOVE_WORKER: change = .removeWorker(shard: b.shard)
             case SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__REBALANCE: change = .rebalance
+            case SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ABORT_MOVE: change = .abortMove
             case SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__KIND_UNSPECIFIED:
-                throw .missingField("a cluster change kind (ADD_WORKER, REMOVE_WORKER, REBALANCE or ADD_REPLICA)")
+                throw .missingField("a cluster change kind (ADD_WORKER, REMOVE_WORKER, REBALANCE, ADD_REPLICA or ABORT_MOVE)")
             default:
                 throw .malformed("unknown cluster change kind \(b.kind.rawValue)")
             }

@@ -81,6 +81,8 @@ public enum ClusterChange: Sendable, Equatable {
     case addWorker(url: String, host: String)
     case removeWorker(shard: UInt32)
     case rebalance
+    /// Cancels the move in progress before its flip (`sightline cluster rebalance --abort`).
+    case abortMove
     /// A new replica of `shard` at `url`; `replacing` leaves the shard ("" = none).
     case addReplica(url: String, host: String, shard: UInt32, replacing: String)
 }

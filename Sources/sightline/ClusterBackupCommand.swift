@@ -2,6 +2,7 @@ import ArgumentParser
 import ClusterModel
 import Foundation
 import ProcessRuntime
+import ShardStore
 import Wire
 
 /// What `cluster backup` writes beside the copies, and `cluster restore` reads.
@@ -156,7 +157,24 @@ struct RestoreCommand: ParsableCommand {
                 throw ValidationError("cannot put \(path) in place: \(String(cString: strerror(errno)))")
             }
         }
+        // Copies the catalog knows but the restore did not write (added after the config, say)
+        // hold newer data than the backup: left as they were, they would "catch up" the restored
+        // copies and undo the restore. They join again instead, taking a full copy from a
+        // restored one; the copies the restore wrote are in sync (they hold the backup's moment).
+        let restored = Set(settings.workers.map(\.url))
+        let catalog = try CatalogDatabase(directory: settings.dataDirectory, cluster: settings.cluster)
+        var rejoining: [String] = []
+        for var record in try catalog.replicas() {
+            let state = restored.contains(record.url) ? "in-sync" : "joining"
+            if !restored.contains(record.url) { rejoining.append("shard \(record.shard) at \(record.url)") }
+            guard record.state != state else { continue }
+            record.state = state
+            try catalog.putReplica(record)
+        }
         withExtendedLifetime(locks) {}
         print("restored the catalog and \(manifest.parts.count - 1) shards (\(targets.count - 1) copies) of cluster \(manifest.cluster) (backup of \(manifest.made))")
+        if !rejoining.isEmpty {
+            print("copies the restore did not write take a full copy from a restored one when they start: \(rejoining.joined(separator: ", "))")
+        }
     }
 }

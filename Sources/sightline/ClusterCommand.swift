@@ -200,17 +200,26 @@ struct RebalanceCommand: ParsableCommand {
         abstract: "Print the plan of the move in progress (how many vectors go from which shard to which), then finish it.",
         discussion: """
             A move interrupted by a crash resumes by itself when the coordinator restarts; rebalance shows its plan and \
-            follows it to the end. With no move in progress the map is balanced and nothing moves. \
+            follows it to the end. With no move in progress the map is balanced and nothing moves. With --abort, a \
+            move that has not flipped yet is cancelled instead: every worker serves by the map in force again and a \
+            new shard drops what it received (after the flip a move can only finish). \
             Example: sightline cluster rebalance --dry-run --token-file runs/local/token
             """)
 
     @Flag(help: "Print the plan only.")
     var dryRun = false
 
+    @Flag(help: "Cancel the move in progress if it has not flipped yet.")
+    var abort = false
+
     @OptionGroup var options: ClusterChangeOptions
 
     func run() throws {
         try reportingErrors {
+            if abort {
+                try options.run(.abortMove, dryRun: dryRun)
+                return
+            }
             if !options.json {
                 let status = try options.target.client().changeCluster(ClusterChangeRequest(change: .rebalance, dryRun: true))
                 if status.move == nil || status.move?.step == "done" {

@@ -170,6 +170,11 @@ import VectorMath
         #expect(ran.count == Self.smuggled.count)
     }
 
+    @Test func theBodyFieldsAreTheOneofOfTheProto() {
+        #expect((10 ... 29).allSatisfy { EnvelopePrefix.isBodyField(UInt64($0)) })
+        #expect(![1, 2, 9, 30, 63, 64, 100, 1 << 40].contains { EnvelopePrefix.isBodyField(UInt64($0)) })
+    }
+
     @Test func theFrameWalkNamesTheOneBodyAndRefusesRepeats() throws {
         let single = WireCodec.encode(RequestGateTests.request("t", .delete(ids: [1, 2])))
         #expect(try single.withUnsafeBytes { try WireCodec.bodyFieldNumber($0) } == 13)

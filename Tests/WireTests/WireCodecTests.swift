@@ -53,6 +53,7 @@ import Testing
         .clusterChange(ClusterChangeRequest(change: .removeWorker(shard: 0), rate: .max)),
         .clusterChange(ClusterChangeRequest(change: .removeWorker(shard: 3), dryRun: true)),
         .clusterChange(ClusterChangeRequest(change: .rebalance)),
+        .clusterChange(ClusterChangeRequest(change: .abortMove)),
     ]
 
     @Test(arguments: requests)

@@ -89,7 +89,12 @@ typedef enum _Sightline__V1__ClusterChangeRequest__Kind {
    * Add the empty worker at `url` as a replica of `shard`: it copies the shard from a peer,
    * then serves. With `replace_url`, the replica there leaves the shard (a replica that stays down).
    */
-  SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ADD_REPLICA = 4
+  SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ADD_REPLICA = 4,
+  /*
+   * Cancel the move in progress if it has not flipped: every worker serves by the map in force
+   * again and a target drops what it received; the map stays as it was.
+   */
+  SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ABORT_MOVE = 5
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND)
 } Sightline__V1__ClusterChangeRequest__Kind;
 typedef enum _Sightline__V1__BackupRequest__Action {
