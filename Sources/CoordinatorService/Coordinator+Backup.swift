@@ -65,9 +65,16 @@ extension Coordinator {
                 guard !serving.isEmpty else {
                     throw ErrorReply(.unavailable, "shard \(shard) has no copy in sync: a backup needs one per shard")
                 }
-                // Copies the health loop last saw answering first: a dead one costs its deadline.
-                let states = workerStates.withLock { $0 }
-                candidates[shard] = serving.filter { states[$0]?.reachable == true } + serving.filter { states[$0]?.reachable != true }
+                candidates[shard] = serving
+            }
+            // Copies that answer a health probe now go first: a dead one would cost the
+            // snapshot's whole deadline before the next copy is tried.
+            let probes = candidates.flatMap { shard, urls in urls.count > 1 ? urls.map { WorkerCall(shard: shard, url: $0, body: .health) } : [] }
+            let answered = Set(zip(probes, callWorkers(probes, deadlineMilliseconds: 1000, probe: true)).compactMap { call, reply in
+                if case .success = reply { return call.url } else { return nil }
+            })
+            for (shard, urls) in candidates where urls.count > 1 {
+                candidates[shard] = urls.filter { answered.contains($0) } + urls.filter { !answered.contains($0) }
             }
             var sources: [ShardID: String] = [:], made: [ShardID: BackupPart] = [:], failures: [ShardID: [String]] = [:]
             while made.count < shards.count {
