@@ -1,4 +1,5 @@
 import ClusterModel
+import Dispatch
 import Foundation
 import ShardStore
 import Wire
@@ -10,13 +11,24 @@ import Wire
 extension Coordinator {
     /// Sends each (shard, body) write: to the one worker of a shard with a single copy, to every
     /// in-sync copy (numbered) of a replicated one. One result per call, in order.
-    func writeFanOut(_ calls: [(shard: ShardID, body: RequestBody)], deadlineMilliseconds: Int) -> [Result<ResponseBody, ErrorReply>] {
+    ///
+    /// `notAfter` is the client's own deadline: a write still waiting for its shards' locks then
+    /// is refused with nothing applied. A client that gave up and retried must never see its
+    /// earlier attempt run after a later one (it could re-add an id the client has since deleted).
+    func writeFanOut(_ calls: [(shard: ShardID, body: RequestBody)], deadlineMilliseconds: Int,
+                     notAfter: DispatchTime = .distantFuture) -> [Result<ResponseBody, ErrorReply>] {
         let replicated = Set(calls.map(\.shard).filter(isReplicated))
         guard !replicated.isEmpty else { return fanOutCalls(calls, deadlineMilliseconds: deadlineMilliseconds) }
         // Numbered writes of a shard go out one at a time, in order (locks taken in shard order).
         let locks = replicated.sorted().map(shardWriteLock)
         locks.forEach { $0.lock() }
         defer { locks.reversed().forEach { $0.unlock() } }
+        guard DispatchTime.now() < notAfter else {
+            return calls.map { call in
+                .failure(ErrorReply(.deadlineExceeded, "shard \(call.shard): the write waited for the shard's earlier writes past "
+                                                       + "the request's deadline; nothing was applied"))
+            }
+        }
         var workerCalls: [WorkerCall] = [], positions: [[Int]] = [], numbers: [WriteSequence?] = []
         var failures: [Int: ErrorReply] = [:]
         for (index, call) in calls.enumerated() {

@@ -15,10 +15,14 @@ extension Coordinator {
         case .searchBatch(let batch, let options):
             return .searchBatch(try search(batch, options, deadlineMilliseconds: deadlineMilliseconds))
         case .add(let batch):
-            let (added, ignored) = try add(batch, deadlineMilliseconds: max(deadlineMilliseconds, 60_000))
+            // A write may take longer than a search (a copy that stalls gets its straggler time),
+            // but it starts only within the client's own deadline (see `writeFanOut`).
+            let notAfter = DispatchTime.now() + .milliseconds(deadlineMilliseconds)
+            let (added, ignored) = try add(batch, deadlineMilliseconds: max(deadlineMilliseconds, 60_000), notAfter: notAfter)
             return .add(added: added, ignored: ignored)
         case .delete(let ids):
-            return .delete(deleted: try delete(ids, deadlineMilliseconds: max(deadlineMilliseconds, 60_000)))
+            let notAfter = DispatchTime.now() + .milliseconds(deadlineMilliseconds)
+            return .delete(deleted: try delete(ids, deadlineMilliseconds: max(deadlineMilliseconds, 60_000), notAfter: notAfter))
         case .stats:
             let shardStats = stats(deadlineMilliseconds: deadlineMilliseconds)
             return .stats(shards: shardStats, totalVectors: shardStats.reduce(0) { $0.saturatingAdd($1.vectorCount) })
@@ -150,11 +154,11 @@ extension Coordinator {
     /// Routes each vector to its shard (and, during a move, to its shard in the next map too),
     /// sends the per-shard batches at once, and acknowledges only when every shard involved has
     /// committed. Counts come from the owners in the map in force.
-    func add(_ batch: AddBatch, deadlineMilliseconds: Int) throws -> (UInt64, UInt64) {
-        try writes.shared { try routedAdd(batch, deadlineMilliseconds: deadlineMilliseconds) }
+    func add(_ batch: AddBatch, deadlineMilliseconds: Int, notAfter: DispatchTime = .distantFuture) throws -> (UInt64, UInt64) {
+        try writes.shared { try routedAdd(batch, deadlineMilliseconds: deadlineMilliseconds, notAfter: notAfter) }
     }
 
-    func routedAdd(_ batch: AddBatch, deadlineMilliseconds: Int) throws -> (UInt64, UInt64) {
+    func routedAdd(_ batch: AddBatch, deadlineMilliseconds: Int, notAfter: DispatchTime = .distantFuture) throws -> (UInt64, UInt64) {
         guard batch.vectors.dimension == template.dimension else {
             throw ErrorReply(.badRequest, "wrong dimension: the collection holds \(template.dimension)-d vectors, "
                                           + "got \(batch.vectors.dimension)-d")
@@ -191,7 +195,7 @@ extension Coordinator {
                 keys: batch.keys.isEmpty ? [] : rows.map { batch.keys[$0] }, codebookVersion: codebook.version))
         }
         let calls = owners.keys.sorted().map { ($0, owners[$0]!) } + copies.keys.sorted().map { ($0, copies[$0]!) }
-        let replies = writeFanOut(calls.map { ($0.0, body($0.1)) }, deadlineMilliseconds: deadlineMilliseconds)
+        let replies = writeFanOut(calls.map { ($0.0, body($0.1)) }, deadlineMilliseconds: deadlineMilliseconds, notAfter: notAfter)
         var added: UInt64 = 0, ignored: UInt64 = 0
         var failures: [(shard: ShardID, error: ErrorReply)] = []
         var committed = Array(repeating: true, count: batch.ids.count)
@@ -249,12 +253,12 @@ extension Coordinator {
     }
 
     /// Deletes at each id's owner and, during a move, at its owner in the next map too.
-    func delete(_ ids: [UInt64], deadlineMilliseconds: Int) throws -> UInt64 {
+    func delete(_ ids: [UInt64], deadlineMilliseconds: Int, notAfter: DispatchTime = .distantFuture) throws -> UInt64 {
         guard !ids.isEmpty else { return 0 }
-        return try writes.shared { try routedDelete(ids, deadlineMilliseconds: deadlineMilliseconds) }
+        return try writes.shared { try routedDelete(ids, deadlineMilliseconds: deadlineMilliseconds, notAfter: notAfter) }
     }
 
-    func routedDelete(_ ids: [UInt64], deadlineMilliseconds: Int) throws -> UInt64 {
+    func routedDelete(_ ids: [UInt64], deadlineMilliseconds: Int, notAfter: DispatchTime = .distantFuture) throws -> UInt64 {
         let route = routing.withLock { $0 }
         var owners: [ShardID: [UInt64]] = [:], copies: [ShardID: [UInt64]] = [:]
         for id in ids {
@@ -265,7 +269,7 @@ extension Coordinator {
         let calls = owners.keys.sorted().map { ($0, RequestBody.delete(ids: owners[$0]!)) }
             + copies.keys.sorted().map { ($0, RequestBody.delete(ids: copies[$0]!)) }
         var deleted: UInt64 = 0
-        for (position, reply) in writeFanOut(calls, deadlineMilliseconds: deadlineMilliseconds).enumerated() {
+        for (position, reply) in writeFanOut(calls, deadlineMilliseconds: deadlineMilliseconds, notAfter: notAfter).enumerated() {
             let shard = calls[position].0
             switch reply {
             case .success(.delete(let count)):

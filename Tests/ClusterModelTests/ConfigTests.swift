@@ -141,3 +141,30 @@ import Testing
         #expect((try? ClusterConfig(parsing: open)) != nil)
     }
 }
+
+/// `write_quorum`: how many copies must apply a write before it is acknowledged.
+@Suite struct WriteQuorumTests {
+    static func config(_ line: String, replication: Int = 3) throws -> ClusterConfig {
+        try ClusterConfig(parsing: ConfigTests.valid.replacingOccurrences(
+            of: "deadline_ms = 1_500", with: "deadline_ms = 1_500\nreplication = \(replication)\n\(line)"))
+    }
+
+    @Test func defaultsToAMajorityAndCountsCopies() throws {
+        #expect(try Self.config("").writeQuorum == .majority)
+        #expect(try Self.config("write_quorum = \"all\"").writeQuorum == .all)
+        #expect(try Self.config("write_quorum = 2").writeQuorum == .count(2))
+        #expect(WriteQuorum.majority.required(copies: 1) == 1)
+        #expect(WriteQuorum.majority.required(copies: 2) == 2)
+        #expect(WriteQuorum.majority.required(copies: 3) == 2)
+        #expect(WriteQuorum.all.required(copies: 3) == 3)
+        #expect(WriteQuorum.count(2).required(copies: 1) == 1)   // a shard with fewer copies: all of them
+        #expect(WriteQuorum.count(1).required(copies: 3) == 1)
+    }
+
+    @Test func refusesWhatCouldNeverBeMet() {
+        for line in ["write_quorum = \"most\"", "write_quorum = 0", "write_quorum = 4", "write_quorum = true"] {
+            #expect(throws: ConfigError.self, "\(line)") { try Self.config(line) }
+        }
+        #expect(throws: ConfigError.self) { try Self.config("write_quorum = 3", replication: 2) }
+    }
+}
