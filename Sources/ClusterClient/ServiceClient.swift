@@ -45,7 +45,7 @@ public final class ServiceClient: Sendable {
     public func call(_ body: RequestBody, deadlineMilliseconds: Int = 5000) throws(ClientError) -> ResponseBody {
         let pending = connection.start(frame(body, deadlineMilliseconds: deadlineMilliseconds),
                                        timeoutMilliseconds: waitLimit(deadlineMilliseconds))
-        return try unwrap(pending.wait())
+        return try unwrap(pending.wait(), expectedLists: body.repliedLists)
     }
 
     /// The `async` form: no thread waits while the request is in flight.
@@ -59,7 +59,7 @@ public final class ServiceClient: Sendable {
         } catch {
             result = .failure(.closed)
         }
-        return try unwrap(result)
+        return try unwrap(result, expectedLists: body.repliedLists)
     }
 
     /// Sends one request to each client at once and collects every reply body or failure, so
@@ -72,7 +72,7 @@ public final class ServiceClient: Sendable {
     /// Sends one request and returns at once; `wait()` on the result gives the reply body.
     /// `sequence` numbers a replicated write.
     public func start(_ body: RequestBody, deadlineMilliseconds: Int, sequence: WriteSequence? = nil) -> PendingCall {
-        PendingCall(client: self, pending: connection.start(frame(body, deadlineMilliseconds: deadlineMilliseconds, sequence: sequence),
+        PendingCall(client: self, expectedLists: body.repliedLists, pending: connection.start(frame(body, deadlineMilliseconds: deadlineMilliseconds, sequence: sequence),
                                                             timeoutMilliseconds: waitLimit(deadlineMilliseconds)))
     }
 
@@ -85,13 +85,14 @@ public final class ServiceClient: Sendable {
         }
     }
 
-    func unwrap(_ result: Result<[UInt8], TransportError>) throws(ClientError) -> ResponseBody {
+    /// `expectedLists`: result lists the request asked for (see `FrameLimits.replyBytesPerList`).
+    func unwrap(_ result: Result<[UInt8], TransportError>, expectedLists: Int) throws(ClientError) -> ResponseBody {
         let response: Response
         switch result {
         case .failure(let error):
             throw .transport(error, url: url)
         case .success(let bytes):
-            do { response = try WireCodec.decodeResponse(bytes) } catch {
+            do { response = try WireCodec.decodeResponse(bytes, expectedLists: expectedLists) } catch {
                 throw .unexpectedReply("\(url) sent an unreadable reply: \(error)")
             }
         }
@@ -104,8 +105,9 @@ public final class ServiceClient: Sendable {
 /// (which may be another than the one that started it: hence the unchecked conformance).
 public struct PendingCall: @unchecked Sendable {
     let client: ServiceClient
+    let expectedLists: Int
     let pending: any PendingReply
     public func wait() -> Result<ResponseBody, ClientError> {
-        Result { () throws(ClientError) -> ResponseBody in try client.unwrap(pending.wait()) }
+        Result { () throws(ClientError) -> ResponseBody in try client.unwrap(pending.wait(), expectedLists: expectedLists) }
     }
 }

@@ -3,19 +3,6 @@ import Wire
 
 /// Search, verify and identify: by vector, by stored id or by image.
 extension Gateway {
-    struct SearchBody: Decodable {
-        var vector: [Float]?
-        var vectors: [[Float]]?
-        /// Search with the stored vectors of these ids as queries.
-        var ids: [UInt64]?
-        var k: Int?
-        var nprobe: Int?
-        var refine: Int?
-        /// See `SearchOptions.probeRatio`; absent: 0 (all nprobe lists).
-        var probe_ratio: Float?
-        var deadline_ms: Int?
-    }
-
     struct Hits: Encodable {
         var ids: [UInt64]
         var distances: [Float]
@@ -30,23 +17,22 @@ extension Gateway {
     }
 
     func search(_ request: HTTPRequest) throws -> SearchResult {
-        let body = try decode(SearchBody.self, request)
+        let body = try readSearchBody(request.body)
         let given = [body.vector != nil, body.vectors != nil, body.ids != nil].filter { $0 }.count
         guard given == 1 else { throw APIError.badRequest("give exactly one of vector, vectors or ids") }
         // Checked before stored vectors are fetched for `ids`.
-        let options = try searchOptions(k: body.k, nprobe: body.nprobe, refine: body.refine, probeRatio: body.probe_ratio)
-        var queries: [[Float]]
+        let options = try searchOptions(k: body.k, nprobe: body.nprobe, refine: body.refine, probeRatio: body.probeRatio)
+        let queries: [Float]
         if let ids = body.ids {
             queries = try storedVectors(ids, request)
+        } else if let vectors = body.vectors {
+            // The reader refused more than maxQueries and every vector of another dimension.
+            guard vectors.count >= 1 else { throw APIError.badRequest("0 queries: send 1 … \(Self.maxQueries)") }
+            queries = vectors.values
         } else {
-            queries = body.vectors ?? [body.vector!]
+            queries = body.vector ?? []
         }
-        guard (1 ... 10_000).contains(queries.count) else { throw APIError.badRequest("\(queries.count) queries: send 1 … 10000") }
-        if let row = queries.firstIndex(where: { $0.count != dimension }) {
-            throw APIError.badRequest("wrong dimension: query \(row) has \(queries[row].count) values; the collection holds "
-                                      + "\(dimension)-d vectors")
-        }
-        return try runSearch(queries, options, deadline: body.deadline_ms, request)
+        return try runSearch(queries, options, deadline: body.deadlineMilliseconds, request)
     }
 
     /// POST /v1/search/image: the body is the image itself (PNG or JPEG); k, nprobe, refine and
@@ -67,7 +53,7 @@ extension Gateway {
                                         probeRatio: probeRatio)
         let deadline = try number("deadline_ms")
         let vector = try requireEmbedder().embed(request.body, name: "the uploaded image")
-        return try runSearch([vector], options, deadline: deadline, request)
+        return try runSearch(vector, options, deadline: deadline, request)
     }
 
     /// The search options of a request, each bounded (absent: the defaults).
@@ -81,8 +67,9 @@ extension Gateway {
                              refine: try bounded(refine, "refine", default: 0, in: 0 ... 64), probeRatio: ratio)
     }
 
-    func runSearch(_ queries: [[Float]], _ options: SearchOptions, deadline: Int?, _ request: HTTPRequest) throws -> SearchResult {
-        let batch = VectorBatch(dimension: dimension, values: queries.flatMap { $0 })
+    /// Runs `queries` (count × dimension floats, query after query) as one search batch.
+    func runSearch(_ queries: [Float], _ options: SearchOptions, deadline: Int?, _ request: HTTPRequest) throws -> SearchResult {
+        let batch = VectorBatch(dimension: dimension, values: queries)
         let reply = try call(.searchBatch(batch, options: options), request, deadlineMilliseconds: deadline)
         guard case .searchBatch(let answer) = reply else { throw APIError(status: 500, code: "INTERNAL", message: "unexpected reply") }
         let results = answer.results.map { list -> Hits in
@@ -92,9 +79,10 @@ extension Gateway {
         return SearchResult(results: results, partial: answer.partial, missing_shards: answer.missingShards)
     }
 
-    /// The stored vectors of `ids`, in order; a clear 404 for the first id not stored.
-    func storedVectors(_ ids: [UInt64], _ request: HTTPRequest) throws -> [[Float]] {
-        guard (1 ... 10_000).contains(ids.count) else { throw APIError.badRequest("\(ids.count) ids: send 1 … 10000") }
+    /// The stored vectors of `ids`, in order, as ids.count × dimension floats; a clear 404 for
+    /// the first id not stored.
+    func storedVectors(_ ids: [UInt64], _ request: HTTPRequest) throws -> [Float] {
+        guard (1 ... Self.maxQueries).contains(ids.count) else { throw APIError.badRequest("\(ids.count) ids: send 1 … \(Self.maxQueries)") }
         guard case .fetchVectors(let fetched) = try call(.fetchVectors(ids: ids), request) else {
             throw APIError(status: 500, code: "INTERNAL", message: "unexpected reply")
         }
@@ -102,20 +90,15 @@ extension Gateway {
         guard width == dimension, fetched.values.count == fetched.found.count * width else {
             throw APIError(status: 500, code: "INTERNAL", message: "the cluster sent vectors of another size")
         }
-        var byID: [UInt64: [Float]] = [:]
-        for (row, id) in fetched.found.enumerated() { byID[id] = Array(fetched.values[row * width ..< (row + 1) * width]) }
-        return try ids.map { id in
-            guard let vector = byID[id] else { throw APIError(status: 404, code: "NOT_FOUND", message: "id \(id) is not stored") }
-            return vector
+        var rowOf: [UInt64: Int] = [:]
+        for (row, id) in fetched.found.enumerated() { rowOf[id] = row }
+        var values: [Float] = []
+        values.reserveCapacity(ids.count * width)
+        for id in ids {
+            guard let row = rowOf[id] else { throw APIError(status: 404, code: "NOT_FOUND", message: "id \(id) is not stored") }
+            values.append(contentsOf: fetched.values[row * width ..< (row + 1) * width])
         }
-    }
-
-    struct VerifyBody: Decodable {
-        var ids: [UInt64]?
-        var vectors: [[Float]]?
-        /// Two images, base64 (PNG or JPEG).
-        var images: [String]?
-        var threshold: Float?
+        return values
     }
 
     struct VerifyResult: Encodable {
@@ -126,7 +109,7 @@ extension Gateway {
     }
 
     func verify(_ request: HTTPRequest) throws -> VerifyResult {
-        let body = try decode(VerifyBody.self, request)
+        let body = try readVerifyBody(request.body)
         let given = [body.ids != nil, body.vectors != nil, body.images != nil].filter { $0 }.count
         guard given == 1 else { throw APIError.badRequest("give exactly one of ids, vectors or images (two of them)") }
         guard let threshold = body.threshold ?? embedder?.verificationThreshold else {
@@ -140,8 +123,14 @@ extension Gateway {
         } else {
             let count = body.vectors?.count ?? body.images?.count ?? 0
             guard count == 2 else { throw APIError.badRequest("send two vectors or two images, not \(count)") }
-            let pair = try body.vectors ?? (body.images ?? []).enumerated().map { position, text in
-                try requireEmbedder().embed(try decodeBase64(text, "images[\(position)]"), name: "images[\(position)]")
+            let pair: [[Float]]
+            if let vectors = body.vectors {
+                // The reader checked both vectors' dimension.
+                pair = [Array(vectors.values[..<dimension]), Array(vectors.values[dimension...])]
+            } else {
+                pair = try (body.images ?? []).enumerated().map { position, text in
+                    try requireEmbedder().embed(try decodeBase64(text, "images[\(position)]"), name: "images[\(position)]")
+                }
             }
             guard pair.count == 2 else { throw APIError.badRequest("send two vectors or two images, not \(pair.count)") }
             if let row = pair.firstIndex(where: { $0.count != dimension }) {
@@ -156,14 +145,6 @@ extension Gateway {
         return VerifyResult(distance: distance, threshold: threshold, same: same, approximate: approximate)
     }
 
-    struct IdentifyBody: Decodable {
-        var vector: [Float]?
-        /// One image, base64 (PNG or JPEG).
-        var image: String?
-        var threshold: Float?
-        var nprobe: Int?
-    }
-
     struct IdentifyResult: Encodable {
         var found: Bool
         var id: UInt64?
@@ -175,7 +156,7 @@ extension Gateway {
     }
 
     func identify(_ request: HTTPRequest) throws -> IdentifyResult {
-        let body = try decode(IdentifyBody.self, request)
+        let body = try readIdentifyBody(request.body)
         guard (body.vector == nil) != (body.image == nil) else { throw APIError.badRequest("give exactly one of vector or image") }
         guard let threshold = body.threshold ?? embedder?.identificationThreshold else {
             throw APIError.badRequest("give threshold: the collection's descriptor model carries no calibrated one")

@@ -80,28 +80,6 @@ public final class Gateway: Sendable {
         }
     }
 
-    /// Decodes a JSON body into `T`, with the decoder's complaint as a 400.
-    func decode<T: Decodable>(_ type: T.Type, _ request: HTTPRequest) throws -> T {
-        guard !request.body.isEmpty else { throw APIError.badRequest("the body is empty: send a JSON object") }
-        do {
-            return try JSONDecoder().decode(T.self, from: Data(request.body))
-        } catch let DecodingError.dataCorrupted(context) {
-            throw APIError.badRequest("malformed JSON: \(context.debugDescription)")
-        } catch let DecodingError.keyNotFound(key, _) {
-            throw APIError.badRequest("missing field \"\(key.stringValue)\"")
-        } catch let DecodingError.typeMismatch(_, context) {
-            throw APIError.badRequest("wrong type at \(path(context.codingPath)): \(context.debugDescription)")
-        } catch let DecodingError.valueNotFound(_, context) {
-            throw APIError.badRequest("null at \(path(context.codingPath))")
-        } catch {
-            throw APIError.badRequest("malformed JSON: \(error)")
-        }
-    }
-
-    private func path(_ keys: [any CodingKey]) -> String {
-        keys.isEmpty ? "the top level" : keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-    }
-
     /// Sends `body` through the coordinator's handler as the caller (its token, its deadline).
     func call(_ body: RequestBody, _ request: HTTPRequest, deadlineMilliseconds: Int? = nil) throws -> ResponseBody {
         if let deadlineMilliseconds, !(0 ... 600_000).contains(deadlineMilliseconds) {
@@ -112,7 +90,7 @@ public final class Gateway: Sendable {
         let reply = backend.handle(WireCodec.encode(Request(envelope: envelope, body: body)))
         let response: Response
         do {
-            response = try WireCodec.decodeResponse(reply)
+            response = try WireCodec.decodeResponse(reply, expectedLists: body.repliedLists)
         } catch {
             throw APIError(status: 500, code: "INTERNAL", message: "unreadable reply from the coordinator: \(error)")
         }

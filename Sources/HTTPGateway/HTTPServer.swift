@@ -140,8 +140,9 @@ final class Shared: Sendable {
     let tokens: AccessTokens
     let maxBodyBytes: Int
     let maxInFlight: Int
-    /// Routes running and bodies being read (each at most `maxInFlight`; routes without a token
-    /// count in neither, so a busy API never fails a health probe).
+    /// Routes running, and bodies held: from the first byte read until the answer is sent (each
+    /// at most `maxInFlight`; routes without a token count in neither, so a busy API never fails
+    /// a health probe). Bodies in memory are thus at most `maxInFlight` × `maxBodyBytes`.
     let inFlight = Atomic<Int>(0)
     let bodiesInFlight = Atomic<Int>(0)
     let closing = Atomic<Bool>(false)
@@ -165,25 +166,41 @@ final class RouteContext: Sendable {
     }
 }
 
-/// A request whose body is being read: freed when the route has answered.
+/// A request whose body is being read: freed when the route has answered, and only then does
+/// its body leave `bodiesInFlight`.
 final class PendingRequest: @unchecked Sendable {
     // Safe: touched by one thread at a time (nng's read callback, then the pool).
     let aio: OpaquePointer
     let context: RouteContext
     var request: HTTPRequest
     var readAIO: OpaquePointer?
+    /// Where nng reads the body; freed as soon as it is copied into `request.body`.
     var buffer: UnsafeMutableRawBufferPointer
     let started: DispatchTime
+    /// Counted in `bodiesInFlight` (a request with a body).
+    let holdsBody: Bool
 
     init(aio: OpaquePointer, context: RouteContext, request: HTTPRequest, length: Int, started: DispatchTime) {
         self.started = started
         self.aio = aio
         self.context = context
         self.request = request
+        holdsBody = length > 0
         buffer = .allocate(byteCount: max(1, length), alignment: 16)
     }
 
-    deinit { buffer.deallocate() }
+    /// The body read by nng becomes `request.body`; the read buffer is freed at once, so a route
+    /// runs with one copy of its body.
+    func takeBody() {
+        request.body = Array(buffer)
+        buffer.deallocate()
+        buffer = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    }
+
+    deinit {
+        buffer.deallocate()
+        if holdsBody { context.shared.bodiesInFlight.subtract(1, ordering: .relaxed) }
+    }
 }
 
 /// nng calls this on its own thread once a request's headers are in.
@@ -241,7 +258,8 @@ private func httpRouteCallback(_ aio: OpaquePointer?) {
     guard length > 0, let connection = nng_aio_get_input(aio, 2) else {
         return run(PendingRequest(aio: aio, context: context, request: request, length: 0, started: started))
     }
-    // A body costs memory while it arrives: at most `maxInFlight` are read at once.
+    // A body costs memory from its first byte until its answer: at most `maxInFlight` are held
+    // at once (the count is returned when the PendingRequest is freed).
     guard shared.bodiesInFlight.add(1, ordering: .relaxed).newValue <= shared.maxInFlight else {
         shared.bodiesInFlight.subtract(1, ordering: .relaxed)
         return answer(APIError(status: 503, code: "UNAVAILABLE", message: "too many HTTP requests in flight: retry").response, close: true)
@@ -250,8 +268,7 @@ private func httpRouteCallback(_ aio: OpaquePointer?) {
     var readAIO: OpaquePointer?
     let retained = Unmanaged.passRetained(pending)
     guard nng_aio_alloc(&readAIO, bodyReadCallback, retained.toOpaque()) == 0, let readAIO else {
-        retained.release()
-        shared.bodiesInFlight.subtract(1, ordering: .relaxed)
+        retained.release()  // and with it the body's count
         return answer(APIError(status: 503, code: "UNAVAILABLE", message: "cannot read the body now: retry").response, close: true)
     }
     pending.readAIO = readAIO
@@ -265,7 +282,6 @@ private func httpRouteCallback(_ aio: OpaquePointer?) {
 private func bodyReadCallback(_ argument: UnsafeMutableRawPointer?) {
     guard let argument else { return }
     let pending = Unmanaged<PendingRequest>.fromOpaque(argument).takeRetainedValue()
-    pending.context.shared.bodiesInFlight.subtract(1, ordering: .relaxed)
     let result = pending.readAIO.map { nng_aio_result($0) } ?? Int32(NNG_EINVAL.rawValue)
     // An aio may not be freed inside its own callback.
     if let readAIO = pending.readAIO { nng_aio_reap(readAIO) }
@@ -274,7 +290,7 @@ private func bodyReadCallback(_ argument: UnsafeMutableRawPointer?) {
         return finish(pending.aio, APIError(status: 400, code: "BAD_REQUEST", message: "the body ended before Content-Length bytes").response,
                       close: true, context: pending.context, started: pending.started)
     }
-    pending.request.body = Array(pending.buffer)
+    pending.takeBody()
     run(pending)
 }
 

@@ -1,5 +1,6 @@
 import ProcessRuntime
 import Transport
+import Wire
 
 /// What a service hands the runner once it is built.
 public struct ServiceLaunch: Sendable {
@@ -45,7 +46,8 @@ public enum ServiceRunner {
             // nng drops frames above its own limit with the connection; keep it above ours so that
             // frames in between get a typed error reply.
             server = try ReplyServer(listen: launch.listen, receiveLimit: maxFrameBytes + (1 << 20), workerCount: threads,
-                                     tls: launch.tls, maxConnections: maxConnections, handler: launch.handler)
+                                     tls: launch.tls, limits: ConnectionLimits(maxUnauthenticated: maxConnections),
+                                     authenticates: authenticates(maxFrameBytes: maxFrameBytes), handler: launch.handler)
         } catch {
             log("cannot start: \(error)")
             return 2
@@ -58,5 +60,22 @@ public enum ServiceRunner {
         launch.beforeClosing()
         server.close()
         return 0
+    }
+
+    /// Whether a frame answered by a `RequestGate` passed its token check, read from the outside
+    /// (the gate's handler returns bytes only): the frame was within the size limit and its
+    /// envelope decoded (the checks before the token), and the reply is not `UNAUTHORIZED` (a
+    /// missing or wrong token; a token whose role is too low for the body counts as not
+    /// authenticated either, which only means its connection is closed after the grace period).
+    /// Only replies up to 64 KiB are decoded (a refusal is a sentence; a larger reply answered an
+    /// admitted request), once per connection that authenticates and once per frame of a stranger.
+    static func authenticates(maxFrameBytes: Int) -> ReplyServer.Authenticator {
+        { frame, reply in
+            guard frame.count <= maxFrameBytes, (try? WireCodec.decodeEnvelope(frame)) != nil else { return false }
+            guard reply.count <= 64 << 10 else { return true }
+            guard let response = try? WireCodec.decodeResponse(reply) else { return false }
+            if case .error(let error) = response.body, error.code == .unauthorized { return false }
+            return true
+        }
     }
 }

@@ -5,14 +5,23 @@ import Foundation
 /// `handler` and send its reply. Handlers run on these dedicated threads, never on Swift's
 /// cooperative pool, so a long search or an SQLite commit blocks nobody else.
 ///
+/// Connections are kept within `ConnectionLimits`: one that has not sent a frame passing the
+/// token check (`authenticates`) within the grace period is closed, and such strangers are capped
+/// per address and globally, while authenticated connections are never displaced by them.
+///
 /// `@unchecked Sendable`: the nng socket is thread-safe, and the mutable state (`threads`,
 /// `closed`) is only touched under `lock`.
 public final class ReplyServer: @unchecked Sendable {
     /// Answers one request; the frame is lent for the call only (it lives in nng's message).
     public typealias Handler = @Sendable (UnsafeRawBufferPointer) -> [UInt8]
-    /// Default cap on open connections: each may hold a frame being received, so the memory
-    /// unauthenticated peers can pin is at most this × the receive limit (64 × 65 MiB).
-    public static let defaultMaxConnections = 64
+    /// Says whether a frame passed the token check, from the frame and the handler's reply. It is
+    /// asked only about frames of connections not yet authenticated (so at most once per
+    /// connection that authenticates); a frame refused for its token must return false.
+    public typealias Authenticator = @Sendable (_ frame: UnsafeRawBufferPointer, _ reply: [UInt8]) -> Bool
+    /// Default cap on connections that have not authenticated yet (`--max-connections`): each may
+    /// hold a frame being received, so the memory they can pin is at most this × the receive limit
+    /// (64 × 65 MiB).
+    public static let defaultMaxConnections = ConnectionLimits.defaultMaxUnauthenticated
 
     private var socket = nng_socket()
     private let handler: Handler
@@ -27,28 +36,35 @@ public final class ReplyServer: @unchecked Sendable {
     public let url: String
     /// Kept for the listener's life when the link is TLS.
     private let tlsConfiguration: TLSConfiguration?
-    private let connectionLimit: ConnectionLimit
+    private let connections: ConnectionGuard
+    private let authenticates: Authenticator?
 
     /// Connections currently open.
-    public var connectionCount: Int { connectionLimit.count }
+    public var connectionCount: Int { connections.count }
+
+    /// Connections currently open, by whether they sent an authenticated frame.
+    public var connectionCounts: (authenticated: Int, unauthenticated: Int) { connections.counts }
 
     /// Listens on `url` (`tcp://HOST:PORT`, `ipc:///path`). Frames above `receiveLimit` bytes are
     /// dropped by nng with the connection; set it above the application limit so that frames
     /// between the two get a typed error reply from the handler instead.
-    /// With `tls` the address must be `tls+tcp://` (plaintext is refused). At most
-    /// `maxConnections` peers stay connected; more are closed as they arrive.
+    /// With `tls` the address must be `tls+tcp://` (plaintext is refused). Connections are kept
+    /// within `limits`; `authenticates` tells which frames authenticate their connection (without
+    /// it, any frame the handler answered does).
     public init(listen url: String, receiveLimit: Int, workerCount: Int = 8, tls: TLSSettings? = nil,
-                maxConnections: Int = ReplyServer.defaultMaxConnections, handler: @escaping Handler) throws(TransportError) {
+                limits: ConnectionLimits = ConnectionLimits(), authenticates: Authenticator? = nil,
+                handler: @escaping Handler) throws(TransportError) {
         self.url = url
         self.handler = handler
+        self.authenticates = authenticates
         self.workerCount = max(1, workerCount)
-        connectionLimit = ConnectionLimit(maximum: maxConnections)
+        connections = ConnectionGuard(limits: limits, requestThreads: self.workerCount)
         try TLSSettings.check(url, tls)
         tlsConfiguration = try tls.map { settings throws(TransportError) in try TLSConfiguration(settings, server: true) }
         try check(nng_rep0_open(&socket), "open reply socket")
         do {
             try check(nng_socket_set_size(socket, NNG_OPT_RECVMAXSZ, receiveLimit), "set receive limit")
-            try connectionLimit.install(on: socket)
+            try connections.install(on: socket)
             var listener = nng_listener()
             try check(nng_listener_create(&listener, socket, url), "listen on \(url)")
             if let tlsConfiguration {
@@ -60,6 +76,7 @@ public final class ReplyServer: @unchecked Sendable {
             nng_close(socket)
             throw error
         }
+        connections.startSweeping()
     }
 
     /// Starts the worker threads.
@@ -92,7 +109,13 @@ public final class ReplyServer: @unchecked Sendable {
             let received = nng_aio_result(aio)
             if received == Int32(NNG_ECLOSED.rawValue) { return }
             guard received == 0, let message = nng_aio_get_msg(aio) else { continue }
-            let reply = withBody(of: message, handler)
+            let pipe = nng_msg_get_pipe(message).id
+            let wasAuthenticated = connections.received(on: pipe)
+            let (reply, authenticated) = withBody(of: message) { frame in
+                let reply = handler(frame)
+                return (reply, wasAuthenticated || (authenticates?(frame, reply) ?? true))
+            }
+            connections.answered(on: pipe, authenticated: authenticated)
             guard let outgoing = try? makeMessage(reply) else { continue }
             guard beginSending() else {
                 nng_msg_free(outgoing)
@@ -143,6 +166,7 @@ public final class ReplyServer: @unchecked Sendable {
         }
         nng_close(socket)
         finished.wait()
+        connections.stopSweeping()
     }
 
     deinit { close() }

@@ -15,8 +15,9 @@ final class AllocationBudget {
 
     /// Four times the frame plus 1 MiB: packed floats and ids unpack to about their own size,
     /// so real requests stay far below it.
-    init(frameBytes: Int) {
-        remaining = FrameLimits.unpackBudget(frameBytes: frameBytes)
+    /// `extra`: bytes allowed beyond that (a reply's per-list allowance).
+    init(frameBytes: Int, extra: Int = 0) {
+        remaining = FrameLimits.unpackBudget(frameBytes: frameBytes) + max(0, extra)
     }
 
     fileprivate func charge(_ size: Int) -> Bool {
@@ -40,16 +41,16 @@ final class AllocationBudget {
 /// Unpacks `frame` with protobuf-c's `unpack` within an `AllocationBudget`, runs `body` on the
 /// message and frees it with the same allocator. `what` names the message in errors.
 func unpackWithinBudget<Message, Result>(
-    _ frame: UnsafeRawBufferPointer, what: String,
+    _ frame: UnsafeRawBufferPointer, what: String, extraBudget: Int = 0,
     unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Message>?,
     free: (UnsafeMutablePointer<Message>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void,
     _ body: (Message) throws(WireError) -> Result
 ) throws(WireError) -> Result {
-    let budget = AllocationBudget(frameBytes: frame.count)
+    let budget = AllocationBudget(frameBytes: frame.count, extra: extraBudget)
     let bytes = frame.bindMemory(to: UInt8.self)
     let unpacked = budget.withAllocator { allocator in unpack(allocator, bytes.count, bytes.baseAddress) }
     guard let message = unpacked else {
-        throw .malformed(budget.exhausted ? "unpacking it would take more than 4 × its size in memory" : "not a \(what) message")
+        throw .malformed(budget.exhausted ? "unpacking it would take more than 4 × its size (+ 1 MiB) in memory" : "not a \(what) message")
     }
     defer { budget.withAllocator { free(message, $0) } }
     return try body(message.pointee)

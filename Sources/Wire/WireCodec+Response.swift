@@ -259,12 +259,15 @@ extension WireCodec {
         return output
     }
 
-    /// Parses a reply frame, with the same memory budget as a request.
-    public static func decodeResponse(_ frame: [UInt8], limit: Int = FrameLimits.maxReplyBytes) throws(WireError) -> Response {
+    /// Parses a reply frame, with the same memory budget as a request plus
+    /// `FrameLimits.replyBytesPerList` for each of `expectedLists` (the queries the caller sent).
+    public static func decodeResponse(_ frame: [UInt8], limit: Int = FrameLimits.maxReplyBytes,
+                                      expectedLists: Int = 0) throws(WireError) -> Response {
+        let extra = min(expectedLists, limit) * FrameLimits.replyBytesPerList
         guard frame.count <= limit else { throw .oversized(bytes: frame.count, limit: limit) }
         let decoded = frame.withUnsafeBytes { buffer in
             Result { () throws(WireError) in
-                try unpackWithinBudget(buffer, what: "Response", unpack: sightline__v1__response__unpack,
+                try unpackWithinBudget(buffer, what: "Response", extraBudget: extra, unpack: sightline__v1__response__unpack,
                                        free: sightline__v1__response__free_unpacked) { m throws(WireError) in try response(from: m) }
             }
         }

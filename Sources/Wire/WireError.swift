@@ -29,4 +29,11 @@ public enum FrameLimits {
 
     /// The most memory unpacking a frame of `frameBytes` may take (see `AllocationBudget`).
     public static func unpackBudget(frameBytes: Int) -> Int { 4 * frameBytes + (1 << 20) }
+
+    /// What a reply may take beyond `unpackBudget` for each result list the request asked for: a
+    /// list of one neighbour is 18 bytes on the wire but about 170 in memory (its struct, two
+    /// arrays, malloc's headers), so a 10,000-query search with k = 1 would otherwise exceed the
+    /// budget. The allowance follows the queries the caller itself sent, so a server cannot
+    /// raise it.
+    public static let replyBytesPerList = 256
 }

@@ -356,3 +356,11 @@ public struct Response: Sendable, Equatable {
         self.body = body
     }
 }
+
+extension RequestBody {
+    /// How many result lists the reply to this request carries: one per query of a search batch.
+    public var repliedLists: Int {
+        if case .searchBatch(let batch, _) = self { return batch.count }
+        return 0
+    }
+}

@@ -43,6 +43,8 @@ final class Nemesis: @unchecked Sendable {
         case killCoordinator
         case backup
         case move
+        /// A spare worker joins as a copy of a shard in place of `worker` (add-worker --shard --replace).
+        case replace(worker: Int)
 
         var description: String {
             switch self {
@@ -53,6 +55,7 @@ final class Nemesis: @unchecked Sendable {
             case .killCoordinator: return "kill -9 the coordinator"
             case .backup: return "cluster backup"
             case .move: return "a move (add-worker / remove-worker)"
+            case .replace(let w): return "a spare replaces worker \(w) as a copy (add-worker --shard --replace)"
             }
         }
 
@@ -65,6 +68,7 @@ final class Nemesis: @unchecked Sendable {
             case .killCoordinator: return "kill-coordinator"
             case .backup: return "backup"
             case .move: return "move"
+            case .replace: return "replace"
             }
         }
     }
@@ -108,14 +112,15 @@ final class Nemesis: @unchecked Sendable {
         let name = "nemesis-\(settings.topology.rawValue)-\(settings.seed)"
         switch settings.topology {
         case .replicated:
-            cluster = try LocalCluster(name: name, workerCount: 4, index: (16, 16, 4), codebooks: SmallData.codebooks, replication: 2,
+            cluster = try LocalCluster(name: name, workerCount: 5, index: (16, 16, 4), codebooks: SmallData.codebooks,
+                                       configuredWorkers: 4, replication: 2,
                                        topLevel: "write_quorum = \(Self.quorumValue(settings.writeQuorum))")
             hostPrefix = nil
         case .replicatedHosts:
             let prefix = "nm\(getpid() % 10_000)"
-            let workerURLs = (1 ... 4).map { "tcp://10.213.0.\($0 + 1):7701" }
-            cluster = try LocalCluster(name: name, workerCount: 4, index: (16, 16, 4), codebooks: SmallData.codebooks,
-                                       urls: ("tcp://10.213.0.1:7700", workerURLs), replication: 2,
+            let workerURLs = (1 ... 5).map { "tcp://10.213.0.\($0 + 1):7701" }
+            cluster = try LocalCluster(name: name, workerCount: 5, index: (16, 16, 4), codebooks: SmallData.codebooks,
+                                       urls: ("tcp://10.213.0.1:7700", workerURLs), configuredWorkers: 4, replication: 2,
                                        topLevel: "write_quorum = \(Self.quorumValue(settings.writeQuorum))")
             cluster.launchPrefix = TestHosts.placing(prefix: prefix)
             hostPrefix = prefix
@@ -125,6 +130,35 @@ final class Nemesis: @unchecked Sendable {
             hostPrefix = nil
         }
         live.withLock { $0 = settings.topology == .moving ? [0, 1, 2] : [0, 1, 2, 3] }
+        shardOf = settings.topology == .moving ? [0: 0, 1: 1, 2: 2, 3: 3] : [0: 0, 1: 0, 2: 1, 3: 1]
+    }
+
+    /// The shard each worker holds (in the replicated topologies a spare takes the shard of the
+    /// copy it replaces; the replaced worker becomes the spare). Touched by the nemesis thread only.
+    private var shardOf: [Int: UInt32]
+
+    /// Starts worker `worker` as a copy of its shard now.
+    func startWorker(_ worker: Int) throws {
+        guard settings.topology != .moving else { return try cluster.startWorker(worker) }
+        cluster.kill(shard: worker)
+        cluster.workers[worker] = try cluster.launch(
+            [LocalCluster.binary("sightline-worker"), "--listen", cluster.workerURLs[worker], "--data", "\(cluster.folder)/worker-\(worker)",
+             "--cluster", cluster.clusterName, "--shard", "\(shardOf[worker]!)"], role: "worker-\(worker)",
+            log: "\(cluster.folder)/worker-\(worker).log")
+    }
+
+    /// The other live copies of `worker`'s shard.
+    func peers(of worker: Int) -> [Int] {
+        live.withLock { $0 }.filter { $0 != worker && shardOf[$0] == shardOf[worker] }
+    }
+
+    /// True when every other copy of `worker`'s shard is in sync and answering.
+    func peersHoldTheShard(_ worker: Int) -> Bool {
+        guard let status = try? cluster.client().clusterStatus(deadlineMilliseconds: 2000) else { return false }
+        let urls = peers(of: worker).map { cluster.workerURLs[$0] }
+        return !urls.isEmpty && urls.allSatisfy { url in
+            status.shards.contains { $0.url == url && $0.replicaState == "in-sync" && $0.reachable }
+        }
     }
 
     static func quorumValue(_ text: String) -> String { Int(text) != nil ? text : "\"\(text)\"" }
@@ -141,7 +175,7 @@ final class Nemesis: @unchecked Sendable {
         while true {
             let lasts = Double.random(in: 1 ... 4, using: &random)
             guard at + lasts < seconds else { break }
-            let fault: Fault
+            var fault: Fault
             let worker = Int.random(in: 0 ..< (topology == .moving ? 3 : 4), using: &random)
             switch (topology, Int.random(in: 0 ..< 100, using: &random)) {
             case (_, 0 ..< 28): fault = .kill(worker: worker)
@@ -150,6 +184,7 @@ final class Nemesis: @unchecked Sendable {
             case (_, 62 ..< 70): fault = .backup
             case (.moving, _): fault = .move
             case (.replicatedHosts, 70 ..< 85): fault = .partition(worker: worker)
+            case (.replicated, 70 ..< 85), (.replicatedHosts, 85 ..< 92): fault = .replace(worker: worker)
             default: fault = .wipe(worker: worker)
             }
             // On namespace hosts every third fault is a partition, whatever the draw: a short run
@@ -171,19 +206,26 @@ final class Nemesis: @unchecked Sendable {
         var script: String?
         if let prefix = hostPrefix {
             script = LocalCluster.root.appendingPathComponent("scripts/netns-hosts").path
-            guard TestHosts.run([script!, "up", "5", "--prefix", prefix, "--gateway"]) == 0 else {
+            guard TestHosts.run([script!, "up", "6", "--prefix", prefix, "--gateway"]) == 0 else {
                 throw ClusterTestError.notHealthy("scripts/netns-hosts up failed")
             }
         }
         defer {
             for worker in 0 ..< cluster.workerURLs.count { cluster.signal(shard: worker, SIGCONT) }
             if let prefix = hostPrefix, let ip = TestHosts.ipCommand {
-                for host in 0 ... 4 { TestHosts.run([ip, "-n", "\(prefix)-h\(host)", "link", "set", "eth0", "up"]) }
+                for host in 0 ... 5 { TestHosts.run([ip, "-n", "\(prefix)-h\(host)", "link", "set", "eth0", "up"]) }
             }
             cluster.stop()
-            if let script, let prefix = hostPrefix { TestHosts.run([script, "down", "5", "--prefix", prefix, "--gateway"]) }
+            if let script, let prefix = hostPrefix { TestHosts.run([script, "down", "6", "--prefix", prefix, "--gateway"]) }
         }
-        try cluster.start()
+        if settings.topology == .moving {
+            try cluster.start()
+        } else {
+            // Workers 0 … 3 hold the shards; worker 4 is the spare a replacement starts.
+            for worker in 0 ..< 4 { try startWorker(worker) }
+            try cluster.startCoordinator()
+            try cluster.waitUntilHealthy()
+        }
         let client = Thread { [self] in clientLoop() }
         client.start()
         let started = Date()
@@ -216,7 +258,7 @@ final class Nemesis: @unchecked Sendable {
             let target = liveWorker(worker)
             cluster.kill(shard: target)
             Thread.sleep(forTimeInterval: step.lasts)
-            try cluster.startWorker(target)
+            try startWorker(target)
         case .pause(let worker):
             let target = liveWorker(worker)
             cluster.signal(shard: target, SIGSTOP)
@@ -224,26 +266,27 @@ final class Nemesis: @unchecked Sendable {
             cluster.signal(shard: target, SIGCONT)
         case .partition(let worker):
             guard let prefix = hostPrefix, let ip = TestHosts.ipCommand else { return }
-            TestHosts.run([ip, "-n", "\(prefix)-h\(worker + 1)", "link", "set", "eth0", "down"])
+            let host = liveWorker(worker) + 1
+            TestHosts.run([ip, "-n", "\(prefix)-h\(host)", "link", "set", "eth0", "down"])
             Thread.sleep(forTimeInterval: step.lasts)
-            TestHosts.run([ip, "-n", "\(prefix)-h\(worker + 1)", "link", "set", "eth0", "up"])
-        case .wipe(let worker):
-            // A copy is wiped only while its peer holds the shard (in sync and answering):
-            // wiping both copies of a shard would lose data by definition.
-            let peer = worker ^ 1
-            let status = try? cluster.client().clusterStatus(deadlineMilliseconds: 2000)
-            let peerURL = cluster.workerURLs[peer]
-            guard let entry = status?.shards.first(where: { $0.url == peerURL }), entry.replicaState == "in-sync", entry.reachable else {
-                print("nemesis:   (worker \(peer) is not in sync: worker \(worker) is killed instead of wiped)")
+            TestHosts.run([ip, "-n", "\(prefix)-h\(host)", "link", "set", "eth0", "up"])
+        case .wipe(let index):
+            // A copy is wiped only while its peers hold the shard (in sync and answering):
+            // wiping every copy of a shard would lose data by definition.
+            let worker = liveWorker(index)
+            guard peersHoldTheShard(worker) else {
+                print("nemesis:   (worker \(worker)'s peers are not in sync: it is killed instead of wiped)")
                 cluster.kill(shard: worker)
                 Thread.sleep(forTimeInterval: step.lasts)
-                try cluster.startWorker(worker)
+                try startWorker(worker)
                 return
             }
             cluster.kill(shard: worker)
             try? FileManager.default.removeItem(atPath: "\(cluster.folder)/worker-\(worker)")
             Thread.sleep(forTimeInterval: step.lasts)
-            try cluster.startWorker(worker)
+            try startWorker(worker)
+        case .replace(let index):
+            try replace(liveWorker(index))
         case .killCoordinator:
             cluster.killCoordinator()
             Thread.sleep(forTimeInterval: step.lasts)
@@ -258,7 +301,38 @@ final class Nemesis: @unchecked Sendable {
         }
     }
 
-    /// The worker that stands for slot `index` now (moves swap the spare in and out).
+    /// A spare joins as a copy of `worker`'s shard in its place; `worker` then becomes the spare
+    /// (stopped, its data directory wiped). Only while the shard's other copies are in sync.
+    func replace(_ worker: Int) throws {
+        guard let spare = Set(0 ..< 5).subtracting(live.withLock { $0 }).min(), peersHoldTheShard(worker) else {
+            print("nemesis:   (no replacement now: the shard's other copies are not in sync)")
+            return
+        }
+        shardOf[spare] = shardOf[worker]
+        try? FileManager.default.removeItem(atPath: "\(cluster.folder)/worker-\(spare)")
+        try startWorker(spare)
+        Thread.sleep(forTimeInterval: 0.3)
+        let run = try cluster.sightline(["cluster", "add-worker", "--url", cluster.workerURLs[spare], "--shard", "\(shardOf[worker]!)",
+                                         "--replace", cluster.workerURLs[worker], "--no-wait"])
+        var inSync = false
+        let deadline = Date().addingTimeInterval(60)
+        while run.status == 0, !inSync, Date() < deadline {
+            let status = try? cluster.client().clusterStatus(deadlineMilliseconds: 2000)
+            inSync = status?.shards.contains { $0.url == cluster.workerURLs[spare] && $0.replicaState == "in-sync" } ?? false
+            if !inSync { Thread.sleep(forTimeInterval: 0.2) }
+        }
+        if run.status == 0, !inSync { violation("worker \(spare), a copy replacing worker \(worker), never caught up") }
+        print("nemesis:   worker \(spare) replaces worker \(worker): " + (run.status == 0 ? "in sync" : run.output.suffix(300).description))
+        if run.status == 0 {
+            live.withLock { $0 = ($0.filter { $0 != worker } + [spare]).sorted() }
+            cluster.kill(shard: worker)
+            try? FileManager.default.removeItem(atPath: "\(cluster.folder)/worker-\(worker)")
+        } else {
+            cluster.kill(shard: spare)
+        }
+    }
+
+    /// The worker that stands for slot `index` now (moves and replacements swap the spare in and out).
     func liveWorker(_ index: Int) -> Int { live.withLock { $0[index % $0.count] } }
 
     /// Moving topology: the spare joins, or a live shard leaves (keeping three).
@@ -396,6 +470,7 @@ final class Nemesis: @unchecked Sendable {
             let queries = SmallData.queries.slice(0 ..< 20)
             let reply = try client.search(SmallData.batch(queries), options: SearchOptions(k: 10, nprobe: 16))
             if reply.partial { violation("the healed cluster answered partially: \(reply.missingShards)") }
+            tally.withLock { $0.searches += 1 }  // the final check counts as one search
             try checkAnswer(reply, queries: queries)
         }
         try checkStores()
@@ -409,7 +484,7 @@ final class Nemesis: @unchecked Sendable {
         cluster.stop()
         var copies: [UInt32: [[UInt64: Int32?]]] = [:]
         for worker in liveWorkers {
-            let shard = settings.topology == .moving ? UInt32(worker) : UInt32(worker / 2)
+            let shard = shardOf[worker]!
             let store = try ShardDatabase(directory: "\(cluster.folder)/worker-\(worker)", cluster: cluster.clusterName, shard: shard)
             var held: [UInt64: Int32?] = [:]
             for entry in try store.loadAll(dimension: Self.dimension) {

@@ -50,6 +50,21 @@ import Testing
         #expect(throws: WireError.self) { try WireCodec.decodeRequest(frameWithKeys, limit: 64 << 20) }
     }
 
+    /// A search of 10,000 queries with k = 1 answers 10,000 lists of 18 bytes, ~170 bytes each in
+    /// memory: the reply decodes with the allowance of the queries sent, and not without it (the
+    /// allowance comes from the caller, never from the server).
+    @Test func aReplyOfManyShortListsDecodesWithTheAllowanceOfItsQueries() throws {
+        let lists = (0 ..< 10_000).map { NeighborList(ids: [UInt64($0)], distances: [Float($0)]) }
+        let frame = WireCodec.encode(Response(requestID: 1, body: .searchBatch(SearchReply(results: lists))))
+        #expect(throws: WireError.self) { try WireCodec.decodeResponse(frame) }
+        let queries = RequestBody.searchBatch(VectorBatch(dimension: 1, values: [Float](repeating: 0, count: 10_000)),
+                                              options: SearchOptions(k: 1, nprobe: 1))
+        #expect(queries.repliedLists == 10_000)
+        let decoded = try WireCodec.decodeResponse(frame, expectedLists: queries.repliedLists)
+        guard case .searchBatch(let reply) = decoded.body else { Issue.record("not a search reply: \(decoded.body)"); return }
+        #expect(reply.results == lists)
+    }
+
     /// `envelope` followed by a body of field `field` holding `body` (a hand-built sub-message).
     static func frame(bodyField field: UInt8, body: [UInt8]) throws -> [UInt8] {
         // A cluster_status request is the envelope then field 25 with an empty message: [0xCA, 0x01, 0x00].
