@@ -24,6 +24,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+        // The HTTP listener: connection caps, header and idle timeouts, chunked bodies.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
     ],
     targets: [
         // System-library shims.
@@ -86,7 +88,10 @@ let package = Package(
             ]),
 
         // The coordinator's HTTP/JSON API and web page (nng's HTTP server), images to descriptors.
-        .target(name: "HTTPGateway", dependencies: ["CNNG", "ClusterModel", "Wire", "Datasets", "Descriptors", "VectorMath"]),
+        .target(name: "HTTPGateway", dependencies: [
+            "ClusterModel", "Wire", "Datasets", "Descriptors", "VectorMath",
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio")]),
 
         .executableTarget(
             name: "sightline-worker",

@@ -44,6 +44,14 @@ public struct HTTPSettings: Sendable, Equatable {
     public var descriptorModel: String?
     /// Largest request body accepted (bytes); larger ones get 413 before they are parsed.
     public var maxBodyBytes: Int
+    /// HTTP connections open at once, over all peers and from one address; past either a new
+    /// connection is answered 503 and closed.
+    public var maxConnections: Int = 1024
+    public var maxConnectionsPerAddress: Int = 128
+    /// Seconds a request's head may take from its first byte, and an idle connection may wait
+    /// for its next request, before the connection is closed.
+    public var headerTimeoutSeconds: Int = 10
+    public var idleTimeoutSeconds: Int = 60
 }
 
 /// A cluster configuration file (see cluster/local.toml for every key, documented).
@@ -97,7 +105,11 @@ public struct ClusterConfig: Sendable, Equatable {
             let table = ConfigTable(values: values, name: "http")
             http = HTTPSettings(listen: try table.string("listen"), webRoot: try table.optionalString("web_root"),
                                 descriptorModel: try table.optionalString("descriptor_model"),
-                                maxBodyBytes: try table.integer("max_body_bytes", default: 16 << 20))
+                                maxBodyBytes: try table.integer("max_body_bytes", default: 16 << 20),
+                                maxConnections: try table.integer("max_connections", default: 1024),
+                                maxConnectionsPerAddress: try table.integer("max_connections_per_address", default: 128),
+                                headerTimeoutSeconds: try table.integer("header_timeout_seconds", default: 10),
+                                idleTimeoutSeconds: try table.integer("idle_timeout_seconds", default: 60))
         }
         guard let indexValues = document.tables["index"] else { throw .missing(key: "[index]", table: "") }
         let table = ConfigTable(values: indexValues, name: "index")
@@ -185,6 +197,19 @@ public struct ClusterConfig: Sendable, Equatable {
         }
         guard (1 << 10 ... 256 << 20).contains(http.maxBodyBytes) else {
             throw .invalid("http.max_body_bytes = \(http.maxBodyBytes): use 1024 … 268435456")
+        }
+        // Each HTTP connection holds a file descriptor of the process whose nng links to workers
+        // draw on the same limit (`ulimit -n`; 65,536 in the systemd units): keep the HTTP side
+        // well under it.
+        guard (1 ... 10_000).contains(http.maxConnections) else {
+            throw .invalid("http.max_connections = \(http.maxConnections): use 1 … 10000")
+        }
+        guard (1 ... http.maxConnections).contains(http.maxConnectionsPerAddress) else {
+            throw .invalid("http.max_connections_per_address = \(http.maxConnectionsPerAddress): use 1 … max_connections (\(http.maxConnections))")
+        }
+        for (key, value) in [("header_timeout_seconds", http.headerTimeoutSeconds), ("idle_timeout_seconds", http.idleTimeoutSeconds)]
+        where !(1 ... 3600).contains(value) {
+            throw .invalid("http.\(key) = \(value): use 1 … 3600")
         }
     }
 }

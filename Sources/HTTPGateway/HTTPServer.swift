@@ -1,12 +1,15 @@
-import CNNG
 import ClusterModel
+import Datasets
 import Dispatch
 import Foundation
 import Synchronization
+import NIOCore
+import NIOHTTP1
+import NIOPosix
 import VectorMath
 
-/// One HTTP request as a route sees it: copied out of nng's request, the body read only after
-/// the token and the declared length were accepted.
+/// One HTTP request as a route sees it: the body read only after the token and the declared
+/// length were accepted.
 public struct HTTPRequest: Sendable {
     public var method: String
     /// The path without the query string.
@@ -54,75 +57,109 @@ public struct HTTPRoute: Sendable {
     }
 }
 
-/// nng's HTTP server with Sightline's rules in front of every route: the bearer token is checked
+/// The HTTP listener, on SwiftNIO, with Sightline's rules in front of every route: connections
+/// are capped over all peers and per address and timed (`HTTPLimits`), so slow or idle peers
+/// cannot hold the file descriptors the coordinator's nng links need; the bearer token is checked
 /// and the declared body length bounded before a byte of the body is read; routes run on a pool
-/// of our threads (never nng's, which the coordinator's own calls to workers need), at most
-/// `maxInFlight` at once (503 beyond).
+/// of our threads (never the event loop), at most `maxInFlight` at once (503 beyond).
 public final class HTTPServer: @unchecked Sendable {
-    // Safe: the nng handles are thread-safe; the route boxes are immutable after init.
-    private var server: OpaquePointer?
-    private var boxes: [Unmanaged<RouteContext>] = []
+    // Safe: `channel` is set once in init and read in close, which runs once.
+    private let group: MultiThreadedEventLoopGroup
+    private var channel: (any Channel)?
+    private let shared: Shared
+    private let connections: HTTPConnectionCount
     public let listen: String
+    /// The port the listener took (useful with port 0).
+    public let port: Int
 
     /// `observe` hears of every answered request: its route ("POST /v1/search"), status and seconds.
-    public init(listen: String, tokens: AccessTokens, maxBodyBytes: Int, maxInFlight: Int = 64, routes: [HTTPRoute],
-                files: [(path: String, file: String)] = [],
+    /// `files`: URL paths served (GET, no token) from files read once here.
+    public init(listen: String, tokens: AccessTokens, maxBodyBytes: Int, maxInFlight: Int = 64, limits: HTTPLimits = HTTPLimits(),
+                routes: [HTTPRoute], files: [(path: String, file: String)] = [],
                 observe: @escaping @Sendable (_ route: String, _ status: Int, _ seconds: Double) -> Void = { _, _, _ in })
         throws(HTTPServerError) {
         self.listen = listen
-        var url: UnsafeMutablePointer<nng_url>?
-        guard nng_url_parse(&url, listen) == 0, let url else { throw .start("cannot parse \(listen) as http://HOST:PORT") }
-        defer { nng_url_free(url) }
-        try check(nng_http_server_hold(&server, url), "open the HTTP server on \(listen)")
-        let shared = Shared(tokens: tokens, maxBodyBytes: maxBodyBytes, maxInFlight: maxInFlight, observe: observe)
-        for route in routes {
-            var handler: OpaquePointer?
-            try check(nng_http_handler_alloc(&handler, route.path, httpRouteCallback), "add \(route.path)")
-            nng_http_handler_set_method(handler, route.method)
-            // The route reads its body itself, after the token check.
-            nng_http_handler_collect_body(handler, false, 0)
-            if route.isTree { nng_http_handler_set_tree(handler) }
-            let box = Unmanaged.passRetained(RouteContext(route: route, shared: shared))
-            boxes.append(box)
-            nng_http_handler_set_data(handler, box.toOpaque(), nil)
-            try check(nng_http_server_add_handler(server, handler), "add \(route.method) \(route.path)")
+        guard listen.hasPrefix("http://") else { throw .start("cannot listen on \(listen): use http://HOST:PORT") }
+        let hostPort = listen.dropFirst("http://".count).split(separator: "/", maxSplits: 1).first.map(String.init) ?? ""
+        guard let colon = hostPort.lastIndex(of: ":"), let port = Int(hostPort[hostPort.index(after: colon)...]),
+              (0 ... 65535).contains(port) else {
+            throw .start("cannot parse \(listen) as http://HOST:PORT")
         }
+        var host = String(hostPort[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        if host.isEmpty || host == "*" { host = "0.0.0.0" }
+        var allRoutes = routes
         for (path, file) in files {
-            var handler: OpaquePointer?
-            try check(nng_http_handler_alloc_file(&handler, path, file), "serve \(file)")
-            try check(nng_http_server_add_handler(server, handler), "serve \(file) at \(path)")
+            let bytes: [UInt8]
+            do { bytes = try FileBytes.read(file) } catch { throw .start("serve \(file): \(error)") }
+            let type = Self.contentType(of: file)
+            allRoutes.append(HTTPRoute("GET", path, role: nil) { _ in HTTPResponse(status: 200, contentType: type, body: bytes) })
         }
-        for (status, text) in [(404, "no such route"), (405, "method not allowed on this route"), (400, "malformed HTTP request")] {
-            let json = "{\"error\":{\"code\":\"\(status == 404 ? "NOT_FOUND" : "BAD_REQUEST")\",\"message\":\"\(text)\"}}"
-            nng_http_server_set_error_page(server, UInt16(status), json)
+        shared = Shared(tokens: tokens, maxBodyBytes: maxBodyBytes, maxInFlight: maxInFlight, limits: limits,
+                        routes: allRoutes, observe: observe)
+        connections = HTTPConnectionCount(limits: limits)
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let shared = self.shared, connections = self.connections
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                let address = HTTPConnectionCount.key(of: channel.remoteAddress)
+                guard let id = connections.admit(channel, from: address) else {
+                    // Every place is busy: one short answer without a pipeline, then the socket closes.
+                    let text = "{\"error\":{\"code\":\"UNAVAILABLE\",\"message\":\"too many HTTP connections: retry\"}}"
+                    let answer = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: \(text.utf8.count)\r\n"
+                        + "Connection: close\r\n\r\n" + text
+                    channel.writeAndFlush(channel.allocator.buffer(string: answer)).whenComplete { _ in channel.close(promise: nil) }
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                }
+                channel.closeFuture.whenComplete { _ in connections.release(id) }
+                do {
+                    let clock = HTTPConnectionClock(limits: shared.limits) { busy in connections.setBusy(id, busy) }
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(clock, position: .first)
+                    try channel.pipeline.syncOperations.addHandler(HTTPRequestHandler(shared: shared, clock: clock))
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+            .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 4)
+        do {
+            let channel = try bootstrap.bind(host: host, port: port).wait()
+            self.channel = channel
+            self.port = channel.localAddress?.port ?? port
+        } catch {
+            try? group.syncShutdownGracefully()
+            throw .start("listen on \(listen): \(error)")
         }
-        try check(nng_http_server_start(server), "listen on \(listen)")
     }
 
+    /// Connections open now.
+    public var connectionCount: Int { connections.total }
+
     /// Stops taking requests (503 from now on), lets those in flight finish for up to
-    /// `graceSeconds`, then stops listening. nng's stop waits for every route to answer, so a
-    /// route stuck on a slow shard is given the grace, not forever.
+    /// `graceSeconds`, then stops listening and closes every connection.
     public func close(graceSeconds: Double = 5) {
-        guard let server else { return }
-        let shared = boxes.first?.takeUnretainedValue().shared
-        shared?.closing.store(true, ordering: .relaxed)
+        guard let channel else { return }
+        self.channel = nil
+        shared.closing.store(true, ordering: .relaxed)
         let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(graceSeconds * 1e9)
-        while let shared, shared.inFlight.load(ordering: .relaxed) + shared.bodiesInFlight.load(ordering: .relaxed) > 0,
+        while shared.inFlight.load(ordering: .relaxed) + shared.bodiesInFlight.load(ordering: .relaxed) > 0,
               DispatchTime.now().uptimeNanoseconds < deadline {
             usleep(10_000)
         }
-        nng_http_server_stop(server)
-        nng_http_server_release(server)
-        self.server = nil
+        try? channel.close().wait()
+        try? group.syncShutdownGracefully()
     }
 
-    deinit {
-        close()
-        boxes.forEach { $0.release() }
-    }
+    deinit { close() }
 
-    private func check(_ code: Int32, _ what: String) throws(HTTPServerError) {
-        guard code == 0 else { throw .start("\(what): \(String(cString: nng_strerror(code)))") }
+    static func contentType(of file: String) -> String {
+        let types = [".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
+                     ".png": "image/png", ".svg": "image/svg+xml", ".json": "application/json"]
+        return types.first { file.hasSuffix($0.key) }?.value ?? "application/octet-stream"
     }
 }
 
@@ -135,11 +172,13 @@ public enum HTTPServerError: Error, CustomStringConvertible {
     }
 }
 
-/// What every route shares: tokens, limits and the pool's admission count.
+/// What every connection shares: tokens, routes, limits and the pool's admission counts.
 final class Shared: Sendable {
     let tokens: AccessTokens
     let maxBodyBytes: Int
     let maxInFlight: Int
+    let limits: HTTPLimits
+    let routes: [HTTPRoute]
     /// Routes running, and bodies held: from the first byte read until the answer is sent (each
     /// at most `maxInFlight`; routes without a token count in neither, so a busy API never fails
     /// a health probe). Bodies in memory are thus at most `maxInFlight` × `maxBodyBytes`.
@@ -149,186 +188,15 @@ final class Shared: Sendable {
     let queue = DispatchQueue(label: "sightline.http", attributes: .concurrent)
     let observe: @Sendable (String, Int, Double) -> Void
 
-    init(tokens: AccessTokens, maxBodyBytes: Int, maxInFlight: Int, observe: @escaping @Sendable (String, Int, Double) -> Void) {
+    init(tokens: AccessTokens, maxBodyBytes: Int, maxInFlight: Int, limits: HTTPLimits, routes: [HTTPRoute],
+         observe: @escaping @Sendable (String, Int, Double) -> Void) {
         self.observe = observe
         self.tokens = tokens
         self.maxBodyBytes = maxBodyBytes
         self.maxInFlight = maxInFlight
+        self.limits = limits
+        self.routes = routes
     }
-}
-
-final class RouteContext: Sendable {
-    let route: HTTPRoute
-    let shared: Shared
-    init(route: HTTPRoute, shared: Shared) {
-        self.route = route
-        self.shared = shared
-    }
-}
-
-/// A request whose body is being read: freed when the route has answered, and only then does
-/// its body leave `bodiesInFlight`.
-final class PendingRequest: @unchecked Sendable {
-    // Safe: touched by one thread at a time (nng's read callback, then the pool).
-    let aio: OpaquePointer
-    let context: RouteContext
-    var request: HTTPRequest
-    var readAIO: OpaquePointer?
-    /// Where nng reads the body; freed as soon as it is copied into `request.body`.
-    var buffer: UnsafeMutableRawBufferPointer
-    let started: DispatchTime
-    /// Counted in `bodiesInFlight` (a request with a body).
-    let holdsBody: Bool
-
-    init(aio: OpaquePointer, context: RouteContext, request: HTTPRequest, length: Int, started: DispatchTime) {
-        self.started = started
-        self.aio = aio
-        self.context = context
-        self.request = request
-        holdsBody = length > 0
-        buffer = .allocate(byteCount: max(1, length), alignment: 16)
-    }
-
-    /// The body read by nng becomes `request.body`; the read buffer is freed at once, so a route
-    /// runs with one copy of its body.
-    func takeBody() {
-        request.body = Array(buffer)
-        buffer.deallocate()
-        buffer = UnsafeMutableRawBufferPointer(start: nil, count: 0)
-    }
-
-    deinit {
-        buffer.deallocate()
-        if holdsBody { context.shared.bodiesInFlight.subtract(1, ordering: .relaxed) }
-    }
-}
-
-/// nng calls this on its own thread once a request's headers are in.
-private func httpRouteCallback(_ aio: OpaquePointer?) {
-    guard let aio else { return }
-    guard let requestPointer = nng_aio_get_input(aio, 0), let handlerPointer = nng_aio_get_input(aio, 1),
-          let data = nng_http_handler_get_data(OpaquePointer(handlerPointer)) else {
-        // Not a request nng should have handed over: end it (nng closes the connection).
-        return nng_aio_finish(aio, Int32(NNG_EINVAL.rawValue))
-    }
-    let context = Unmanaged<RouteContext>.fromOpaque(data).takeUnretainedValue()
-    let started = DispatchTime.now()
-    func answer(_ response: HTTPResponse, close: Bool = false) {
-        finish(aio, response, close: close, context: context, started: started)
-    }
-    let shared = context.shared
-    guard !shared.closing.load(ordering: .relaxed) else {
-        return answer(APIError(status: 503, code: "UNAVAILABLE", message: "the coordinator is stopping").response, close: true)
-    }
-    let nngRequest = OpaquePointer(requestPointer)
-    let uri = String(cString: nng_http_req_get_uri(nngRequest))
-    let (path, query) = splitURI(uri)
-    var request = HTTPRequest(method: String(cString: nng_http_req_get_method(nngRequest)), path: path, query: query,
-                              contentType: header(nngRequest, "Content-Type") ?? "", body: [], token: [], role: nil)
-    // The token first: a refused request costs no body read and no parsing.
-    let bearer = header(nngRequest, "Authorization").flatMap { value -> [UInt8]? in
-        value.hasPrefix("Bearer ") ? Array(value.utf8.dropFirst(7)) : nil
-    } ?? []
-    request.token = bearer
-    request.role = shared.tokens.role(of: bearer)
-    if let needed = context.route.role {
-        guard let role = request.role else {
-            let message = bearer.isEmpty ? "missing token: send Authorization: Bearer TOKEN" : "wrong token"
-            return answer(APIError(status: 401, code: "UNAUTHORIZED", message: message).response, close: true)
-        }
-        guard role >= needed else {
-            return answer(APIError(status: 403, code: "UNAUTHORIZED",
-                                        message: "a \(role) token may not use \(request.method) \(path): it needs a \(needed) token").response,
-                          close: true)
-        }
-    }
-    let declared = header(nngRequest, "Content-Length").map { Int($0.trimmingCharacters(in: .whitespaces)) } ?? 0
-    guard let length = declared, length >= 0 else {
-        return answer(APIError(status: 400, code: "BAD_REQUEST", message: "Content-Length is not a number").response, close: true)
-    }
-    guard length <= shared.maxBodyBytes else {
-        return answer(APIError(status: 413, code: "BAD_REQUEST",
-                                    message: "the body has \(length) bytes; this server takes at most \(shared.maxBodyBytes)").response,
-                      close: true)
-    }
-    guard length == 0 || context.route.takesBody else {
-        return answer(APIError(status: 400, code: "BAD_REQUEST", message: "\(request.method) \(path) takes no body").response,
-                      close: true)
-    }
-    guard length > 0, let connection = nng_aio_get_input(aio, 2) else {
-        return run(PendingRequest(aio: aio, context: context, request: request, length: 0, started: started))
-    }
-    // A body costs memory from its first byte until its answer: at most `maxInFlight` are held
-    // at once (the count is returned when the PendingRequest is freed).
-    guard shared.bodiesInFlight.add(1, ordering: .relaxed).newValue <= shared.maxInFlight else {
-        shared.bodiesInFlight.subtract(1, ordering: .relaxed)
-        return answer(APIError(status: 503, code: "UNAVAILABLE", message: "too many HTTP requests in flight: retry").response, close: true)
-    }
-    let pending = PendingRequest(aio: aio, context: context, request: request, length: length, started: started)
-    var readAIO: OpaquePointer?
-    let retained = Unmanaged.passRetained(pending)
-    guard nng_aio_alloc(&readAIO, bodyReadCallback, retained.toOpaque()) == 0, let readAIO else {
-        retained.release()  // and with it the body's count
-        return answer(APIError(status: 503, code: "UNAVAILABLE", message: "cannot read the body now: retry").response, close: true)
-    }
-    pending.readAIO = readAIO
-    var iov = nng_iov(iov_buf: pending.buffer.baseAddress, iov_len: length)
-    nng_aio_set_iov(readAIO, 1, &iov)
-    nng_aio_set_timeout(readAIO, 30_000)
-    nng_http_conn_read_all(OpaquePointer(connection), readAIO)
-}
-
-/// The body is in (or the read failed): the route runs on the pool.
-private func bodyReadCallback(_ argument: UnsafeMutableRawPointer?) {
-    guard let argument else { return }
-    let pending = Unmanaged<PendingRequest>.fromOpaque(argument).takeRetainedValue()
-    let result = pending.readAIO.map { nng_aio_result($0) } ?? Int32(NNG_EINVAL.rawValue)
-    // An aio may not be freed inside its own callback.
-    if let readAIO = pending.readAIO { nng_aio_reap(readAIO) }
-    pending.readAIO = nil
-    guard result == 0 else {
-        return finish(pending.aio, APIError(status: 400, code: "BAD_REQUEST", message: "the body ended before Content-Length bytes").response,
-                      close: true, context: pending.context, started: pending.started)
-    }
-    pending.takeBody()
-    run(pending)
-}
-
-/// Runs the route on the gateway's threads: at most `maxInFlight` routes that need a token at
-/// once (503 beyond); those that need none (health, the OpenAPI document) always run.
-private func run(_ pending: PendingRequest) {
-    let shared = pending.context.shared
-    let counted = pending.context.route.role != nil
-    if counted, shared.inFlight.add(1, ordering: .relaxed).newValue > shared.maxInFlight {
-        shared.inFlight.subtract(1, ordering: .relaxed)
-        return finish(pending.aio, APIError(status: 503, code: "UNAVAILABLE", message: "too many HTTP requests in flight: retry").response,
-                      context: pending.context, started: pending.started)
-    }
-    shared.queue.async {
-        let response = pending.context.route.handle(pending.request)
-        if counted { shared.inFlight.subtract(1, ordering: .relaxed) }
-        finish(pending.aio, response, context: pending.context, started: pending.started)
-    }
-}
-
-private func finish(_ aio: OpaquePointer, _ response: HTTPResponse, close: Bool = false, context: RouteContext, started: DispatchTime) {
-    let seconds = secondsElapsed(since: started.uptimeNanoseconds)
-    context.shared.observe("\(context.route.method) \(context.route.path)", response.status, seconds)
-    var result: OpaquePointer?
-    guard nng_http_res_alloc(&result) == 0, let result else { return nng_aio_finish(aio, Int32(NNG_ENOMEM.rawValue)) }
-    nng_http_res_set_status(result, UInt16(clamping: response.status))
-    nng_http_res_set_header(result, "Content-Type", response.contentType)
-    nng_http_res_set_header(result, "X-Content-Type-Options", "nosniff")
-    for (name, value) in response.headers { nng_http_res_set_header(result, name, value) }
-    // A body left unread must not be parsed as the next request.
-    if close { nng_http_res_set_header(result, "Connection", "close") }
-    response.body.withUnsafeBytes { _ = nng_http_res_copy_data(result, $0.baseAddress, $0.count) }
-    nng_aio_set_output(aio, 0, UnsafeMutableRawPointer(result))
-    nng_aio_finish(aio, 0)
-}
-
-private func header(_ request: OpaquePointer, _ name: String) -> String? {
-    nng_http_req_get_header(request, name).map { String(cString: $0) }
 }
 
 /// `/a/b?x=1&y=2` → ("/a/b", ["x": "1", "y": "2"]), percent-decoding the values.

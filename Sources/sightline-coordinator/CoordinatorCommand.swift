@@ -84,6 +84,7 @@ struct CoordinatorCommand: ParsableCommand {
     /// The HTTP/JSON API and web page beside the nng endpoint (`[http]` in the config).
     func startHTTP(_ settings: HTTPSettings, config: ClusterConfig, coordinator: Coordinator,
                    log: @escaping @Sendable (String) -> Void) throws -> HTTPServer {
+        try reserveFileDescriptors(httpConnections: settings.maxConnections)
         let embedder = try settings.descriptorModel.map { try ImageEmbedder(spec: $0, dimension: config.index.dimension) }
         var files: [(path: String, file: String)] = []
         var openAPI: [UInt8]?
@@ -104,8 +105,11 @@ struct CoordinatorCommand: ParsableCommand {
             sample: { (try? coordinator.thumbnails?.sampleIDs(count: $0)) ?? [] },
             metrics: { coordinator.metricsText() }, health: { coordinator.shardHealth() })
         let gateway = Gateway(backend: backend, embedder: embedder, dimension: config.index.dimension, openAPI: openAPI)
+        let limits = HTTPLimits(maxConnections: settings.maxConnections, maxConnectionsPerAddress: settings.maxConnectionsPerAddress,
+                                headerTimeoutSeconds: Double(settings.headerTimeoutSeconds),
+                                idleTimeoutSeconds: Double(settings.idleTimeoutSeconds))
         let server = try HTTPServer(listen: settings.listen, tokens: config.accessTokens, maxBodyBytes: settings.maxBodyBytes,
-                                    routes: gateway.routes, files: files) { route, status, seconds in
+                                    limits: limits, routes: gateway.routes, files: files) { route, status, seconds in
             coordinator.metrics.count("sightline_http_requests_total", help: "HTTP API requests, by route and status.",
                                       labels: [("route", route), ("status", "\(status)")])
             coordinator.metrics.observe("sightline_http_request_seconds", help: "Time the HTTP API took to answer, by route.",
@@ -114,6 +118,24 @@ struct CoordinatorCommand: ParsableCommand {
         log("HTTP API on \(settings.listen)" + (settings.webRoot == nil ? "" : ", web page at \(settings.listen)/")
             + (embedder.map { ", images embedded as \($0.summary)" } ?? ", no descriptor model (image routes answer 400)"))
         return server
+    }
+
+    /// Every HTTP connection is a file descriptor of this process, whose nng links to workers and
+    /// clients need their own: raise the soft limit to the hard one, and refuse to start when
+    /// `max_connections` would leave fewer than 1,024 for the rest.
+    func reserveFileDescriptors(httpConnections: Int) throws {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        let needed = rlim_t(httpConnections + 1024)
+        guard limit.rlim_cur >= needed else {
+            throw SightlineError.badInput("[http] max_connections = \(httpConnections) needs \(needed) open files, but this process may open "
+                                          + "\(limit.rlim_cur) (ulimit -n): raise the limit or lower max_connections")
+        }
     }
 
     func loadCodebooks(_ config: ClusterConfig, catalog: CatalogDatabase, log: @Sendable (String) -> Void) throws -> [UInt8] {

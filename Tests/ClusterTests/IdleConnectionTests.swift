@@ -223,8 +223,9 @@ final class RawPeer {
     private var closedByServer = false
     private var sawServerHeader = false
 
-    /// Connects to 127.0.0.1:`port` from `source` and sends the SP header.
-    init(port: Int, from source: String = "127.0.0.1") throws {
+    /// Connects to 127.0.0.1:`port` from `source` and sends the SP header (`handshake`; without
+    /// it the peer is a bare TCP connection, for the HTTP listener).
+    init(port: Int, from source: String = "127.0.0.1", handshake: Bool = true) throws {
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw RawPeerError.system("socket", errno) }
         var local = Self.address(source, port: 0)
@@ -240,8 +241,11 @@ final class RawPeer {
             Glibc.close(descriptor)
             throw RawPeerError.system("connect from \(source)", code)
         }
-        try write(Self.requestHeader)
+        if handshake { try write(Self.requestHeader) }
     }
+
+    /// What the server sent so far (read by `isClosedByServer` and `receiveReply`).
+    var received: [UInt8] { buffered }
 
     deinit { Glibc.close(descriptor) }
 
