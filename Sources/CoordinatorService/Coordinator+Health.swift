@@ -84,13 +84,17 @@ extension Coordinator {
         let lock = shardWriteLock(shard)
         let locked = lock.try()
         defer { if locked { lock.unlock() } }
+        // The last acknowledged write is read before the copies answer: a write in flight may be
+        // acknowledged between a copy's reply and a later read, and that copy, which applied it,
+        // would then look stale (it was the only in-sync copy once, and the shard was left with
+        // none). Both numbers only grow, so a copy below a floor read earlier truly lacks it.
+        let acknowledged = (try? catalog.committedSeq(shard: shard.rawValue)) ?? 0
         let copies = routing.withLock { $0.replicas(of: shard) }.filter { $0.state == ReplicaState.inSync }.map(\.url)
         let replies = callWorkers(copies.map { WorkerCall(shard: shard, url: $0, body: .health) }, deadlineMilliseconds: 1000)
         let applied = zip(copies, replies).compactMap { url, reply -> (String, UInt64)? in
             if case .success(.health(let health)) = reply { return (url, health.lastSeq) } else { return nil }
         }
         guard let answered = applied.map(\.1).max() else { return }
-        let acknowledged = (try? catalog.committedSeq(shard: shard.rawValue)) ?? 0
         let newest = locked ? max(answered, acknowledged) : acknowledged
         for (url, last) in applied where last < newest {
             do {

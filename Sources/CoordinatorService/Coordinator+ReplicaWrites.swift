@@ -179,11 +179,12 @@ extension Coordinator {
     func nextSequence(of shard: ShardID) throws -> WriteSequence {
         if sequences.withLock({ $0[shard] == nil }) {
             let reserved = try catalog.reservedSeq(shard: shard.rawValue)
-            let committed = try lastAppliedByCopies(of: shard)
             // The copies that answered must hold the last acknowledged write: when only copies
             // with less answer (an emptied or restored directory), numbering from them would start
-            // a new history over acknowledged data. Writes wait for a copy that holds it.
+            // a new history over acknowledged data. Writes wait for a copy that holds it. (Read
+            // before the copies answer, as in `demoteStaleCopies`.)
             let acknowledged = try catalog.committedSeq(shard: shard.rawValue)
+            let committed = try lastAppliedByCopies(of: shard)
             guard committed >= acknowledged else {
                 demoteCopiesBelow(acknowledged, of: shard)
                 throw ErrorReply(.unavailable, "no reachable copy of shard \(shard) holds its last acknowledged write "

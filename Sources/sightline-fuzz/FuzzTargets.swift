@@ -14,7 +14,11 @@ import WorkerService
 //   worker      a whole worker (gate, then search, add, delete, transfer, codebook push, …) on tmpfs
 //   index-file  the index file loader
 //   model-file  the descriptor model loader
-// SIGHTLINE_FUZZ_SEEDS=DIR writes a seed corpus for the target into DIR first.
+// SIGHTLINE_FUZZ_SEEDS=DIR writes a seed corpus for the target into DIR first (every request kind,
+// and frames that smuggle a second body behind a read token's search). The request targets use a
+// structure-aware mutator (LLVMFuzzerCustomMutator below) that duplicates, reorders, drops and
+// grafts whole top-level fields; the request target checks that the gate never runs a body its
+// token's role may not send.
 
 enum FuzzTarget: String, CaseIterable {
     case request, worker, indexFile = "index-file", modelFile = "model-file"
@@ -80,10 +84,32 @@ func seedRequests(token: String) -> [[UInt8]] {
     return frames
 }
 
+/// `frame` without its first field (the envelope): the body part of a frame.
+func bodyPart(_ frame: [UInt8]) -> [UInt8] {
+    guard let fields = TopLevelFields(frame), let first = fields.ranges.first else { return frame }
+    return Array(frame[first.upperBound...])
+}
+
+/// Frames that put a second body (or a second envelope) behind an allowed one: a read token's
+/// search followed by a delete, a backup or a cluster change, as an attacker would send them.
+func smuggledFrames() -> [[UInt8]] {
+    let search = WireCodec.encode(Request(envelope: Envelope(requestID: 1, token: "fuzz-read"),
+                                          body: .search(vector: [Float](repeating: 0.5, count: 16), options: SearchOptions(k: 1, nprobe: 1))))
+    let behind: [RequestBody] = [
+        .delete(ids: [1, 2]), .backup(.snapshot),
+        .clusterChange(ClusterChangeRequest(change: .addReplica(url: "tcp://127.0.0.1:9", host: "", shard: 0, replacing: ""),
+                                            dryRun: true)),
+    ]
+    return behind.flatMap { body -> [[UInt8]] in
+        let second = WireCodec.encode(Request(envelope: Envelope(requestID: 2, token: "fuzz-read"), body: body))
+        return [search + bodyPart(second), search + second, second + bodyPart(search)]
+    }
+}
+
 func seeds(for target: FuzzTarget) -> [[UInt8]] {
     switch target {
     case .request, .worker:
-        return seedRequests(token: fuzzToken) + seedRequests(token: "fuzz-read")
+        return seedRequests(token: fuzzToken) + seedRequests(token: "fuzz-read") + smuggledFrames()
     case .indexFile:
         return [IndexFile.encode(smallIndex(vectors: 0, storesVectors: false)),
                 IndexFile.encode(smallIndex(vectors: 40, storesVectors: true))]
@@ -135,8 +161,13 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
     switch selectedTarget {
     case .request:
-        _ = gate.handle(bytes) { request in .health(HealthReply(cluster: "fuzz", shard: 0, codebookVersion: 0, vectorCount: 0,
-                                                                 state: request.body.name)) }
+        _ = gate.handle(bytes) { request in
+            // The oracle: whatever the gate lets run, the token that came with it may send.
+            guard let role = gate.tokens.role(of: request.envelope.token), role >= request.body.requiredRole else {
+                fatalError("the gate ran \(request.body.name) for a token whose role may not send it")
+            }
+            return .health(HealthReply(cluster: "fuzz", shard: 0, codebookVersion: 0, vectorCount: 0, state: request.body.name))
+        }
         _ = try? WireCodec.decodeResponse(bytes)
     case .worker:
         _ = fuzzWorker?.handle(bytes)
@@ -146,6 +177,80 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         _ = try? ModelFile.decode(bytes)
     }
     return 0
+}
+
+/// The top-level fields of a protobuf frame, as byte ranges (tag included); nil when the bytes
+/// are not a sequence of well-formed fields.
+struct TopLevelFields {
+    var ranges: [Range<Int>] = []
+
+    init?(_ bytes: [UInt8]) {
+        var offset = 0
+        func varint() -> UInt64? {
+            var value: UInt64 = 0
+            for shift in stride(from: UInt64(0), to: 70, by: 7) {
+                guard offset < bytes.count else { return nil }
+                let byte = bytes[offset]
+                offset += 1
+                value |= UInt64(byte & 0x7F) << shift
+                if byte & 0x80 == 0 { return value }
+            }
+            return nil
+        }
+        while offset < bytes.count {
+            let start = offset
+            guard let tag = varint() else { return nil }
+            switch tag & 7 {
+            case 0: guard varint() != nil else { return nil }
+            case 1: offset += 8
+            case 5: offset += 4
+            case 2:
+                guard let length = varint(), length <= UInt64(bytes.count - offset) else { return nil }
+                offset += Int(length)
+            default: return nil
+            }
+            guard offset <= bytes.count else { return nil }
+            ranges.append(start ..< offset)
+        }
+    }
+}
+
+/// libFuzzer's own byte-level mutation, for what the structure-aware one does not do.
+@_silgen_name("LLVMFuzzerMutate")
+func fuzzerMutate(_ data: UnsafeMutablePointer<UInt8>, _ size: Int, _ maxSize: Int) -> Int
+
+/// A structure-aware mutator for the request targets: half of the time it works on whole
+/// top-level fields (duplicates one, moves one, drops one, or grafts a field of a seed frame of
+/// another kind: the shapes that smuggle a body behind another), else libFuzzer's byte mutations.
+@_cdecl("LLVMFuzzerCustomMutator")
+public func fuzzCustomMutator(_ data: UnsafeMutablePointer<UInt8>?, _ size: Int, _ maxSize: Int, _ seed: UInt32) -> Int {
+    guard let data else { return 0 }
+    var random = SeededGenerator(seed: UInt64(seed))
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    guard selectedTarget == .request || selectedTarget == .worker, random.next() % 2 == 0,
+          let fields = TopLevelFields(bytes), !fields.ranges.isEmpty else {
+        return fuzzerMutate(data, size, maxSize)
+    }
+    var parts = fields.ranges.map { Array(bytes[$0]) }
+    let pick = Int(random.next() % UInt64(parts.count))
+    switch random.next() % 4 {
+    case 0: parts.insert(parts[pick], at: Int(random.next() % UInt64(parts.count + 1)))         // a field twice
+    case 1: parts.swapAt(pick, Int(random.next() % UInt64(parts.count)))                           // reordered
+    case 2: if parts.count > 1 { parts.remove(at: pick) }                                          // one left out
+    default:                                                                                       // another frame's field
+        let donors = graftDonors
+        let donor = donors[Int(random.next() % UInt64(donors.count))]
+        parts.insert(donor, at: Int(random.next() % UInt64(parts.count + 1)))
+    }
+    let mutated = Array(parts.joined())
+    guard mutated.count <= maxSize else { return fuzzerMutate(data, size, maxSize) }
+    mutated.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: mutated.count) }
+    return mutated.count
+}
+
+/// Top-level fields of the seed requests (envelopes and bodies of every kind), to graft.
+let graftDonors: [[UInt8]] = seedRequests(token: "fuzz-read").flatMap { frame in
+    (TopLevelFields(frame)?.ranges ?? []).map { Array(frame[$0]) }
 }
 
 // SwiftPM links an executable's entry point under the module's name; hand it to libFuzzer's driver.

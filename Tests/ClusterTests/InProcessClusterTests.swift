@@ -23,12 +23,13 @@ final class InProcessCluster: @unchecked Sendable {
     let coordinatorURL = "inproc://coordinator"
 
     init(workerCount: Int, token: String = "in-process", tokensTable: String = "", moveStepPauseMilliseconds: Int = 0,
-         batchWindowMicroseconds: Int = 0, codebooks: [UInt8] = SmallData.codebooks, indexKeys: String = "") throws {
+         batchWindowMicroseconds: Int = 0, codebooks: [UInt8] = SmallData.codebooks, indexKeys: String = "",
+         replication: Int = 1, topLevel: String = "") throws {
         folder = FileManager.default.temporaryDirectory
             .appendingPathComponent("sightline-inprocess-\(getpid())-\(UInt32.random(in: 0 ... .max))").path
         workerURLs = (0 ..< workerCount).map { "inproc://worker-\($0)" }
         for (shard, url) in workerURLs.enumerated() {
-            let settings = WorkerSettings(cluster: "inproc", shard: ShardID(UInt32(shard)), token: token,
+            let settings = WorkerSettings(cluster: "inproc", shard: ShardID(UInt32(shard / replication)), token: token,
                                           dataDirectory: "\(folder)/worker-\(shard)")
             let worker = try Worker(settings: settings, log: { _ in })
             workers.append(worker)
@@ -40,6 +41,8 @@ final class InProcessCluster: @unchecked Sendable {
             listen = "\(coordinatorURL)"
             data = "\(folder)/coordinator"
             search_batch_window_us = \(batchWindowMicroseconds)
+            replication = \(replication)
+            \(topLevel)
             [index]
             dimension = 16
             nlist = 16
@@ -49,7 +52,7 @@ final class InProcessCluster: @unchecked Sendable {
             \(tokensTable)
 
             """
-        for (shard, url) in workerURLs.enumerated() { text += "[[workers]]\nshard = \(shard)\nurl = \"\(url)\"\n" }
+        for (shard, url) in workerURLs.enumerated() { text += "[[workers]]\nshard = \(shard / replication)\nurl = \"\(url)\"\n" }
         let config = try ClusterConfig(parsing: text)
         let catalog = try CatalogDatabase(directory: config.dataDirectory, cluster: config.cluster)
         let network = self.network

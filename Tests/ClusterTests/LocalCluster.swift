@@ -129,7 +129,8 @@ final class LocalCluster: @unchecked Sendable {
         let command = launchPrefix(role) + arguments
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        // Appended across restarts: a fault schedule reads the whole history of a process.
+        if !FileManager.default.fileExists(atPath: log) { _ = FileManager.default.createFile(atPath: log, contents: nil) }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         handle.seekToEndOfFile()
         process.standardOutput = handle

@@ -322,7 +322,8 @@ final class Nemesis: @unchecked Sendable {
             if !inSync { Thread.sleep(forTimeInterval: 0.2) }
         }
         if run.status == 0, !inSync { violation("worker \(spare), a copy replacing worker \(worker), never caught up") }
-        print("nemesis:   worker \(spare) replaces worker \(worker): " + (run.status == 0 ? "in sync" : run.output.suffix(300).description))
+        print("nemesis:   worker \(spare) replaces worker \(worker): "
+              + (run.status != 0 ? run.output.suffix(300).description : inSync ? "in sync" : "not in sync after 60 s"))
         if run.status == 0 {
             live.withLock { $0 = ($0.filter { $0 != worker } + [spare]).sorted() }
             cluster.kill(shard: worker)
