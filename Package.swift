@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
         // The HTTP listener: connection caps, header and idle timeouts, chunked bodies.
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        // HTTPS for the HTTP listener (BoringSSL inside).
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.30.0"),
     ],
     targets: [
         // System-library shims.
@@ -91,7 +93,7 @@ let package = Package(
         .target(name: "HTTPGateway", dependencies: [
             "ClusterModel", "Wire", "Datasets", "Descriptors", "VectorMath",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio")]),
+            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl")]),
 
         .executableTarget(
             name: "sightline-worker",

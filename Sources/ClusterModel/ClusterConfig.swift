@@ -52,6 +52,8 @@ public struct HTTPSettings: Sendable, Equatable {
     /// for its next request, before the connection is closed.
     public var headerTimeoutSeconds: Int = 10
     public var idleTimeoutSeconds: Int = 60
+    /// HTTPS with the coordinator's certificate and key from `[tls]` (`listen` is then `https://`).
+    public var tls: Bool = false
 }
 
 /// A cluster configuration file (see cluster/local.toml for every key, documented).
@@ -109,7 +111,8 @@ public struct ClusterConfig: Sendable, Equatable {
                                 maxConnections: try table.integer("max_connections", default: 1024),
                                 maxConnectionsPerAddress: try table.integer("max_connections_per_address", default: 128),
                                 headerTimeoutSeconds: try table.integer("header_timeout_seconds", default: 10),
-                                idleTimeoutSeconds: try table.integer("idle_timeout_seconds", default: 60))
+                                idleTimeoutSeconds: try table.integer("idle_timeout_seconds", default: 60),
+                                tls: try table.boolean("tls", default: false))
         }
         guard let indexValues = document.tables["index"] else { throw .missing(key: "[index]", table: "") }
         let table = ConfigTable(values: indexValues, name: "index")
@@ -189,8 +192,13 @@ public struct ClusterConfig: Sendable, Equatable {
     }
 
     func validate(_ http: HTTPSettings) throws(ConfigError) {
-        guard http.listen.hasPrefix("http://") else {
-            throw .invalid("http.listen = \(http.listen): use http://HOST:PORT (put a TLS proxy in front for https)")
+        if http.tls {
+            guard tls != nil else { throw .invalid("http.tls = true needs a [tls] table (its cert and key serve HTTPS)") }
+            guard http.listen.hasPrefix("https://") else { throw .invalid("http.listen = \(http.listen): with http.tls use https://HOST:PORT") }
+        } else {
+            guard http.listen.hasPrefix("http://") else {
+                throw .invalid("http.listen = \(http.listen): use http://HOST:PORT (or https:// with http.tls = true and a [tls] table)")
+            }
         }
         guard !token.isEmpty || isLoopbackAddress(http.listen) else {
             throw .invalid("token is empty while http.listen = \(http.listen) is reachable from other hosts: set a token")

@@ -6,6 +6,7 @@ import Synchronization
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import VectorMath
 
 /// One HTTP request as a route sees it: the body read only after the token and the declared
@@ -74,13 +75,30 @@ public final class HTTPServer: @unchecked Sendable {
 
     /// `observe` hears of every answered request: its route ("POST /v1/search"), status and seconds.
     /// `files`: URL paths served (GET, no token) from files read once here.
+    /// `tls`: PEM files of the certificate (chain) and key to serve HTTPS with; `listen` is then
+    /// `https://HOST:PORT`.
     public init(listen: String, tokens: AccessTokens, maxBodyBytes: Int, maxInFlight: Int = 64, limits: HTTPLimits = HTTPLimits(),
-                routes: [HTTPRoute], files: [(path: String, file: String)] = [],
+                tls: (certificate: String, key: String)? = nil, routes: [HTTPRoute], files: [(path: String, file: String)] = [],
                 observe: @escaping @Sendable (_ route: String, _ status: Int, _ seconds: Double) -> Void = { _, _, _ in })
         throws(HTTPServerError) {
         self.listen = listen
-        guard listen.hasPrefix("http://") else { throw .start("cannot listen on \(listen): use http://HOST:PORT") }
-        let hostPort = listen.dropFirst("http://".count).split(separator: "/", maxSplits: 1).first.map(String.init) ?? ""
+        let scheme = tls == nil ? "http://" : "https://"
+        guard listen.hasPrefix(scheme) else { throw .start("cannot listen on \(listen): use \(scheme)HOST:PORT") }
+        let sslContext: NIOSSLContext?
+        if let tls {
+            do {
+                let chain = try NIOSSLCertificate.fromPEMFile(tls.certificate).map { NIOSSLCertificateSource.certificate($0) }
+                let key = try NIOSSLPrivateKey(file: tls.key, format: .pem)
+                var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+                configuration.minimumTLSVersion = .tlsv12
+                sslContext = try NIOSSLContext(configuration: configuration)
+            } catch {
+                throw .start("HTTPS with \(tls.certificate) and \(tls.key): \(error)")
+            }
+        } else {
+            sslContext = nil
+        }
+        let hostPort = listen.dropFirst(scheme.count).split(separator: "/", maxSplits: 1).first.map(String.init) ?? ""
         guard let colon = hostPort.lastIndex(of: ":"), let port = Int(hostPort[hostPort.index(after: colon)...]),
               (0 ... 65535).contains(port) else {
             throw .start("cannot parse \(listen) as http://HOST:PORT")
@@ -118,6 +136,10 @@ public final class HTTPServer: @unchecked Sendable {
                     let clock = HTTPConnectionClock(limits: shared.limits) { busy in connections.setBusy(id, busy) }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(clock, position: .first)
+                    // Decrypted bytes reach the clock: a head is timed as it arrives in the clear.
+                    if let sslContext {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext), position: .first)
+                    }
                     try channel.pipeline.syncOperations.addHandler(HTTPRequestHandler(shared: shared, clock: clock))
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {

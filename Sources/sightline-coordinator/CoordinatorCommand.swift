@@ -109,7 +109,8 @@ struct CoordinatorCommand: ParsableCommand {
                                 headerTimeoutSeconds: Double(settings.headerTimeoutSeconds),
                                 idleTimeoutSeconds: Double(settings.idleTimeoutSeconds))
         let server = try HTTPServer(listen: settings.listen, tokens: config.accessTokens, maxBodyBytes: settings.maxBodyBytes,
-                                    limits: limits, routes: gateway.routes, files: files) { route, status, seconds in
+                                    limits: limits, tls: settings.tls ? config.tls.map { ($0.certificate, $0.key) } : nil,
+                                    routes: gateway.routes, files: files) { route, status, seconds in
             coordinator.metrics.count("sightline_http_requests_total", help: "HTTP API requests, by route and status.",
                                       labels: [("route", route), ("status", "\(status)")])
             coordinator.metrics.observe("sightline_http_request_seconds", help: "Time the HTTP API took to answer, by route.",
