@@ -9,9 +9,13 @@ import VectorMath
 /// role, then the declared length — a request refused there costs no body read — then the body,
 /// Content-Length or chunked, never more than `maxBodyBytes` and never more than `maxInFlight`
 /// bodies held at once. The route runs on the gateway's threads; its answer is written back on
-/// the connection's event loop.
-final class HTTPRequestHandler: ChannelInboundHandler {
+/// the connection's event loop, and a route counts in `maxInFlight` until its answer has left
+/// for the socket. While answers wait for a client that does not read them (the channel is not
+/// writable), nothing more is read from it: a client that pipelines requests and never reads
+/// holds one socket's buffers, not a growing pile of answers.
+final class HTTPRequestHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
     private enum State {
@@ -30,6 +34,8 @@ final class HTTPRequestHandler: ChannelInboundHandler {
     /// The body counts in `shared.bodiesInFlight` until the answer is written.
     private var holdsBody = false
     private var bodyDeadline: Scheduled<Void>?
+    /// A read was asked for while the channel was not writable: it is issued once it is.
+    private var readWaiting = false
 
     init(shared: Shared, clock: HTTPConnectionClock) {
         self.shared = shared
@@ -58,6 +64,22 @@ final class HTTPRequestHandler: ChannelInboundHandler {
             body = nil
             run(context, request, route, keepAlive: keepAlive, started: started)
         }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            context.read()
+        } else {
+            readWaiting = true
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, readWaiting {
+            readWaiting = false
+            context.read()
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -133,17 +155,16 @@ final class HTTPRequestHandler: ChannelInboundHandler {
         if counted, shared.inFlight.add(1, ordering: .relaxed).newValue > shared.maxInFlight {
             shared.inFlight.subtract(1, ordering: .relaxed)
             return respond(context, APIError(status: 503, code: "UNAVAILABLE", message: "too many HTTP requests in flight: retry").response,
-                           route: route, started: started, keepAlive: keepAlive)
+                           route: route, started: started, keepAlive: keepAlive, counted: false)
         }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         let shared = self.shared
         shared.queue.async {
             let response = route.handle(request)
-            if counted { shared.inFlight.subtract(1, ordering: .relaxed) }
             eventLoop.execute {
                 let (handler, context) = bound.value
-                handler.respond(context, response, route: route, started: started, keepAlive: keepAlive)
+                handler.respond(context, response, route: route, started: started, keepAlive: keepAlive, counted: counted)
             }
         }
     }
@@ -158,7 +179,9 @@ final class HTTPRequestHandler: ChannelInboundHandler {
         respond(context, error.response, route: route, started: started, keepAlive: false)
     }
 
-    private func respond(_ context: ChannelHandlerContext, _ response: HTTPResponse, route: HTTPRoute?, started: DispatchTime, keepAlive: Bool) {
+    /// `counted`: the route holds a place in `inFlight`, given back once the answer is written.
+    private func respond(_ context: ChannelHandlerContext, _ response: HTTPResponse, route: HTTPRoute?, started: DispatchTime, keepAlive: Bool,
+                         counted: Bool = false) {
         if let route { shared.observe("\(route.method) \(route.path)", response.status, secondsElapsed(since: started.uptimeNanoseconds)) }
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: response.contentType)
@@ -170,6 +193,10 @@ final class HTTPRequestHandler: ChannelInboundHandler {
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)
         let written = context.writeAndFlushEnd(wrapOutboundOut(.end(nil)))
+        if counted {
+            let shared = self.shared
+            written.whenComplete { _ in shared.inFlight.subtract(1, ordering: .relaxed) }
+        }
         releaseBody()
         state = .waiting
         if keepAlive {

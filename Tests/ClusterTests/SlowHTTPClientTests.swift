@@ -125,4 +125,39 @@ import Testing
         #expect(big.isClosedByServer(within: 5))
         #expect(String(decoding: big.received, as: UTF8.self).hasPrefix("HTTP/1.1 413"), "\(String(decoding: big.received.prefix(300), as: UTF8.self))")
     }
+
+    /// A client that pipelines requests and never reads the answers: once the answers waiting for
+    /// it pass the channel's write buffer, the server stops reading from it, so its sends stall
+    /// (a full second with nothing accepted) and the coordinator grows by a few MB. Reading on
+    /// regardless, it took 8 MiB of requests and grew by 51 MB before stalling; now 5 MiB and 5 MB.
+    @Test func aClientThatNeverReadsIsNotReadFrom() throws {
+        let port = LocalCluster.freePort()
+        let cluster = try Self.cluster("http-no-reader", port: port)
+        defer { cluster.stop() }
+        try cluster.start()
+        let pid = try #require(cluster.coordinator?.processIdentifier)
+        try HTTPProbe.waitUntilServing(port: port)
+        let before = HTTPProbe.kilobytes(pid, "VmRSS")
+        let peer = try RawPeer(port: port, handshake: false)
+        let requests = Array(String(repeating: "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", count: 256).utf8)
+        var accepted = 0, stalledFor = 0.0, lastProgress = Date()
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline, stalledFor < 1 {
+            let sent = requests.withUnsafeBytes { send(peer.descriptor, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) }
+            if sent > 0 {
+                accepted += sent
+                lastProgress = Date()
+            } else {
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+            stalledFor = Date().timeIntervalSince(lastProgress)
+        }
+        let growthMB = Double(HTTPProbe.kilobytes(pid, "VmRSS") - before) / 1024
+        print("SlowHTTPClientTests: a client that never reads had \(accepted / 1024) KiB of requests taken; "
+              + "coordinator +\(Int(growthMB)) MB")
+        #expect(stalledFor >= 1, "the server kept reading: \(accepted) bytes of requests taken in 20 s")
+        #expect(growthMB < 25, "+\(growthMB) MB")
+        // Other clients are served meanwhile.
+        #expect(try HTTPProbe.send(port: port, method: "GET", path: "/healthz").status == 200)
+    }
 }
