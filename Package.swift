@@ -74,7 +74,7 @@ let package = Package(
         .target(name: "ShardStore", dependencies: ["CSQLite", "ErrorKinds"]),
         .target(name: "Wire", dependencies: ["CSightlineProto", "CProtobufC", "ErrorKinds"]),
         .target(name: "Transport", dependencies: ["CNNG", "ErrorKinds"]),
-        .target(name: "ClusterModel", dependencies: ["VectorMath", "ErrorKinds"]),
+        .target(name: "ClusterModel", dependencies: ["Wire", "VectorMath", "ErrorKinds"]),
         .target(name: "ClusterClient", dependencies: ["Wire", "Transport", "ErrorKinds"]),
         .target(
             name: "ServiceSupport",
@@ -89,9 +89,9 @@ let package = Package(
                 "VectorMath", "ProcessRuntime",
             ]),
 
-        // The coordinator's HTTP/JSON API and web page (nng's HTTP server), images to descriptors.
+        // The coordinator's HTTP/JSON API and web page (on SwiftNIO), images to descriptors.
         .target(name: "HTTPGateway", dependencies: [
-            "ClusterModel", "Wire", "Datasets", "Descriptors", "VectorMath",
+            "ClusterModel", "Wire", "Datasets", "Descriptors", "VectorMath", "ErrorKinds",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl")]),
 

@@ -6586,7 +6586,7 @@ const ProtobufCMessageDescriptor sightline__v1__replica_apply_response__descript
   (ProtobufCMessageInit) sightline__v1__replica_apply_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue sightline__v1__error_code__enum_values_by_number[9] =
+static const ProtobufCEnumValue sightline__v1__error_code__enum_values_by_number[10] =
 {
   { "ERROR_CODE_UNSPECIFIED", "SIGHTLINE__V1__ERROR_CODE__ERROR_CODE_UNSPECIFIED", 0 },
   { "BAD_REQUEST", "SIGHTLINE__V1__ERROR_CODE__BAD_REQUEST", 1 },
@@ -6597,16 +6597,18 @@ static const ProtobufCEnumValue sightline__v1__error_code__enum_values_by_number
   { "CONFLICT", "SIGHTLINE__V1__ERROR_CODE__CONFLICT", 6 },
   { "INTERNAL", "SIGHTLINE__V1__ERROR_CODE__INTERNAL", 7 },
   { "UNSUPPORTED_VERSION", "SIGHTLINE__V1__ERROR_CODE__UNSUPPORTED_VERSION", 8 },
+  { "FORBIDDEN", "SIGHTLINE__V1__ERROR_CODE__FORBIDDEN", 9 },
 };
 static const ProtobufCIntRange sightline__v1__error_code__value_ranges[] = {
-{0, 0},{0, 9}
+{0, 0},{0, 10}
 };
-static const ProtobufCEnumValueIndex sightline__v1__error_code__enum_values_by_name[9] =
+static const ProtobufCEnumValueIndex sightline__v1__error_code__enum_values_by_name[10] =
 {
   { "BAD_REQUEST", 1 },
   { "CONFLICT", 6 },
   { "DEADLINE_EXCEEDED", 5 },
   { "ERROR_CODE_UNSPECIFIED", 0 },
+  { "FORBIDDEN", 9 },
   { "INTERNAL", 7 },
   { "NOT_FOUND", 3 },
   { "UNAUTHORIZED", 2 },
@@ -6620,9 +6622,9 @@ const ProtobufCEnumDescriptor sightline__v1__error_code__descriptor =
   "ErrorCode",
   "Sightline__V1__ErrorCode",
   "sightline.v1",
-  9,
+  10,
   sightline__v1__error_code__enum_values_by_number,
-  9,
+  10,
   sightline__v1__error_code__enum_values_by_name,
   1,
   sightline__v1__error_code__value_ranges,

@@ -1,11 +1,13 @@
 /// What a failure means to the one who sees it, decided once where the error is defined. The
-/// wire's `ErrorCode` and the command line's exit status both follow from the kind alone
+/// wire's `ErrorCode`, the HTTP status and the command line's exit status all follow from the kind alone
 /// (`Wire`'s `ErrorKind+Codes.swift` holds that table).
 public enum ErrorKind: Sendable, Equatable, CaseIterable {
     /// The request, file or flag is wrong; the user fixes it (wrong dimension, NaN, bad option).
     case badInput
     /// A missing or wrong token.
     case unauthorized
+    /// A valid token whose role may not do this (a read token sending an add).
+    case forbidden
     /// A named thing (id, collection, codebook) does not exist.
     case notFound
     /// The request clashes with the state (another cluster's data, other codebooks): retrying

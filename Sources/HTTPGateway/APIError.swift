@@ -1,3 +1,4 @@
+import ErrorKinds
 import Foundation
 import Wire
 
@@ -16,22 +17,19 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         self.committedIDs = committedIDs
     }
 
-    /// The same error as the nng API would send it, under its HTTP status.
+    /// The same error as the nng API would send it, under its kind's HTTP status (the one error
+    /// table, `ErrorKind+Codes.swift`).
     public init(_ reply: ErrorReply) {
-        let (status, code): (Int, String) = switch reply.code {
-        case .badRequest: (400, "BAD_REQUEST")
-        case .unauthorized: (reply.message.contains("may not send") ? 403 : 401, "UNAUTHORIZED")
-        case .notFound: (404, "NOT_FOUND")
-        case .unavailable: (503, "UNAVAILABLE")
-        case .deadlineExceeded: (504, "DEADLINE_EXCEEDED")
-        case .conflict: (409, "CONFLICT")
-        case .unsupportedVersion: (400, "UNSUPPORTED_VERSION")
-        case .internalError, .unspecified: (500, "INTERNAL")
-        }
-        self.init(status: status, code: code, message: reply.message, committedIDs: reply.committedIDs)
+        self.init(status: reply.kind.httpStatus, code: reply.kind.wireCode.name, message: reply.message,
+                  committedIDs: reply.committedIDs)
     }
 
-    public static func badRequest(_ message: String) -> APIError { APIError(status: 400, code: "BAD_REQUEST", message: message) }
+    /// An error of `kind` made here, under its HTTP status and code name.
+    public init(_ kind: ErrorKind, _ message: String) {
+        self.init(status: kind.httpStatus, code: kind.wireCode.name, message: message)
+    }
+
+    public static func badRequest(_ message: String) -> APIError { APIError(.badInput, message) }
 
     public var description: String { "\(status) \(code): \(message)" }
 

@@ -1,3 +1,4 @@
+import ErrorKinds
 import Foundation
 import Wire
 
@@ -37,7 +38,7 @@ extension Gateway {
 
     func stats(_ request: HTTPRequest) throws -> Stats {
         guard case .stats(let shards, let total) = try call(.stats, request) else {
-            throw APIError(status: 500, code: "INTERNAL", message: "unexpected reply")
+            throw APIError(.internalError, "unexpected reply")
         }
         return Stats(total_vectors: total, dimension: dimension, shards: shards.map {
             ShardEntry(shard: $0.shard, url: $0.url, reachable: $0.reachable, vector_count: $0.vectorCount, memory_bytes: $0.memoryBytes,
@@ -52,7 +53,7 @@ extension Gateway {
 
     func openAPIDocument() -> HTTPResponse {
         guard let openAPI else {
-            return APIError(status: 404, code: "NOT_FOUND", message: "no OpenAPI document: set [http] web_root to cluster/web").response
+            return APIError(.notFound, "no OpenAPI document: set [http] web_root to cluster/web").response
         }
         return HTTPResponse(status: 200, contentType: "application/json", body: openAPI)
     }
@@ -74,7 +75,7 @@ extension Gateway {
             return APIError.badRequest("use /v1/images/ID with a whole-number id").response
         }
         guard let bytes = backend.thumbnail(id) else {
-            return APIError(status: 404, code: "NOT_FOUND", message: "no image is stored for id \(id)").response
+            return APIError(.notFound, "no image is stored for id \(id)").response
         }
         let type = bytes.starts(with: [0xFF, 0xD8]) ? "image/jpeg" : "image/png"
         return HTTPResponse(status: 200, contentType: type, body: bytes, headers: [("Cache-Control", "private, max-age=60")])

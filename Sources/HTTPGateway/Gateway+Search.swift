@@ -1,3 +1,4 @@
+import ErrorKinds
 import Foundation
 import Wire
 
@@ -71,7 +72,7 @@ extension Gateway {
     func runSearch(_ queries: [Float], _ options: SearchOptions, deadline: Int?, _ request: HTTPRequest) throws -> SearchResult {
         let batch = VectorBatch(dimension: dimension, values: queries)
         let reply = try call(.searchBatch(batch, options: options), request, deadlineMilliseconds: deadline)
-        guard case .searchBatch(let answer) = reply else { throw APIError(status: 500, code: "INTERNAL", message: "unexpected reply") }
+        guard case .searchBatch(let answer) = reply else { throw APIError(.internalError, "unexpected reply") }
         let results = answer.results.map { list -> Hits in
             let items = backend.items(list.ids)
             return Hits(ids: list.ids, distances: list.distances, labels: items.map(\.label), keys: items.map(\.key))
@@ -84,18 +85,18 @@ extension Gateway {
     func storedVectors(_ ids: [UInt64], _ request: HTTPRequest) throws -> [Float] {
         guard (1 ... Self.maxQueries).contains(ids.count) else { throw APIError.badRequest("\(ids.count) ids: send 1 … \(Self.maxQueries)") }
         guard case .fetchVectors(let fetched) = try call(.fetchVectors(ids: ids), request) else {
-            throw APIError(status: 500, code: "INTERNAL", message: "unexpected reply")
+            throw APIError(.internalError, "unexpected reply")
         }
         let width = Int(fetched.dimension)
         guard width == dimension, fetched.values.count == fetched.found.count * width else {
-            throw APIError(status: 500, code: "INTERNAL", message: "the cluster sent vectors of another size")
+            throw APIError(.internalError, "the cluster sent vectors of another size")
         }
         var rowOf: [UInt64: Int] = [:]
         for (row, id) in fetched.found.enumerated() { rowOf[id] = row }
         var values: [Float] = []
         values.reserveCapacity(ids.count * width)
         for id in ids {
-            guard let row = rowOf[id] else { throw APIError(status: 404, code: "NOT_FOUND", message: "id \(id) is not stored") }
+            guard let row = rowOf[id] else { throw APIError(.notFound, "id \(id) is not stored") }
             values.append(contentsOf: fetched.values[row * width ..< (row + 1) * width])
         }
         return values
@@ -140,7 +141,7 @@ extension Gateway {
             query = .vectors(a: pair[0], b: pair[1], threshold: threshold)
         }
         guard case .verify(let distance, let same, let approximate) = try call(.verify(query), request) else {
-            throw APIError(status: 500, code: "INTERNAL", message: "unexpected reply")
+            throw APIError(.internalError, "unexpected reply")
         }
         return VerifyResult(distance: distance, threshold: threshold, same: same, approximate: approximate)
     }
@@ -168,7 +169,7 @@ extension Gateway {
         }
         let nprobe = try bounded(body.nprobe, "nprobe", default: 0, in: 0 ... 1 << 20)
         guard case .identify(let answer) = try call(.identify(vector: vector, threshold: threshold, nprobe: nprobe), request) else {
-            throw APIError(status: 500, code: "INTERNAL", message: "unexpected reply")
+            throw APIError(.internalError, "unexpected reply")
         }
         return IdentifyResult(found: answer.found, id: answer.found ? answer.id : nil, label: answer.label,
                               key: answer.key.isEmpty ? nil : answer.key, distance: answer.distance, threshold: threshold,

@@ -1,3 +1,4 @@
+import ErrorKinds
 import Wire
 
 /// Adding and deleting vectors.
@@ -13,7 +14,7 @@ extension Gateway {
         let batch = AddBatch(ids: body.ids, vectors: VectorBatch(dimension: dimension, values: body.vectors),
                              labels: body.labels ?? [], keys: body.keys ?? [], thumbnails: body.thumbnails ?? [])
         guard case .add(let added, let ignored, _) = try call(.add(batch), request) else {
-            throw APIError(status: 500, code: "INTERNAL", message: "unexpected reply")
+            throw APIError(.internalError, "unexpected reply")
         }
         return AddResult(added: added, ignored: ignored)
     }
@@ -25,7 +26,7 @@ extension Gateway {
     func deleteVectors(_ request: HTTPRequest) throws -> DeleteResult {
         let ids = try readDeleteBody(request.body)
         guard case .delete(let deleted) = try call(.delete(ids: ids), request) else {
-            throw APIError(status: 500, code: "INTERNAL", message: "unexpected reply")
+            throw APIError(.internalError, "unexpected reply")
         }
         return DeleteResult(deleted: deleted)
     }

@@ -1,3 +1,4 @@
+import ErrorKinds
 import ClusterModel
 import Foundation
 import Synchronization
@@ -76,7 +77,7 @@ public final class Gateway: Sendable {
         } catch let error as ErrorReply {
             return APIError(error).response
         } catch {
-            return APIError(status: 500, code: "INTERNAL", message: "\(error)").response
+            return APIError(.internalError, "\(error)").response
         }
     }
 
@@ -92,7 +93,7 @@ public final class Gateway: Sendable {
         do {
             response = try WireCodec.decodeResponse(reply, expectedLists: body.repliedLists)
         } catch {
-            throw APIError(status: 500, code: "INTERNAL", message: "unreadable reply from the coordinator: \(error)")
+            throw APIError(.internalError, "unreadable reply from the coordinator: \(error)")
         }
         if case .error(let error) = response.body { throw APIError(error) }
         return response.body

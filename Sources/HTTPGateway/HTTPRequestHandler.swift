@@ -1,3 +1,4 @@
+import ErrorKinds
 import ClusterModel
 import Dispatch
 import NIOCore
@@ -94,13 +95,13 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         let (path, query) = splitURI(head.uri)
         let candidates = shared.routes.filter { $0.matches(path) }
         guard let route = candidates.first(where: { $0.method == head.method.rawValue }) else {
-            let error = candidates.isEmpty ? APIError(status: 404, code: "NOT_FOUND", message: "no such route")
+            let error = candidates.isEmpty ? APIError(.notFound, "no such route")
                 : APIError(status: 405, code: "BAD_REQUEST", message: "method not allowed on this route")
             return self.refuse(context, error)
         }
         func deny(_ error: APIError) { self.refuse(context, error, route: route, started: started) }
         guard !shared.closing.load(ordering: .relaxed) else {
-            return deny(APIError(status: 503, code: "UNAVAILABLE", message: "the coordinator is stopping"))
+            return deny(APIError(.unavailable, "the coordinator is stopping"))
         }
         var request = HTTPRequest(method: head.method.rawValue, path: path, query: query,
                                   contentType: head.headers.first(name: "Content-Type") ?? "", body: [], token: [], role: nil)
@@ -112,12 +113,10 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         request.role = shared.tokens.role(of: bearer)
         if let needed = route.role {
             guard let role = request.role else {
-                return deny(APIError(status: 401, code: "UNAUTHORIZED",
-                                       message: bearer.isEmpty ? "missing token: send Authorization: Bearer TOKEN" : "wrong token"))
+                return deny(APIError(.unauthorized, bearer.isEmpty ? "missing token: send Authorization: Bearer TOKEN" : "wrong token"))
             }
             guard role >= needed else {
-                return deny(APIError(status: 403, code: "UNAUTHORIZED",
-                                       message: "a \(role) token may not use \(request.method) \(path): it needs a \(needed) token"))
+                return deny(APIError(.forbidden, "a \(role) token may not use \(request.method) \(path): it needs a \(needed) token"))
             }
         }
         let chunked = head.headers[canonicalForm: "Transfer-Encoding"].contains { $0.lowercased() == "chunked" }
@@ -136,7 +135,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             // A body costs memory from its first byte until its answer.
             guard shared.bodiesInFlight.add(1, ordering: .relaxed).newValue <= shared.maxInFlight else {
                 shared.bodiesInFlight.subtract(1, ordering: .relaxed)
-                return deny(APIError(status: 503, code: "UNAVAILABLE", message: "too many HTTP requests in flight: retry"))
+                return deny(APIError(.unavailable, "too many HTTP requests in flight: retry"))
             }
             holdsBody = true
             let channel = context.channel
@@ -154,7 +153,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         let counted = route.role != nil
         if counted, shared.inFlight.add(1, ordering: .relaxed).newValue > shared.maxInFlight {
             shared.inFlight.subtract(1, ordering: .relaxed)
-            return respond(context, APIError(status: 503, code: "UNAVAILABLE", message: "too many HTTP requests in flight: retry").response,
+            return respond(context, APIError(.unavailable, "too many HTTP requests in flight: retry").response,
                            route: route, started: started, keepAlive: keepAlive, counted: false)
         }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)

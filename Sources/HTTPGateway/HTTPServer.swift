@@ -7,6 +7,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import Wire
 import VectorMath
 
 /// One HTTP request as a route sees it: the body read only after the token and the declared

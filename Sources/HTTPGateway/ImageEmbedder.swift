@@ -1,3 +1,4 @@
+import ErrorKinds
 import Datasets
 import Descriptors
 import Foundation
@@ -25,7 +26,7 @@ public final class ImageEmbedder: @unchecked Sendable {
         if spec == "pixels" {
             let side = Int(Double(dimension).squareRoot().rounded())
             guard side * side == dimension else {
-                throw APIError(status: 500, code: "INTERNAL", message: "descriptor_model = \"pixels\" needs a square number of "
+                throw APIError(.internalError, "descriptor_model = \"pixels\" needs a square number of "
                                + "dimensions (the collection has \(dimension))")
             }
             network = nil
@@ -39,7 +40,7 @@ public final class ImageEmbedder: @unchecked Sendable {
         }
         let model = try ModelFile.decode(try FileBytes.read(spec))
         guard model.shape.embeddingSize == dimension else {
-            throw APIError(status: 500, code: "INTERNAL", message: "\(spec) makes \(model.shape.embeddingSize)-d descriptors; "
+            throw APIError(.internalError, "\(spec) makes \(model.shape.embeddingSize)-d descriptors; "
                            + "the collection holds \(dimension)-d vectors")
         }
         if let image = model.shape.image, image.channels == 1 {
@@ -47,7 +48,7 @@ public final class ImageEmbedder: @unchecked Sendable {
         } else {
             let side = Int(Double(model.shape.inputSize).squareRoot().rounded())
             guard side * side == model.shape.inputSize else {
-                throw APIError(status: 500, code: "INTERNAL", message: "\(spec) takes \(model.shape.inputSize) inputs, not a square grey image")
+                throw APIError(.internalError, "\(spec) takes \(model.shape.inputSize) inputs, not a square grey image")
             }
             (width, height) = (side, side)
         }
@@ -60,14 +61,14 @@ public final class ImageEmbedder: @unchecked Sendable {
 
     /// The descriptor of one encoded image; a clear error for bytes that are not one.
     public func embed(_ bytes: [UInt8], name: String = "the image") throws -> [Float] {
-        guard !bytes.isEmpty else { throw APIError(status: 400, code: "BAD_REQUEST", message: "\(name) is empty") }
+        guard !bytes.isEmpty else { throw APIError(.badInput, "\(name) is empty") }
         decodes.wait()
         defer { decodes.signal() }
         let pixels: [Float]
         do {
             pixels = ImageFitting.fit(try GreyImage(decoding: bytes, name: name), width: width, height: height)
         } catch {
-            throw APIError(status: 400, code: "BAD_REQUEST", message: "\(error)")
+            throw APIError(.badInput, "\(error)")
         }
         guard let network else { return pixels }
         return try lock.withLock {

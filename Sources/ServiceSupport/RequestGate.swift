@@ -30,9 +30,9 @@ public struct RequestGate: Sendable {
     }
 
     /// The same for a frame lent by the transport, read where it was received. When `lane`
-    /// names a `BackgroundLane` for the body's field number, the body is unpacked, answered and
+    /// names a `BackgroundLane` for the body's kind, the body is unpacked, answered and
     /// packed there (bulk work at idle priority), only after the token and role were checked.
-    public func handle(_ frame: UnsafeRawBufferPointer, lane: ((UInt64) -> BackgroundLane?)? = nil,
+    public func handle(_ frame: UnsafeRawBufferPointer, lane: ((RequestKind) -> BackgroundLane?)? = nil,
                        respond: (Request) throws -> ResponseBody) -> [UInt8] {
         var requestID: UInt64 = 0
         do {
@@ -42,11 +42,11 @@ public struct RequestGate: Sendable {
             let role = try admit(envelope)
             // The role is checked on the body's field number, before the body is unpacked.
             let field = try WireCodec.bodyFieldNumber(frame)
-            if let field, role < requiredRole(forBodyField: field) {
-                throw ErrorReply(.unauthorized, "a \(role) token may not send \(RequestBody.name(ofField: field)): it needs a "
-                    + "\(requiredRole(forBodyField: field)) token")
+            let kind = field.flatMap { RequestKind(fieldNumber: $0) }
+            if let kind, role < kind.leastRole {
+                throw ErrorReply(.forbidden, "a \(role) token may not send \(kind.name): it needs a \(kind.leastRole) token")
             }
-            if let field, let background = lane?(field) {
+            if let kind, let background = lane?(kind) {
                 // The caller waits for the lane, so the lent frame and `respond` outlive the job.
                 return try withoutActuallyEscaping(respond) { respond in
                     let job = LaneJob { self.answer(frame, envelope: envelope, admittedField: field, respond: respond) }

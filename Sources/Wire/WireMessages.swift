@@ -150,52 +150,12 @@ public enum RequestBody: Sendable, Equatable {
     case replicaPull(ReplicaPull)
     case replicaApply(ReplicaApply)
 
-    /// The body's field number in `Proto/sightline.proto` (`Request.body`).
-    public var fieldNumber: UInt64 {
-        switch self {
-        case .search: return 10
-        case .searchBatch: return 11
-        case .add: return 12
-        case .delete: return 13
-        case .stats: return 14
-        case .health: return 15
-        case .codebookPush: return 16
-        case .codebookFetch: return 17
-        case .shardTransfer: return 18
-        case .verify: return 19
-        case .identify: return 20
-        case .fetchVectors: return 21
-        case .placementUpdate: return 22
-        case .shardExport: return 23
-        case .shardFlow: return 24
-        case .clusterStatus: return 25
-        case .clusterChange: return 26
-        case .backup: return 27
-        case .replicaPull: return 28
-        case .replicaApply: return 29
-        }
-    }
-
     /// True for the two search requests (timed in a worker's stats).
     public var isSearch: Bool {
         switch self {
         case .search, .searchBatch: return true
         default: return false
         }
-    }
-
-    /// A short name for logs and errors.
-    public var name: String { Self.name(ofField: fieldNumber) }
-
-    /// The name of the body with field number `field` (its name in `Proto/sightline.proto`).
-    public static func name(ofField field: UInt64) -> String {
-        let names: [UInt64: String] = [
-            10: "search", 11: "search_batch", 12: "add", 13: "delete", 14: "stats", 15: "health", 16: "codebook_push",
-            17: "codebook_fetch", 18: "shard_transfer", 19: "verify", 20: "identify", 21: "fetch_vectors",
-            22: "placement_update", 23: "shard_export", 24: "shard_flow", 25: "cluster_status", 26: "cluster_change",
-            27: "backup", 28: "replica_pull", 29: "replica_apply",
-        ]
-        return names[field] ?? "field \(field)"
     }
 }
 
@@ -211,7 +171,7 @@ public struct Request: Sendable, Equatable {
 /// `Proto/sightline.proto` `ErrorCode`.
 public enum ErrorCode: UInt32, Sendable, Equatable {
     case unspecified = 0, badRequest = 1, unauthorized = 2, notFound = 3, unavailable = 4
-    case deadlineExceeded = 5, conflict = 6, internalError = 7, unsupportedVersion = 8
+    case deadlineExceeded = 5, conflict = 6, internalError = 7, unsupportedVersion = 8, forbidden = 9
 }
 
 public struct ErrorReply: Sendable, Equatable, Error, CustomStringConvertible {

@@ -28,9 +28,6 @@ public final class Worker: Sendable {
     static let maxTombstones = 1 << 20
     /// Moves run here, at the lowest priority: a move takes the CPU that searches leave idle.
     let moveLane = BackgroundLane(name: "sightline-move")
-    /// Field numbers of the bulk bodies: a move's (shard_transfer, placement_update, shard_export,
-    /// shard_flow), a backup's and a replica catch-up's (replica_pull, replica_apply).
-    static let moveBodies: Set<UInt64> = [18, 22, 23, 24, 27, 28, 29]
     let log: @Sendable (String) -> Void
     let gate: RequestGate
     /// Queries searched between two deadline checks (a multiple of the index's chunk of 32).
@@ -67,8 +64,8 @@ public final class Worker: Sendable {
     /// The same for a frame lent by the transport.
     public func handle(_ frame: UnsafeRawBufferPointer) -> [UInt8] {
         let received = DispatchTime.now()
-        // A move's bodies (transfer, placements, export, flow) run on the idle-priority lane.
-        return gate.handle(frame, lane: { [moveLane] field in Worker.moveBodies.contains(field) ? moveLane : nil }) { request in
+        // Bulk bodies (a move's, a backup's, a catch-up's: `RequestKind.lane`) run on the idle-priority lane.
+        return gate.handle(frame, lane: { [moveLane] kind in kind.lane == .idle ? moveLane : nil }) { request in
             let started = DispatchTime.now().uptimeNanoseconds
             defer { if request.body.isSearch { latencies.record(seconds: elapsed(since: started)) } }
             let budget = request.envelope.deadlineMilliseconds

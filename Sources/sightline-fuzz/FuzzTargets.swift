@@ -163,7 +163,7 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     case .request:
         _ = gate.handle(bytes) { request in
             // The oracle: whatever the gate lets run, the token that came with it may send.
-            guard let role = gate.tokens.role(of: request.envelope.token), role >= request.body.requiredRole else {
+            guard let role = gate.tokens.role(of: request.envelope.token), role >= request.body.leastRole else {
                 fatalError("the gate ran \(request.body.name) for a token whose role may not send it")
             }
             return .health(HealthReply(cluster: "fuzz", shard: 0, codebookVersion: 0, vectorCount: 0, state: request.body.name))

@@ -159,7 +159,7 @@ final class InProcessCluster: @unchecked Sendable {
             do {
                 try body()
             } catch let error as ClientError {
-                return error.kind == .unauthorized ? error.reply.message : "\(error.kind): \(error)"
+                return error.kind == .forbidden ? error.reply.message : "\(error.kind): \(error)"
             } catch {
                 return "\(error)"
             }

@@ -175,7 +175,7 @@ import WorkerService
         _ = try SmallData.add(SmallData.base.slice(0 ..< 200), to: admin)
         let reader = cluster.client(token: "reader")
         #expect(code { () throws(ClientError) in try reader.call(.clusterChange(ClusterChangeRequest(change: .removeWorker(shard: 1)))) }
-                == .unauthorized)
+                == .forbidden)
         #expect(try reader.clusterStatus().shards.count == 2)   // status is for readers too
         let cases: [(ClusterChange, ErrorCode)] = [
             (.removeWorker(shard: 7), .notFound),

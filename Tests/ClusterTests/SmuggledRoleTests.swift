@@ -82,7 +82,7 @@ import Wire
                         _ = try raw.call(body)
                         Issue.record("\(token) ran \(name)")
                     } catch {
-                        #expect(error.reply.code == .unauthorized, "\(token) \(name): \(error)")
+                        #expect(error.reply.code == .forbidden, "\(token) \(name): \(error)")
                     }
                 }
             }

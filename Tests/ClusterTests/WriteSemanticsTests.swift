@@ -123,7 +123,7 @@ extension WriteSemanticsTests {
             do { _ = try client.call(.backup(step)) } catch { if case .server(let reply) = error { return reply.code } }
             return nil
         }
-        #expect(code(cluster.client(token: "reader"), .snapshot) == .unauthorized)      // backups need the cluster token
+        #expect(code(cluster.client(token: "reader"), .snapshot) == .forbidden)      // backups need the cluster token
         #expect(code(client, .read(shard: nil, offset: 0, length: 100)) == .notFound)   // no snapshot yet
         #expect(code(client, .read(shard: 1, offset: 0, length: 100)) != nil)           // nor at a worker
         guard case .backup(.parts(let parts)) = try client.call(.backup(.snapshot)) else { throw ClientError.unexpectedReply("") }

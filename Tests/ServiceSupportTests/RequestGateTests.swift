@@ -25,7 +25,7 @@ import VectorMath
     @Test func tokensRolesCollectionsAndDeadlinesAreCheckedBeforeTheBody() throws {
         let gate = RequestGate(tokens: Self.tokens, collection: "faces", maxFrameBytes: 1 << 20)
         #expect(Self.errorCode(try Self.reply(gate, Self.request("reader", .stats))) == nil)
-        #expect(Self.errorCode(try Self.reply(gate, Self.request("reader", .delete(ids: [1])))) == .unauthorized)
+        #expect(Self.errorCode(try Self.reply(gate, Self.request("reader", .delete(ids: [1])))) == .forbidden)
         #expect(Self.errorCode(try Self.reply(gate, Self.request("writer", .delete(ids: [1])))) == nil)
         #expect(Self.errorCode(try Self.reply(gate, Self.request("writer", .codebookFetch))) == nil)
         #expect(Self.errorCode(try Self.reply(gate, Self.request("cluster-secret", .codebookPush(version: 1, indexFile: [])))) == nil)
@@ -57,7 +57,7 @@ import VectorMath
         let keys = AddBatch(ids: [1], vectors: VectorBatch(dimension: 1, values: [1]), keys: Array(repeating: "", count: 2_000_000))
         let refused = try Self.reply(gate, Self.request("reader", .add(keys)))
         guard case .error(let reply) = refused.body else { Issue.record("served"); return }
-        #expect(reply.code == .unauthorized)
+        #expect(reply.code == .forbidden)
         #expect(reply.message.contains("needs a write token"), "\(reply.message)")
         // Every body's field number maps to the role its case names.
         let bodies: [RequestBody] = [.stats, .health, .codebookFetch, .delete(ids: [1]), .fetchVectors(ids: [1]),
@@ -72,7 +72,7 @@ import VectorMath
             #expect(field == body.fieldNumber, "\(body.name)")
         }
         // Moving entries and changing the map need the cluster token; anyone may read the status.
-        #expect(bodies.map(\.requiredRole) == [.read, .read, .read, .write, .read, .cluster, .read,
+        #expect(bodies.map(\.leastRole) == [.read, .read, .read, .write, .read, .cluster, .read,
                                                 .cluster, .cluster, .cluster, .read, .cluster])
     }
 

@@ -142,7 +142,11 @@ typedef enum _Sightline__V1__ErrorCode {
    */
   SIGHTLINE__V1__ERROR_CODE__CONFLICT = 6,
   SIGHTLINE__V1__ERROR_CODE__INTERNAL = 7,
-  SIGHTLINE__V1__ERROR_CODE__UNSUPPORTED_VERSION = 8
+  SIGHTLINE__V1__ERROR_CODE__UNSUPPORTED_VERSION = 8,
+  /*
+   * A valid token whose role may not send this request (a read token sending an add).
+   */
+  SIGHTLINE__V1__ERROR_CODE__FORBIDDEN = 9
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SIGHTLINE__V1__ERROR_CODE)
 } Sightline__V1__ErrorCode;
 typedef enum _Sightline__V1__FlowAction {

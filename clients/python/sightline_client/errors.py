@@ -23,8 +23,14 @@ class BadRequest(SightlineError):
 
 
 class Unauthorized(SightlineError):
-    """Wrong or missing token, or a token whose role may not send this request."""
+    """Wrong or missing token."""
     code = "UNAUTHORIZED"
+
+
+class Forbidden(Unauthorized):
+    """A valid token whose role may not send this request (a read token sending an add). A kind of
+    `Unauthorized`, so code that catches that catches this too."""
+    code = "FORBIDDEN"
 
 
 class NotFound(SightlineError):
@@ -62,5 +68,5 @@ class TransportError(SightlineError):
     retryable = True
 
 
-BY_CODE = {cls.code: cls for cls in (BadRequest, Unauthorized, NotFound, Unavailable, DeadlineExceeded, Conflict, Internal,
+BY_CODE = {cls.code: cls for cls in (BadRequest, Unauthorized, Forbidden, NotFound, Unavailable, DeadlineExceeded, Conflict, Internal,
                                      UnsupportedVersion)}

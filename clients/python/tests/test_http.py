@@ -111,7 +111,7 @@ def test_add_with_thumbnail_and_delete(cluster):
     assert status == 200 and added == {"added": 1, "ignored": 0}
     status, stored, _ = call(cluster, "GET", "/v1/images/700001", raw=True)
     assert status == 200 and stored == image
-    assert_error(call(cluster, "POST", "/v1/vectors", body, token="read"), 403, "UNAUTHORIZED")
+    assert_error(call(cluster, "POST", "/v1/vectors", body, token="read"), 403, "FORBIDDEN")
     status, deleted, _ = call(cluster, "DELETE", "/v1/vectors", {"ids": [700_001]}, token="write")
     assert status == 200 and deleted == {"deleted": 1}
     assert_error(call(cluster, "GET", "/v1/images/700001"), 404, "NOT_FOUND")
