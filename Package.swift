@@ -127,6 +127,9 @@ let package = Package(
         .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel", "ErrorKinds"]),
         .testTarget(name: "HTTPGatewayTests", dependencies: ["HTTPGateway", "ClusterModel", "Wire"]),
         .testTarget(name: "ServiceSupportTests", dependencies: ["ServiceSupport", "ClusterModel", "Wire", "VectorMath"]),
+        // The coordinator's parts on a manual clock, without processes or sleeps.
+        .testTarget(name: "CoordinatorServiceTests",
+                    dependencies: ["CoordinatorService", "ServiceSupport", "ClusterModel", "ShardStore", "Transport", "Wire"]),
         .testTarget(
             name: "ClusterTests",
             dependencies: [

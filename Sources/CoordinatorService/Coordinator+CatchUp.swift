@@ -53,7 +53,7 @@ extension Coordinator {
             }
             if full {
                 log("shard \(shard)'s replica at \(copy.url): copying the whole shard from \(peer)")
-                last = try copyAll(shard, from: peer, to: copy.url, copied: &copied)
+                last = try copyWholeShard(shard, from: peer, to: copy.url, copied: &copied)
                 try replayLog(shard, from: peer, to: copy.url, after: &last, copied: &copied)
             }
             // The last pages and the check run with the shard's writes held: nothing moves meanwhile.
@@ -123,7 +123,7 @@ extension Coordinator {
 
     /// Replaces the copy's contents with the peer's, page by page; returns the peer's last write
     /// when the copy began (its log is replayed from there).
-    func copyAll(_ shard: ShardID, from peer: String, to url: String, copied: inout Int) throws -> UInt64 {
+    func copyWholeShard(_ shard: ShardID, from peer: String, to url: String, copied: inout Int) throws -> UInt64 {
         var cursor: UInt64?, start: UInt64 = 0, first = true
         var lastReport = DispatchTime.now()
         repeat {

@@ -258,7 +258,7 @@ extension Coordinator {
         let health: HealthReply
         let client: ServiceClient
         do {
-            client = ServiceClient(connection: try dial(url), token: config.token)
+            client = try pool.unpooledClient(at: url)
             guard case .health(let reply) = try client.call(.health, deadlineMilliseconds: 5000) else {
                 throw ErrorReply(.unavailable, "the worker at \(url) sent an unexpected reply")
             }

@@ -50,7 +50,7 @@ extension Coordinator {
         case .failure(let error) where error.code == .conflict:
             // The worker holds vectors of other codebooks: retrying every second cannot help, so
             // wait before asking again (an operator must resolve it).
-            pushConflicts.withLock { $0[url] = DispatchTime.now() + .seconds(Coordinator.conflictRetrySeconds) }
+            pushConflicts.withLock { $0[url] = clock.deadline(afterMilliseconds: Coordinator.conflictRetrySeconds * 1000) }
             log("codebook push to shard \(shard) at \(url) refused: \(error.message); next try in \(Coordinator.conflictRetrySeconds) s")
         case .failure(let error):
             log("codebook push to shard \(shard) at \(url) failed: \(error.message)")
@@ -111,10 +111,28 @@ extension Coordinator {
     func mayPushCodebooks(to url: String) -> Bool {
         pushConflicts.withLock { conflicts in
             guard let until = conflicts[url] else { return true }
-            if DispatchTime.now() < until { return false }
+            if clock.now() < until { return false }
             conflicts[url] = nil
             return true
         }
+    }
+
+    /// The coordinator's answer to a health request: each shard as the health loop last saw it.
+    func health() -> HealthReply {
+        let route = routing.withLock { $0 }
+        let shardStates = route.readShards.map { shard -> ShardStatsReply in
+            var entry = ShardStatsReply()
+            let state = self.state(of: shard)
+            entry.shard = shard.rawValue
+            entry.url = route.url(of: shard) ?? ""
+            entry.reachable = state.reachable
+            entry.vectorCount = state.vectorCount
+            entry.codebookVersion = state.codebookVersion
+            return entry
+        }
+        let ready = shardStates.allSatisfy { $0.reachable && $0.codebookVersion == codebook.version }
+        return HealthReply(cluster: config.cluster, shard: 0, codebookVersion: codebook.version, vectorCount: knownTotal,
+                           state: ready ? "serving" : "degraded", shards: shardStates, mapVersion: route.current.version)
     }
 
     /// Runs `checkWorkers` every `intervalSeconds` on its own thread until `stop()`, and resumes
@@ -123,7 +141,7 @@ extension Coordinator {
         let thread = Thread { [self] in
             while !stopping.load(ordering: .relaxed) {
                 checkWorkers()
-                Thread.sleep(forTimeInterval: intervalSeconds)
+                clock.sleep(seconds: intervalSeconds)
             }
         }
         thread.name = "sightline-health"

@@ -38,8 +38,8 @@ extension Coordinator {
                       labels: [("code", code)])
     }
 
-    func recordShardLatency(_ shard: ShardID, since started: DispatchTime) {
-        let seconds = secondsElapsed(since: started.uptimeNanoseconds)
+    func recordShardLatency(_ shard: ShardID, since started: UInt64) {
+        let seconds = clock.seconds(since: started)
         metrics.observe("sightline_shard_call_seconds", help: "Round trips of the coordinator's calls to each shard.",
                         labels: [("shard", "\(shard.rawValue)")], seconds: seconds)
     }

@@ -40,7 +40,7 @@ extension Coordinator {
                     try? catalog.setMoveError(move, message)
                     routing.withLock { $0.move?.error = message }
                     log("move to map \(move.toVersion), step \(move.step.rawValue): \(message); retrying")
-                    Thread.sleep(forTimeInterval: min(2.0, 0.1 * Double(failures)))
+                    clock.sleep(seconds: min(2.0, 0.1 * Double(failures)))
                 }
             }
         }
@@ -87,13 +87,13 @@ extension Coordinator {
             try enter(move, .copy)
         case .copy:
             let started = DispatchTime.now()
-            let copied = try copyAll(move)
+            let copied = try copyMovePages(move)
             let seconds = secondsElapsed(since: started.uptimeNanoseconds)
             log(String(format: "move to map %llu: copied %llu entries in %.2f s (%.0f a second)", move.toVersion, copied, seconds,
                        Double(copied) / max(seconds, 1e-9)))
             try enter(move, .verify)
         case .verify:
-            if try verify(move) {
+            if try verifyMove(move) {
                 try enter(move, .flip)
             } else {
                 try enter(move, .copy)
@@ -151,7 +151,7 @@ extension Coordinator {
     /// meanwhile: a target refuses copies of ids deleted during the move, and verify catches
     /// anything else.
     @discardableResult
-    func copyAll(_ move: MoveRecord) throws -> UInt64 {
+    func copyMovePages(_ move: MoveRecord) throws -> UInt64 {
         let (sources, targets) = routing.withLock { ($0.fromMap?.placementShards ?? [], $0.toMap?.placementShards ?? []) }
         var copied = routing.withLock { $0.move?.copied ?? 0 }
         var copiedNow: UInt64 = 0
@@ -165,7 +165,7 @@ extension Coordinator {
                 guard routing.withLock({ $0.move?.toVersion }) == move.toVersion else {
                     throw ErrorReply(.conflict, "the move to map \(move.toVersion) was aborted")
                 }
-                let started = DispatchTime.now()
+                let started = clock.now()
                 var calls = try transferCalls(page, from: source, targets: targets)
                 if let next = page.next { calls.append((source, .shardExport(after: next, limit: pageSize))) }
                 let replies = fanOutCalls(calls, deadlineMilliseconds: 60_000)
@@ -182,10 +182,9 @@ extension Coordinator {
                 let total = routing.withLock { $0.move?.total ?? 0 }
                 try catalog.setMoveProgress(move, copied: copied, total: total)
                 routing.withLock { $0.move?.copied = copied }
-                if move.rate > 0, !page.entries.ids.isEmpty {
-                    let wanted = Double(page.entries.ids.count) / Double(move.rate)
-                    let spent = secondsElapsed(since: started.uptimeNanoseconds)
-                    if wanted > spent { Thread.sleep(forTimeInterval: wanted - spent) }
+                // `--rate`: the page's entries take at least entries / rate seconds.
+                if let until = MovePacing.pageEnd(started: started, entries: page.entries.ids.count, rate: move.rate) {
+                    clock.sleep(until: until)
                 }
                 if done { break }
                 page = try checkedPage(replies.last!, from: source)
@@ -244,7 +243,7 @@ extension Coordinator {
     /// Compares, for every (source, target), the counts and digests per list on both sides with
     /// writes held off. A mismatching target drops its copies from that source, whose copy
     /// starts over; false then.
-    func verify(_ move: MoveRecord) throws -> Bool {
+    func verifyMove(_ move: MoveRecord) throws -> Bool {
         var (sources, targets) = routing.withLock { ($0.fromMap?.placementShards ?? [], $0.toMap?.placementShards ?? []) }
         // Rendezvous moves ids only to an added shard, or only from a removed one: no other pair can hold a flow.
         if move.kind == "add-worker" { targets = [move.shard] } else if move.kind == "remove-worker" { sources = [move.shard] }

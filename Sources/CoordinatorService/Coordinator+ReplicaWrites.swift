@@ -59,7 +59,7 @@ extension Coordinator {
                 failures[index] = error as? ErrorReply ?? ErrorReply(.internalError, "\(error)")
             }
         }
-        let replies = collectWrites(workerCalls, groups: positions, deadlineMilliseconds: deadlineMilliseconds)
+        let replies = pool.collectWrites(workerCalls, groups: positions, deadlineMilliseconds: deadlineMilliseconds)
         return calls.indices.map { index in
             if let failure = failures[index] { return .failure(failure) }
             let mine = positions[index].map { (workerCalls[$0], replies[$0]) }
@@ -100,59 +100,6 @@ extension Coordinator {
                                                          + "not record it: \(error); retry (adds and deletes are idempotent)"))
             }
             return first.1
-        }
-    }
-
-    /// Sends every call at once and waits for the replies. Once one copy in a group (the copies
-    /// of one shard) has applied the write, the others get `straggler` more milliseconds: a hung
-    /// copy costs one write that long, not the whole deadline (it leaves the in-sync set).
-    func collectWrites(_ calls: [WorkerCall], groups: [[Int]], deadlineMilliseconds: Int,
-                       stragglerMilliseconds: Int = 1000) -> [Result<ResponseBody, ErrorReply>] {
-        let round = HedgedRound()
-        var results = [Result<ResponseBody, ErrorReply>?](repeating: nil, count: calls.count)
-        let open = breakers.withLock { $0.compactMapValues(\.openedAt) }
-        for (position, call) in calls.enumerated() {
-            if let openedAt = open[call.url] {
-                results[position] = .failure(Breaker.refusal(call.shard, since: openedAt))
-                continue
-            }
-            guard let client = try? client(at: call.url) else {
-                results[position] = .failure(ErrorReply(.unavailable, "shard \(call.shard): cannot dial its worker at \(call.url)"))
-                continue
-            }
-            let pending = client.start(call.body, deadlineMilliseconds: deadlineMilliseconds, sequence: call.sequence)
-            var tagged = call
-            tagged.position = position
-            let sent = tagged
-            DispatchQueue.global().async { round.deliver(sent, pending.wait()) }
-        }
-        let end = DispatchTime.now() + .milliseconds(deadlineMilliseconds)
-        var graceEnds: [Int: DispatchTime] = [:]
-        func settled() -> Bool {
-            groups.enumerated().allSatisfy { group, members in
-                members.allSatisfy { results[$0] != nil } || (graceEnds[group].map { DispatchTime.now() >= $0 } ?? false)
-            }
-        }
-        let groupOf = Dictionary(uniqueKeysWithValues: groups.enumerated().flatMap { group, members in members.map { ($0, group) } })
-        while !settled() {
-            // Only grace periods still running: a passed one would make the wait return at once.
-            let now = DispatchTime.now()
-            let wake = ([end] + graceEnds.values.filter { $0 > now }).min()!
-            if round.signal.wait(timeout: wake) == .timedOut {
-                if DispatchTime.now() >= end { break }
-                continue
-            }
-            guard let (call, reply) = round.take() else { continue }
-            let position = call.position
-            record(reply, from: call, probe: false)
-            results[position] = reply.mapError(\.reply)
-            if case .success = reply, let group = groupOf[position], graceEnds[group] == nil {
-                graceEnds[group] = DispatchTime.now() + .milliseconds(stragglerMilliseconds)
-            }
-        }
-        return results.enumerated().map { position, result in
-            result ?? .failure(ErrorReply(.deadlineExceeded, "shard \(calls[position].shard)'s worker at \(calls[position].url) "
-                                                             + "did not answer in time"))
         }
     }
 

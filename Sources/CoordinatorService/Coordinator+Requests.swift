@@ -44,7 +44,7 @@ extension Coordinator {
         case .backup(let step):
             return .backup(try backup(step))
         case .verify(let query):
-            return try verify(query, deadlineMilliseconds: deadlineMilliseconds)
+            return try verifyPair(query, deadlineMilliseconds: deadlineMilliseconds)
         case .identify(let vector, let threshold, let nprobe):
             return .identify(try identify(vector, threshold: threshold, nprobe: nprobe, deadlineMilliseconds: deadlineMilliseconds))
         case .fetchVectors(let ids):
@@ -80,7 +80,7 @@ extension Coordinator {
     /// True when every copy of `shard` is skipped by an open breaker (its absence was logged then).
     func everyCopySkipped(_ shard: ShardID) -> Bool {
         let copies = routing.withLock { $0.replicas(of: shard) }.map(\.url)
-        return breakers.withLock { breakers in copies.allSatisfy { breakers[$0]?.isOpen == true } }
+        return pool.areAllSkipped(copies)
     }
 
     /// One query: through the micro-batcher when it is on (checked alone first, so that a bad
@@ -301,23 +301,6 @@ extension Coordinator {
         }
     }
 
-    func health() -> HealthReply {
-        let route = routing.withLock { $0 }
-        let shardStates = route.readShards.map { shard -> ShardStatsReply in
-            var entry = ShardStatsReply()
-            let state = self.state(of: shard)
-            entry.shard = shard.rawValue
-            entry.url = route.url(of: shard) ?? ""
-            entry.reachable = state.reachable
-            entry.vectorCount = state.vectorCount
-            entry.codebookVersion = state.codebookVersion
-            return entry
-        }
-        let ready = shardStates.allSatisfy { $0.reachable && $0.codebookVersion == codebook.version }
-        return HealthReply(cluster: config.cluster, shard: 0, codebookVersion: codebook.version, vectorCount: knownTotal,
-                           state: ready ? "serving" : "degraded", shards: shardStates, mapVersion: route.current.version)
-    }
-
     func fetch(_ ids: [UInt64], deadlineMilliseconds: Int) throws -> FetchedVectors {
         try checkFetchSize(ids.count, dimension: template.dimension)
         var bodies: [ShardID: RequestBody] = [:]
@@ -342,7 +325,7 @@ extension Coordinator {
     }
 
     /// Distance between two vectors (or two stored ids) and whether it is within `threshold`.
-    func verify(_ query: VerifyQuery, deadlineMilliseconds: Int) throws -> ResponseBody {
+    func verifyPair(_ query: VerifyQuery, deadlineMilliseconds: Int) throws -> ResponseBody {
         let a: [Float], b: [Float], threshold: Float
         var approximate = false
         switch query {

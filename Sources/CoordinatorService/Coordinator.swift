@@ -13,16 +13,36 @@ import Wire
 /// over the catalog's shard map, fans searches out to every shard with a deadline and merges the
 /// per-shard top-k with `mergeTopK`, which orders by (distance, id) exactly as a single node's
 /// search does. It also drives moves between maps (Coordinator+Move).
+///
+/// Its parts: `ShardDirectory` (`routing`: the map, the move, the copies of each shard),
+/// `WorkerPool` (`pool`: clients, breakers, load, fan-out, replicated writes, hedged reads),
+/// `StragglerRule`, `MovePacing` and `SearchBatcher`; time comes from one `MonotonicClock`.
+///
+/// Lock order (a lock may be taken while holding only those above it):
+/// 1. `writes` — shared by an add or delete for its whole routing, exclusive for a move step,
+///    an abort or a backup's snapshot that must see no write half-routed.
+/// 2. The shard write locks (`shardWriteLock`), several in ascending shard order: a replicated
+///    shard's numbered writes, a catch-up's last pages, a copy joining, the health loop's check.
+/// 3. `placementPushes` — one placement push at a time.
+/// 4. Leaf locks, held only to copy values out or make one change, never two at once and never
+///    around a call to a worker or the catalog: `routing`, `sequences`, `workerStates`,
+///    `fullCopies`, `backupSources`, `pushConflicts`, `lastPlan`, `stepStarted`,
+///    `backupStarted`, and the pool's `clients`, `breakers` and `outstanding`.
+/// Locks 1–2 are held across calls to workers, so they are a pthread read-write lock and
+/// `NSLock`s; every other piece of state is a `Mutex` or an `Atomic`.
 public final class Coordinator: Sendable {
     public let config: ClusterConfig
     let catalog: CatalogDatabase
     let codebook: (version: UInt64, indexFile: [UInt8])
     /// The trained, empty index: dimension, nlist and metric for validation and verify.
     let template: IVFPQIndex
-    let dial: @Sendable (String) throws -> any Connection
-    /// One client per worker URL, opened on first use; the fan-out goes through them.
-    let clients = Mutex<[String: ServiceClient]>([:])
-    let routing: Mutex<Routing>
+    /// The shard map, the move in progress, the copies of each shard (one lock: see the order below).
+    let routing: ShardDirectory
+    /// Clients, breakers and load per worker; fan-out, replicated writes and hedged reads.
+    let pool: WorkerPool
+    /// The time breakers, hedging, stragglers, the batching window, move pacing and the health
+    /// loop read and wait on.
+    let clock: any MonotonicClock
     /// Writes hold it shared; move steps that must not interleave with a write hold it exclusively.
     let writes = ReadWriteLock()
     /// Serialises placement pushes (the health loop and the move driver).
@@ -37,15 +57,10 @@ public final class Coordinator: Sendable {
     let moveStepPauseMilliseconds: Int
     /// By worker URL (a replicated shard has several).
     let workerStates = Mutex<[String: WorkerState]>([:])
-    let breakers = Mutex<[String: Breaker]>([:])
-    /// Requests in flight per worker URL (reads go to the replica with the fewest).
-    let outstanding = Mutex<[String: Int]>([:])
     /// Per replicated shard: the last write committed and the sequence numbers reserved.
     let sequences = Mutex<[ShardID: ShardSequence]>([:])
     /// Held while a replicated shard's write is numbered and sent, and while a catch-up closes.
     let shardWriteLocks = Mutex<[ShardID: NSLock]>([:])
-    /// Round trips of reads to replicated shards: the hedging delay is a percentile of them.
-    let replicaReadLatency = LatencyRecorder(capacity: 2000)
     let catchUpRunning = Atomic<Bool>(false)
     /// Coalesces concurrent single-query searches (nil when `search_batch_window_us` is 0).
     let batcher: SearchBatcher?
@@ -56,7 +71,7 @@ public final class Coordinator: Sendable {
     /// When the backup being read took its snapshot (nil: none).
     let backupStarted = Mutex<DispatchTime?>(nil)
     /// Shards whose last codebook push was refused as a conflict, and when to try again.
-    let pushConflicts = Mutex<[String: DispatchTime]>([:])
+    let pushConflicts = Mutex<[String: UInt64]>([:])
     static let conflictRetrySeconds = 60
     let stopping = Atomic<Bool>(false)
     let log: @Sendable (String) -> Void
@@ -69,18 +84,20 @@ public final class Coordinator: Sendable {
     public let thumbnails: ThumbnailStore?
 
     /// `dial` opens the connection to a worker's URL: nng by default, an `InProcessNetwork` in
-    /// tests.
+    /// tests; `clock` is the machine's unless a test drives it.
     public init(config: ClusterConfig, catalog: CatalogDatabase, codebookFile: [UInt8], maxFrameBytes: Int = FrameLimits.maxFrameBytes,
                 moveStepPauseMilliseconds: Int = 0, thumbnails: ThumbnailStore? = nil,
                 dial: @escaping @Sendable (String) throws -> any Connection = { try NNGConnection(dial: $0) },
+                clock: any MonotonicClock = SystemClock(),
                 log: @escaping @Sendable (String) -> Void) throws {
         self.config = config
         self.catalog = catalog
         self.log = log
-        self.dial = dial
+        self.clock = clock
         self.moveStepPauseMilliseconds = moveStepPauseMilliseconds
         self.thumbnails = thumbnails
-        batcher = config.searchBatchWindowMicroseconds > 0 ? SearchBatcher(windowMicroseconds: config.searchBatchWindowMicroseconds) : nil
+        batcher = config.searchBatchWindowMicroseconds > 0
+            ? SearchBatcher(windowMicroseconds: config.searchBatchWindowMicroseconds, clock: clock) : nil
         gate = RequestGate(tokens: config.accessTokens, collection: config.collection, maxFrameBytes: maxFrameBytes)
         template = try IndexFile.decode(codebookFile)
         guard template.count == 0 else {
@@ -120,7 +137,11 @@ public final class Coordinator: Sendable {
             initial.toMap = try catalog.map(version: move.toVersion)
             log("move to map \(move.toVersion) (\(move.kind) of shard \(move.shard)) is at step \(move.step.rawValue); it resumes")
         }
-        routing = Mutex(initial)
+        let directory = ShardDirectory(initial)
+        routing = directory
+        pool = WorkerPool(token: config.token, clock: clock, dial: dial, log: log) { shard, url in
+            directory.isReplicated(shard) ? "shard \(shard)'s replica at \(url)" : "shard \(shard)"
+        }
     }
 
     /// A warning when the config names other workers than the catalog's map in force.
@@ -131,17 +152,6 @@ public final class Coordinator: Sendable {
         return "the config lists workers [\(configured.joined(separator: ", "))] but the catalog's shard map version \(map.version) "
             + "holds [\(mapped.joined(separator: ", "))]: routing follows the catalog's map; change it with "
             + "sightline cluster add-worker / remove-worker"
-    }
-
-    /// The client of the worker at `url`, dialled on first use.
-    func client(at url: String) throws -> ServiceClient {
-        try clients.withLock { clients in
-            if let existing = clients[url] { return existing }
-            // The coordinator enforces each deadline itself: no margin beyond it.
-            let client = ServiceClient(connection: try dial(url), token: config.token, replyMarginMilliseconds: 0)
-            clients[url] = client
-            return client
-        }
     }
 
     /// Sends each (shard, body) at once to the shard's preferred replica and collects each reply
@@ -162,54 +172,11 @@ public final class Coordinator: Sendable {
         }
     }
 
-    /// Sends every call at once and collects each reply or failure in order. A worker whose
-    /// breaker is open gets no call (its failure is reported at once) unless `probe` is set: the
-    /// health loop's probes go through, and an answer closes the breaker.
+    /// Sends every call at once (`WorkerPool.call`), timing each shard's round trip for `/metrics`.
     func callWorkers(_ calls: [WorkerCall], deadlineMilliseconds: Int, probe: Bool = false) -> [Result<ResponseBody, ErrorReply>] {
-        var results = [Result<ResponseBody, ErrorReply>?](repeating: nil, count: calls.count)
-        var pending: [(position: Int, call: PendingCall)] = []
-        let open = probe ? [:] : breakers.withLock { $0.compactMapValues(\.openedAt) }
-        for (position, call) in calls.enumerated() {
-            if let openedAt = open[call.url] {
-                results[position] = .failure(Breaker.refusal(call.shard, since: openedAt))
-                continue
-            }
-            do {
-                let client = try client(at: call.url)
-                pending.append((position, client.start(call.body, deadlineMilliseconds: deadlineMilliseconds, sequence: call.sequence)))
-            } catch {
-                results[position] = .failure(ErrorReply(.unavailable, "shard \(call.shard): cannot dial its worker at \(call.url): \(error)"))
-            }
+        pool.call(calls, deadlineMilliseconds: deadlineMilliseconds, probe: probe) { shard, started in
+            self.recordShardLatency(shard, since: started)
         }
-        let started = DispatchTime.now()
-        for (position, call) in pending {
-            let reply = call.wait()
-            if !probe { recordShardLatency(calls[position].shard, since: started) }
-            record(reply, from: calls[position], probe: probe)
-            results[position] = reply.mapError(\.reply)
-        }
-        return results.map { $0! }
-    }
-
-    /// Feeds a reply to the worker's breaker and logs when the breaker opens or closes.
-    func record(_ reply: Result<ResponseBody, ClientError>, from call: WorkerCall, probe: Bool) {
-        var answered = true
-        if case .failure(.transport(let error, _)) = reply {
-            // A slow call (a short client deadline, a bulk step queued on the idle lane)
-            // proves nothing: only the probe's timeouts count.
-            if case .timedOut = error, !probe { return }
-            answered = false
-        }
-        let change = breakers.withLock { breakers -> (opened: Bool, closed: Bool) in
-            let wasOpen = breakers[call.url]?.isOpen ?? false
-            breakers[call.url, default: Breaker()].record(answered: answered)
-            let isOpen = breakers[call.url]!.isOpen
-            return (!wasOpen && isOpen, wasOpen && !isOpen)
-        }
-        // Named only when the breaker changed (rare): replies on the query path pay nothing for it.
-        guard change.opened || change.closed else { return }
-        let name = isReplicated(call.shard) ? "shard \(call.shard)'s replica at \(call.url)" : "shard \(call.shard)"
-        log(change.opened ? "\(name) stopped answering: requests skip it until a health probe gets an answer" : "\(name) answers again")
     }
 
     /// One body per shard, sent at once.

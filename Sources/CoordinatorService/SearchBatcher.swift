@@ -1,5 +1,7 @@
 import Dispatch
+import ServiceSupport
 import Synchronization
+import VectorMath
 import Wire
 
 /// Coalesces concurrent single-query searches with the same options into one batch per shard:
@@ -29,17 +31,20 @@ final class SearchBatcher: Sendable {
         let full = DispatchSemaphore(value: 0)
     }
 
-    let window: DispatchTimeInterval
+    /// How long an open batch waits for more queries, in nanoseconds of `clock`.
+    let windowNanoseconds: UInt64
     let maxQueries: Int
+    let clock: any MonotonicClock
     private let open = Mutex<[Key: Batch]>([:])
     private let running = Atomic<Int>(0)
     /// Batches sent and queries they held (for the log and the benchmark).
     let sent = Atomic<Int>(0)
     let coalesced = Atomic<Int>(0)
 
-    init(windowMicroseconds: Int, maxQueries: Int = 32) {
-        window = .microseconds(windowMicroseconds)
+    init(windowMicroseconds: Int, maxQueries: Int = 32, clock: any MonotonicClock = SystemClock()) {
+        windowNanoseconds = UInt64(max(0, windowMicroseconds)) * 1000
         self.maxQueries = maxQueries
+        self.clock = clock
     }
 
     /// Answers one query; `run` searches a batch of vectors (row-major) with `options`.
@@ -66,7 +71,7 @@ final class SearchBatcher: Sendable {
             return (batch, true)
         }
         if leads {
-            _ = batch.full.wait(timeout: .now() + window)
+            _ = clock.wait(for: batch.full, until: clock.now().saturatingAdd(windowNanoseconds))
             open.withLock { batches in if batches[key] === batch { batches[key] = nil } }
             let members = batch.members.withLock { $0 }
             send(members, options, run: run)

@@ -64,9 +64,9 @@ public enum ServiceRunner {
 
     /// Whether a frame answered by a `RequestGate` passed its token check, read from the outside
     /// (the gate's handler returns bytes only): the frame was within the size limit and its
-    /// envelope decoded (the checks before the token), and the reply is not `UNAUTHORIZED` (a
-    /// missing or wrong token; a token whose role is too low for the body counts as not
-    /// authenticated either, which only means its connection is closed after the grace period).
+    /// envelope decoded (the checks before the token), and the reply is neither `UNAUTHORIZED` (a
+    /// missing or wrong token) nor `FORBIDDEN` (a token whose role is too low for the body counts
+    /// as not authenticated either, which only means its connection is closed after the grace period).
     /// Only replies up to 64 KiB are decoded (a refusal is a sentence; a larger reply answered an
     /// admitted request), once per connection that authenticates and once per frame of a stranger.
     static func authenticates(maxFrameBytes: Int) -> ReplyServer.Authenticator {
@@ -74,7 +74,7 @@ public enum ServiceRunner {
             guard frame.count <= maxFrameBytes, (try? WireCodec.decodeEnvelope(frame)) != nil else { return false }
             guard reply.count <= 64 << 10 else { return true }
             guard let response = try? WireCodec.decodeResponse(reply) else { return false }
-            if case .error(let error) = response.body, error.code == .unauthorized { return false }
+            if case .error(let error) = response.body, [.unauthorized, .forbidden].contains(error.code) { return false }
             return true
         }
     }

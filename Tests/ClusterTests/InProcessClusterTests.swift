@@ -159,7 +159,7 @@ final class InProcessCluster: @unchecked Sendable {
             do {
                 try body()
             } catch let error as ClientError {
-                return error.kind == .forbidden ? error.reply.message : "\(error.kind): \(error)"
+                return [.unauthorized, .forbidden].contains(error.kind) ? error.reply.message : "\(error.kind): \(error)"
             } catch {
                 return "\(error)"
             }
