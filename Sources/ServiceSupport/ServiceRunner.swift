@@ -34,6 +34,8 @@ public enum ServiceRunner {
     public static func run(component: String, threads: Int, maxFrameBytes: Int, maxConnections: Int = ReplyServer.defaultMaxConnections,
                            build: (_ log: @escaping @Sendable (String) -> Void) throws -> ServiceLaunch) -> Int32 {
         let log: @Sendable (String) -> Void = { logLine(component, $0) }
+        // Caught from here on: a stop asked for while the service starts is honoured once it serves.
+        let termination = TerminationSignal()
         if !keepFreedMemoryInTheHeap() { log("glibc refused the heap settings; freed memory goes back to the kernel") }
         let launch: ServiceLaunch
         let server: ReplyServer
@@ -55,7 +57,7 @@ public enum ServiceRunner {
         launch.beforeServing()
         server.start()
         log("listening on \(launch.listen)\(launch.summary.isEmpty ? "" : ", " + launch.summary)")
-        waitForTerminationSignal()
+        termination.wait()
         log("stopping")
         launch.beforeClosing()
         server.close()

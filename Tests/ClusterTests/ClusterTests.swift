@@ -257,6 +257,24 @@ import Wire
         #expect(status == 2)
     }
 
+    /// A SIGTERM that arrives while a worker starts (here: as soon as it has opened its store,
+    /// before it listens) is kept: the worker finishes starting, then stops cleanly (status 0,
+    /// "stopping"), instead of dying of the signal or, worse, ignoring it and running on.
+    @Test func aStopAskedForWhileStartingIsHonouredOnceServing() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-early-stop-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let log = "\(folder)/worker.log"
+        let process = try UnitFiles.launch([LocalCluster.binary("sightline-worker"), "--listen", "tcp://127.0.0.1:\(LocalCluster.freePort())",
+                                            "--data", "\(folder)/data", "--cluster", "c", "--shard", "0", "--token", "t"], log: log)
+        let limit = Date().addingTimeInterval(20)
+        while !UnitFiles.read(log).contains("no codebook yet"), process.isRunning, Date() < limit { usleep(200) }
+        kill(process.processIdentifier, SIGTERM)
+        let status = UnitFiles.wait(process, seconds: 10)
+        #expect(process.terminationReason == .exit && status == 0, "\(process.terminationReason.rawValue) \(String(describing: status))")
+        #expect(UnitFiles.read(log).contains("stopping"), "\(UnitFiles.read(log))")
+    }
+
     /// Shard 0's directory started as shard 1 is refused: it would serve the wrong vectors.
     @Test func refusesADataDirectoryOfAnotherShard() throws {
         let (status, log, _) = try Self.restartShardZero(as: nil, shard: 1, name: "shard-owner")
