@@ -74,11 +74,13 @@ let package = Package(
         .target(name: "ShardStore", dependencies: ["CSQLite", "ErrorKinds"]),
         .target(name: "Wire", dependencies: ["CSightlineProto", "CProtobufC", "ErrorKinds"]),
         .target(name: "Transport", dependencies: ["CNNG", "ErrorKinds"]),
-        .target(name: "ClusterModel", dependencies: ["Wire", "VectorMath", "ErrorKinds"]),
+        .target(name: "ClusterModel", dependencies: ["Wire", "ErrorKinds"]),
         .target(name: "ClusterClient", dependencies: ["Wire", "Transport", "ErrorKinds"]),
         .target(
             name: "ServiceSupport",
-            dependencies: ["ClusterModel", "Wire", "Transport", "VectorMath", "ProcessRuntime", argumentParser]),
+            dependencies: ["ClusterModel", "Wire", "Transport", "VectorMath", "ProcessRuntime"]),
+        // The options both service executables take (swift-argument-parser stays out of the libraries).
+        .target(name: "ServiceCommandLine", dependencies: ["Transport", "Wire", argumentParser]),
         .target(
             name: "WorkerService",
             dependencies: ["ServiceSupport", "ClusterModel", "Wire", "ShardStore", "VectorIndex", "Quantization", "VectorMath", "ProcessRuntime"]),
@@ -89,19 +91,21 @@ let package = Package(
                 "VectorMath", "ProcessRuntime",
             ]),
 
-        // The coordinator's HTTP/JSON API and web page (on SwiftNIO), images to descriptors.
+        // Uploaded image → descriptor (decoders and the descriptor network), for the HTTP gateway.
+        .target(name: "ImageEmbedding", dependencies: ["Datasets", "Descriptors", "VectorMath", "ErrorKinds"]),
+        // The coordinator's HTTP/JSON API and web page (on SwiftNIO).
         .target(name: "HTTPGateway", dependencies: [
-            "ClusterModel", "Wire", "Datasets", "Descriptors", "VectorMath", "ErrorKinds",
+            "ClusterModel", "Wire", "VectorMath", "ErrorKinds",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl")]),
 
         .executableTarget(
             name: "sightline-worker",
-            dependencies: ["WorkerService", "ServiceSupport", "ClusterModel", "ProcessRuntime", "Transport", argumentParser]),
+            dependencies: ["WorkerService", "ServiceSupport", "ServiceCommandLine", "ClusterModel", "ProcessRuntime", "Transport", argumentParser]),
         .executableTarget(
             name: "sightline-coordinator",
             dependencies: [
-                "CoordinatorService", "HTTPGateway", "ServiceSupport", "ClusterModel", "ShardStore", "ProcessRuntime", "Transport", "Workflows",
+                "CoordinatorService", "HTTPGateway", "ImageEmbedding", "ServiceSupport", "ServiceCommandLine", "ClusterModel", "ShardStore", "ProcessRuntime", "Transport", "Workflows",
                 "Datasets", "VectorIndex", "VectorMath", "ErrorKinds", argumentParser,
             ]),
         .executableTarget(
@@ -125,7 +129,7 @@ let package = Package(
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),
         .testTarget(name: "ShardStoreTests", dependencies: ["ShardStore"]),
         .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel", "ErrorKinds"]),
-        .testTarget(name: "HTTPGatewayTests", dependencies: ["HTTPGateway", "ClusterModel", "Wire"]),
+        .testTarget(name: "HTTPGatewayTests", dependencies: ["HTTPGateway", "ImageEmbedding", "ClusterModel", "Wire"]),
         .testTarget(name: "ServiceSupportTests", dependencies: ["ServiceSupport", "ClusterModel", "Wire", "VectorMath"]),
         // The coordinator's parts on a manual clock, without processes or sleeps.
         .testTarget(name: "CoordinatorServiceTests",

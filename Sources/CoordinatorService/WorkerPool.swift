@@ -1,6 +1,7 @@
 import ClusterClient
 import ClusterModel
 import Dispatch
+import ProcessRuntime
 import ServiceSupport
 import Synchronization
 import Transport

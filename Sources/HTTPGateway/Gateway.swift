@@ -34,12 +34,12 @@ public struct GatewayBackend: Sendable {
 /// at /openapi.json) describes every route; a test holds the two together.
 public final class Gateway: Sendable {
     let backend: GatewayBackend
-    let embedder: ImageEmbedder?
+    let embedder: (any ImageDescriber)?
     let dimension: Int
     let openAPI: [UInt8]?
     let requestIDs = RequestCounter()
 
-    public init(backend: GatewayBackend, embedder: ImageEmbedder?, dimension: Int, openAPI: [UInt8]?) {
+    public init(backend: GatewayBackend, embedder: (any ImageDescriber)?, dimension: Int, openAPI: [UInt8]?) {
         self.backend = backend
         self.embedder = embedder
         self.dimension = dimension
@@ -76,6 +76,8 @@ public final class Gateway: Sendable {
             return error.response
         } catch let error as ErrorReply {
             return APIError(error).response
+        } catch let error as any ClassifiedError {
+            return APIError(error.kind, error.description).response
         } catch {
             return APIError(.internalError, "\(error)").response
         }
@@ -113,7 +115,7 @@ public final class Gateway: Sendable {
         return Array(data)
     }
 
-    func requireEmbedder() throws -> ImageEmbedder {
+    func requireEmbedder() throws -> any ImageDescriber {
         guard let embedder else {
             throw APIError.badRequest("this cluster has no descriptor model for images: set [http] descriptor_model in its config")
         }

@@ -1,5 +1,4 @@
 import ClusterModel
-import Datasets
 import Dispatch
 import Foundation
 import Synchronization
@@ -110,7 +109,7 @@ public final class HTTPServer: @unchecked Sendable {
         var allRoutes = routes
         for (path, file) in files {
             let bytes: [UInt8]
-            do { bytes = try FileBytes.read(file) } catch { throw .start("serve \(file): \(error)") }
+            do { bytes = Array(try Data(contentsOf: URL(fileURLWithPath: file))) } catch { throw .start("serve \(file): \(error)") }
             let type = Self.contentType(of: file)
             allRoutes.append(HTTPRoute("GET", path, role: nil) { _ in HTTPResponse(status: 200, contentType: type, body: bytes) })
         }

@@ -5,7 +5,9 @@ import Datasets
 import ErrorKinds
 import Foundation
 import HTTPGateway
+import ImageEmbedding
 import ProcessRuntime
+import ServiceCommandLine
 import ServiceSupport
 import ShardStore
 import Transport

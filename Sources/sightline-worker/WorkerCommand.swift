@@ -1,6 +1,7 @@
 import ArgumentParser
 import ClusterModel
 import ProcessRuntime
+import ServiceCommandLine
 import ServiceSupport
 import Transport
 import WorkerService

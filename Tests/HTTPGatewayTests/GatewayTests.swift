@@ -1,5 +1,6 @@
 import ClusterModel
 import Foundation
+import ImageEmbedding
 import Testing
 import Wire
 @testable import HTTPGateway
@@ -145,3 +146,6 @@ import Wire
         #expect(splitURI("/healthz").query.isEmpty)
     }
 }
+
+/// The coordinator hands the gateway its `ImageEmbedder` the same way.
+extension ImageEmbedder: ImageDescriber {}

@@ -1,5 +1,4 @@
 import Synchronization
-import VectorMath
 
 /// The latencies of the last `capacity` requests and a running count, for stats replies.
 public final class LatencyRecorder: Sendable {

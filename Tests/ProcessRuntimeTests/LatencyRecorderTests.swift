@@ -1,5 +1,5 @@
 import Testing
-@testable import ClusterModel
+@testable import ProcessRuntime
 
 @Suite struct LatencyRecorderTests {
     @Test func summaryIsInMillisecondsOverTheKeptSamples() {

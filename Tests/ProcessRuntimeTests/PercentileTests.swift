@@ -1,5 +1,5 @@
 import Testing
-@testable import VectorMath
+@testable import ProcessRuntime
 
 @Suite struct PercentileTests {
     @Test func percentileUsesNearestRank() {

@@ -6,7 +6,9 @@ import VectorMath
 
 /// Turns an uploaded image into the collection's descriptor: decoded (PNG or JPEG, any size and
 /// colour), fitted to the model's input (`ImageFitting`) and embedded by the collection's
-/// descriptor model, or taken as the pixels themselves for collections of raw pixels.
+/// descriptor model, or taken as the pixels themselves for collections of raw pixels. The HTTP
+/// gateway reaches it only as an `ImageDescriber` (the coordinator hands it over), so the HTTP
+/// layer links no image codec and no network.
 public final class ImageEmbedder: @unchecked Sendable {
     // Safe: the network's layers keep scratch state, so `lock` serialises every forward pass.
     private let network: EmbeddingNetwork?
@@ -26,7 +28,7 @@ public final class ImageEmbedder: @unchecked Sendable {
         if spec == "pixels" {
             let side = Int(Double(dimension).squareRoot().rounded())
             guard side * side == dimension else {
-                throw APIError(.internalError, "descriptor_model = \"pixels\" needs a square number of "
+                throw SightlineError(.internalError, "descriptor_model = \"pixels\" needs a square number of "
                                + "dimensions (the collection has \(dimension))")
             }
             network = nil
@@ -40,7 +42,7 @@ public final class ImageEmbedder: @unchecked Sendable {
         }
         let model = try ModelFile.decode(try FileBytes.read(spec))
         guard model.shape.embeddingSize == dimension else {
-            throw APIError(.internalError, "\(spec) makes \(model.shape.embeddingSize)-d descriptors; "
+            throw SightlineError(.internalError, "\(spec) makes \(model.shape.embeddingSize)-d descriptors; "
                            + "the collection holds \(dimension)-d vectors")
         }
         if let image = model.shape.image, image.channels == 1 {
@@ -48,7 +50,7 @@ public final class ImageEmbedder: @unchecked Sendable {
         } else {
             let side = Int(Double(model.shape.inputSize).squareRoot().rounded())
             guard side * side == model.shape.inputSize else {
-                throw APIError(.internalError, "\(spec) takes \(model.shape.inputSize) inputs, not a square grey image")
+                throw SightlineError(.internalError, "\(spec) takes \(model.shape.inputSize) inputs, not a square grey image")
             }
             (width, height) = (side, side)
         }
@@ -61,14 +63,14 @@ public final class ImageEmbedder: @unchecked Sendable {
 
     /// The descriptor of one encoded image; a clear error for bytes that are not one.
     public func embed(_ bytes: [UInt8], name: String = "the image") throws -> [Float] {
-        guard !bytes.isEmpty else { throw APIError(.badInput, "\(name) is empty") }
+        guard !bytes.isEmpty else { throw SightlineError(.badInput, "\(name) is empty") }
         decodes.wait()
         defer { decodes.signal() }
         let pixels: [Float]
         do {
             pixels = ImageFitting.fit(try GreyImage(decoding: bytes, name: name), width: width, height: height)
         } catch {
-            throw APIError(.badInput, "\(error)")
+            throw SightlineError(.badInput, "\(error)")
         }
         guard let network else { return pixels }
         return try lock.withLock {
