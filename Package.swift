@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
         // HTTPS for the HTTP listener (BoringSSL inside).
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.30.0"),
+        // Cluster files are TOML: read by a real TOML parser (toml++ inside), not a subset of our own.
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // System-library shims.
@@ -74,7 +76,7 @@ let package = Package(
         .target(name: "ShardStore", dependencies: ["CSQLite", "ErrorKinds"]),
         .target(name: "Wire", dependencies: ["CSightlineProto", "CProtobufC", "ErrorKinds"]),
         .target(name: "Transport", dependencies: ["CNNG", "ErrorKinds"]),
-        .target(name: "ClusterModel", dependencies: ["Wire", "ErrorKinds"]),
+        .target(name: "ClusterModel", dependencies: ["Wire", "ErrorKinds", .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "ClusterClient", dependencies: ["Wire", "Transport", "ErrorKinds"]),
         .target(
             name: "ServiceSupport",

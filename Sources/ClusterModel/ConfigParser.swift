@@ -1,9 +1,13 @@
+import TOMLKit
+
 /// A value in a configuration file.
 public enum ConfigValue: Equatable, Sendable {
     case string(String)
     case integer(Int)
     case number(Double)
     case boolean(Bool)
+    /// An array of values (`hosts = ["a", "b"]`).
+    case list([ConfigValue])
 }
 
 /// Errors of reading a cluster configuration; each names the line and what to write instead.
@@ -23,8 +27,10 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// The subset of TOML that cluster files use: `key = value` pairs (strings in double quotes,
-/// integers, decimals, true/false), `[table]` headers, `[[array]]` tables and `#` comments.
+/// A cluster file read as TOML (TOMLKit, on toml++): every valid TOML document parses, single-
+/// quoted, multi-line and inline-table values included. What the cluster reads from it is kept in
+/// three shapes: top-level keys, `[name]` tables of keys, and `[[name]]` arrays of such tables.
+/// Anything else (a table inside a table, a date) is refused with the key's name.
 public struct ConfigDocument: Sendable {
     /// Top-level keys.
     public var root: [String: ConfigValue] = [:]
@@ -34,69 +40,53 @@ public struct ConfigDocument: Sendable {
     public var arrays: [String: [[String: ConfigValue]]] = [:]
 
     public init(parsing text: String) throws(ConfigError) {
-        enum Section { case root, table(String), array(String) }
-        var section = Section.root
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let number = index + 1
-            let line = ConfigDocument.stripComment(String(rawLine)).trimmingWhitespace()
-            if line.isEmpty { continue }
-            if line.hasPrefix("[[") {
-                guard line.hasSuffix("]]") else { throw .syntax(line: number, detail: "an array table header ends with ]]") }
-                let name = String(line.dropFirst(2).dropLast(2)).trimmingWhitespace()
-                arrays[name, default: []].append([:])
-                section = .array(name)
-            } else if line.hasPrefix("[") {
-                guard line.hasSuffix("]") else { throw .syntax(line: number, detail: "a table header ends with ]") }
-                let name = String(line.dropFirst().dropLast()).trimmingWhitespace()
-                tables[name, default: [:]] = tables[name] ?? [:]
-                section = .table(name)
+        let document: TOMLTable
+        do {
+            document = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw .syntax(line: error.source.begin.line, detail: "\(error.description) (column \(error.source.begin.column))")
+        } catch {
+            throw .syntax(line: 0, detail: "\(error)")
+        }
+        for key in document.keys {
+            guard let value = document[key] else { continue }
+            if let table = value.table {
+                tables[key] = try Self.keys(of: table, in: key)
+            } else if let array = value.array, !array.isEmpty, array.allSatisfy({ $0.table != nil }) {
+                var entries: [[String: ConfigValue]] = []
+                for entry in array { entries.append(try Self.keys(of: entry.table!, in: "[\(key)]")) }
+                arrays[key] = entries
             } else {
-                guard let equals = line.firstIndex(of: "=") else { throw .syntax(line: number, detail: "expected key = value") }
-                let key = String(line[..<equals]).trimmingWhitespace()
-                let value = try ConfigDocument.parseValue(String(line[line.index(after: equals)...]).trimmingWhitespace(), line: number)
-                guard !key.isEmpty else { throw .syntax(line: number, detail: "empty key") }
-                switch section {
-                case .root: root[key] = value
-                case .table(let name): tables[name]![key] = value
-                case .array(let name): arrays[name]![arrays[name]!.count - 1][key] = value
-                }
+                root[key] = try Self.value(value, key: key)
             }
         }
     }
 
-    static func stripComment(_ line: String) -> String {
-        var inString = false
-        var result = ""
-        for character in line {
-            if character == "\"" { inString.toggle() }
-            if character == "#", !inString { break }
-            result.append(character)
+    /// The keys of one table; a table inside it is not something a cluster file holds.
+    static func keys(of table: TOMLTable, in name: String) throws(ConfigError) -> [String: ConfigValue] {
+        var values: [String: ConfigValue] = [:]
+        for key in table.keys {
+            guard let value = table[key] else { continue }
+            guard value.table == nil else {
+                throw .invalid("[\(name)] holds a table \"\(key)\": cluster files use top-level keys, [tables] and [[arrays]] only")
+            }
+            values[key] = try Self.value(value, key: key)
         }
-        return result
+        return values
     }
 
-    static func parseValue(_ text: String, line: Int) throws(ConfigError) -> ConfigValue {
-        if text.hasPrefix("\"") {
-            guard text.count >= 2, text.hasSuffix("\"") else { throw .syntax(line: line, detail: "unterminated string") }
-            return .string(String(text.dropFirst().dropLast()))
+    static func value(_ value: any TOMLValueConvertible, key: String) throws(ConfigError) -> ConfigValue {
+        if let flag = value.bool { return .boolean(flag) }
+        if let integer = value.int { return .integer(integer) }
+        if let number = value.double { return .number(number) }
+        if let text = value.string { return .string(text) }
+        if let array = value.array {
+            var items: [ConfigValue] = []
+            for item in array { items.append(try Self.value(item, key: key)) }
+            return .list(items)
         }
-        if text == "true" { return .boolean(true) }
-        if text == "false" { return .boolean(false) }
-        if let integer = Int(text.replacingUnderscores()) { return .integer(integer) }
-        if let number = Double(text) { return .number(number) }
-        throw .syntax(line: line, detail: "cannot read value \(text): quote strings, e.g. \"tcp://127.0.0.1:7700\"")
+        throw .wrongType(key: key, expected: "a string, a number, true or false, or an array of them")
     }
-}
-
-extension String {
-    func trimmingWhitespace() -> String {
-        var scalars = Substring(self)
-        while let first = scalars.first, first == " " || first == "\t" || first == "\r" { scalars.removeFirst() }
-        while let last = scalars.last, last == " " || last == "\t" || last == "\r" { scalars.removeLast() }
-        return String(scalars)
-    }
-
-    func replacingUnderscores() -> String { String(filter { $0 != "_" }) }
 }
 
 /// Typed look-ups in one table.
@@ -125,6 +115,22 @@ public struct ConfigTable {
         case .boolean(let flag): return flag
         case nil: if let value { return value }; throw .missing(key: key, table: name)
         default: throw .wrongType(key: key, expected: "true or false")
+        }
+    }
+
+    /// An array of strings (`hosts = ["a", "b"]`); a single string counts as an array of one.
+    public func strings(_ key: String, default value: [String]? = nil) throws(ConfigError) -> [String] {
+        switch values[key] {
+        case .string(let text): return [text]
+        case .list(let items):
+            var texts: [String] = []
+            for item in items {
+                guard case .string(let text) = item else { throw .wrongType(key: key, expected: "an array of quoted strings") }
+                texts.append(text)
+            }
+            return texts
+        case nil: if let value { return value }; throw .missing(key: key, table: name)
+        default: throw .wrongType(key: key, expected: "an array of quoted strings")
         }
     }
 

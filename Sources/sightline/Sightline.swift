@@ -19,7 +19,7 @@ struct Sightline: ParsableCommand {
             IngestCommand.self, QueryCommand.self, StatsCommand.self, BenchClusterCommand.self,
             TrainDescriptorCommand.self, EvalDescriptorCommand.self, EmbedCommand.self,
             VerifyCommand.self, IdentifyCommand.self, CalibrateCommand.self,
-            DedupCommand.self, DedupEvalCommand.self, ClusterCommand.self,
+            DedupCommand.self, DedupEvalCommand.self, ClusterCommand.self, ConfigCommand.self,
         ])
 
     static func main() {

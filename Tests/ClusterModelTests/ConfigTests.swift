@@ -58,8 +58,11 @@ import Testing
         (replacing("deadline_ms = 1_500", with: "replication = 1").replacingOccurrences(of: "shard = 7", with: "shard = 0"),
          "same shard id"),
         (replacing("[index]", with: "[index"), "config line 7"),
-        (replacing("m = 16", with: "m 16"), "expected key = value"),
-        (replacing("data = \"runs/coordinator\"", with: "data = \"unterminated"), "unterminated string"),
+        (replacing("m = 16", with: "m 16"), "config line 10"),
+        (replacing("data = \"runs/coordinator\"", with: "data = \"unterminated"), "config line 5"),
+        (replacing("m = 16", with: "m = 16\n[index.extra]\nx = 1"), "holds a table \"extra\""),
+        (replacing("cluster = \"prod\"", with: "cluster = 1979-05-27"), "\"cluster\" must be a string"),
+        (replacing("m = 16", with: "m = 16\nm = 17"), "config line 11"),
         (replacing("shard = 7", with: "shard = -1"), "shard -1"),
         (replacing("[index]", with: "[http]\nlisten = \"tcp://127.0.0.1:80\"\n[index]"), "use http://HOST:PORT"),
         (replacing("[index]", with: "[http]\nlisten = \"http://127.0.0.1:80\"\nmax_body_bytes = 10\n[index]"), "max_body_bytes = 10"),
@@ -81,6 +84,32 @@ import Testing
             #expect(error.description.contains(mention), "\(error.description)")
             #expect(error.kind == .badInput)
         }
+    }
+
+    /// Valid TOML that the old hand-written subset refused or misread: single-quoted (literal)
+    /// strings, an inline table, a comment character inside a literal string, an array value, keys
+    /// in quotes. Read as the same configuration.
+    @Test func anyValidTOMLReadsTheSame() throws {
+        let text = """
+            cluster = 'prod'
+            "token" = 'a#b'   # a comment after a literal string
+            listen = "tcp://127.0.0.1:7700"
+            data = 'runs/coordinator'
+            deadline_ms = 1_500
+            hosts = ["alpha", 'beta']
+            index = { dimension = 128, nlist = 1024, m = 16, store_vectors = true, nprobe = 12 }
+            [[workers]]
+            shard = 0
+            url = 'tcp://10.0.0.1:7701'
+            host = "alpha"
+            [[workers]]
+            shard = 7
+            url = "ipc:///tmp/w7"
+            """
+        #expect(try ClusterConfig(parsing: text) == ClusterConfig(parsing: Self.valid))
+        let document = try ConfigDocument(parsing: text)
+        #expect(try ConfigTable(values: document.root, name: "").strings("hosts") == ["alpha", "beta"])
+        #expect(throws: ConfigError.self) { try ConfigTable(values: document.root, name: "").strings("deadline_ms") }
     }
 
     @Test func readsTheHTTPTable() throws {
