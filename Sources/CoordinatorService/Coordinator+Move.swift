@@ -25,8 +25,8 @@ extension Coordinator {
             var paused: MoveRecord.Step?
             while !stopping.load(ordering: .relaxed) {
                 guard let move = routing.withLock({ $0.move }) else { return }
-                if moveStepPauseMilliseconds > 0, paused != move.step {
-                    Thread.sleep(forTimeInterval: Double(moveStepPauseMilliseconds) / 1000)
+                if let hook = hooks.enteringMoveStep, paused != move.step {
+                    hook(move.step)
                     paused = move.step
                 }
                 do {

@@ -53,8 +53,8 @@ public final class Coordinator: Sendable {
     let stepStarted = Mutex<DispatchTime?>(nil)
     /// Set when the config's workers differ from the catalog's map (the catalog's map is kept).
     public let configWarning: String
-    /// Pause after entering each move step (tests use it to act at a chosen step).
-    let moveStepPauseMilliseconds: Int
+    /// What tests run inside the coordinator (nothing in service).
+    let hooks: CoordinatorHooks
     /// By worker URL (a replicated shard has several).
     let workerStates = Mutex<[String: WorkerState]>([:])
     /// Per replicated shard: the last write committed and the sequence numbers reserved.
@@ -86,7 +86,7 @@ public final class Coordinator: Sendable {
     /// `dial` opens the connection to a worker's URL: nng by default, an `InProcessNetwork` in
     /// tests; `clock` is the machine's unless a test drives it.
     public init(config: ClusterConfig, catalog: CatalogDatabase, codebookFile: [UInt8], maxFrameBytes: Int = FrameLimits.maxFrameBytes,
-                moveStepPauseMilliseconds: Int = 0, thumbnails: ThumbnailStore? = nil,
+                thumbnails: ThumbnailStore? = nil, hooks: CoordinatorHooks = CoordinatorHooks(),
                 dial: @escaping @Sendable (String) throws -> any Connection = { try NNGConnection(dial: $0) },
                 clock: any MonotonicClock = SystemClock(),
                 log: @escaping @Sendable (String) -> Void) throws {
@@ -94,7 +94,7 @@ public final class Coordinator: Sendable {
         self.catalog = catalog
         self.log = log
         self.clock = clock
-        self.moveStepPauseMilliseconds = moveStepPauseMilliseconds
+        self.hooks = hooks
         self.thumbnails = thumbnails
         batcher = config.searchBatchWindowMicroseconds > 0
             ? SearchBatcher(windowMicroseconds: config.searchBatchWindowMicroseconds, clock: clock) : nil
@@ -211,5 +211,16 @@ public final class Coordinator: Sendable {
         }
         if !admitted { recordRefusal(reply) }
         return reply
+    }
+}
+
+/// Code a test runs inside the coordinator at chosen points; empty in service.
+public struct CoordinatorHooks: Sendable {
+    /// Called by the move driver once as it takes up each step of a move (before acting on it):
+    /// a test pauses here to search, write or kill at that step.
+    public var enteringMoveStep: (@Sendable (MoveRecord.Step) -> Void)?
+
+    public init(enteringMoveStep: (@Sendable (MoveRecord.Step) -> Void)? = nil) {
+        self.enteringMoveStep = enteringMoveStep
     }
 }

@@ -38,9 +38,6 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: "k-means iterations when training with --train.")
     var iterations: Int = 25
 
-    @Option(help: "Pause this many milliseconds at each step of a move (to watch or test a move step by step; 0 in production).")
-    var moveStepPauseMs: Int = 0
-
     @OptionGroup var service: ServiceOptions
 
     static func main() {
@@ -63,8 +60,8 @@ struct CoordinatorCommand: ParsableCommand {
             }
             let thumbnails = try ThumbnailStore(directory: clusterConfig.dataDirectory, cluster: clusterConfig.cluster)
             let coordinator = try Coordinator(config: clusterConfig, catalog: catalog, codebookFile: codebookFile,
-                                              maxFrameBytes: service.maxFrameBytes, moveStepPauseMilliseconds: moveStepPauseMs,
-                                              thumbnails: thumbnails,
+                                              maxFrameBytes: service.maxFrameBytes, thumbnails: thumbnails,
+                                              hooks: Self.testHooks(log: log),
                                               dial: { try NNGConnection(dial: $0, tls: tls) }, log: log)
             let http = try clusterConfig.http.map { try startHTTP($0, config: clusterConfig, coordinator: coordinator, log: log) }
             return ServiceLaunch(
@@ -81,6 +78,16 @@ struct CoordinatorCommand: ParsableCommand {
                 })
         }
         if status != 0 { throw ExitCode(status) }
+    }
+
+    /// Real-process tests reach into a running coordinator through the environment only:
+    /// `SIGHTLINE_TEST_MOVE_STEP_PAUSE_MS` pauses each move step that long (to search, write or
+    /// kill at a chosen step). It is named in the log when set; nothing in service sets it.
+    static func testHooks(log: @Sendable (String) -> Void) -> CoordinatorHooks {
+        guard let text = ProcessInfo.processInfo.environment["SIGHTLINE_TEST_MOVE_STEP_PAUSE_MS"],
+              let milliseconds = Int(text), (1 ... 600_000).contains(milliseconds) else { return CoordinatorHooks() }
+        log("test hook: each move step pauses \(milliseconds) ms (SIGHTLINE_TEST_MOVE_STEP_PAUSE_MS)")
+        return CoordinatorHooks(enteringMoveStep: { _ in Thread.sleep(forTimeInterval: Double(milliseconds) / 1000) })
     }
 
     /// The HTTP/JSON API and web page beside the nng endpoint (`[http]` in the config).

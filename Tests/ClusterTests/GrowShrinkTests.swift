@@ -200,7 +200,7 @@ func waitForPurges(_ cluster: LocalCluster, shards: [Int], timeout: Double = 30)
 func growableCluster(_ name: String, workers: Int, pause: Int) throws -> (LocalCluster, ServiceClient, AcknowledgedVectors) {
     let cluster = try LocalCluster(name: name, workerCount: workers, index: (16, 16, 4), codebooks: SmallData.codebooks,
                                    configuredWorkers: 3)
-    cluster.coordinatorArguments = ["--move-step-pause-ms", "\(pause)"]
+    cluster.moveStepPauseMilliseconds = pause
     try cluster.start()
     let client = try cluster.client()
     let acknowledged = try AcknowledgedVectors()

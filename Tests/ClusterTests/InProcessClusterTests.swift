@@ -57,8 +57,12 @@ final class InProcessCluster: @unchecked Sendable {
         let catalog = try CatalogDatabase(directory: config.dataDirectory, cluster: config.cluster)
         let network = self.network
         let thumbnails = try ThumbnailStore(directory: config.dataDirectory, cluster: config.cluster)
-        coordinator = try Coordinator(config: config, catalog: catalog, codebookFile: codebooks,
-                                      moveStepPauseMilliseconds: moveStepPauseMilliseconds, thumbnails: thumbnails,
+        var hooks = CoordinatorHooks()
+        if moveStepPauseMilliseconds > 0 {
+            let pause = Double(moveStepPauseMilliseconds) / 1000
+            hooks.enteringMoveStep = { _ in Thread.sleep(forTimeInterval: pause) }
+        }
+        coordinator = try Coordinator(config: config, catalog: catalog, codebookFile: codebooks, thumbnails: thumbnails, hooks: hooks,
                                       dial: { network.connect($0) }, log: { _ in })
         network.listen(coordinatorURL) { [coordinator] in coordinator.handle($0) }
         coordinator.checkWorkers()

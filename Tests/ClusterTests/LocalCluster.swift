@@ -81,8 +81,10 @@ final class LocalCluster: @unchecked Sendable {
     let replication: Int
     /// Workers the config names (the others join with `sightline cluster add-worker`).
     let configuredWorkers: Int
-    /// Extra arguments for the coordinator (e.g. --move-step-pause-ms).
+    /// Extra arguments for the coordinator (e.g. --threads 2).
     var coordinatorArguments: [String] = []
+    /// Each move step pauses this long in the coordinator (through its test-hook environment variable).
+    var moveStepPauseMilliseconds: Int?
     /// The folder of the CA and node certificates when the cluster runs TLS.
     let certificates: String?
 
@@ -137,6 +139,9 @@ final class LocalCluster: @unchecked Sendable {
         process.standardError = handle
         var environment = ProcessInfo.processInfo.environment
         environment["SIGHTLINE_TOKEN"] = token
+        if role == "coordinator", let moveStepPauseMilliseconds {
+            environment["SIGHTLINE_TEST_MOVE_STEP_PAUSE_MS"] = "\(moveStepPauseMilliseconds)"
+        }
         process.environment = environment
         try process.run()
         return process

@@ -125,7 +125,7 @@ extension TestHosts {
         let cluster = try LocalCluster(name: "hostgrow", workerCount: 4, index: (16, 16, 4), codebooks: SmallData.codebooks,
                                        urls: ("tcp://10.213.0.1:7700", workerURLs), configuredWorkers: 3)
         cluster.launchPrefix = TestHosts.placing(prefix: prefix)
-        cluster.coordinatorArguments = ["--move-step-pause-ms", "1500"]
+        cluster.moveStepPauseMilliseconds = 1500
         defer { cluster.stop() }
         try cluster.start(waitForHealth: false)
         let cli = [ip, "netns", "exec", "\(prefix)-h0", LocalCluster.binary("sightline")]
