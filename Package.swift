@@ -133,6 +133,8 @@ let package = Package(
         .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel", "ErrorKinds"]),
         .testTarget(name: "HTTPGatewayTests", dependencies: ["HTTPGateway", "ImageEmbedding", "ClusterModel", "Wire"]),
         .testTarget(name: "ServiceSupportTests", dependencies: ["ServiceSupport", "ClusterModel", "Wire", "VectorMath"]),
+        // A worker's placement rules, without a process or a store.
+        .testTarget(name: "WorkerServiceTests", dependencies: ["WorkerService", "ClusterModel", "Wire"]),
         // The coordinator's parts on a manual clock, without processes or sleeps.
         .testTarget(name: "CoordinatorServiceTests",
                     dependencies: ["CoordinatorService", "ServiceSupport", "ClusterModel", "ShardStore", "Transport", "Wire"]),
