@@ -32,7 +32,7 @@ extension Coordinator {
             }
             // The pieces come from the copy that made the snapshot.
             guard let url = backupSources.withLock({ $0[id] }),
-                  case .success(.backup(.data(let data))) = callWorkers([WorkerCall(shard: id, url: url, body: .backup(step))],
+                  case .success(.backup(.data(let data))) = shardCalls.call([WorkerCall(shard: id, url: url, body: .backup(step))],
                                                                         deadlineMilliseconds: 60_000)[0],
                   data.count <= length else {
                 throw ErrorReply(.unavailable, "shard \(shard) did not send its backup piece at \(offset)")
@@ -42,7 +42,8 @@ extension Coordinator {
             backupStarted.withLock { $0 = nil }
             copy.remove()
             let sources = backupSources.withLock { sources in defer { sources = [:] }; return sources }
-            _ = callWorkers(sources.map { WorkerCall(shard: $0.key, url: $0.value, body: .backup(.finish)) }, deadlineMilliseconds: 60_000)
+            _ = shardCalls.call(sources.map { WorkerCall(shard: $0.key, url: $0.value, body: .backup(.finish)) },
+                                deadlineMilliseconds: 60_000)
             return .data([])
         }
     }
@@ -61,7 +62,7 @@ extension Coordinator {
             // hands over to the next, as reads do: a degraded cluster is when a backup is wanted.
             var candidates: [ShardID: [String]] = [:]
             for shard in shards {
-                let serving = servingReplicas(of: shard)
+                let serving = shardCalls.servingReplicas(of: shard)
                 guard !serving.isEmpty else {
                     throw ErrorReply(.unavailable, "shard \(shard) has no copy in sync: a backup needs one per shard")
                 }
@@ -69,8 +70,10 @@ extension Coordinator {
             }
             // Copies that answer a health probe now go first: a dead one would cost the
             // snapshot's whole deadline before the next copy is tried.
-            let probes = candidates.flatMap { shard, urls in urls.count > 1 ? urls.map { WorkerCall(shard: shard, url: $0, body: .health) } : [] }
-            let answered = Set(zip(probes, callWorkers(probes, deadlineMilliseconds: 1000, probe: true)).compactMap { call, reply in
+            let probes = candidates.flatMap { shard, urls in
+                urls.count > 1 ? urls.map { WorkerCall(shard: shard, url: $0, body: .health) } : []
+            }
+            let answered = Set(zip(probes, shardCalls.call(probes, deadlineMilliseconds: 1000, probe: true)).compactMap { call, reply in
                 if case .success = reply { return call.url } else { return nil }
             })
             for (shard, urls) in candidates where urls.count > 1 {
@@ -84,14 +87,15 @@ extension Coordinator {
                     return WorkerCall(shard: shard, url: url, body: .backup(.snapshot))
                 }
                 guard !round.isEmpty else {
-                    let reasons = shards.filter { made[$0] == nil }.map { "shard \($0): \(failures[$0, default: []].joined(separator: "; "))" }
+                    let reasons = shards.filter { made[$0] == nil }
+                        .map { "shard \($0): \(failures[$0, default: []].joined(separator: "; "))" }
                     throw ErrorReply(.unavailable, "no copy of \(reasons.joined(separator: " / ")) made its backup copy; "
                                                    + "every shard needs one copy that answers")
                 }
-                for (call, reply) in zip(round, callWorkers(round, deadlineMilliseconds: 120_000)) {
+                for (call, reply) in zip(round, shardCalls.call(round, deadlineMilliseconds: 120_000)) {
                     guard case .success(.backup(.parts(let parts))) = reply, parts.count == 1, parts[0].shard == call.shard.rawValue else {
-                        failures[call.shard, default: []].append("\(call.url): \(failureMessage(reply))")
-                        log("backup: shard \(call.shard)'s copy at \(call.url) did not copy itself (\(failureMessage(reply))); "
+                        failures[call.shard, default: []].append("\(call.url): \(ShardCalls.failureMessage(reply))")
+                        log("backup: shard \(call.shard)'s copy at \(call.url) did not copy itself (\(ShardCalls.failureMessage(reply))); "
                             + "trying another in-sync copy")
                         continue
                     }

@@ -9,7 +9,7 @@ import Wire
 extension Coordinator {
     func clusterStatus() -> ClusterStatusReply {
         let route = routing.withLock { $0 }
-        let states = workerStates.withLock { $0 }
+        let seen = states.all()
         var entries: [UInt32: [ShardEntry]] = [:]
         for map in [route.fromMap, route.current, route.toMap].compactMap({ $0 }) {
             for shard in map.shards where shard.state != "retired" || route.move?.shard == shard.shard {
@@ -17,7 +17,7 @@ extension Coordinator {
                 let copies = route.replicaSets[shard.shard] ?? []
                 entries[shard.shard] = (copies.isEmpty ? [ReplicaRecord(shard: shard.shard, url: shard.url, host: shard.host)] : copies)
                     .map { copy in
-                        let state = states[copy.url] ?? WorkerState()
+                        let state = seen[copy.url] ?? WorkerState()
                         return ShardEntry(shard: shard.shard, url: copy.url, host: copy.host, state: displayState(shard.shard, route),
                                           vectorCount: state.vectorCount, reachable: state.reachable,
                                           replicaState: copies.isEmpty ? "" : state.reachable ? copy.state : "down")
@@ -26,7 +26,7 @@ extension Coordinator {
         }
         let move = route.move ?? (try? catalog.lastMove()) ?? nil
         return ClusterStatusReply(mapVersion: route.current.version, shards: entries.keys.sorted().flatMap { entries[$0]! },
-                                  move: move.map(Coordinator.status(of:)), plan: route.move == nil ? [] : lastPlan.withLock { $0 },
+                                  move: move.map(Coordinator.status(of:)), plan: route.move == nil ? [] : mover.lastPlan.withLock { $0 },
                                   warning: configWarning)
     }
 
@@ -60,10 +60,10 @@ extension Coordinator {
         case .rebalance:
             guard let move = routing.withLock({ $0.move }) else { return clusterStatus() }
             // A coordinator that restarted mid-move counts the plan again (the sources still hold it all).
-            if move.step != .planned, lastPlan.withLock({ $0.isEmpty }), let plan = try? inventory() {
-                lastPlan.withLock { $0 = plan }
+            if move.step != .planned, mover.lastPlan.withLock({ $0.isEmpty }), let plan = try? mover.inventory() {
+                mover.lastPlan.withLock { $0 = plan }
             }
-            if !request.dryRun { startMoveDriver() }
+            if !request.dryRun { mover.start() }
             return clusterStatus()
         case .addWorker(let url, let host):
             // A dry run dials nothing: an address a client names is dialled (with the cluster
@@ -73,7 +73,8 @@ extension Coordinator {
             // The codebooks first: writes reach the new shard from the move's first step on.
             if !request.dryRun {
                 do {
-                    _ = try worker.call(.codebookPush(version: codebook.version, indexFile: codebook.indexFile), deadlineMilliseconds: 30_000)
+                    _ = try worker.call(.codebookPush(version: codebook.version, indexFile: codebook.indexFile),
+                                        deadlineMilliseconds: 30_000)
                 } catch {
                     throw ErrorReply(.unavailable, "the worker at \(url) did not take the codebooks: \(error)")
                 }
@@ -88,11 +89,13 @@ extension Coordinator {
                 throw ErrorReply(.notFound, "shard \(shard) is not in the shard map (version \(current.version) holds "
                                             + "\(current.placementShards.map(String.init).joined(separator: ", ")))")
             }
-            guard current.placementShards.count > 1 else { throw ErrorReply(.badRequest, "shard \(shard) is the last one: it cannot be drained") }
+            guard current.placementShards.count > 1 else {
+                throw ErrorReply(.badRequest, "shard \(shard) is the last one: it cannot be drained")
+            }
             // Draining copies the shard's vectors off it: a worker that does not answer would
             // hold the move at its first step for as long as it stays down.
             let url = current.shards.first { $0.shard == shard }?.url ?? ""
-            guard workerStates.withLock({ $0[url]?.reachable }) == true else {
+            guard states.state(at: url)?.reachable == true else {
                 throw ErrorReply(.unavailable, "shard \(shard)'s worker at \(url) is not answering: its vectors cannot be moved off "
                                                + "it. Start it again (its data directory holds them), then remove it")
             }
@@ -133,13 +136,11 @@ extension Coordinator {
             }
         }
         log("move to map \(move.toVersion) (\(move.kind) of shard \(move.shard)) aborted at step \(move.step.rawValue)")
-        // The driver checks between pages and before each step; a page in flight takes at most its deadline.
-        let limit = DispatchTime.now() + .seconds(120)
-        while moveDriverRunning.load(ordering: .acquiring), DispatchTime.now() < limit { Thread.sleep(forTimeInterval: 0.02) }
+        mover.waitUntilStopped(seconds: 120)
         try catalog.setMoveStep(move, .done, error: "aborted at step \(move.step.rawValue)")
         try catalog.resetMoveCursors(move)
-        lastPlan.withLock { $0 = [] }
-        let replies = placementPushes.withLock { _ in callWorkers(targets, deadlineMilliseconds: 60_000) }
+        mover.lastPlan.withLock { $0 = [] }
+        let replies = mover.pushPlacements(targets)
         for (call, reply) in zip(targets, replies) {
             if case .failure(let error) = reply {
                 // Out of every map or behind the health loop's placement push: it serves nothing it should not.
@@ -173,10 +174,10 @@ extension Coordinator {
             route.fromMap = fromMap
             route.toMap = ShardMap(version: move.toVersion, shards: next)
         }
-        lastPlan.withLock { $0 = [] }
+        mover.lastPlan.withLock { $0 = [] }
         log("\(kind) of shard \(shard): map \(move.fromVersion) → \(move.toVersion)")
-        try enter(move, .begin)
-        startMoveDriver()
+        try mover.enter(move, .begin)
+        mover.start()
         return clusterStatus()
     }
 
@@ -196,7 +197,9 @@ extension Coordinator {
                                         + "(step \(move.step.rawValue)): add the replica once it is done (sightline cluster status)")
         }
         let copies = route.replicas(of: id)
-        guard !copies.contains(where: { $0.url == url }) else { throw ErrorReply(.conflict, "\(url) is already a replica of shard \(shard)") }
+        guard !copies.contains(where: { $0.url == url }) else {
+            throw ErrorReply(.conflict, "\(url) is already a replica of shard \(shard)")
+        }
         if !replacing.isEmpty {
             guard copies.contains(where: { $0.url == replacing }) else {
                 throw ErrorReply(.notFound, "\(replacing) is not a replica of shard \(shard)")
@@ -221,9 +224,15 @@ extension Coordinator {
         }
         // The copy joins under the shard's write lock: no numbered write is half sent meanwhile,
         // and the checks run again on the set as it is now.
-        let lock = shardWriteLock(id)
-        lock.lock()
-        defer { lock.unlock() }
+        return try writer.withShardLocks([id]) {
+            try join(url: url, host: host, shard: shard, replacing: replacing)
+        }
+    }
+
+    /// `addReplica`'s last part, with the shard's writes held: the checks again, on the set as it
+    /// is now, then the copy recorded as joining.
+    private func join(url: String, host: String, shard: UInt32, replacing: String) throws -> ClusterStatusReply {
+        let id = ShardID(shard)
         let (now, stored, moving) = routing.withLock { ($0.replicas(of: id), $0.replicaSets[shard] != nil, $0.move != nil) }
         guard !moving, !now.contains(where: { $0.url == url }), replacing.isEmpty || now.contains(where: { $0.url == replacing }),
               now.count - (replacing.isEmpty ? 0 : 1) < 3 else {
@@ -233,8 +242,8 @@ extension Coordinator {
         if !replacing.isEmpty {
             // The copy that stays must be in sync *and answering now*: replacing the only live
             // copy with an empty one would leave the shard's data nowhere.
-            let reachable = workerStates.withLock { states in
-                now.filter { $0.url != replacing && $0.state == ReplicaState.inSync && states[$0.url]?.reachable == true }
+            let reachable = now.filter {
+                $0.url != replacing && $0.state == ReplicaState.inSync && states.state(at: $0.url)?.reachable == true
             }
             guard !reachable.isEmpty else {
                 throw ErrorReply(.conflict, "no copy of shard \(shard) other than \(replacing) is in sync and answering: "
@@ -258,7 +267,7 @@ extension Coordinator {
         let health: HealthReply
         let client: ServiceClient
         do {
-            client = try pool.unpooledClient(at: url)
+            client = try shardCalls.pool.unpooledClient(at: url)
             guard case .health(let reply) = try client.call(.health, deadlineMilliseconds: 5000) else {
                 throw ErrorReply(.unavailable, "the worker at \(url) sent an unexpected reply")
             }
@@ -282,7 +291,8 @@ extension Coordinator {
                                         + "start the new worker with an unused --shard")
         }
         guard health.vectorCount == 0 else {
-            throw ErrorReply(.conflict, "the worker at \(url) already holds \(health.vectorCount) vectors: add-worker takes an empty worker")
+            throw ErrorReply(.conflict, "the worker at \(url) already holds \(health.vectorCount) vectors: "
+                                        + "add-worker takes an empty worker")
         }
         return (health.shard, client)
     }

@@ -10,7 +10,8 @@ extension Coordinator {
         guard !batch.thumbnails.isEmpty else { return }
         guard thumbnails != nil else { throw ErrorReply(.badRequest, "this coordinator keeps no thumbnails") }
         guard batch.thumbnails.count == batch.ids.count else {
-            throw ErrorReply(.badRequest, "thumbnails must be empty or one per id: \(batch.ids.count) ids, \(batch.thumbnails.count) images")
+            throw ErrorReply(.badRequest, "thumbnails must be empty or one per id: \(batch.ids.count) ids, "
+                                          + "\(batch.thumbnails.count) images")
         }
         if let row = batch.thumbnails.firstIndex(where: { $0.count > ThumbnailStore.maxBytes }) {
             throw ErrorReply(.badRequest, "the thumbnail of id \(batch.ids[row]) has \(batch.thumbnails[row].count) bytes "
@@ -33,6 +34,6 @@ extension Coordinator {
     /// Shards in the map, and those with a copy whose breaker is closed.
     public func shardHealth() -> (shards: Int, up: Int) {
         let shards = routing.withLock { $0.readShards }
-        return (shards.count, shards.filter { !everyCopySkipped($0) }.count)
+        return (shards.count, shards.filter { !shardCalls.everyCopySkipped($0) }.count)
     }
 }

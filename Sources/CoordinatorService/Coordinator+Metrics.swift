@@ -38,22 +38,17 @@ extension Coordinator {
                       labels: [("code", code)])
     }
 
-    func recordShardLatency(_ shard: ShardID, since started: UInt64) {
-        let seconds = clock.seconds(since: started)
-        metrics.observe("sightline_shard_call_seconds", help: "Round trips of the coordinator's calls to each shard.",
-                        labels: [("shard", "\(shard.rawValue)")], seconds: seconds)
-    }
-
     /// The Prometheus text of `/metrics`.
     public func metricsText() -> String {
         let shards = routing.withLock { $0.readShards }
-        let states = shards.map { ($0, state(of: $0)) }
+        let shardStates = shards.map { ($0, states.state(of: $0)) }
         var text = metrics.text()
         text += MetricsRegistry.gauge("sightline_shard_vectors", help: "Vectors stored per shard (health loop's last look).",
-                                      samples: states.map { ([("shard", "\($0.0.rawValue)")], Double($0.1.vectorCount)) })
+                                      samples: shardStates.map { ([("shard", "\($0.0.rawValue)")], Double($0.1.vectorCount)) })
         text += MetricsRegistry.gauge("sightline_shard_up", help: "1 when the shard has a copy whose breaker is closed.",
-                                      samples: shards.map { ([("shard", "\($0.rawValue)")], everyCopySkipped($0) ? 0 : 1) })
-        text += MetricsRegistry.gauge("sightline_ingest_vectors_per_second", help: "Vectors committed by adds over the last 10 s, per second.",
+                                      samples: shards.map { ([("shard", "\($0.rawValue)")], shardCalls.everyCopySkipped($0) ? 0 : 1) })
+        text += MetricsRegistry.gauge("sightline_ingest_vectors_per_second",
+                                      help: "Vectors committed by adds over the last 10 s, per second.",
                                       samples: [([], ingestRate.perSecond())])
         if let thumbnails {
             text += MetricsRegistry.gauge("sightline_thumbnails", help: "Images kept for the web page.",

@@ -16,7 +16,7 @@ extension Coordinator {
             return .searchBatch(try search(batch, options, deadlineMilliseconds: deadlineMilliseconds))
         case .add(let batch):
             // A write may take longer than a search (a copy that stalls gets its straggler time),
-            // but it starts only within the client's own deadline (see `writeFanOut`).
+            // but it starts only within the client's own deadline (see `ReplicatedWriter.write`).
             let notAfter = DispatchTime.now() + .milliseconds(deadlineMilliseconds)
             let (added, ignored) = try add(batch, deadlineMilliseconds: max(deadlineMilliseconds, 60_000), notAfter: notAfter)
             return .add(added: added, ignored: ignored)
@@ -27,7 +27,7 @@ extension Coordinator {
             let shardStats = stats(deadlineMilliseconds: deadlineMilliseconds)
             return .stats(shards: shardStats, totalVectors: shardStats.reduce(0) { $0.saturatingAdd($1.vectorCount) })
         case .health:
-            return .health(health())
+            return .health(monitor.report(cluster: config.cluster))
         case .codebookFetch:
             return .codebookFetch(version: codebook.version, indexFile: codebook.indexFile)
         case .codebookPush:
@@ -50,37 +50,6 @@ extension Coordinator {
         case .fetchVectors(let ids):
             return .fetchVectors(try fetch(ids, deadlineMilliseconds: deadlineMilliseconds))
         }
-    }
-
-    /// Counts come from the workers: added without trapping, whatever they claim.
-    var knownTotal: UInt64 {
-        let shards = routing.withLock { $0.readShards }
-        return shards.reduce(0) { $0.saturatingAdd(state(of: $1).vectorCount) }
-    }
-
-    /// What the health loop knows of `shard`: that of its copy with the most vectors among
-    /// those in sync.
-    func state(of shard: ShardID) -> WorkerState {
-        let copies = routing.withLock { $0.replicas(of: shard) }.filter { $0.state == ReplicaState.inSync }.map(\.url)
-        return workerStates.withLock { states in copies.compactMap { states[$0] }.max { $0.vectorCount < $1.vectorCount } } ?? WorkerState()
-    }
-
-    /// Adds `delta` (or takes it away) from the vector counts of `shard`'s in-sync copies.
-    func adjustCount(of shard: ShardID, by delta: Int64) {
-        let copies = routing.withLock { $0.replicas(of: shard) }.filter { $0.state == ReplicaState.inSync }.map(\.url)
-        workerStates.withLock { states in
-            for url in copies {
-                let count = states[url, default: WorkerState()].vectorCount
-                states[url, default: WorkerState()].vectorCount = delta >= 0 ? count.saturatingAdd(UInt64(delta))
-                                                                             : count - min(count, delta.magnitude)
-            }
-        }
-    }
-
-    /// True when every copy of `shard` is skipped by an open breaker (its absence was logged then).
-    func everyCopySkipped(_ shard: ShardID) -> Bool {
-        let copies = routing.withLock { $0.replicas(of: shard) }.map(\.url)
-        return pool.areAllSkipped(copies)
     }
 
     /// One query: through the micro-batcher when it is on (checked alone first, so that a bad
@@ -109,7 +78,7 @@ extension Coordinator {
         guard options.probeRatio == 0 || template.metric == .l2 else {
             throw ErrorReply(.badRequest, "probe_ratio applies to L2 collections: inner-product centroid terms have no common scale")
         }
-        let total = knownTotal
+        let total = states.vectorTotal(of: routing.withLock { $0.readShards })
         if total > 0, UInt64(options.k) > total {
             throw ErrorReply(.badRequest, "k = \(options.k) is out of range: the collection holds \(total) vectors")
         }
@@ -126,8 +95,8 @@ extension Coordinator {
                                                 queriesApart: options.queriesApart)
         options.probeLists = ranked.flatMap { $0.map { UInt32($0.list.rawValue) } }
         options.probeTerms = ranked.flatMap { $0.map(\.centroidDistance) }
-        let replies = readFanOut(Dictionary(uniqueKeysWithValues: shards.map { ($0, RequestBody.searchBatch(batch, options: options)) }),
-                                 deadlineMilliseconds: deadlineMilliseconds)
+        let bodies = Dictionary(uniqueKeysWithValues: shards.map { ($0, RequestBody.searchBatch(batch, options: options)) })
+        let replies = shardCalls.readFanOut(bodies, deadlineMilliseconds: deadlineMilliseconds)
         var perShard: [[NeighborList]] = []
         var missing: [UInt32] = []
         for shard in shards {
@@ -138,7 +107,7 @@ extension Coordinator {
                 throw error
             case .failure(let error):
                 // A shard skipped by its open breaker was logged once, when it opened.
-                if !everyCopySkipped(shard) { log("search: shard \(shard) missing: \(error.message)") }
+                if !shardCalls.everyCopySkipped(shard) { log("search: shard \(shard) missing: \(error.message)") }
                 missing.append(shard.rawValue)
             default:
                 log("search: shard \(shard) sent an unexpected reply")
@@ -195,7 +164,7 @@ extension Coordinator {
                 keys: batch.keys.isEmpty ? [] : rows.map { batch.keys[$0] }, codebookVersion: codebook.version))
         }
         let calls = owners.keys.sorted().map { ($0, owners[$0]!) } + copies.keys.sorted().map { ($0, copies[$0]!) }
-        let replies = writeFanOut(calls.map { ($0.0, body($0.1)) }, deadlineMilliseconds: deadlineMilliseconds, notAfter: notAfter)
+        let replies = writer.write(calls.map { ($0.0, body($0.1)) }, deadlineMilliseconds: deadlineMilliseconds, notAfter: notAfter)
         var added: UInt64 = 0, ignored: UInt64 = 0
         var failures: [(shard: ShardID, error: ErrorReply)] = []
         var committed = Array(repeating: true, count: batch.ids.count)
@@ -212,7 +181,7 @@ extension Coordinator {
                 added = added.saturatingAdd(shardAdded)
                 ignored = ignored.saturatingAdd(UInt64(shardRepeats.count))
                 repeats.formUnion(shardRepeats)
-                adjustCount(of: shard, by: Int64(clamping: shardAdded))
+                states.adjustCount(of: shard, by: Int64(clamping: shardAdded))
             case .failure(let error):
                 failures.append((shard, error))
                 for row in rows { committed[row] = false }
@@ -269,13 +238,13 @@ extension Coordinator {
         let calls = owners.keys.sorted().map { ($0, RequestBody.delete(ids: owners[$0]!)) }
             + copies.keys.sorted().map { ($0, RequestBody.delete(ids: copies[$0]!)) }
         var deleted: UInt64 = 0
-        for (position, reply) in writeFanOut(calls, deadlineMilliseconds: deadlineMilliseconds, notAfter: notAfter).enumerated() {
+        for (position, reply) in writer.write(calls, deadlineMilliseconds: deadlineMilliseconds, notAfter: notAfter).enumerated() {
             let shard = calls[position].0
             switch reply {
             case .success(.delete(let count)):
                 guard position < owners.count else { continue }
                 deleted = deleted.saturatingAdd(count)
-                adjustCount(of: shard, by: -Int64(clamping: count))
+                states.adjustCount(of: shard, by: -Int64(clamping: count))
             case .failure(let error):
                 let retryable = error.code.mayPassOnRetry
                 throw ErrorReply(retryable ? .unavailable : error.code,
@@ -290,7 +259,7 @@ extension Coordinator {
 
     func stats(deadlineMilliseconds: Int) -> [ShardStatsReply] {
         let (shards, urls) = routing.withLock { route in (route.readShards, route.readShards.map { route.url(of: $0) ?? "" }) }
-        let replies = fanOut(Dictionary(uniqueKeysWithValues: shards.map { ($0, RequestBody.stats) }),
+        let replies = shardCalls.fanOut(Dictionary(uniqueKeysWithValues: shards.map { ($0, RequestBody.stats) }),
                              deadlineMilliseconds: deadlineMilliseconds)
         return zip(shards, urls).map { shard, url in
             var entry = ShardStatsReply()
@@ -308,7 +277,7 @@ extension Coordinator {
             bodies[shard] = .fetchVectors(ids: rows.map { ids[$0] })
         }
         var result = FetchedVectors(dimension: template.dimension, found: [], values: [], approximate: false)
-        for (shard, reply) in readFanOut(bodies, deadlineMilliseconds: deadlineMilliseconds) {
+        for (shard, reply) in shardCalls.readFanOut(bodies, deadlineMilliseconds: deadlineMilliseconds) {
             guard case .success(.fetchVectors(let part)) = reply else {
                 throw ErrorReply(.unavailable, "shard \(shard) holding some of the ids did not answer")
             }

@@ -12,72 +12,65 @@ import Wire
 /// The coordinator: owns the catalog and the codebooks, routes writes by rendezvous hashing
 /// over the catalog's shard map, fans searches out to every shard with a deadline and merges the
 /// per-shard top-k with `mergeTopK`, which orders by (distance, id) exactly as a single node's
-/// search does. It also drives moves between maps (Coordinator+Move).
-///
-/// Its parts: `ShardDirectory` (`routing`: the map, the move, the copies of each shard),
-/// `WorkerPool` (`pool`: clients, breakers, load, fan-out, replicated writes, hedged reads),
-/// `StragglerRule`, `MovePacing` and `SearchBatcher`; time comes from one `MonotonicClock`.
+/// search does. This front answers requests (`respond`: search, add, delete and the rest);
+/// its parts own the state:
+/// - `ShardDirectory` (`routing`): the shard maps, the move in force, the copies of each shard
+///   and the searches running per map version.
+/// - `WorkerPool` (`shardCalls.pool`): a client, a breaker and the requests in flight per
+///   worker; calls all at once, replicated writes' copies with the straggler rule, hedged reads.
+/// - `ShardCalls` (`shardCalls`): calls to shards (a copy chosen from the directory), timed.
+/// - `WorkerStates` (`states`): what the health loop last saw of each worker.
+/// - `ReplicatedWriter` (`writer`): write numbers, shard write locks, demotion, catch-up.
+/// - `MoveDriver` (`mover`): the journaled move, its pacing, and the placement pushes.
+/// - `HealthMonitor` (`monitor`): the loop, codebook pushes, starting catch-ups.
+/// Time comes from one `MonotonicClock`, so tests drive it.
 ///
 /// Lock order (a lock may be taken while holding only those above it):
-/// 1. `writes` — shared by an add or delete for its whole routing, exclusive for a move step,
-///    an abort or a backup's snapshot that must see no write half-routed.
-/// 2. The shard write locks (`shardWriteLock`), several in ascending shard order: a replicated
-///    shard's numbered writes, a catch-up's last pages, a copy joining, the health loop's check.
-/// 3. `placementPushes` — one placement push at a time.
+/// 1. `writes` (here, lent to the mover) — shared by an add or delete for its whole routing,
+///    exclusive for a move step, a verify, an abort or a backup's snapshot that must see no
+///    write half-routed.
+/// 2. The shard write locks (`ReplicatedWriter.withShardLocks`), several in ascending shard
+///    order: a replicated shard's numbered writes, a catch-up's last pages, a copy joining, the
+///    health loop's check of stale copies (which only tries it).
+/// 3. `MoveDriver.placementPushes` — one placement push at a time.
 /// 4. Leaf locks, held only to copy values out or make one change, never two at once and never
-///    around a call to a worker or the catalog: `routing`, `sequences`, `workerStates`,
-///    `fullCopies`, `backupSources`, `pushConflicts`, `lastPlan`, `stepStarted`,
+///    around a call to a worker or the catalog: the directory's `routing`, the writer's
+///    `sequences`, `shardLocks` and `fullCopies`, `WorkerStates`, the monitor's
+///    `pushConflicts`, the mover's `lastPlan` and `stepStarted`, `backupSources`,
 ///    `backupStarted`, and the pool's `clients`, `breakers` and `outstanding`.
-/// Locks 1–2 are held across calls to workers, so they are a pthread read-write lock and
-/// `NSLock`s; every other piece of state is a `Mutex` or an `Atomic`.
+/// Every lock is a `Synchronization.Mutex` (or an `Atomic` for a flag), except `writes`: the
+/// read-write lock Synchronization lacks, a pthread one that prefers writers.
 public final class Coordinator: Sendable {
     public let config: ClusterConfig
     let catalog: CatalogDatabase
     let codebook: (version: UInt64, indexFile: [UInt8])
     /// The trained, empty index: dimension, nlist and metric for validation and verify.
     let template: IVFPQIndex
-    /// The shard map, the move in progress, the copies of each shard (one lock: see the order below).
+    /// The shard map, the move in progress, the copies of each shard.
     let routing: ShardDirectory
-    /// Clients, breakers and load per worker; fan-out, replicated writes and hedged reads.
-    let pool: WorkerPool
+    /// Calls to shards through the worker pool.
+    let shardCalls: ShardCalls
+    let states: WorkerStates
+    let writer: ReplicatedWriter
+    let mover: MoveDriver
+    let monitor: HealthMonitor
     /// The time breakers, hedging, stragglers, the batching window, move pacing and the health
     /// loop read and wait on.
     let clock: any MonotonicClock
     /// Writes hold it shared; move steps that must not interleave with a write hold it exclusively.
-    let writes = ReadWriteLock()
-    /// Serialises placement pushes (the health loop and the move driver).
-    let placementPushes = Mutex<Void>(())
-    let moveDriverRunning = Atomic<Bool>(false)
-    let lastPlan = Mutex<[Flow]>([])
-    /// When the move's current step began (for the log's step durations).
-    let stepStarted = Mutex<DispatchTime?>(nil)
+    let writes: ReadWriteLock
     /// Set when the config's workers differ from the catalog's map (the catalog's map is kept).
     public let configWarning: String
-    /// What tests run inside the coordinator (nothing in service).
-    let hooks: CoordinatorHooks
-    /// By worker URL (a replicated shard has several).
-    let workerStates = Mutex<[String: WorkerState]>([:])
-    /// Per replicated shard: the last write committed and the sequence numbers reserved.
-    let sequences = Mutex<[ShardID: ShardSequence]>([:])
-    /// Held while a replicated shard's write is numbered and sent, and while a catch-up closes.
-    let shardWriteLocks = Mutex<[ShardID: NSLock]>([:])
-    let catchUpRunning = Atomic<Bool>(false)
     /// Coalesces concurrent single-query searches (nil when `search_batch_window_us` is 0).
     let batcher: SearchBatcher?
-    /// Copies whose last catch-up ended with different digests: the next copies the whole shard.
-    let fullCopies = Mutex<Set<String>>([])
     /// The copy of each shard a backup's snapshot was made on (its pieces are read there).
     let backupSources = Mutex<[ShardID: String]>([:])
     /// When the backup being read took its snapshot (nil: none).
     let backupStarted = Mutex<DispatchTime?>(nil)
-    /// Shards whose last codebook push was refused as a conflict, and when to try again.
-    let pushConflicts = Mutex<[String: UInt64]>([:])
-    static let conflictRetrySeconds = 60
-    let stopping = Atomic<Bool>(false)
     let log: @Sendable (String) -> Void
     let gate: RequestGate
     /// Requests, errors, latencies per kind and per shard (`/metrics` on the HTTP API).
-    public let metrics = MetricsRegistry()
+    public let metrics: MetricsRegistry
     /// Vectors acknowledged in the last seconds (the ingest-rate gauge).
     let ingestRate = IngestRate()
     /// Small images per id for the web page (nil: adds with thumbnails are refused).
@@ -94,7 +87,6 @@ public final class Coordinator: Sendable {
         self.catalog = catalog
         self.log = log
         self.clock = clock
-        self.hooks = hooks
         self.thumbnails = thumbnails
         batcher = config.searchBatchWindowMicroseconds > 0
             ? SearchBatcher(windowMicroseconds: config.searchBatchWindowMicroseconds, clock: clock) : nil
@@ -139,9 +131,35 @@ public final class Coordinator: Sendable {
         }
         let directory = ShardDirectory(initial)
         routing = directory
-        pool = WorkerPool(token: config.token, clock: clock, dial: dial, log: log) { shard, url in
+        let pool = WorkerPool(token: config.token, clock: clock, dial: dial, log: log) { shard, url in
             directory.isReplicated(shard) ? "shard \(shard)'s replica at \(url)" : "shard \(shard)"
         }
+        let writes = ReadWriteLock()
+        self.writes = writes
+        let metrics = MetricsRegistry()
+        self.metrics = metrics
+        let shardCalls = ShardCalls(directory: directory, pool: pool, metrics: metrics)
+        self.shardCalls = shardCalls
+        let states = WorkerStates(directory: directory)
+        self.states = states
+        writer = ReplicatedWriter(shardCalls: shardCalls, catalog: catalog, writeQuorum: config.writeQuorum, log: log)
+        mover = MoveDriver(shardCalls: shardCalls, catalog: catalog, states: states, writes: writes, codebook: codebook,
+                           template: template, hooks: hooks, clock: clock, log: log)
+        monitor = HealthMonitor(shardCalls: shardCalls, writer: writer, mover: mover, states: states, catalog: catalog,
+                                codebook: codebook, clock: clock, log: log)
+    }
+
+    /// Checks every worker once (`HealthMonitor.checkWorkers`): tests and the first round at start.
+    public func checkWorkers(timeoutMilliseconds: Int = 1000) { monitor.checkWorkers(timeoutMilliseconds: timeoutMilliseconds) }
+
+    /// Starts the health loop (which resumes a move left unfinished).
+    public func startHealthLoop(intervalSeconds: Double = 1) { monitor.start(intervalSeconds: intervalSeconds) }
+
+    /// Stops the health loop, the move driver and the catch-ups.
+    public func stop() {
+        monitor.stop()
+        mover.stop()
+        writer.stop()
     }
 
     /// A warning when the config names other workers than the catalog's map in force.
@@ -154,38 +172,6 @@ public final class Coordinator: Sendable {
             + "sightline cluster add-worker / remove-worker"
     }
 
-    /// Sends each (shard, body) at once to the shard's preferred replica and collects each reply
-    /// or failure in order; the slowest shard, not the sum, bounds the time. A shard may appear
-    /// more than once.
-    func fanOutCalls(_ calls: [(shard: ShardID, body: RequestBody)], deadlineMilliseconds: Int,
-                     probe: Bool = false) -> [Result<ResponseBody, ErrorReply>] {
-        let targets = calls.map { call -> WorkerCall? in
-            preferredReplica(of: call.shard).map { WorkerCall(shard: call.shard, url: $0, body: call.body) }
-        }
-        let sent = callWorkers(targets.compactMap { $0 }, deadlineMilliseconds: deadlineMilliseconds, probe: probe)
-        var next = sent.makeIterator()
-        return zip(calls, targets).map { call, target in
-            guard target == nil else { return next.next()! }
-            return routing.withLock({ $0.replicas(of: call.shard).isEmpty })
-                ? .failure(ErrorReply(.notFound, "shard \(call.shard) is in no shard map"))
-                : .failure(ErrorReply(.unavailable, "shard \(call.shard) has no copy in sync"))
-        }
-    }
-
-    /// Sends every call at once (`WorkerPool.call`), timing each shard's round trip for `/metrics`.
-    func callWorkers(_ calls: [WorkerCall], deadlineMilliseconds: Int, probe: Bool = false) -> [Result<ResponseBody, ErrorReply>] {
-        pool.call(calls, deadlineMilliseconds: deadlineMilliseconds, probe: probe) { shard, started in
-            self.recordShardLatency(shard, since: started)
-        }
-    }
-
-    /// One body per shard, sent at once.
-    func fanOut(_ bodies: [ShardID: RequestBody], deadlineMilliseconds: Int,
-                probe: Bool = false) -> [ShardID: Result<ResponseBody, ErrorReply>] {
-        let order = bodies.keys.sorted()
-        let replies = fanOutCalls(order.map { ($0, bodies[$0]!) }, deadlineMilliseconds: deadlineMilliseconds, probe: probe)
-        return Dictionary(uniqueKeysWithValues: zip(order, replies))
-    }
     /// Answers one frame: the shared gate checks it, `respond` runs it with the request's
     /// deadline (the config's when the request gives none).
     public func handle(_ frame: [UInt8]) -> [UInt8] {

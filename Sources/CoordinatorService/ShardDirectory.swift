@@ -29,3 +29,10 @@ final class ShardDirectory: Sendable {
     /// Every copy of `shard` (the one worker the maps name when it has no replica set).
     func copies(of shard: ShardID) -> [ReplicaRecord] { withLock { $0.replicas(of: shard) } }
 }
+
+/// The states a replica is recorded in.
+enum ReplicaState {
+    static let inSync = "in-sync"
+    static let catchingUp = "catching-up"
+    static let joining = "joining"
+}

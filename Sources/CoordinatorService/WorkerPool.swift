@@ -127,7 +127,8 @@ final class WorkerPool: Sendable {
                 let client = try client(at: call.url)
                 pending.append((position, client.start(call.body, deadlineMilliseconds: deadlineMilliseconds, sequence: call.sequence)))
             } catch {
-                results[position] = .failure(ErrorReply(.unavailable, "shard \(call.shard): cannot dial its worker at \(call.url): \(error)"))
+                results[position] = .failure(ErrorReply(.unavailable,
+                                                        "shard \(call.shard): cannot dial its worker at \(call.url): \(error)"))
             }
         }
         let started = clock.now()
@@ -252,7 +253,8 @@ final class WorkerPool: Sendable {
             if final || (!send(call.shard) && inFlight[call.shard, default: 0] == 0) { waiting.remove(call.shard) }
         }
         for shard in waiting where results[shard] == nil {
-            results[shard] = .failure(ErrorReply(.deadlineExceeded, "shard \(shard): no replica answered within \(deadlineMilliseconds) ms"))
+            results[shard] = .failure(ErrorReply(.deadlineExceeded,
+                                                 "shard \(shard): no replica answered within \(deadlineMilliseconds) ms"))
         }
         return results
     }

@@ -41,16 +41,13 @@ import Wire
             }
             return reply
         }
-        let lock = coordinator.shardWriteLock(shard)
-        lock.lock()
-        coordinator.demoteStaleCopies(of: shard)
-        lock.unlock()
+        coordinator.writer.withShardLocks([shard]) { coordinator.writer.demoteStaleCopies(of: shard) }
         cluster.network.listen(cluster.workerURLs[0]) { worker.handle($0) }
 
         let after = coordinator.routing.withLock { $0.replicas(of: shard) }.map(\.state)
         #expect(after == [ReplicaState.inSync, ReplicaState.inSync], "copies demoted for a write they applied: \(after)")
         // And the next probe, with nothing in flight, finds both copies complete.
-        coordinator.demoteStaleCopies(of: shard)
+        coordinator.writer.demoteStaleCopies(of: shard)
         #expect(coordinator.routing.withLock { $0.replicas(of: shard) }.map(\.state) == [ReplicaState.inSync, ReplicaState.inSync])
     }
 }

@@ -97,9 +97,9 @@ import Wire
     }
 
     @Test func aRateLimitedCopySendsSmallPages() {
-        #expect(Coordinator.pageSize(rate: 0) == Coordinator.movePageSize)
-        #expect(Coordinator.pageSize(rate: 200) == 50)
-        #expect(Coordinator.pageSize(rate: 1) == 16)
-        #expect(Coordinator.pageSize(rate: .max) == Coordinator.movePageSize)
+        #expect(MoveDriver.pageSize(rate: 0) == MoveDriver.movePageSize)
+        #expect(MoveDriver.pageSize(rate: 200) == 50)
+        #expect(MoveDriver.pageSize(rate: 1) == 16)
+        #expect(MoveDriver.pageSize(rate: .max) == MoveDriver.movePageSize)
     }
 }

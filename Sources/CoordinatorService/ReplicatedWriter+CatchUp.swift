@@ -8,12 +8,12 @@ import Wire
 /// coordinator: the writes after its last one (by sequence number), or the whole shard when the
 /// peer's log does not reach back that far; then, with the shard's writes held, the last pages
 /// and a digest of every list on both sides. Only then does it serve again.
-extension Coordinator {
-    /// Starts one catch-up thread for the copies that need it and can take it (reachable, codebooks held).
-    func startCatchUps() {
-        let ready = routing.withLock { route in route.replicaSets.values.flatMap { $0 } }
-            .filter { $0.state != ReplicaState.inSync }
-            .filter { copy in workerStates.withLock { $0[copy.url] }.map { $0.reachable && $0.codebookVersion == codebook.version } ?? false }
+extension ReplicatedWriter {
+    /// Starts one catch-up thread for the copies that need it and can take it: `isReady` tells
+    /// which can (reachable, codebooks held, as the health loop saw them).
+    func startCatchUps(isReady: (String) -> Bool) {
+        let ready = directory.withLock { route in route.replicaSets.values.flatMap { $0 } }
+            .filter { $0.state != ReplicaState.inSync && isReady($0.url) }
         guard !ready.isEmpty, catchUpRunning.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return }
         let thread = Thread { [self] in
             defer { catchUpRunning.store(false, ordering: .releasing) }
@@ -25,15 +25,17 @@ extension Coordinator {
 
     func catchUp(_ copy: ReplicaRecord) {
         let shard = ShardID(copy.shard)
-        guard let peer = servingReplicas(of: shard).first(where: { $0 != copy.url }) else {
+        guard let peer = shardCalls.servingReplicas(of: shard).first(where: { $0 != copy.url }) else {
             log("shard \(shard)'s replica at \(copy.url) cannot catch up: no other replica is in sync")
             return
         }
         let started = DispatchTime.now()
         var copied = 0
         do {
-            guard case .health(let health) = try callOne(shard, copy.url, .health) else { throw ErrorReply(.internalError, "no health") }
-            guard case .health(let source) = try callOne(shard, peer, .health) else { throw ErrorReply(.internalError, "no health") }
+            guard case .health(let health) = try shardCalls.callOne(shard, copy.url, .health),
+                  case .health(let source) = try shardCalls.callOne(shard, peer, .health) else {
+                throw ErrorReply(.internalError, "a health reply was not a health report")
+            }
             let acknowledged = try catalog.committedSeq(shard: shard.rawValue)
             guard source.lastSeq >= acknowledged else {
                 throw ErrorReply(.unavailable, "\(peer) holds writes up to \(source.lastSeq), below the last acknowledged write "
@@ -57,41 +59,9 @@ extension Coordinator {
                 try replayLog(shard, from: peer, to: copy.url, after: &last, copied: &copied)
             }
             // The last pages and the check run with the shard's writes held: nothing moves meanwhile.
-            let lock = shardWriteLock(shard)
-            lock.lock()
-            defer { lock.unlock() }
-            // The peer must still be in sync and hold the last committed write (it may have
-            // missed one meanwhile); the final steps get short deadlines (writes wait for them).
-            guard servingReplicas(of: shard).contains(peer) else {
-                throw ErrorReply(.unavailable, "\(peer) left the in-sync set during the catch-up")
+            try withShardLocks([shard]) {
+                try closeCatchUp(copy, from: peer, after: last, copied: copied, started: started)
             }
-            try replayLog(shard, from: peer, to: copy.url, after: &last, copied: &copied, deadlineMilliseconds: 10_000)
-            guard case .replicaPull(let theirs) = try callOne(shard, peer, .replicaPull(.digest), deadlineMilliseconds: 10_000),
-                  case .replicaPull(let mine) = try callOne(shard, copy.url, .replicaPull(.digest), deadlineMilliseconds: 10_000) else {
-                throw ErrorReply(.internalError, "a digest reply was not a replica page")
-            }
-            if let committed = sequences.withLock({ $0[shard]?.lastCommitted }), committed != theirs.lastSeq {
-                throw ErrorReply(.unavailable, "\(peer) has applied write \(theirs.lastSeq), the shard committed \(committed)")
-            }
-            // Never a source that lacks an acknowledged write (it would overwrite the copy with less).
-            guard theirs.lastSeq >= (try catalog.committedSeq(shard: shard.rawValue)) else {
-                throw ErrorReply(.unavailable, "\(peer) holds writes up to \(theirs.lastSeq), below the last acknowledged write "
-                                               + "\(acknowledged): it cannot be the source")
-            }
-            let entries = { (page: ReplicaPage) in page.listCounts.reduce(UInt64(0)) { $0 &+ UInt64($1) } }
-            guard theirs.listCounts == mine.listCounts, theirs.listDigests == mine.listDigests, theirs.lastSeq == mine.lastSeq else {
-                fullCopies.withLock { _ = $0.insert(copy.url) }
-                log("shard \(shard)'s replica at \(copy.url) differs from \(peer) after catching up (\(entries(mine)) "
-                    + "against \(entries(theirs)) entries, writes \(mine.lastSeq) against \(theirs.lastSeq)); "
-                    + "it copies the whole shard next")
-                return
-            }
-            fullCopies.withLock { _ = $0.remove(copy.url) }
-            try setReplicaState(shard, url: copy.url, ReplicaState.inSync)
-            let seconds = secondsElapsed(since: started.uptimeNanoseconds)
-            log("shard \(shard)'s replica at \(copy.url) caught up from \(peer): \(copied) entries in "
-                + String(format: "%.2f s (%.0f/s)", seconds, Double(copied) / max(seconds, 1e-9))
-                + "; \(entries(theirs)) entries, digests equal; it serves again")
         } catch {
             // A refusal (a page too large, a malformed page) will not pass by retrying the log:
             // the next round copies the whole shard, in bounded pages.
@@ -102,16 +72,58 @@ extension Coordinator {
         }
     }
 
+    /// The catch-up's last pages and the check of every list on both sides, with the shard's
+    /// writes held; the copy serves again only when both sides are equal.
+    private func closeCatchUp(_ copy: ReplicaRecord, from peer: String, after applied: UInt64, copied alreadyCopied: Int,
+                              started: DispatchTime) throws {
+        let shard = ShardID(copy.shard)
+        var last = applied, copied = alreadyCopied
+        // The peer must still be in sync and hold the last committed write (it may have
+        // missed one meanwhile); the final steps get short deadlines (writes wait for them).
+        guard shardCalls.servingReplicas(of: shard).contains(peer) else {
+            throw ErrorReply(.unavailable, "\(peer) left the in-sync set during the catch-up")
+        }
+        try replayLog(shard, from: peer, to: copy.url, after: &last, copied: &copied, deadlineMilliseconds: 10_000)
+        guard case .replicaPull(let theirs) = try shardCalls.callOne(shard, peer, .replicaPull(.digest), deadlineMilliseconds: 10_000),
+              case .replicaPull(let mine) = try shardCalls.callOne(shard, copy.url, .replicaPull(.digest),
+                                                                   deadlineMilliseconds: 10_000) else {
+            throw ErrorReply(.internalError, "a digest reply was not a replica page")
+        }
+        if let committed = sequences.withLock({ $0[shard]?.lastCommitted }), committed != theirs.lastSeq {
+            throw ErrorReply(.unavailable, "\(peer) has applied write \(theirs.lastSeq), the shard committed \(committed)")
+        }
+        // Never a source that lacks an acknowledged write (it would overwrite the copy with less).
+        let acknowledged = try catalog.committedSeq(shard: shard.rawValue)
+        guard theirs.lastSeq >= acknowledged else {
+            throw ErrorReply(.unavailable, "\(peer) holds writes up to \(theirs.lastSeq), below the last acknowledged write "
+                                           + "\(acknowledged): it cannot be the source")
+        }
+        let entries = { (page: ReplicaPage) in page.listCounts.reduce(UInt64(0)) { $0 &+ UInt64($1) } }
+        guard theirs.listCounts == mine.listCounts, theirs.listDigests == mine.listDigests, theirs.lastSeq == mine.lastSeq else {
+            fullCopies.withLock { _ = $0.insert(copy.url) }
+            log("shard \(shard)'s replica at \(copy.url) differs from \(peer) after catching up (\(entries(mine)) "
+                + "against \(entries(theirs)) entries, writes \(mine.lastSeq) against \(theirs.lastSeq)); "
+                + "it copies the whole shard next")
+            return
+        }
+        fullCopies.withLock { _ = $0.remove(copy.url) }
+        try setReplicaState(shard, url: copy.url, ReplicaState.inSync)
+        let seconds = secondsElapsed(since: started.uptimeNanoseconds)
+        log("shard \(shard)'s replica at \(copy.url) caught up from \(peer): \(copied) entries in "
+            + String(format: "%.2f s (%.0f/s)", seconds, Double(copied) / max(seconds, 1e-9))
+            + "; \(entries(theirs)) entries, digests equal; it serves again")
+    }
+
     /// Applies the peer's writes after `last` to the copy, page by page, until the peer has no more.
     func replayLog(_ shard: ShardID, from peer: String, to url: String, after last: inout UInt64, copied: inout Int,
                    deadlineMilliseconds: Int = 60_000) throws {
         while true {
-            guard case .replicaPull(let page) = try callOne(shard, peer, .replicaPull(.log(afterSeq: last, limit: ReplicaPull.maxPage)),
-                                                            deadlineMilliseconds: deadlineMilliseconds) else {
+            let pull = RequestBody.replicaPull(.log(afterSeq: last, limit: ReplicaPull.maxPage))
+            guard case .replicaPull(let page) = try shardCalls.callOne(shard, peer, pull, deadlineMilliseconds: deadlineMilliseconds) else {
                 throw ErrorReply(.internalError, "a log reply was not a replica page")
             }
             if page.upToSeq <= last { return }
-            guard case .replicaApply(let applied) = try callOne(shard, url, .replicaApply(
+            guard case .replicaApply(let applied) = try shardCalls.callOne(shard, url, .replicaApply(
                 ReplicaApply(entries: page.entries, absentIDs: page.absentIDs, upToSeq: page.upToSeq)),
                                                                 deadlineMilliseconds: deadlineMilliseconds) else {
                 throw ErrorReply(.internalError, "an apply reply was not a sequence number")
@@ -127,11 +139,12 @@ extension Coordinator {
         var cursor: UInt64?, start: UInt64 = 0, first = true
         var lastReport = DispatchTime.now()
         repeat {
-            guard case .replicaPull(let page) = try callOne(shard, peer, .replicaPull(.full(afterID: cursor, limit: ReplicaPull.maxPage))) else {
+            let pull = RequestBody.replicaPull(.full(afterID: cursor, limit: ReplicaPull.maxPage))
+            guard case .replicaPull(let page) = try shardCalls.callOne(shard, peer, pull) else {
                 throw ErrorReply(.internalError, "a copy reply was not a replica page")
             }
             if first { start = page.lastSeq }
-            _ = try callOne(shard, url, .replicaApply(ReplicaApply(entries: page.entries, upToSeq: start, reset: first)))
+            _ = try shardCalls.callOne(shard, url, .replicaApply(ReplicaApply(entries: page.entries, upToSeq: start, reset: first)))
             first = false
             copied += page.entries.ids.count
             cursor = page.nextAfterID
@@ -141,10 +154,5 @@ extension Coordinator {
             }
         } while cursor != nil
         return start
-    }
-
-    /// One call to the worker at `url`; a failure throws.
-    func callOne(_ shard: ShardID, _ url: String, _ body: RequestBody, deadlineMilliseconds: Int = 60_000) throws -> ResponseBody {
-        try callWorkers([WorkerCall(shard: shard, url: url, body: body)], deadlineMilliseconds: deadlineMilliseconds)[0].get()
     }
 }

@@ -1,4 +1,4 @@
-"""Search latency probe for scripts/bench-grow: sends one search at a time to the coordinator
+"""Search latency probe for scripts/bench/grow: sends one search at a time to the coordinator
 (queries from an .fvecs file, in turn) until STOP_FILE exists, and writes one line per search:
 unix time at the reply, latency in milliseconds, and whether the answer was partial."""
 import argparse

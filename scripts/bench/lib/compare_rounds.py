@@ -2,7 +2,7 @@
 then FAISS's again, and so on. A frontier sweep measures all of one side and then all of the
 other, so a slow spell of a shared machine can fall on one side only; rounds put both sides
 under the same spells, and the fastest pass of each point over all rounds is what it can do.
-Called by scripts/compare-faiss --rounds.
+Called by scripts/bench/compare-faiss --rounds.
 
 Points are NPROBE:REFINE pairs (FAISS: nprobe and k_factor); Sightline's may add :RATIO, its probe ratio
 (`sightline bench --probe-ratio`; 0 or absent: off). --faiss-hnsw-ef adds FAISS's
@@ -87,7 +87,7 @@ def main():
     folder = dataset_folder(args.data_dir, args.dataset)
     train_path = os.path.join(folder, f"train-{args.nlist}.fvecs")
     if not os.path.exists(train_path):
-        sys.exit(f"{train_path} is missing: run scripts/compare-faiss --frontier with this dataset and nlist first")
+        sys.exit(f"{train_path} is missing: run scripts/bench/compare-faiss --frontier with this dataset and nlist first")
     base, queries = read_fvecs(os.path.join(folder, "base.fvecs")), read_fvecs(os.path.join(folder, "query.fvecs"))
     print("ground truth (exact search)", file=sys.stderr)
     flat = faiss.IndexFlatL2(base.shape[1])

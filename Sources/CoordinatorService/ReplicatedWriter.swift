@@ -1,28 +1,64 @@
 import ClusterModel
 import Dispatch
-import Foundation
 import ShardStore
+import Synchronization
 import Wire
 
 /// Writes to replicated shards: numbered per shard, sent to every in-sync copy, acknowledged when
 /// `write_quorum` copies applied them (and the shard's last acknowledged write is recorded in the
 /// catalog); a copy that failed leaves the in-sync set. With fewer copies in sync than the
-/// quorum, a write is refused before anything is sent.
-extension Coordinator {
+/// quorum, a write is refused before anything is sent. A copy that left catches up from a peer
+/// (ReplicatedWriter+CatchUp) before it serves again.
+///
+/// It owns the write numbers (`sequences`), the shard write locks, the copies' states (through
+/// the directory and the catalog) and the catch-up. Locks: a shard write lock is held across
+/// calls to the shard's copies, several in ascending shard order; `sequences`, `shardLocks`
+/// and `fullCopies` are leaves (see the lock order in Coordinator.swift).
+final class ReplicatedWriter: Sendable {
+    let shardCalls: ShardCalls
+    let catalog: CatalogDatabase
+    private let writeQuorum: WriteQuorum
+    let log: @Sendable (String) -> Void
+    /// Per replicated shard: the last write committed and the sequence numbers reserved.
+    let sequences = Mutex<[ShardID: ShardSequence]>([:])
+    /// Held while a replicated shard's write is numbered and sent, and while a catch-up closes.
+    private let shardLocks = Mutex<[ShardID: ShardWriteLock]>([:])
+    /// Copies whose last catch-up ended with different digests: the next copies the whole shard.
+    let fullCopies = Mutex<Set<String>>([])
+    let catchUpRunning = Atomic<Bool>(false)
+    let stopping = Atomic<Bool>(false)
+
+    var directory: ShardDirectory { shardCalls.directory }
+
+    init(shardCalls: ShardCalls, catalog: CatalogDatabase, writeQuorum: WriteQuorum, log: @escaping @Sendable (String) -> Void) {
+        self.shardCalls = shardCalls
+        self.catalog = catalog
+        self.writeQuorum = writeQuorum
+        self.log = log
+    }
+
+    /// Stops the catch-up between copies.
+    func stop() { stopping.store(true, ordering: .relaxed) }
+
     /// Sends each (shard, body) write: to the one worker of a shard with a single copy, to every
     /// in-sync copy (numbered) of a replicated one. One result per call, in order.
     ///
     /// `notAfter` is the client's own deadline: a write still waiting for its shards' locks then
     /// is refused with nothing applied. A client that gave up and retried must never see its
     /// earlier attempt run after a later one (it could re-add an id the client has since deleted).
-    func writeFanOut(_ calls: [(shard: ShardID, body: RequestBody)], deadlineMilliseconds: Int,
-                     notAfter: DispatchTime = .distantFuture) -> [Result<ResponseBody, ErrorReply>] {
-        let replicated = Set(calls.map(\.shard).filter(isReplicated))
-        guard !replicated.isEmpty else { return fanOutCalls(calls, deadlineMilliseconds: deadlineMilliseconds) }
+    func write(_ calls: [(shard: ShardID, body: RequestBody)], deadlineMilliseconds: Int,
+               notAfter: DispatchTime = .distantFuture) -> [Result<ResponseBody, ErrorReply>] {
+        let replicated = Set(calls.map(\.shard).filter(shardCalls.isReplicated))
+        guard !replicated.isEmpty else { return shardCalls.fanOutCalls(calls, deadlineMilliseconds: deadlineMilliseconds) }
         // Numbered writes of a shard go out one at a time, in order (locks taken in shard order).
-        let locks = replicated.sorted().map(shardWriteLock)
-        locks.forEach { $0.lock() }
-        defer { locks.reversed().forEach { $0.unlock() } }
+        return withShardLocks(replicated.sorted()) {
+            numberedWrite(calls, replicated: replicated, deadlineMilliseconds: deadlineMilliseconds, notAfter: notAfter)
+        }
+    }
+
+    /// `write` with the replicated shards' locks held.
+    private func numberedWrite(_ calls: [(shard: ShardID, body: RequestBody)], replicated: Set<ShardID>, deadlineMilliseconds: Int,
+                               notAfter: DispatchTime) -> [Result<ResponseBody, ErrorReply>] {
         guard DispatchTime.now() < notAfter else {
             return calls.map { call in
                 .failure(ErrorReply(.deadlineExceeded, "shard \(call.shard): the write waited for the shard's earlier writes past "
@@ -33,20 +69,20 @@ extension Coordinator {
         var failures: [Int: ErrorReply] = [:]
         for (index, call) in calls.enumerated() {
             guard replicated.contains(call.shard) else {
-                let url = preferredReplica(of: call.shard) ?? ""
+                let url = shardCalls.preferredReplica(of: call.shard) ?? ""
                 positions.append([workerCalls.count])
                 numbers.append(nil)
                 workerCalls.append(WorkerCall(shard: call.shard, url: url, body: call.body))
                 continue
             }
-            let all = routing.withLock { $0.replicas(of: call.shard) }
+            let all = directory.copies(of: call.shard)
             let copies = all.filter { $0.state == ReplicaState.inSync }.map(\.url)
             let required = requiredCopies(of: call.shard)
             do {
                 guard !copies.isEmpty else { throw ErrorReply(.unavailable, "shard \(call.shard) has no replica in sync") }
                 guard copies.count >= required else {
                     throw ErrorReply(.unavailable, "shard \(call.shard) has \(copies.count) of \(all.count) copies in sync; "
-                                                   + "write_quorum = \(config.writeQuorum) needs \(required): nothing was applied; "
+                                                   + "write_quorum = \(writeQuorum) needs \(required): nothing was applied; "
                                                    + "retry once a copy has caught up (sightline cluster status)")
                 }
                 let sequence = try nextSequence(of: call.shard)
@@ -59,7 +95,7 @@ extension Coordinator {
                 failures[index] = error as? ErrorReply ?? ErrorReply(.internalError, "\(error)")
             }
         }
-        let replies = pool.collectWrites(workerCalls, groups: positions, deadlineMilliseconds: deadlineMilliseconds)
+        let replies = shardCalls.pool.collectWrites(workerCalls, groups: positions, deadlineMilliseconds: deadlineMilliseconds)
         return calls.indices.map { index in
             if let failure = failures[index] { return .failure(failure) }
             let mine = positions[index].map { (workerCalls[$0], replies[$0]) }
@@ -88,7 +124,7 @@ extension Coordinator {
                 // Applied where it was, but on fewer copies than the quorum: not acknowledged. A
                 // retry is safe (adds and deletes are idempotent) once copies have caught up.
                 return .failure(ErrorReply(.unavailable, "shard \(shard): write \(sequence.seq) reached \(applied.count) copies; "
-                                                         + "write_quorum = \(config.writeQuorum) needs \(required); retry once a "
+                                                         + "write_quorum = \(writeQuorum) needs \(required); retry once a "
                                                          + "copy has caught up"))
             }
             // The last acknowledged write, durably: a copy that holds less (an emptied or
@@ -107,15 +143,27 @@ extension Coordinator {
     /// that joins (added by an operator, never in sync yet) does not count until it has caught
     /// up: adding a copy never stops writes.
     func requiredCopies(of shard: ShardID) -> Int {
-        let members = routing.withLock { $0.replicas(of: shard) }.filter { $0.state != ReplicaState.joining }.count
-        return config.writeQuorum.required(copies: members)
+        let members = directory.copies(of: shard).filter { $0.state != ReplicaState.joining }.count
+        return writeQuorum.required(copies: members)
     }
 
-    /// The lock that orders `shard`'s numbered writes.
-    func shardWriteLock(_ shard: ShardID) -> NSLock {
-        shardWriteLocks.withLock { locks in
+    /// Runs `body` holding the write locks of `shards` (taken in the order given: callers pass
+    /// them ascending), which order each shard's numbered writes and the steps that must not
+    /// interleave with one (a catch-up's last pages, a copy joining, the health loop's check).
+    func withShardLocks<T: Sendable>(_ shards: [ShardID], _ body: () throws -> T) rethrows -> T {
+        guard let first = shards.first else { return try body() }
+        return try lock(of: first).mutex.withLock { _ in try withShardLocks(Array(shards.dropFirst()), body) }
+    }
+
+    /// Runs `body` holding `shard`'s write lock if no one holds it; nil when someone does.
+    func withShardLockIfFree<T: Sendable>(_ shard: ShardID, _ body: () throws -> T) rethrows -> T? {
+        try lock(of: shard).mutex.withLockIfAvailable { _ in try body() }
+    }
+
+    private func lock(of shard: ShardID) -> ShardWriteLock {
+        shardLocks.withLock { locks in
             if let lock = locks[shard] { return lock }
-            let lock = NSLock()
+            let lock = ShardWriteLock()
             locks[shard] = lock
             return lock
         }
@@ -161,8 +209,8 @@ extension Coordinator {
     /// The newest write any in-sync copy of `shard` applied, asked now (under the shard's write
     /// lock, so nothing moves it meanwhile). No answer: the write fails rather than guess.
     func lastAppliedByCopies(of shard: ShardID) throws -> UInt64 {
-        let copies = routing.withLock { $0.replicas(of: shard) }.filter { $0.state == ReplicaState.inSync }.map(\.url)
-        let replies = callWorkers(copies.map { WorkerCall(shard: shard, url: $0, body: .health) }, deadlineMilliseconds: 2000)
+        let copies = directory.inSyncCopies(of: shard)
+        let replies = shardCalls.call(copies.map { WorkerCall(shard: shard, url: $0, body: .health) }, deadlineMilliseconds: 2000)
         guard let newest = replies.compactMap({ reply -> UInt64? in
             if case .success(.health(let health)) = reply { return health.lastSeq } else { return nil }
         }).max() else {
@@ -175,15 +223,54 @@ extension Coordinator {
     /// last acknowledged): an emptied or restored data directory. It catches up from a copy that
     /// holds them, and serves nothing meanwhile.
     func demoteCopiesBelow(_ floor: UInt64, of shard: ShardID) {
-        let copies = routing.withLock { $0.replicas(of: shard) }.filter { $0.state == ReplicaState.inSync }.map(\.url)
-        let replies = callWorkers(copies.map { WorkerCall(shard: shard, url: $0, body: .health) }, deadlineMilliseconds: 1000)
+        let copies = directory.inSyncCopies(of: shard)
+        let replies = shardCalls.call(copies.map { WorkerCall(shard: shard, url: $0, body: .health) }, deadlineMilliseconds: 1000)
         for (url, reply) in zip(copies, replies) {
             guard case .success(.health(let health)) = reply, health.lastSeq < floor else { continue }
             do {
                 try demote(shard, url: url, because: "it holds writes up to \(health.lastSeq), below the last acknowledged "
                                                     + "write \(floor) (an emptied or restored data directory)")
             } catch {
-                log("shard \(shard)'s replica at \(url) holds less than the acknowledged writes but the catalog could not record it: \(error)")
+                log("shard \(shard)'s replica at \(url) holds less than the acknowledged writes but the catalog could not "
+                    + "record it: \(error)")
+            }
+        }
+    }
+
+    /// An in-sync copy that reports fewer writes than another in-sync copy (after a coordinator
+    /// restart, say) or than the shard's last acknowledged write (an emptied or restored data
+    /// directory) leaves the set, unless a write is in flight.
+    func demoteStaleCopies(of shard: ShardID) {
+        // Copies are compared with each other under the shard's write lock (no write moves the
+        // numbers meanwhile). A copy below the last acknowledged write is stale whatever is in
+        // flight (that number only grows): it leaves the set even while a write holds the lock,
+        // so an emptied copy never serves reads behind a write that waits for its peer.
+        if withShardLockIfFree(shard, { demoteStaleCopies(of: shard, writesHeld: true) }) == nil {
+            demoteStaleCopies(of: shard, writesHeld: false)
+        }
+    }
+
+    private func demoteStaleCopies(of shard: ShardID, writesHeld: Bool) {
+        // The last acknowledged write is read before the copies answer: a write in flight may be
+        // acknowledged between a copy's reply and a later read, and that copy, which applied it,
+        // would then look stale (it was the only in-sync copy once, and the shard was left with
+        // none). Both numbers only grow, so a copy below a floor read earlier truly lacks it.
+        let acknowledged = (try? catalog.committedSeq(shard: shard.rawValue)) ?? 0
+        let copies = directory.inSyncCopies(of: shard)
+        let replies = shardCalls.call(copies.map { WorkerCall(shard: shard, url: $0, body: .health) }, deadlineMilliseconds: 1000)
+        let applied = zip(copies, replies).compactMap { url, reply -> (String, UInt64)? in
+            if case .success(.health(let health)) = reply { return (url, health.lastSeq) } else { return nil }
+        }
+        guard let answered = applied.map(\.1).max() else { return }
+        let newest = writesHeld ? max(answered, acknowledged) : acknowledged
+        for (url, last) in applied where last < newest {
+            do {
+                try demote(shard, url: url, because: last < acknowledged
+                    ? "it holds writes up to \(last), below the last acknowledged write \(acknowledged) "
+                        + "(an emptied or restored data directory)"
+                    : "it applied writes up to \(last), another copy up to \(newest)")
+            } catch {
+                log("shard \(shard)'s replica at \(url) trails its peers but the catalog could not record it: \(error)")
             }
         }
     }
@@ -198,17 +285,22 @@ extension Coordinator {
     /// already had it or is unknown. Callers that change states hold the shard's write lock.
     @discardableResult
     func setReplicaState(_ shard: ShardID, url: String, _ state: String) throws -> Bool {
-        guard var record = routing.withLock({ $0.replicaSets[shard.rawValue]?.first { $0.url == url } }), record.state != state else {
+        guard var record = directory.withLock({ $0.replicaSets[shard.rawValue]?.first { $0.url == url } }), record.state != state else {
             return false
         }
         record.state = state
         try catalog.putReplica(record)
         let changed = record
-        routing.withLock { route in
+        directory.withLock { route in
             guard var set = route.replicaSets[shard.rawValue], let position = set.firstIndex(where: { $0.url == url }) else { return }
             set[position] = changed
             route.replicaSets[shard.rawValue] = set
         }
         return true
     }
+}
+
+/// One shard's write lock (a class: `Mutex` cannot be copied into the table of locks).
+final class ShardWriteLock: Sendable {
+    let mutex = Mutex<Void>(())
 }

@@ -1,4 +1,4 @@
-"""Table and plots for scripts/bench-gldv2: reads results.jsonl, writes results.md and PNG plots."""
+"""Table and plots for scripts/bench/gldv2: reads results.jsonl, writes results.md and PNG plots."""
 import json
 import sys
 

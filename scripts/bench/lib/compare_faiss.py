@@ -1,5 +1,5 @@
 """Runs Sightline and FAISS IndexIVFPQ on the same files with the same parameters, in one run,
-and prints both tables side by side with the ratios. Called by scripts/compare-faiss."""
+and prints both tables side by side with the ratios. Called by scripts/bench/compare-faiss."""
 import argparse
 import json
 import os

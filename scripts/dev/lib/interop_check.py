@@ -1,6 +1,6 @@
 """A client in another language: Python with the standard protobuf compiler's output and pynng.
 Generates sightline_pb2 from Proto/sightline.proto, then sends health, add and search requests to
-a running coordinator and checks the replies. Called by scripts/interop-check."""
+a running coordinator and checks the replies. Called by scripts/dev/interop-check."""
 import argparse
 import os
 import random

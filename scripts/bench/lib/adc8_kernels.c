@@ -2,7 +2,7 @@
    ways on one CPU: the scalar loop Sightline runs (four lookups a step, as scanCodes does), and
    two AVX2 gather kernels a run-time dispatch could pick (8 codes a gather, one lane a code; or
    one code at a time, 8 sub-quantizers a gather). Prints ns per code for m = 64; built and run by
-   scripts/bench-adc8-kernels. */
+   scripts/bench/adc8-kernels. */
 #include <immintrin.h>
 #include <math.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 """Each side at its best: on the same files in one run, Sightline and FAISS each sweep their own
 families, and for every recall level the fastest single-thread configuration of each is printed
-with the ratio. Called by scripts/compare-faiss --frontier.
+with the ratio. Called by scripts/bench/compare-faiss --frontier.
 
 Families. Sightline: IVF-PQ with 4-bit fast-scan codes re-ranked from 8-bit scalar codes
 (--pq-bits 4 --refine-codes sq8, with and without --opq) or from the full vectors (--refine-codes float), and with 8-bit
