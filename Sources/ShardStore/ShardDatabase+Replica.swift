@@ -1,6 +1,8 @@
 /// The replica log: the shard's writes by sequence number (one row a write: the ids it touched),
 /// so a replica that missed writes catches up from a peer, and the last sequence number applied.
-/// The log is complete after `log_floor` (a full copy starts it anew).
+/// The log is complete after `log_floor`: a full copy starts it anew, and the oldest writes are
+/// trimmed once it holds more than `logWindowIDs` ids, so it stays bounded however long the
+/// shard takes writes (a copy that fell further behind than the window gets a full copy).
 extension ShardDatabase {
     static let replicaSchema = """
         CREATE TABLE IF NOT EXISTS replica_log (seq INTEGER PRIMARY KEY, ids BLOB NOT NULL);
@@ -22,13 +24,51 @@ extension ShardDatabase {
         try setMeta(key, withUnsafeBytes(of: value.littleEndian) { Array($0) })
     }
 
-    /// Records write `seq` touching `ids` (inside the write's transaction).
+    /// Records write `seq` touching `ids` (inside the write's transaction), then trims the log's
+    /// oldest writes once it holds more than its window (`logWindowIDs`, plus an eighth so that a
+    /// trim removes a batch of rows rather than one row a write).
     func logWrite(_ seq: UInt64, ids: [UInt64]) throws(StoreError) {
+        // Counted before the row goes in (a directory without the count sums the rows once).
+        let before = try loggedIDCount()
         let statement = try database.prepare("INSERT OR REPLACE INTO replica_log (seq, ids) VALUES (?, ?)")
         try statement.bind(1, Int64(bitPattern: seq))
         try statement.bind(2, blob: ids.withUnsafeBytes { Array($0) })
         try statement.step()
         try setMetaNumber("last_seq", seq)
+        // Counts stay far below 2^64 (ids a write touched), but come from disk: added without trapping.
+        let (sum, overflow) = before.addingReportingOverflow(UInt64(ids.count))
+        let held = overflow ? UInt64.max : sum
+        try setMetaNumber("log_ids", held)
+        if held - min(held, logWindowIDs) > logWindowIDs / 8 { try trimLog(holding: held) }
+    }
+
+    /// The ids the log holds (counted with repeats: one per id a write touched). Directories from
+    /// before the count was kept are counted once, here.
+    public func loggedIDCount() throws(StoreError) -> UInt64 {
+        if try meta("log_ids") != nil { return try metaNumber("log_ids") }
+        let statement = try database.prepare("SELECT COALESCE(SUM(length(ids)), 0) FROM replica_log")
+        _ = try statement.step()
+        let count = UInt64(max(0, statement.int64(0))) / 8
+        try setMetaNumber("log_ids", count)
+        return count
+    }
+
+    /// Deletes the oldest writes until at most `logWindowIDs` ids remain, and moves the log's
+    /// floor to the last write deleted: a copy that needs writes from below it gets a full copy.
+    private func trimLog(holding held: UInt64) throws(StoreError) {
+        let oldest = try database.prepare("SELECT seq, length(ids) FROM replica_log ORDER BY seq")
+        var remaining = held, floor: UInt64?
+        while remaining > logWindowIDs, try oldest.step() {
+            floor = UInt64(bitPattern: oldest.int64(0))
+            remaining -= min(remaining, UInt64(max(0, oldest.int64(1))) / 8)
+        }
+        oldest.reset()
+        guard let floor else { return }
+        let trim = try database.prepare("DELETE FROM replica_log WHERE seq <= ?")
+        try trim.bind(1, Int64(bitPattern: floor))
+        try trim.step()
+        try setMetaNumber("log_floor", max(floor, try logFloor()))
+        try setMetaNumber("log_ids", remaining)
     }
 
     /// Whole writes after `afterSeq`, until `limit` ids are gathered (at least one write): the
@@ -74,6 +114,7 @@ extension ShardDatabase {
                 if reset {
                     try database.execute("DELETE FROM entries; DELETE FROM replica_log;")
                     try setMetaNumber("log_floor", upToSeq)
+                    try setMetaNumber("log_ids", 0)
                 }
                 let replace = try database.prepare(
                     "INSERT OR REPLACE INTO entries (id, list, code, vector, label, key) VALUES (?, ?, ?, ?, ?, ?)")

@@ -24,14 +24,21 @@ public struct StoredEntry: Sendable, Equatable {
 public final class ShardDatabase: @unchecked Sendable {
     // Safe: every access goes through `database`, which serialises calls.
     let database: SQLiteDatabase
+    /// The ids the replica log keeps for copies that catch up (see ShardDatabase+Replica).
+    public let logWindowIDs: UInt64
+    /// A million ids: a copy that was away for a million written ids or fewer catches up from the
+    /// log; the log then takes about 8 MB (8 bytes an id) plus a row a write.
+    public static let defaultLogWindowIDs: UInt64 = 1_000_000
 
     /// A consistent copy of the shard at `path` (SQLite's online backup API); its size in bytes.
     public func backup(to path: String) throws(StoreError) -> UInt64 { try database.backup(to: path) }
 
     /// Opens or creates the shard in `directory` for `cluster` and `shard`; refuses a directory of
     /// another cluster or of another shard (a directory from before shard ids were recorded takes
-    /// the first shard it is opened as).
-    public init(directory: String, cluster: String, shard: UInt32) throws(StoreError) {
+    /// the first shard it is opened as). The replica log keeps the last `logWindowIDs` ids written.
+    public init(directory: String, cluster: String, shard: UInt32,
+                logWindowIDs: UInt64 = ShardDatabase.defaultLogWindowIDs) throws(StoreError) {
+        self.logWindowIDs = max(1, logWindowIDs)
         database = try openClusterDatabase(directory: directory, file: "shard.sqlite", cluster: cluster, schema: """
             CREATE TABLE IF NOT EXISTS entries (
                 id INTEGER PRIMARY KEY, list INTEGER NOT NULL, code BLOB NOT NULL,

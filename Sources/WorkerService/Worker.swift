@@ -40,7 +40,8 @@ public final class Worker: Sendable {
         // A worker hears only the coordinator: the cluster token is the one it accepts.
         gate = RequestGate(tokens: AccessTokens(cluster: settings.token), collection: settings.collection,
                            maxFrameBytes: settings.maxFrameBytes)
-        store = try ShardDatabase(directory: settings.dataDirectory, cluster: settings.cluster, shard: settings.shard.rawValue)
+        store = try ShardDatabase(directory: settings.dataDirectory, cluster: settings.cluster, shard: settings.shard.rawValue,
+                                  logWindowIDs: settings.replicaLogWindowIDs)
         appliedSeq = Mutex(try store.lastSeq())
         if let (version, file) = try store.codebook() {
             var loaded = ShardIndex(version: version, template: try IndexFile.decode(file), placement: try storedPlacement())

@@ -1,4 +1,5 @@
 import ClusterModel
+import ShardStore
 import Wire
 
 /// Settings a worker starts with.
@@ -11,6 +12,9 @@ public struct WorkerSettings: Sendable {
     /// Threads for one batch search.
     public var searchThreads: Int = 1
     public var maxFrameBytes: Int = FrameLimits.maxFrameBytes
+    /// Ids the replica log keeps for copies that catch up (`ShardDatabase.logWindowIDs`).
+    public var replicaLogWindowIDs: UInt64 = WorkerSettings.defaultReplicaLogWindowIDs
+    public static let defaultReplicaLogWindowIDs = ShardDatabase.defaultLogWindowIDs
 
     public init(cluster: String, shard: ShardID, token: String, dataDirectory: String) {
         self.cluster = cluster

@@ -35,6 +35,12 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "File holding the cluster token.")
     var tokenFile: String?
 
+    @Option(help: """
+        Ids the replica log keeps for copies of this shard that catch up (default 1,000,000: about 8 MB). \
+        A copy further behind gets a full copy.
+        """)
+    var replicaLogWindow: UInt64 = WorkerSettings.defaultReplicaLogWindowIDs
+
     @OptionGroup var service: ServiceOptions
 
     static func main() {
@@ -52,6 +58,8 @@ struct WorkerCommand: ParsableCommand {
             }
             var settings = WorkerSettings(cluster: cluster, shard: ShardID(shard), token: resolvedToken, dataDirectory: data)
             settings.maxFrameBytes = service.maxFrameBytes
+            guard replicaLogWindow > 0 else { throw ConfigError.invalid("--replica-log-window must be at least 1") }
+            settings.replicaLogWindowIDs = replicaLogWindow
             // One worker per data directory (and none while a backup is restored into it).
             let lock = try ProcessLock(directory: data, name: "worker", what: "worker")
             let worker = try Worker(settings: settings, log: log)
