@@ -12,11 +12,11 @@ enum EnvelopePrefix {
     /// The byte range of the envelope message inside `frame`.
     static func locate(in frame: UnsafeBufferPointer<UInt8>) throws(WireError) -> Range<Int> {
         var offset = 0
-        guard let tag = readVarint(frame, &offset) else { throw .malformed("not a Request message") }
+        guard let tag = ProtobufFields.readVarint(frame, &offset) else { throw .malformed("not a Request message") }
         guard tag >> 3 == 1, tag & 7 == 2 else {
             throw .missingField("an envelope as the frame's first field (field 1)")
         }
-        guard let length = readVarint(frame, &offset) else { throw .malformed("the envelope's length is cut off") }
+        guard let length = ProtobufFields.readVarint(frame, &offset) else { throw .malformed("the envelope's length is cut off") }
         guard length <= UInt64(maxEnvelopeBytes) else {
             throw .malformed("an envelope of \(length) bytes (at most \(maxEnvelopeBytes))")
         }
@@ -35,13 +35,9 @@ enum EnvelopePrefix {
     /// skipped, not read) and refuses a frame in which any top-level field occurs twice or that
     /// holds more than one body member: the body it returns is then the one that will run.
     static func bodyField(in frame: UnsafeBufferPointer<UInt8>) throws(WireError) -> UInt64? {
-        var offset = 0
         var body: UInt64?
         var envelopes = 0
-        while offset < frame.count {
-            guard let tag = readVarint(frame, &offset) else { throw .malformed("a field tag is cut off") }
-            let field = tag >> 3
-            guard field != 0 else { throw .malformed("field number 0 is not valid protobuf") }
+        try ProtobufFields.walk(frame) { (field, _) throws(WireError) in
             if isBodyField(field) {
                 if let body {
                     throw .malformed(body == field
@@ -55,18 +51,6 @@ enum EnvelopePrefix {
                 guard envelopes == 1 else { throw .malformed("the envelope (field 1) occurs twice in one frame") }
             }
             // Other fields are unknown to this version: the decoder keeps them aside and nothing reads them.
-            switch tag & 7 {
-            case 0: guard readVarint(frame, &offset) != nil else { throw .malformed("a varint is cut off") }
-            case 1: offset += 8
-            case 5: offset += 4
-            case 2:
-                guard let length = readVarint(frame, &offset), length <= UInt64(frame.count - min(offset, frame.count)) else {
-                    throw .malformed("a field is longer than the frame")
-                }
-                offset += Int(length)
-            default: throw .malformed("wire type \(tag & 7) is not used by this protocol")
-            }
-            guard offset <= frame.count else { throw .malformed("a field is cut off") }
         }
         return body
     }
@@ -87,17 +71,4 @@ enum EnvelopePrefix {
 
     /// True when `field` is a member of `Request.body`.
     static func isBodyField(_ field: UInt64) -> Bool { field < 64 && bodyFieldMask & (1 << field) != 0 }
-
-    /// A base-128 varint of at most 10 bytes, or nil when the bytes end or run longer.
-    static func readVarint(_ bytes: UnsafeBufferPointer<UInt8>, _ offset: inout Int) -> UInt64? {
-        var value: UInt64 = 0
-        for shift in stride(from: UInt64(0), to: 70, by: 7) {
-            guard offset < bytes.count else { return nil }
-            let byte = bytes[offset]
-            offset += 1
-            value |= UInt64(byte & 0x7F) << shift
-            if byte & 0x80 == 0 { return value }
-        }
-        return nil
-    }
 }

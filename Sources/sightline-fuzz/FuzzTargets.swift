@@ -7,7 +7,7 @@ import VectorMath
 import Wire
 import WorkerService
 
-// libFuzzer entry points (built only with SIGHTLINE_FUZZ=1 and -sanitize=fuzzer; see scripts/fuzz).
+// libFuzzer entry points (built only with SIGHTLINE_FUZZ=1 and -sanitize=fuzzer; see scripts/dev/fuzz).
 // SIGHTLINE_FUZZ_TARGET picks what one process fuzzes:
 //   request     the request gate every service runs first (envelope, token, role, decode) and the
 //               client's reply decoder, on the same bytes
@@ -78,7 +78,8 @@ func seedRequests(token: String) -> [[UInt8]] {
     // Numbered writes, as the coordinator sends them to a replicated shard's copies.
     for (number, body) in [bodies[2], bodies[3]].enumerated() {
         frames.append(WireCodec.encode(Request(envelope: Envelope(requestID: 900 + UInt64(number), token: token, deadlineMilliseconds: 1000,
-                                                                  sequence: WriteSequence(seq: 1 + UInt64(number), previous: UInt64(number))),
+                                                                  sequence: WriteSequence(seq: 1 + UInt64(number),
+                                                                                          previous: UInt64(number))),
                                                body: body)))
     }
     return frames
@@ -94,7 +95,8 @@ func bodyPart(_ frame: [UInt8]) -> [UInt8] {
 /// search followed by a delete, a backup or a cluster change, as an attacker would send them.
 func smuggledFrames() -> [[UInt8]] {
     let search = WireCodec.encode(Request(envelope: Envelope(requestID: 1, token: "fuzz-read"),
-                                          body: .search(vector: [Float](repeating: 0.5, count: 16), options: SearchOptions(k: 1, nprobe: 1))))
+                                          body: .search(vector: [Float](repeating: 0.5, count: 16),
+                                                        options: SearchOptions(k: 1, nprobe: 1))))
     let behind: [RequestBody] = [
         .delete(ids: [1, 2]), .backup(.snapshot),
         .clusterChange(ClusterChangeRequest(change: .addReplica(url: "tcp://127.0.0.1:9", host: "", shard: 0, replacing: ""),
@@ -185,33 +187,12 @@ struct TopLevelFields {
     var ranges: [Range<Int>] = []
 
     init?(_ bytes: [UInt8]) {
-        var offset = 0
-        func varint() -> UInt64? {
-            var value: UInt64 = 0
-            for shift in stride(from: UInt64(0), to: 70, by: 7) {
-                guard offset < bytes.count else { return nil }
-                let byte = bytes[offset]
-                offset += 1
-                value |= UInt64(byte & 0x7F) << shift
-                if byte & 0x80 == 0 { return value }
-            }
-            return nil
+        var ranges: [Range<Int>] = []
+        let walked = bytes.withUnsafeBufferPointer { buffer in
+            (try? ProtobufFields.walk(buffer) { _, range in ranges.append(range) }) != nil
         }
-        while offset < bytes.count {
-            let start = offset
-            guard let tag = varint() else { return nil }
-            switch tag & 7 {
-            case 0: guard varint() != nil else { return nil }
-            case 1: offset += 8
-            case 5: offset += 4
-            case 2:
-                guard let length = varint(), length <= UInt64(bytes.count - offset) else { return nil }
-                offset += Int(length)
-            default: return nil
-            }
-            guard offset <= bytes.count else { return nil }
-            ranges.append(start ..< offset)
-        }
+        guard walked else { return nil }
+        self.ranges = ranges
     }
 }
 
