@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// The module graph follows docs/ARCHITECTURE.md; scripts/check-layout fails the test run on any
+// The module graph follows docs/ARCHITECTURE.md; scripts/dev/check-layout fails the test run on any
 // dependency or import outside it. The numeric core (VectorMath, Quantization, VectorIndex,
 // RetrievalEval, Descriptors) imports only the standard library, the BLAS shim, ErrorKinds,
 // Synchronization and Dispatch.
@@ -41,7 +41,7 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3"),
         .systemLibrary(name: "CMalloc"),
 
-        // protoc-c output for Proto/sightline.proto (regenerate with scripts/gen-proto).
+        // protoc-c output for Proto/sightline.proto (regenerate with scripts/dev/gen-proto).
         .target(name: "CSightlineProto", dependencies: ["CProtobufC"]),
         // libjpeg behind setjmp: its default error handler would exit the process on a corrupt upload.
         .target(name: "CJPEGDecode", linkerSettings: [.linkedLibrary("jpeg")]),
@@ -85,7 +85,9 @@ let package = Package(
         .target(name: "ServiceCommandLine", dependencies: ["Transport", "Wire", argumentParser]),
         .target(
             name: "WorkerService",
-            dependencies: ["ServiceSupport", "ClusterModel", "Wire", "ShardStore", "VectorIndex", "Quantization", "VectorMath", "ProcessRuntime"]),
+            dependencies: [
+                "ServiceSupport", "ClusterModel", "Wire", "ShardStore", "VectorIndex", "Quantization", "VectorMath", "ProcessRuntime",
+            ]),
         .target(
             name: "CoordinatorService",
             dependencies: [
@@ -103,12 +105,14 @@ let package = Package(
 
         .executableTarget(
             name: "sightline-worker",
-            dependencies: ["WorkerService", "ServiceSupport", "ServiceCommandLine", "ClusterModel", "ProcessRuntime", "Transport", argumentParser]),
+            dependencies: [
+                "WorkerService", "ServiceSupport", "ServiceCommandLine", "ClusterModel", "ProcessRuntime", "Transport", argumentParser,
+            ]),
         .executableTarget(
             name: "sightline-coordinator",
             dependencies: [
-                "CoordinatorService", "HTTPGateway", "ImageEmbedding", "ServiceSupport", "ServiceCommandLine", "ClusterModel", "ShardStore", "ProcessRuntime", "Transport", "Workflows",
-                "Datasets", "VectorIndex", "VectorMath", "ErrorKinds", argumentParser,
+                "CoordinatorService", "HTTPGateway", "ImageEmbedding", "ServiceSupport", "ServiceCommandLine", "ClusterModel", "ShardStore",
+                "ProcessRuntime", "Transport", "Workflows", "Datasets", "VectorIndex", "VectorMath", "ErrorKinds", argumentParser,
             ]),
         .executableTarget(
             name: "sightline",
@@ -148,7 +152,7 @@ let package = Package(
     ]
 )
 
-// Fuzz targets (libFuzzer): only with SIGHTLINE_FUZZ=1, built by scripts/fuzz with -sanitize=fuzzer.
+// Fuzz targets (libFuzzer): only with SIGHTLINE_FUZZ=1, built by scripts/dev/fuzz with -sanitize=fuzzer.
 if Context.environment["SIGHTLINE_FUZZ"] == "1" {
     package.targets.append(.executableTarget(
         name: "sightline-fuzz",

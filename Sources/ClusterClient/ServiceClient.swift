@@ -72,8 +72,9 @@ public final class ServiceClient: Sendable {
     /// Sends one request and returns at once; `wait()` on the result gives the reply body.
     /// `sequence` numbers a replicated write.
     public func start(_ body: RequestBody, deadlineMilliseconds: Int, sequence: WriteSequence? = nil) -> PendingCall {
-        PendingCall(client: self, expectedLists: body.repliedLists, pending: connection.start(frame(body, deadlineMilliseconds: deadlineMilliseconds, sequence: sequence),
-                                                            timeoutMilliseconds: waitLimit(deadlineMilliseconds)))
+        PendingCall(client: self, expectedLists: body.repliedLists,
+                    pending: connection.start(frame(body, deadlineMilliseconds: deadlineMilliseconds, sequence: sequence),
+                                              timeoutMilliseconds: waitLimit(deadlineMilliseconds)))
     }
 
     /// Sends raw bytes (tests use it to send garbage) and decodes whatever comes back.

@@ -194,7 +194,9 @@ public struct ClusterConfig: Sendable, Equatable {
     func validate(_ http: HTTPSettings) throws(ConfigError) {
         if http.tls {
             guard tls != nil else { throw .invalid("http.tls = true needs a [tls] table (its cert and key serve HTTPS)") }
-            guard http.listen.hasPrefix("https://") else { throw .invalid("http.listen = \(http.listen): with http.tls use https://HOST:PORT") }
+            guard http.listen.hasPrefix("https://") else {
+                throw .invalid("http.listen = \(http.listen): with http.tls use https://HOST:PORT")
+            }
         } else {
             guard http.listen.hasPrefix("http://") else {
                 throw .invalid("http.listen = \(http.listen): use http://HOST:PORT (or https:// with http.tls = true and a [tls] table)")
@@ -213,7 +215,8 @@ public struct ClusterConfig: Sendable, Equatable {
             throw .invalid("http.max_connections = \(http.maxConnections): use 1 … 10000")
         }
         guard (1 ... http.maxConnections).contains(http.maxConnectionsPerAddress) else {
-            throw .invalid("http.max_connections_per_address = \(http.maxConnectionsPerAddress): use 1 … max_connections (\(http.maxConnections))")
+            throw .invalid("http.max_connections_per_address = \(http.maxConnectionsPerAddress): "
+                           + "use 1 … max_connections (\(http.maxConnections))")
         }
         for (key, value) in [("header_timeout_seconds", http.headerTimeoutSeconds), ("idle_timeout_seconds", http.idleTimeoutSeconds)]
         where !(1 ... 3600).contains(value) {

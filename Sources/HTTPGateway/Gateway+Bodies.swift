@@ -37,7 +37,8 @@ extension Gateway {
         return try JSONReader.read(bytes) { reader in
             var body = SearchBody()
             var vector: Int?, vectors: (at: Int, count: Int)?, ids: (at: Int, count: Int)?
-            try reader.readObject(names: ["vector", "vectors", "ids", "k", "nprobe", "refine", "probe_ratio", "deadline_ms"]) { name, reader in
+            try reader.readObject(names: ["vector", "vectors", "ids", "k", "nprobe", "refine", "probe_ratio",
+                                          "deadline_ms"]) { name, reader in
                 guard try !reader.readNull() else { return }
                 let start = reader.position
                 switch name {
@@ -90,9 +91,11 @@ extension Gateway {
                 guard try !reader.readNull() else { return }
                 let start = reader.position
                 switch name {
-                case "ids": ids = (start, try reader.countIDs(".ids", limit: 2, tooMany: { .badRequest("ids must hold two ids, not more") }))
+                case "ids":
+                    ids = (start, try reader.countIDs(".ids", limit: 2, tooMany: { .badRequest("ids must hold two ids, not more") }))
                 case "vectors":
-                    vectors = (start, try reader.checkRows(".vectors", dimension: dimension, maxRows: 2, tooMany: { tooMany }) { row, length in
+                    vectors = (start, try reader.checkRows(".vectors", dimension: dimension, maxRows: 2,
+                                                           tooMany: { tooMany }) { row, length in
                         .badRequest("wrong dimension: vectors[\(row)] has \(length) values; the collection holds \(dimension)-d vectors")
                     })
                 case "images": images = (start, try reader.countStrings(".images", limit: 2, tooMany: { tooMany }))
@@ -134,7 +137,8 @@ extension Gateway {
                 case "vector":
                     let length = try reader.countNumbers(".vector")
                     guard length == dimension else {
-                        throw APIError.badRequest("wrong dimension: the vector has \(length) values; the collection holds \(dimension)-d vectors")
+                        throw APIError.badRequest("wrong dimension: the vector has \(length) values; "
+                                                  + "the collection holds \(dimension)-d vectors")
                     }
                     vector = start
                 case "image": body.image = try reader.string(".image")

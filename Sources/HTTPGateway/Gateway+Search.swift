@@ -83,7 +83,9 @@ extension Gateway {
     /// The stored vectors of `ids`, in order, as ids.count × dimension floats; a clear 404 for
     /// the first id not stored.
     func storedVectors(_ ids: [UInt64], _ request: HTTPRequest) throws -> [Float] {
-        guard (1 ... Self.maxQueries).contains(ids.count) else { throw APIError.badRequest("\(ids.count) ids: send 1 … \(Self.maxQueries)") }
+        guard (1 ... Self.maxQueries).contains(ids.count) else {
+            throw APIError.badRequest("\(ids.count) ids: send 1 … \(Self.maxQueries)")
+        }
         guard case .fetchVectors(let fetched) = try call(.fetchVectors(ids: ids), request) else {
             throw APIError(.internalError, "unexpected reply")
         }

@@ -104,7 +104,9 @@ public final class Gateway: Sendable {
     /// A count from a query string or a JSON field, checked against its range.
     func bounded(_ value: Int?, _ name: String, default fallback: Int, in range: ClosedRange<Int>) throws -> Int {
         let value = value ?? fallback
-        guard range.contains(value) else { throw APIError.badRequest("\(name) = \(value): use \(range.lowerBound) … \(range.upperBound)") }
+        guard range.contains(value) else {
+            throw APIError.badRequest("\(name) = \(value): use \(range.lowerBound) … \(range.upperBound)")
+        }
         return value
     }
 

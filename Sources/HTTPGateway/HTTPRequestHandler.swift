@@ -53,7 +53,8 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             let held = body?.readableBytes ?? 0
             guard held + chunk.readableBytes <= shared.maxBodyBytes else {
                 return refuse(context, APIError(status: 413, code: "BAD_REQUEST",
-                                                message: "the body has more than \(shared.maxBodyBytes) bytes; this server takes at most \(shared.maxBodyBytes)"))
+                                                message: "the body has more than \(shared.maxBodyBytes) bytes; "
+                                                         + "this server takes at most \(shared.maxBodyBytes)"))
             }
             if body == nil { body = chunk } else { body!.writeBuffer(&chunk) }
         case .end:
@@ -179,8 +180,8 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     }
 
     /// `counted`: the route holds a place in `inFlight`, given back once the answer is written.
-    private func respond(_ context: ChannelHandlerContext, _ response: HTTPResponse, route: HTTPRoute?, started: DispatchTime, keepAlive: Bool,
-                         counted: Bool = false) {
+    private func respond(_ context: ChannelHandlerContext, _ response: HTTPResponse, route: HTTPRoute?, started: DispatchTime,
+                         keepAlive: Bool, counted: Bool = false) {
         if let route { shared.observe("\(route.method) \(route.path)", response.status, secondsElapsed(since: started.uptimeNanoseconds)) }
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: response.contentType)

@@ -126,7 +126,8 @@ public final class HTTPServer: @unchecked Sendable {
                 guard let id = connections.admit(channel, from: address) else {
                     // Every place is busy: one short answer without a pipeline, then the socket closes.
                     let text = "{\"error\":{\"code\":\"UNAVAILABLE\",\"message\":\"too many HTTP connections: retry\"}}"
-                    let answer = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: \(text.utf8.count)\r\n"
+                    let answer = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                        + "Content-Length: \(text.utf8.count)\r\n"
                         + "Connection: close\r\n\r\n" + text
                     channel.writeAndFlush(channel.allocator.buffer(string: answer)).whenComplete { _ in channel.close(promise: nil) }
                     return channel.eventLoop.makeSucceededVoidFuture()

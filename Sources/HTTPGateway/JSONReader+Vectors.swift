@@ -10,7 +10,8 @@ extension JSONReader {
     /// `[[x, …], …]`: checks every number; refuses the row past `maxRows` before reading it
     /// (`tooMany`) and a row whose length is not `dimension` as soon as it ends
     /// (`wrongLength(row, length)`). Returns the count of rows.
-    mutating func checkRows(_ path: String, dimension: Int, maxRows: Int = .max, tooMany: () -> APIError = { APIError.badRequest("too many rows") },
+    mutating func checkRows(_ path: String, dimension: Int, maxRows: Int = .max,
+                            tooMany: () -> APIError = { APIError.badRequest("too many rows") },
                             wrongLength: (_ row: Int, _ length: Int) -> APIError) throws -> Int {
         try readArray(path, of: "vectors (arrays of numbers)", limit: maxRows, tooMany: tooMany) { row, reader in
             let length = try reader.countNumbers("\(path)[\(row)]")
@@ -36,7 +37,8 @@ extension JSONReader {
     }
 
     /// `[id, …]`: checks each id (a whole number 0 … 2^64 − 1); refuses the one past `limit`.
-    mutating func countIDs(_ path: String, limit: Int = .max, tooMany: () -> APIError = { APIError.badRequest("too many ids") }) throws -> Int {
+    mutating func countIDs(_ path: String, limit: Int = .max,
+                           tooMany: () -> APIError = { APIError.badRequest("too many ids") }) throws -> Int {
         try readArray(path, of: "ids (whole numbers)", limit: limit, tooMany: tooMany) { index, reader in
             _ = try reader.unsigned("\(path)[\(index)]")
         }
@@ -51,7 +53,8 @@ extension JSONReader {
     }
 
     /// `["…", …]`: checks each string; refuses the one past `limit`.
-    mutating func countStrings(_ path: String, limit: Int = .max, tooMany: () -> APIError = { APIError.badRequest("too many strings") }) throws -> Int {
+    mutating func countStrings(_ path: String, limit: Int = .max,
+                               tooMany: () -> APIError = { APIError.badRequest("too many strings") }) throws -> Int {
         try readArray(path, of: "strings", limit: limit, tooMany: tooMany) { index, reader in try reader.skipString("\(path)[\(index)]") }
     }
 
@@ -59,7 +62,9 @@ extension JSONReader {
     mutating func readStrings<T>(_ path: String, count: Int, _ convert: (Int, String) throws -> T) throws -> [T] {
         var values: [T] = []
         values.reserveCapacity(count)
-        _ = try readArray(path, of: "strings") { index, reader in values.append(try convert(index, try reader.string("\(path)[\(index)]"))) }
+        _ = try readArray(path, of: "strings") { index, reader in
+            values.append(try convert(index, try reader.string("\(path)[\(index)]")))
+        }
         return values
     }
 }

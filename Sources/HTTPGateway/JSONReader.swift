@@ -321,7 +321,8 @@ struct JSONReader {
                 escaped = true
                 try scanEscape()
             case 0 ..< 0x20:
-                throw APIError.badRequest("malformed JSON at byte \(position): a control character inside a string (escape it: \\n, \\t, \\u00XX)")
+                throw APIError.badRequest("malformed JSON at byte \(position): a control character inside a string "
+                                          + "(escape it: \\n, \\t, \\u00XX)")
             case 0x20 ..< 0x80:
                 position += 1
             default:

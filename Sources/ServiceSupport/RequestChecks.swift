@@ -57,7 +57,8 @@ public func validateSearchOptions(_ options: SearchOptions, queryCount: Int, lis
         throw ErrorReply(.badRequest, "nprobe = \(options.nprobe) is out of range: it must be between 1 and nlist = \(listCount)")
     }
     guard SearchOptions.isValidProbeRatio(options.probeRatio) else {
-        throw ErrorReply(.badRequest, "probe_ratio = \(options.probeRatio) is out of range: use 0 (off) or 1…\(Int(SearchOptions.maxProbeRatio))")
+        throw ErrorReply(.badRequest, "probe_ratio = \(options.probeRatio) is out of range: "
+                                      + "use 0 (off) or 1…\(Int(SearchOptions.maxProbeRatio))")
     }
     guard options.refine <= 1 || storesVectors else {
         throw ErrorReply(.badRequest, "refine needs stored vectors: set store_vectors = true in [index]")

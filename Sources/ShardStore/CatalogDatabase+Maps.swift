@@ -78,7 +78,8 @@ extension CatalogDatabase {
     public func planMove(kind: String, shard: UInt32, next shards: [MapShard], rate: UInt32) throws(StoreError) -> MoveRecord {
         guard let current = try currentMap() else { throw .corrupt("the catalog holds no shard map yet") }
         if let active = try activeMove() {
-            throw .busy("a \(active.kind) move of shard \(active.shard) to map \(active.toVersion) is in progress (step \(active.step.rawValue))")
+            throw .busy("a \(active.kind) move of shard \(active.shard) to map \(active.toVersion) is in progress "
+                        + "(step \(active.step.rawValue))")
         }
         let version = max(current.version, try highestMapVersion()) + 1
         let move = MoveRecord(fromVersion: current.version, toVersion: version, kind: kind, shard: shard, step: .planned,

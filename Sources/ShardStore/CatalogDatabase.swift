@@ -90,7 +90,8 @@ public final class CatalogDatabase: @unchecked Sendable {
         guard !labels.isEmpty || !keys.isEmpty, !ids.isEmpty else { return }
         do {
             try database.transaction {
-                let upsert = try database.prepare("INSERT OR \(onlyWhereMissing ? "IGNORE" : "REPLACE") INTO items (id, label, key) VALUES (?, ?, ?)")
+                let upsert = try database.prepare("INSERT OR \(onlyWhereMissing ? "IGNORE" : "REPLACE") "
+                                                  + "INTO items (id, label, key) VALUES (?, ?, ?)")
                 for (index, id) in ids.enumerated() {
                     upsert.reset()
                     try upsert.bind(1, Int64(bitPattern: id))

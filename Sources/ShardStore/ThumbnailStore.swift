@@ -17,7 +17,8 @@ public final class ThumbnailStore: @unchecked Sendable {
     public func put(ids: [UInt64], images: [[UInt8]], onlyWhereMissing: Bool = false) throws(StoreError) {
         precondition(ids.count == images.count, "one image per id")
         try inTransaction { () throws(StoreError) in
-            let upsert = try database.prepare("INSERT OR \(onlyWhereMissing ? "IGNORE" : "REPLACE") INTO thumbnails (id, image) VALUES (?, ?)")
+            let upsert = try database.prepare("INSERT OR \(onlyWhereMissing ? "IGNORE" : "REPLACE") "
+                                              + "INTO thumbnails (id, image) VALUES (?, ?)")
             for (id, image) in zip(ids, images) where !image.isEmpty {
                 upsert.reset()
                 try upsert.bind(1, Int64(bitPattern: id))

@@ -215,7 +215,8 @@ extension IVFPQIndex {
                         let list = part.lists[listNumber]
                         if list.count == 0 { continue }
                         if !filled {
-                            quantized.fill(terms: metric == .l2 ? terms.baseAddress! + listNumber * tableSize : nil, query: queryTable, m: m)
+                            quantized.fill(terms: metric == .l2 ? terms.baseAddress! + listNumber * tableSize : nil,
+                                           query: queryTable, m: m)
                             filled = true
                         }
                         body(list, UInt64(partNumber) << 56 | UInt64(listNumber) << 32, quantized, probe.centroidDistance)
@@ -291,7 +292,8 @@ extension IVFPQIndex {
 
     func scanQuantizedReference(_ list: InvertedList, base: Float, place: UInt64, entries: UnsafePointer<UInt8>,
                                 scaling: FastScan.Scaling, pools: CandidatePools, row: Int) {
-        scanQuantizedReference(list, base: base, entries: entries, scaling: scaling, worst: { pools.worstDistance(row) }) { distance, position in
+        scanQuantizedReference(list, base: base, entries: entries, scaling: scaling,
+                               worst: { pools.worstDistance(row) }) { distance, position in
             pools.insert(row: row, distance: distance, id: list.ids[position], payload: place | UInt64(position))
         }
     }

@@ -69,7 +69,8 @@ public enum HNSWFile {
         let entry = try reader.read(UInt64.self)
         let topLevel = Int(try reader.read(UInt32.self))
         let headerEnd = reader.offset
-        guard try reader.read(UInt32.self) == bytes.withUnsafeBytes({ CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[0 ..< headerEnd])) })
+        guard try reader.read(UInt32.self)
+              == bytes.withUnsafeBytes({ CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[0 ..< headerEnd])) })
         else { throw .corruptFile("header checksum mismatch") }
         guard metricCode <= 1, (1 ... 1 << 16).contains(dimension), topLevel <= HNSWIndex.maxLevel else {
             throw .corruptFile("implausible header: metric \(metricCode), d = \(dimension), top level \(topLevel)")
@@ -103,7 +104,8 @@ public enum HNSWFile {
             }
             return (counts, slots)
         }
-        for node in 0 ..< n where index.layer0[node * capacity ..< node * capacity + Int(index.layer0Counts[node])].contains(where: { Int($0) >= n }) {
+        for node in 0 ..< n
+        where index.layer0[node * capacity ..< node * capacity + Int(index.layer0Counts[node])].contains(where: { Int($0) >= n }) {
             throw .corruptFile("node \(node) links to a node that does not exist")
         }
         index.upper = try reader.readSection("LNKU") { section throws(VectorIndexError) in

@@ -47,13 +47,15 @@ extension IVFPQIndex {
                             let target = targets[row]
                             guard target >= 0 else { continue }
                             lists[target].ids.append(list.ids[position])
-                            lists[target].codes.append(contentsOf: UnsafeBufferPointer(rebasing: codes[position * m ..< (position + 1) * m]))
+                            lists[target].codes.append(
+                                contentsOf: UnsafeBufferPointer(rebasing: codes[position * m ..< (position + 1) * m]))
                             if !vectors.isEmpty {
                                 lists[target].vectors.append(
                                     contentsOf: UnsafeBufferPointer(rebasing: vectors[position * dimension ..< (position + 1) * dimension]))
                             }
                             if !list.scalarCodes.isEmpty {
-                                lists[target].scalarCodes.append(contentsOf: list.scalarCodes[position * dimension ..< (position + 1) * dimension])
+                                lists[target].scalarCodes.append(
+                                    contentsOf: list.scalarCodes[position * dimension ..< (position + 1) * dimension])
                             }
                         }
                     }

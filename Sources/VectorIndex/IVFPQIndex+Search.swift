@@ -29,7 +29,9 @@ extension IVFPQIndex {
         try index.validate(queries, parameters, available: parts.reduce(0) { $0 + $1.count })
         if let given {
             guard given.count == queries.rowCount,
-                  given.allSatisfy({ $0.allSatisfy { (0 ..< index.listCount).contains($0.list.rawValue) && $0.centroidDistance.isFinite } }),
+                  given.allSatisfy({
+                      $0.allSatisfy { (0 ..< index.listCount).contains($0.list.rawValue) && $0.centroidDistance.isFinite }
+                  }),
                   given.allSatisfy({ $0.count <= index.listCount })
             else {
                 throw .invalidParameter("probes must name lists 0 to \(index.listCount - 1) with finite terms, at most "

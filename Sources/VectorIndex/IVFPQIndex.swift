@@ -49,7 +49,8 @@ public struct IVFPQConfiguration: Sendable, Equatable {
         guard dimension >= 1 else { throw .invalidParameter("dimension \(dimension) must be positive") }
         guard listCount >= 1 else { throw .invalidParameter("nlist = \(listCount) must be at least 1") }
         guard !(storesVectors && storesScalarCodes) else {
-            throw .invalidParameter("refine reads full vectors or their 8-bit codes, not both: choose --store-vectors or --refine-codes sq8")
+            throw .invalidParameter("refine reads full vectors or their 8-bit codes, not both: "
+                                    + "choose --store-vectors or --refine-codes sq8")
         }
         do { try ProductQuantizer.validate(dimension: dimension, m: subquantizerCount, bits: bitsPerCode) } catch {
             throw .quantization(error)

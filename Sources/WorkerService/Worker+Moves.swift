@@ -168,7 +168,8 @@ extension Worker {
         return (0 ..< n).map { row in
             StoredEntry(id: transfer.ids[row], list: Int32(transfer.lists[row]), code: Array(transfer.codes[row * m ..< (row + 1) * m]),
                         vector: storesVectors ? Array(transfer.vectors[row * dimension ..< (row + 1) * dimension]) : nil,
-                        label: transfer.labels.isEmpty || (!transfer.labeled.isEmpty && !transfer.labeled[row]) ? nil : transfer.labels[row],
+                        label: transfer.labels.isEmpty || (!transfer.labeled.isEmpty && !transfer.labeled[row])
+                            ? nil : transfer.labels[row],
                         key: transfer.keys.isEmpty || transfer.keys[row].isEmpty ? nil : transfer.keys[row])
         }
     }
@@ -205,7 +206,9 @@ extension Worker {
     /// Per list, the count and order-free digest of the entries flowing from `from` to `to`.
     func digest(from: UInt32, to: UInt32) throws -> FlowReply {
         let current = try snapshot()
-        guard current.placement.placements.count == 2 else { throw ErrorReply(.conflict, "shard \(settings.shard) has no move in progress") }
+        guard current.placement.placements.count == 2 else {
+            throw ErrorReply(.conflict, "shard \(settings.shard) has no move in progress")
+        }
         let (counts, digests) = listDigests(current) { _, id in owners(of: id, current.placement) == (from, to) }
         return FlowReply(listCounts: counts, listDigests: digests)
     }

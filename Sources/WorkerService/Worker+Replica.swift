@@ -55,7 +55,8 @@ extension Worker {
             guard including(part, list.ids[position]) else { return }
             counts[number] += 1
             digests[number] &+= entryDigest(id: list.ids[position], code: list.codes[position * m ..< (position + 1) * m],
-                                            vector: list.vectors.isEmpty ? [] : list.vectors[position * dimension ..< (position + 1) * dimension])
+                                            vector: list.vectors.isEmpty
+                                                ? [] : list.vectors[position * dimension ..< (position + 1) * dimension])
         }
         return (counts, digests)
     }

@@ -63,7 +63,9 @@ public struct HNSWBenchmark {
             var (results, oneThread) = try measureSeconds { try index.search(dataset.queries, k: 10, efSearch: ef) }
             var allThreads = Double.infinity
             for pass in 0 ..< max(1, repeats) {
-                if pass > 0 { oneThread = min(oneThread, try measureSeconds { results = try index.search(dataset.queries, k: 10, efSearch: ef) }.1) }
+                if pass > 0 {
+                    oneThread = min(oneThread, try measureSeconds { results = try index.search(dataset.queries, k: 10, efSearch: ef) }.1)
+                }
                 allThreads = min(allThreads, try measureSeconds {
                     try index.search(dataset.queries, k: 10, efSearch: ef, threads: resolvedThreadCount(threads))
                 }.1)

@@ -143,8 +143,9 @@ struct CoordinatorCommand: ParsableCommand {
         }
         let needed = rlim_t(httpConnections + 1024)
         guard limit.rlim_cur >= needed else {
-            throw SightlineError.badInput("[http] max_connections = \(httpConnections) needs \(needed) open files, but this process may open "
-                                          + "\(limit.rlim_cur) (ulimit -n): raise the limit or lower max_connections")
+            throw SightlineError.badInput("[http] max_connections = \(httpConnections) needs \(needed) open files, "
+                                          + "but this process may open \(limit.rlim_cur) (ulimit -n): "
+                                          + "raise the limit or lower max_connections")
         }
     }
 

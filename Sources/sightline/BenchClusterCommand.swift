@@ -41,7 +41,10 @@ struct BenchClusterCommand: ParsableCommand {
     @Option(help: "Refine factor: re-rank refine·k candidates with the stored full vectors (0 = off; needs store_vectors).")
     var refine: Int = 0
 
-    @Option(help: "Probe ratio: visit a list only when its centroid is at most this many times as far (squared) as the 4th-nearest (0 = off; else ≥ 1; L2 only).")
+    @Option(help: """
+        Probe ratio: visit a list only when its centroid is at most this many times as far (squared) as the 4th-nearest \
+        (0 = off; else ≥ 1; L2 only).
+        """)
     var probeRatio: Float = 0
 
     @Option(help: "Neighbours asked per query; 100 or more also reports recall@100 and label mAP@100 (GLDv2's metric).")
@@ -86,7 +89,8 @@ struct BenchClusterCommand: ParsableCommand {
     }
 
     struct Row: Encodable {
-        var nprobe: Int, refine: Int, probeRatio: Float, rAt1: Double, recallAt10: Double, qps: Double, p50: Double, p95: Double, p99: Double, partialRate: Double
+        var nprobe: Int, refine: Int, probeRatio: Float, rAt1: Double, recallAt10: Double, qps: Double, p50: Double, p95: Double,
+            p99: Double, partialRate: Double
         /// Present only when both sets carry labels.
         var labelRAt1: Double?
         /// Present with k ≥ 100 (mAP@100 with labels too).
@@ -94,14 +98,16 @@ struct BenchClusterCommand: ParsableCommand {
         var mapAt100: Double?
 
         enum CodingKeys: String, CodingKey {
-            case nprobe, refine, probeRatio = "probe_ratio", rAt1 = "r_at_1", recallAt10 = "recall_at_10", qps, p50 = "p50_ms", p95 = "p95_ms", p99 = "p99_ms"
+            case nprobe, refine, probeRatio = "probe_ratio", rAt1 = "r_at_1", recallAt10 = "recall_at_10", qps, p50 = "p50_ms",
+                p95 = "p95_ms", p99 = "p99_ms"
             case partialRate = "partial_rate", labelRAt1 = "label_r_at_1", recallAt100 = "recall_at_100", mapAt100 = "map_at_100"
         }
 
         var text: String {
             String(format: "%6d %6.4f   %6.4f %8.0f %7.3f %7.3f %7.3f  %7.4f", nprobe, rAt1, recallAt10, qps, p50, p95, p99, partialRate)
                 + (labelRAt1.map { String(format: "     %6.4f", $0) } ?? "")
-                + (recallAt100.map { String(format: "  R@100 %6.4f", $0) } ?? "") + (mapAt100.map { String(format: "  mAP@100 %6.4f", $0) } ?? "")
+                + (recallAt100.map { String(format: "  R@100 %6.4f", $0) } ?? "")
+                + (mapAt100.map { String(format: "  mAP@100 %6.4f", $0) } ?? "")
         }
     }
 

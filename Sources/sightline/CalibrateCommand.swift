@@ -13,10 +13,10 @@ struct CalibrateCommand: ParsableCommand {
         abstract: "Calibrate a model's verification and identification thresholds on labelled training images and store them in the model.",
         discussion: """
         Example: sightline calibrate --model runs/arcface.sldm
-        train-descriptor already does this; use it for a model trained elsewhere or on other data. \\
-        Verification: best balanced accuracy on 100,000 same-label and 100,000 different-label pairs. \\
-        Identification: best (identification rate + 1 − false-accept rate) / 2 when 5,000 images probe \\
-        a gallery of the others without the last 30 % of the classes. Up to 100,000 images are used. \\
+        train-descriptor already does this; use it for a model trained elsewhere or on other data. \
+        Verification: best balanced accuracy on 100,000 same-label and 100,000 different-label pairs. \
+        Identification: best (identification rate + 1 − false-accept rate) / 2 when 5,000 images probe \
+        a gallery of the others without the last 30 % of the classes. Up to 100,000 images are used. \
         The model file is rewritten atomically.
         """)
 

@@ -172,9 +172,11 @@ struct RestoreCommand: ParsableCommand {
             try catalog.putReplica(record)
         }
         withExtendedLifetime(locks) {}
-        print("restored the catalog and \(manifest.parts.count - 1) shards (\(targets.count - 1) copies) of cluster \(manifest.cluster) (backup of \(manifest.made))")
+        print("restored the catalog and \(manifest.parts.count - 1) shards (\(targets.count - 1) copies) of cluster \(manifest.cluster) "
+              + "(backup of \(manifest.made))")
         if !rejoining.isEmpty {
-            print("copies the restore did not write take a full copy from a restored one when they start: \(rejoining.joined(separator: ", "))")
+            print("copies the restore did not write take a full copy from a restored one when they start: "
+                  + "\(rejoining.joined(separator: ", "))")
         }
     }
 }

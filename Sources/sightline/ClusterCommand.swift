@@ -60,7 +60,8 @@ struct ClusterChangeOptions: ParsableArguments {
             let copies = status.shards.filter { $0.shard == shard }
             guard let mine = copies.first(where: { $0.url == url }) else { return status }
             let target = copies.filter { $0.replicaState == "in-sync" && $0.url != url }.map(\.vectorCount).max() ?? mine.vectorCount
-            progress.report("replica of shard \(shard): \(mine.replicaState)", Int(clamping: mine.vectorCount), Int(clamping: max(target, 1)))
+            progress.report("replica of shard \(shard): \(mine.replicaState)", Int(clamping: mine.vectorCount),
+                            Int(clamping: max(target, 1)))
             if mine.replicaState == "in-sync" { return status }
             Thread.sleep(forTimeInterval: 0.2)
         }
@@ -80,7 +81,9 @@ struct ClusterChangeOptions: ParsableArguments {
             Thread.sleep(forTimeInterval: 0.1)
             status = try client.clusterStatus()
         }
-        if let move = status.move { progress.report("move to map \(move.toVersion): done", Int(clamping: move.total), Int(clamping: max(move.total, 1))) }
+        if let move = status.move {
+            progress.report("move to map \(move.toVersion): done", Int(clamping: move.total), Int(clamping: max(move.total, 1)))
+        }
         return status
     }
 }

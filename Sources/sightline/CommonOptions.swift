@@ -25,18 +25,30 @@ struct IndexShapeOptions: ParsableArguments {
     @Option(help: "Inverted lists (nlist). More lists: shorter scans, more centroids to rank.")
     var nlist: Int = 256
 
-    @Option(help: "PQ sub-quantizers (M): codes per vector. Must divide the dimension. Default: 16 (bench: the divisor of d nearest d/14, 56 for 784).")
+    @Option(help: """
+        PQ sub-quantizers (M): codes per vector. Must divide the dimension. \
+        Default: 16 (bench: the divisor of d nearest d/14, 56 for 784).
+        """)
     var m: Int?
 
     @Option(name: .customLong("pq-bits"),
-            help: "Bits per PQ code: 8 (256 sub-centroids) or 4 (16; scanned 32 codes at a time with SIMD shuffles, pair it with refine). Default: 8 (bench: 4).")
+            help: """
+                Bits per PQ code: 8 (256 sub-centroids) or 4 (16; scanned 32 codes at a time with SIMD shuffles, pair it with refine). \
+                Default: 8 (bench: 4).
+                """)
     var pqBits: Int?
 
     @Flag(name: .customLong("coarse-hnsw"),
-          help: "Rank the coarse centroids through an HNSW graph over them (for nlist 16384 and more, where ranking every centroid dominates a query).")
+          help: """
+              Rank the coarse centroids through an HNSW graph over them \
+              (for nlist 16384 and more, where ranking every centroid dominates a query).
+              """)
     var coarseHNSW = false
 
-    @Flag(help: "Learn an OPQ rotation of the residuals before PQ (lower quantization error on correlated components; a d × d product per query).")
+    @Flag(help: """
+        Learn an OPQ rotation of the residuals before PQ \
+        (lower quantization error on correlated components; a d × d product per query).
+        """)
     var opq = false
 
     @Option(help: "Distance: l2 (squared Euclidean) or ip (inner product; cosine on normalised vectors).")
@@ -46,7 +58,10 @@ struct IndexShapeOptions: ParsableArguments {
     var storeVectors = false
 
     @Option(name: .customLong("refine-codes"),
-            help: "What refine reads: none, float (the full vectors, same as --store-vectors) or sq8 (8-bit scalar codes, d bytes per vector). Default: none (bench: sq8 unless --store-vectors).")
+            help: """
+                What refine reads: none, float (the full vectors, same as --store-vectors) \
+                or sq8 (8-bit scalar codes, d bytes per vector). Default: none (bench: sq8 unless --store-vectors).
+                """)
     var refineCodes: String?
 
     @Option(help: "k-means iterations for the coarse quantizer and each sub-quantizer.")

@@ -43,7 +43,8 @@ struct ConfigShowCommand: ParsableCommand {
             _ = try ClusterConfig(parsing: text)
             let document = try ConfigDocument(parsing: text)
             if json {
-                let data = try JSONSerialization.data(withJSONObject: Self.jsonObject(document), options: [.sortedKeys, .withoutEscapingSlashes])
+                let data = try JSONSerialization.data(withJSONObject: Self.jsonObject(document),
+                                                      options: [.sortedKeys, .withoutEscapingSlashes])
                 printLine(String(decoding: data, as: UTF8.self))
             } else if let get {
                 for line in Self.lookup(get, in: document) { printLine(line) }

@@ -15,8 +15,8 @@ struct DedupCommand: ParsableCommand {
         abstract: "Find every pair of near-duplicate vectors (squared L2 distance ≤ threshold) through an IVF-PQ index.",
         discussion: """
         Example: sightline dedup --input descriptors.fvecs --threshold 0.02 --out pairs.tsv
-        Builds an IVF-PQ index over the vectors (full vectors kept), range-searches it with every vector \\
-        (ADC screen with a radius widened by the codes' error, exact distances decide) and merges the pairs \\
+        Builds an IVF-PQ index over the vectors (full vectors kept), range-searches it with every vector \
+        (ADC screen with a radius widened by the codes' error, exact distances decide) and merges the pairs \
         found from either end. --exact runs the brute-force all-pairs baseline instead.
         Output (--out): one pair a line, "first<TAB>second<TAB>distance", rows counted from 0.
         """)

@@ -15,9 +15,9 @@ struct DedupEvalCommand: ParsableCommand {
         abstract: "Measure near-duplicate detection on Fashion-MNIST plus edited copies: precision, recall and time, index vs exact.",
         discussion: """
         Example: sightline dedup-eval --raw   (or --model runs/arcface.sldm)
-        The threshold is calibrated (best F1) on the first 10,000 training images plus edited copies of 1,000 \\
-        of them; the test set is the 10,000 test images plus edited copies (1–2 px shift, 85–90 % crop, \\
-        σ 0.03–0.06 noise) of --copies of them. The true pairs are (original, copy). Both the IVF-PQ range \\
+        The threshold is calibrated (best F1) on the first 10,000 training images plus edited copies of 1,000 \
+        of them; the test set is the 10,000 test images plus edited copies (1–2 px shift, 85–90 % crop, \
+        σ 0.03–0.06 noise) of --copies of them. The true pairs are (original, copy). Both the IVF-PQ range \
         search and the exact all-pairs baseline run at that threshold.
         """)
 

@@ -14,7 +14,8 @@ struct EmbedCommand: ParsableCommand {
         discussion: """
         Example: sightline embed --model runs/arcface.sldm --input /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz --out q.fvecs
         Inputs: gzip'd IDX image files (labels from the matching -labels-idx1-ubyte.gz), fashion-mnist \
-        (its training images), or PNG or JPEG images of any size and colour (converted to grey and fitted to the model's input) or binary PGM (P5) of its size (one or more paths, \
+        (its training images), or PNG or JPEG images of any size and colour (converted to grey and fitted to the model's input) \
+        or binary PGM (P5) of its size (one or more paths, \
         comma-separated).
         """)
 

@@ -14,9 +14,9 @@ struct IdentifyCommand: ParsableCommand {
         discussion: """
         Example: sightline identify --token-file runs/descriptors-cluster/token --coordinator tcp://127.0.0.1:7720 \\
           --model runs/descriptors/arcface.sldm bag.png
-        Answers with the nearest stored item (id, label, key) when its squared L2 distance is within the \\
-        threshold, else "not in the collection". The default threshold is the model's calibrated \\
-        verification threshold (accept when the nearest item would verify as the same thing); \\
+        Answers with the nearest stored item (id, label, key) when its squared L2 distance is within the \
+        threshold, else "not in the collection". The default threshold is the model's calibrated \
+        verification threshold (accept when the nearest item would verify as the same thing); \
         `sightline eval-descriptor` reports the open-set identification and false-accept rates it gives.
         """)
 

@@ -30,7 +30,10 @@ struct QueryCommand: ParsableCommand {
     @Option(help: "Re-rank k×refine candidates exactly (needs store_vectors in [index]); 0 = off.")
     var refine: Int = 0
 
-    @Option(help: "Visit a list only when its centroid is at most this many times as far (squared) as the 4th-nearest (0 = off; else ≥ 1; L2 only).")
+    @Option(help: """
+        Visit a list only when its centroid is at most this many times as far (squared) as the 4th-nearest \
+        (0 = off; else ≥ 1; L2 only).
+        """)
     var probeRatio: Float = 0
 
     @Option(help: "Search deadline in milliseconds.")

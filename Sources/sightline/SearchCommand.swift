@@ -25,7 +25,10 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "Lists visited per query (1…nlist): more is slower and more accurate.")
     var nprobe: Int = 8
 
-    @Option(help: "Visit a list only when its centroid is at most this many times as far (squared) as the 4th-nearest (0 = off; else ≥ 1; L2 only).")
+    @Option(help: """
+        Visit a list only when its centroid is at most this many times as far (squared) as the 4th-nearest \
+        (0 = off; else ≥ 1; L2 only).
+        """)
     var probeRatio: Float = 0
 
     @Option(help: "Re-rank k×refine candidates exactly (needs an index built with --store-vectors); 0 = off.")

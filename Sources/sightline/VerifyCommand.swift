@@ -13,9 +13,10 @@ struct VerifyCommand: ParsableCommand {
         abstract: "Are two images the same thing? Prints their descriptor distance and same/different.",
         discussion: """
         Example: sightline verify --model runs/arcface.sldm shoe1.png shoe2.png
-        The distance is the squared L2 distance between the two unit-length descriptors (0 to 4). The \\
-        threshold is the one train-descriptor calibrated on training pairs and stored in the model; \\
-        --threshold overrides it. Images: .png or .jpg of any size and colour (converted to grey and fitted to the model's input), or .pgm of its size.
+        The distance is the squared L2 distance between the two unit-length descriptors (0 to 4). The \
+        threshold is the one train-descriptor calibrated on training pairs and stored in the model; \
+        --threshold overrides it. Images: .png or .jpg of any size and colour (converted to grey and fitted to the model's input), \
+        or .pgm of its size.
         """)
 
     @Option(help: "Model file from train-descriptor.")

@@ -53,7 +53,8 @@ import Testing
         (replacing("ipc:///tmp/w7", with: "http://x"), "is not a tcp://"),
         (replacing("deadline_ms = 1_500", with: "deadline_ms = 0"), "deadline_ms must be positive"),
         (replacing("deadline_ms = 1_500", with: "replication = 4"), "replication = 4"),
-        (replacing("deadline_ms = 1_500", with: "replication = 2").replacingOccurrences(of: "shard = 7", with: "shard = 0\nhost = \"alpha\""),
+        (replacing("deadline_ms = 1_500", with: "replication = 2")
+            .replacingOccurrences(of: "shard = 7", with: "shard = 0\nhost = \"alpha\""),
          "share a host"),
         (replacing("deadline_ms = 1_500", with: "replication = 1").replacingOccurrences(of: "shard = 7", with: "shard = 0"),
          "same shard id"),
@@ -69,10 +70,13 @@ import Testing
         (replacing("[index]", with: "[http]\nlisten = \"https://127.0.0.1:80\"\n[index]"), "use http://HOST:PORT (or https://"),
         (replacing("[index]", with: "[http]\nlisten = \"https://127.0.0.1:80\"\ntls = true\n[index]"), "needs a [tls] table"),
         (replacing("[index]", with: "[http]\nlisten = \"http://127.0.0.1:80\"\nmax_connections = 0\n[index]"), "max_connections = 0"),
-        (replacing("[index]", with: "[http]\nlisten = \"http://127.0.0.1:80\"\nmax_connections = 10\nmax_connections_per_address = 11\n[index]"),
+        (replacing("[index]",
+                   with: "[http]\nlisten = \"http://127.0.0.1:80\"\nmax_connections = 10\nmax_connections_per_address = 11\n[index]"),
          "max_connections_per_address = 11"),
-        (replacing("[index]", with: "[http]\nlisten = \"http://127.0.0.1:80\"\nheader_timeout_seconds = 0\n[index]"), "header_timeout_seconds = 0"),
-        (replacing("token = \"a#b\"", with: "").replacingOccurrences(of: "[index]", with: "[http]\nlisten = \"http://0.0.0.0:8080\"\n[index]"),
+        (replacing("[index]", with: "[http]\nlisten = \"http://127.0.0.1:80\"\nheader_timeout_seconds = 0\n[index]"),
+         "header_timeout_seconds = 0"),
+        (replacing("token = \"a#b\"", with: "")
+            .replacingOccurrences(of: "[index]", with: "[http]\nlisten = \"http://0.0.0.0:8080\"\n[index]"),
          "set a token"),
         (replacing("[index]", with: "[http]\nweb_root = \"x\"\n[index]"), "lacks \"listen\""),
     ])

@@ -265,7 +265,8 @@ import Wire
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let log = "\(folder)/worker.log"
-        let process = try UnitFiles.launch([LocalCluster.binary("sightline-worker"), "--listen", "tcp://127.0.0.1:\(LocalCluster.freePort())",
+        let process = try UnitFiles.launch([LocalCluster.binary("sightline-worker"),
+                                            "--listen", "tcp://127.0.0.1:\(LocalCluster.freePort())",
                                             "--data", "\(folder)/data", "--cluster", "c", "--shard", "0", "--token", "t"], log: log)
         let limit = Date().addingTimeInterval(20)
         while !UnitFiles.read(log).contains("no codebook yet"), process.isRunning, Date() < limit { usleep(200) }
@@ -296,7 +297,8 @@ import Wire
                               output: &output) == 0)
         #expect(output.contains("ingested 3000 vectors: 3000 added"))
         // Five batches, four in flight by default; again one at a time: every id already there.
-        #expect(TestHosts.run([LocalCluster.binary("sightline"), "ingest", "--dataset", spec, "--batch", "700", "--in-flight", "1"] + target,
+        #expect(TestHosts.run([LocalCluster.binary("sightline"), "ingest", "--dataset", spec, "--batch", "700",
+                               "--in-flight", "1"] + target,
                               output: &output) == 0)
         #expect(output.contains("ingested 3000 vectors: 0 added, 3000 already present"), "\(output)")
         #expect(TestHosts.run([LocalCluster.binary("sightline"), "ingest", "--dataset", spec, "--in-flight", "0"] + target,

@@ -43,7 +43,9 @@ import Wire
 
     @Test func codebooksTheConfigDoesNotDescribeAreRefused() throws {
         // 4-bit codebooks under a config that says 8 bits.
-        #expect(throws: (any Error).self) { try InProcessCluster(workerCount: 1, codebooks: Self.fourBitCodebooks, indexKeys: "store_vectors = true") }
+        #expect(throws: (any Error).self) {
+            try InProcessCluster(workerCount: 1, codebooks: Self.fourBitCodebooks, indexKeys: "store_vectors = true")
+        }
         // 8-bit refine codes are a single-node option.
         var training = IVFPQTraining()
         training.iterations = 4
@@ -53,13 +55,15 @@ import Wire
     }
 
     @Test func aTransferWithCodesOutOfRangeIsRefused() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-fastscan-\(getpid())-\(UInt32.random(in: 0 ... .max))").path
+        let folder = FileManager.default.temporaryDirectory
+            .appendingPathComponent("sightline-fastscan-\(getpid())-\(UInt32.random(in: 0 ... .max))").path
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let worker = try Worker(settings: WorkerSettings(cluster: "t", shard: ShardID(0), token: "t", dataDirectory: folder), log: { _ in })
         let template = try IndexFile.decode(Self.fourBitCodebooks)
         let good = ShardTransfer(codebookVersion: 1, ids: [1], lists: [0], codes: [1, 2, 3, 15], vectors: [Float](repeating: 0, count: 16))
         #expect(try worker.entries(of: good, template: template).count == 1)
-        let hostile = ShardTransfer(codebookVersion: 1, ids: [1], lists: [0], codes: [1, 2, 200, 15], vectors: [Float](repeating: 0, count: 16))
+        let hostile = ShardTransfer(codebookVersion: 1, ids: [1], lists: [0], codes: [1, 2, 200, 15],
+                                    vectors: [Float](repeating: 0, count: 16))
         #expect(throws: (any Error).self) { try worker.entries(of: hostile, template: template) }
     }
 }

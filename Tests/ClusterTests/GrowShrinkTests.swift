@@ -124,7 +124,8 @@ final class CheckingClient: @unchecked Sendable {
                     tally.steps.insert(step)
                     if reply.partial { tally.partial += 1 }
                     if reply.results != expected, !(faults && reply.partial), tally.mismatches.count < 5 {
-                        let query = reply.results.count == expected.count ? (reply.results.indices.first { reply.results[$0] != expected[$0] } ?? -1) : -1
+                        let query = reply.results.count == expected.count
+                            ? (reply.results.indices.first { reply.results[$0] != expected[$0] } ?? -1) : -1
                         tally.mismatches.append("step \(step), query \(query): \(query >= 0 ? "\(reply.results[query])" : "count") "
                                                 + "vs \(query >= 0 ? "\(expected[query])" : "")")
                     }
@@ -219,12 +220,14 @@ func growableCluster(_ name: String, workers: Int, pause: Int) throws -> (LocalC
         let checker = CheckingClient(cluster: cluster, acknowledged: acknowledged, firstRow: 1500)
         checker.start()
         var fractions: [(String, Double, Double)] = []
-        for (change, expected) in [(["add-worker", "--url", cluster.workerURLs[3]], 1.0 / 4), (["add-worker", "--url", cluster.workerURLs[4]], 1.0 / 5),
+        for (change, expected) in [(["add-worker", "--url", cluster.workerURLs[3]], 1.0 / 4),
+                                   (["add-worker", "--url", cluster.workerURLs[4]], 1.0 / 5),
                                    (["remove-worker", "--shard", "1"], 1.0 / 5), (["remove-worker", "--shard", "4"], 1.0 / 4)] {
             let before = acknowledged.count
             let result = try cluster.sightline(["cluster"] + change + ["--json"])
             #expect(result.status == 0, "\(change): \(result.output)\n\(cluster.logs())")
-            let status = try JSONDecoder().decode(ClusterStatusReply.self, from: Data(result.output.split(separator: "\n").last.map(String.init)?.utf8 ?? "".utf8))
+            let status = try JSONDecoder().decode(ClusterStatusReply.self,
+                                                  from: Data(result.output.split(separator: "\n").last.map(String.init)?.utf8 ?? "".utf8))
             #expect(status.move?.step == "done")
             fractions.append((change.joined(separator: " "), Double(status.move?.total ?? 0) / Double(before), expected))
         }

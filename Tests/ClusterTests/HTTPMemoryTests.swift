@@ -4,7 +4,8 @@ import Testing
 
 /// The coordinator's own memory under the bodies of the issue, read from /proc of the real
 /// process. Before: 8 concurrent `POST /v1/search` bodies of 16 MiB, each 4,194,276 one-element
-/// vectors (a body of this test's 16-d vectors decodes the same way), took the coordinator from 55 MB to 1,372 MB of peak resident set and 3–7 s apiece
+/// vectors (a body of this test's 16-d vectors decodes the same way), took the coordinator from
+/// 55 MB to 1,372 MB of peak resident set and 3–7 s apiece
 /// before they were refused (Foundation's decoder built every vector first). Now the gateway
 /// walks each body to its 10,001st vector and refuses it: what remains is the body itself, held
 /// while it is read and answered (docs/HTTP.md: at most 64 × max_body_bytes).
@@ -47,7 +48,8 @@ import Testing
         let threads = (0 ..< 8).map { _ in
             Thread {
                 let started = Date()
-                let answer = (try? HTTPProbe.send(port: port, token: cluster.token, path: "/v1/search", body: Self.body)) ?? (status: 0, text: "no answer", seconds: 0)
+                let answer = (try? HTTPProbe.send(port: port, token: cluster.token, path: "/v1/search", body: Self.body))
+                    ?? (status: 0, text: "no answer", seconds: 0)
                 answers.withLock { $0.append((answer.status, answer.text, Date().timeIntervalSince(started))) }
             }
         }

@@ -123,7 +123,9 @@ import Wire
                                maxFrameBytes: 1 << 16)
         let authenticates = ServiceRunner.authenticates(maxFrameBytes: 1 << 16)
         func proves(_ frame: [UInt8]) -> Bool {
-            let reply = gate.handle(frame) { _ in .health(HealthReply(cluster: "c", shard: 0, codebookVersion: 0, vectorCount: 0, state: "serving")) }
+            let reply = gate.handle(frame) { _ in
+                .health(HealthReply(cluster: "c", shard: 0, codebookVersion: 0, vectorCount: 0, state: "serving"))
+            }
             return frame.withUnsafeBytes { authenticates($0, reply) }
         }
         func request(_ token: String, _ body: RequestBody, deadline: UInt32 = 0) -> [UInt8] {

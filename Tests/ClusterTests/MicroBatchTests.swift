@@ -93,7 +93,8 @@ import Wire
         let outcomes = Mutex<[Bool]>([])
         Self.onThreads(6) { thread in
             let values = thread == 0 ? [Float](repeating: .nan, count: 16) : Array(SmallData.queries.slice(thread ..< thread + 1).values)
-            let ok = (try? cluster.client().search(VectorBatch(dimension: 16, values: values), options: SearchOptions(k: 5, nprobe: 4))) != nil
+            let ok = (try? cluster.client().search(VectorBatch(dimension: 16, values: values),
+                                                   options: SearchOptions(k: 5, nprobe: 4))) != nil
             outcomes.withLock { $0.append(ok == (thread != 0)) }
         }
         #expect(outcomes.withLock { $0 }.allSatisfy { $0 })

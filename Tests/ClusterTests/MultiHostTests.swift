@@ -161,9 +161,12 @@ extension TestHosts {
             try single.add(data.base.slice(rows ..< rows + 20), ids: (nextID ..< nextID + 20).map { VectorID(UInt64($0)) })
             nextID += 20
             output = ""
-            #expect(TestHosts.run(cli + ["query", "--queries", spec, "--k", "10", "--nprobe", "4", "--json"] + target, output: &output) == 0)
+            #expect(TestHosts.run(cli + ["query", "--queries", spec, "--k", "10", "--nprobe", "4", "--json"] + target,
+                                  output: &output) == 0)
             let expected = try single.search(data.queries, parameters: SearchParameters(k: 10, probeCount: 4))
-            let answers = output.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            let answers = output.split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
             #expect(answers.count == 100, "query printed \(answers.count) rows during \(current)")
             for (query, answer) in answers.enumerated() {
                 #expect(answer["partial"] as? Bool == false)

@@ -31,7 +31,7 @@ final class Nemesis: @unchecked Sendable {
         var topology: Topology
         /// `write_quorum` of the replicated topologies.
         var writeQuorum = "majority"
-        /// Where a JSON summary goes (scripts/nemesis), if anywhere.
+        /// Where a JSON summary goes (scripts/dev/nemesis), if anywhere.
         var reportPath: String?
     }
 
@@ -142,7 +142,8 @@ final class Nemesis: @unchecked Sendable {
         guard settings.topology != .moving else { return try cluster.startWorker(worker) }
         cluster.kill(shard: worker)
         cluster.workers[worker] = try cluster.launch(
-            [LocalCluster.binary("sightline-worker"), "--listen", cluster.workerURLs[worker], "--data", "\(cluster.folder)/worker-\(worker)",
+            [LocalCluster.binary("sightline-worker"), "--listen", cluster.workerURLs[worker],
+             "--data", "\(cluster.folder)/worker-\(worker)",
              "--cluster", cluster.clusterName, "--shard", "\(shardOf[worker]!)"], role: "worker-\(worker)",
             log: "\(cluster.folder)/worker-\(worker).log")
     }

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// Short fixed-seed runs of the fault schedule (`Nemesis`), part of every test run; longer runs
-/// with other seeds come from `scripts/nemesis --seed S --minutes M`, which sets NEMESIS_SEED
+/// with other seeds come from `scripts/dev/nemesis --seed S --minutes M`, which sets NEMESIS_SEED
 /// (and the rest) for `longRun`.
 @Suite(.serialized) struct NemesisTests {
     static let environment = ProcessInfo.processInfo.environment
@@ -34,8 +34,8 @@ import Testing
         #expect(tally.adds > 10 && tally.checkedSearches > 5, "too little work was checked: \(tally)")
     }
 
-    /// `scripts/nemesis`: one long run with the seed, length, topology and quorum it names.
-    @Test(.enabled(if: environment["NEMESIS_SEED"] != nil, "set by scripts/nemesis"))
+    /// `scripts/dev/nemesis`: one long run with the seed, length, topology and quorum it names.
+    @Test(.enabled(if: environment["NEMESIS_SEED"] != nil, "set by scripts/dev/nemesis"))
     func longRun() throws {
         let env = Self.environment
         let topology = Nemesis.Topology(rawValue: env["NEMESIS_TOPOLOGY"] ?? "replicated") ?? .replicated

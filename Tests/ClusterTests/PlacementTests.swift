@@ -79,7 +79,9 @@ import WorkerService
         t = good; t.codebookVersion = version &+ 1
         #expect(code { () throws(ClientError) in try shard1.call(.shardTransfer(t)) } == .conflict)
 
-        guard case .shardFlow(let inventory) = try shard1.call(.shardFlow(FlowQuery(action: .inventory))) else { throw ClientError.unexpectedReply("") }
+        guard case .shardFlow(let inventory) = try shard1.call(.shardFlow(FlowQuery(action: .inventory))) else {
+            throw ClientError.unexpectedReply("")
+        }
         #expect(inventory.flows.isEmpty)
         // A delete that overtakes the page carrying its id wins: the late copy is refused.
         let arriving = (UInt64(0) ..< 10_000).filter {
@@ -94,7 +96,8 @@ import WorkerService
         guard case .fetchVectors(let fetched) = try shard1.call(.fetchVectors(ids: arriving)) else { throw ClientError.unexpectedReply("") }
         #expect(fetched.found == [arriving[0]])
         // A source may not drop its own entries.
-        #expect(code { () throws(ClientError) in try shard1.call(.shardFlow(FlowQuery(action: .drop, fromShard: 1, toShard: 2))) } == .badRequest)
+        #expect(code { () throws(ClientError) in try shard1.call(.shardFlow(FlowQuery(action: .drop, fromShard: 1, toShard: 2))) }
+                == .badRequest)
     }
 
     /// Two placements on real workers: pages leave the source, arrive at the target, digests
@@ -115,7 +118,9 @@ import WorkerService
 
         var after: UInt64? = nil, moved: [UInt64] = []
         repeat {
-            guard case .shardExport(let page) = try source.call(.shardExport(after: after, limit: 100)) else { throw ClientError.unexpectedReply("") }
+            guard case .shardExport(let page) = try source.call(.shardExport(after: after, limit: 100)) else {
+                throw ClientError.unexpectedReply("")
+            }
             moved += page.entries.ids
             if !page.entries.ids.isEmpty { _ = try target.call(.shardTransfer(page.entries)) }
             after = page.next
@@ -133,7 +138,8 @@ import WorkerService
         #expect(try digest(source).listCounts.reduce(0, +) == UInt32(moved.count))
 
         func ids(_ client: ServiceClient, _ version: UInt64) throws -> Set<UInt64> {
-            let reply = try client.search(SmallData.batch(SmallData.queries), options: SearchOptions(k: 800, nprobe: 16, mapVersion: version))
+            let reply = try client.search(SmallData.batch(SmallData.queries),
+                                          options: SearchOptions(k: 800, nprobe: 16, mapVersion: version))
             return Set(reply.results.flatMap(\.ids))
         }
         #expect(try ids(source, 1).count == 800 && ids(target, 1).isEmpty)

@@ -31,16 +31,23 @@ import WorkerService
                                                              dataDirectory: "\(folder)/copy-\(copy)"), log: { _ in })
             network.listen("inproc://copy-\(copy)") { worker.handle($0) }
             let client = ServiceClient(connection: network.connect("inproc://copy-\(copy)"), token: "t")
-            if copy < workers.count { workers[copy] = worker; clients[copy] = client } else { workers.append(worker); clients.append(client) }
+            if copy < workers.count {
+                workers[copy] = worker; clients[copy] = client
+            } else {
+                workers.append(worker); clients.append(client)
+            }
         }
 
         func add(_ copy: Int, ids: Range<Int>, seq: UInt64, previous: UInt64) -> Result<ResponseBody, ClientError> {
             let batch = AddBatch(ids: ids.map { UInt64($0) }, vectors: SmallData.batch(SmallData.base.slice(ids)), codebookVersion: version)
-            return clients[copy].start(.add(batch), deadlineMilliseconds: 5000, sequence: WriteSequence(seq: seq, previous: previous)).wait()
+            return clients[copy].start(.add(batch), deadlineMilliseconds: 5000,
+                                       sequence: WriteSequence(seq: seq, previous: previous)).wait()
         }
 
         func digest(_ copy: Int) throws -> ReplicaPage {
-            guard case .replicaPull(let page) = try clients[copy].call(.replicaPull(.digest)) else { throw ClusterTestError.notHealthy("digest") }
+            guard case .replicaPull(let page) = try clients[copy].call(.replicaPull(.digest)) else {
+                throw ClusterTestError.notHealthy("digest")
+            }
             return page
         }
 

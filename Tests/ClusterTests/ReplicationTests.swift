@@ -215,7 +215,9 @@ import Wire
                 output = ""
                 TestHosts.run(cli + ["query", "--queries", spec, "--k", "10", "--nprobe", "4", "--json"] + target, output: &output)
                 let expected = try single.search(data.queries, parameters: SearchParameters(k: 10, probeCount: 4))
-                let answers = output.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                let answers = output.split(separator: "\n").compactMap {
+                    try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+                }
                 if answers.count != 100 { problems.append("\(phase): query printed \(answers.count) rows: \(output.suffix(300))") }
                 for (query, answer) in answers.enumerated() {
                     if answer["partial"] as? Bool != false { problems.append("\(phase): query \(query) partial"); break }

@@ -123,7 +123,8 @@ import Testing
             guard (try? big.write(Array((String(piece.count, radix: 16) + "\r\n").utf8) + piece + Array("\r\n".utf8))) != nil else { break }
         }
         #expect(big.isClosedByServer(within: 5))
-        #expect(String(decoding: big.received, as: UTF8.self).hasPrefix("HTTP/1.1 413"), "\(String(decoding: big.received.prefix(300), as: UTF8.self))")
+        #expect(String(decoding: big.received, as: UTF8.self).hasPrefix("HTTP/1.1 413"),
+                "\(String(decoding: big.received.prefix(300), as: UTF8.self))")
     }
 
     /// A client that pipelines requests and never reads the answers: once the answers waiting for

@@ -57,7 +57,8 @@ import Wire
             ("backup", .backup(.snapshot)),
             ("add-replica dry run", .clusterChange(ClusterChangeRequest(
                 change: .addReplica(url: attacker.url, host: "", shard: 0, replacing: ""), dryRun: true))),
-            ("add-replica", .clusterChange(ClusterChangeRequest(change: .addReplica(url: attacker.url, host: "", shard: 0, replacing: "")))),
+            ("add-replica", .clusterChange(ClusterChangeRequest(
+                change: .addReplica(url: attacker.url, host: "", shard: 0, replacing: "")))),
             ("add-worker", .clusterChange(ClusterChangeRequest(change: .addWorker(url: attacker.url, host: "")))),
         ]
         for token in ["reader-token", "writer-token", cluster.token] {
@@ -89,7 +90,8 @@ import Wire
         }
         #expect(try admin.stats().total == 100, "a smuggled delete removed vectors")
         // Dry runs of the cluster role dial nothing either.
-        for change in [ClusterChange.addReplica(url: attacker.url, host: "", shard: 0, replacing: ""), .addWorker(url: attacker.url, host: "")] {
+        for change in [ClusterChange.addReplica(url: attacker.url, host: "", shard: 0, replacing: ""),
+                       .addWorker(url: attacker.url, host: "")] {
             _ = try? admin.changeCluster(ClusterChangeRequest(change: change, dryRun: true))
         }
         Thread.sleep(forTimeInterval: 0.5)

@@ -10,7 +10,8 @@ import Wire
 /// ids an add committed, refused whole when malformed, removed by a delete, never sent to workers.
 @Suite struct ThumbnailTests {
     func batch(_ ids: [UInt64], thumbnails: [[UInt8]]) -> AddBatch {
-        AddBatch(ids: ids, vectors: VectorBatch(dimension: 16, values: (0 ..< ids.count * 16).map { Float($0 % 7) }), thumbnails: thumbnails)
+        AddBatch(ids: ids, vectors: VectorBatch(dimension: 16, values: (0 ..< ids.count * 16).map { Float($0 % 7) }),
+                 thumbnails: thumbnails)
     }
 
     @Test func thumbnailsAreKeptForAddedIdsAndDeletedWithThem() throws {

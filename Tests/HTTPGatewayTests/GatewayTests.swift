@@ -10,8 +10,8 @@ import Wire
 @Suite struct GatewayTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// A backend that answers searches with ids 1…k (distances 1…k plus the probe ratio asked) and everything else with the request's name
-    /// as a NOT_FOUND (so each test sees which request the gateway built).
+    /// A backend that answers searches with ids 1…k (distances 1…k plus the probe ratio asked) and everything else
+    /// with the request's name as a NOT_FOUND (so each test sees which request the gateway built).
     static func gateway(dimension: Int = 4) -> Gateway {
         let backend = GatewayBackend(
             handle: { frame in
@@ -22,7 +22,8 @@ import Wire
                 switch request.body {
                 case .searchBatch(let batch, let options):
                     body = .searchBatch(SearchReply(results: (0 ..< batch.count).map { _ in
-                        NeighborList(ids: (1 ... UInt64(options.k)).map { $0 }, distances: (1 ... options.k).map { Float($0) + options.probeRatio })
+                        NeighborList(ids: (1 ... UInt64(options.k)).map { $0 },
+                                     distances: (1 ... options.k).map { Float($0) + options.probeRatio })
                     }))
                 case .stats: body = .stats(shards: [], totalVectors: 0)
                 default: body = .error(ErrorReply(.notFound, request.body.name))
@@ -117,8 +118,9 @@ import Wire
 
     @Test func hostileBodiesGetAnswersNotCrashes() throws {
         let gateway = Self.gateway()
-        let bodies = ["", "{", "null", "[]", "\"x\"", "{\"vector\": null}", "{\"vector\": [1e999]}", "{\"vectors\": [[1,2,3,4]], \"k\": -1}",
-                      "{\"k\": 99999999999999999999}", "{\"ids\": [-1]}", "{\"ids\": [1.5]}", "{\"images\": [\"!!\", \"??\"], \"threshold\": 1}",
+        let bodies = ["", "{", "null", "[]", "\"x\"", "{\"vector\": null}", "{\"vector\": [1e999]}",
+                      "{\"vectors\": [[1,2,3,4]], \"k\": -1}", "{\"k\": 99999999999999999999}", "{\"ids\": [-1]}", "{\"ids\": [1.5]}",
+                      "{\"images\": [\"!!\", \"??\"], \"threshold\": 1}",
                       "{\"image\": \"iVBORw0KGgo=\", \"threshold\": 1}", "{\"vector\": [1,2,3,4], \"threshold\": -1}",
                       "{\"ids\": [1], \"vectors\": [[1,2,3,4]], \"thumbnails\": [\"***\"]}", String(repeating: "[", count: 10_000)]
         var generator = SystemRandomNumberGenerator()

@@ -177,11 +177,16 @@ import Testing
     /// are all valid, and read as JSONSerialization reads them.
     @Test func validBodiesReadAsBefore() throws {
         let gateway = GatewayTests.gateway()
-        let body = try gateway.readSearchBody(Array("\u{FEFF}\t{\r\n \"vector\" :[ -0 , 2.5E-1,1e0 ,-0.0 ] ,\"ids\":null, \"k\":-0 }\n".utf8))
+        let body = try gateway.readSearchBody(
+            Array("\u{FEFF}\t{\r\n \"vector\" :[ -0 , 2.5E-1,1e0 ,-0.0 ] ,\"ids\":null, \"k\":-0 }\n".utf8))
         let vector = try #require(body.vector)
-        #expect(vector.map(\.bitPattern) == [(-0.0 as Float).bitPattern, Float(0.25).bitPattern, Float(1).bitPattern, (-0.0 as Float).bitPattern])
+        #expect(vector.map(\.bitPattern) == [(-0.0 as Float).bitPattern, Float(0.25).bitPattern, Float(1).bitPattern,
+                                             (-0.0 as Float).bitPattern])
         #expect(body.ids == nil && body.k == 0)
-        let add = try gateway.readAddBody(Array(#"{"ids": [1, 18446744073709551615], "vectors": [[1,2,3,4],[5,6,7,8]], "labels": [-2147483648, 7], "keys": ["a\"\\\/\n\u00e9\ud83d\ude00", "ü"], "thumbnails": ["iVBORw==", ""]}"#.utf8))
+        let add = try gateway.readAddBody(Array(#"""
+            {"ids": [1, 18446744073709551615], "vectors": [[1,2,3,4],[5,6,7,8]], "labels": [-2147483648, 7], \#
+            "keys": ["a\"\\\/\n\u00e9\ud83d\ude00", "ü"], "thumbnails": ["iVBORw==", ""]}
+            """#.utf8))
         #expect(add.ids == [1, .max] && add.vectors == [1, 2, 3, 4, 5, 6, 7, 8] && add.labels == [.min, 7])
         #expect(add.keys == ["a\"\\/\né😀", "ü"])
         #expect(add.thumbnails == [[0x89, 0x50, 0x4E, 0x47], []])
@@ -199,7 +204,8 @@ import Testing
         var tokens: [String] = ["0", "-0", "16777216", "16777217", "0.1", "0.0000000001", "0.00000000001", "1e-46", "1e-45", "3.4028235e38",
                                 "-3.4028234e38", "123456.7", "9999999", "0.33333334", "1.17549435e-38", "1E+3", "2e-0"]
         for _ in 0 ..< 20_000 {
-            let value = Float(bitPattern: UInt32.random(in: 0 ... 0x7F7F_FFFF, using: &generator)) * (Bool.random(using: &generator) ? 1 : -1)
+            let value = Float(bitPattern: UInt32.random(in: 0 ... 0x7F7F_FFFF, using: &generator))
+                * (Bool.random(using: &generator) ? 1 : -1)
             let digits = Int.random(in: 1 ... 12, using: &generator)
             tokens.append(String(format: "%.\(digits)g", Double(value)))
             tokens.append(String(format: "%.\(digits % 8)f", Double(Float.random(in: -1000 ... 1000, using: &generator))))

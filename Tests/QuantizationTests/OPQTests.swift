@@ -20,7 +20,9 @@ import Testing
     static func isOrthogonal(_ r: Matrix, tolerance: Float = 1e-3) -> Bool {
         let d = r.dimension
         var product = [Float](repeating: 0, count: d * d)
-        r.withUnsafeBufferPointer { BLAS.gemm(transposeA: true, transposeB: false, m: d, n: d, k: d, $0.baseAddress!, $0.baseAddress!, into: &product) }
+        r.withUnsafeBufferPointer {
+            BLAS.gemm(transposeA: true, transposeB: false, m: d, n: d, k: d, $0.baseAddress!, $0.baseAddress!, into: &product)
+        }
         return (0 ..< d * d).allSatisfy { abs(product[$0] - ($0 % (d + 1) == 0 ? 1 : 0)) <= tolerance }
     }
 

@@ -36,7 +36,8 @@ import Testing
                                              apart: true, probes: probes)
                 #expect(alone.allSatisfy { $0.count == 10 })
                 for kernel in kernels {
-                    let byList = try Self.answers(parts, queries: Self.queries, kernel: kernel, nprobe: nprobe, refine: refine, apart: false)
+                    let byList = try Self.answers(parts, queries: Self.queries, kernel: kernel, nprobe: nprobe, refine: refine,
+                                                  apart: false)
                     let differing = zip(byList, alone).filter { $0 != $1 }.count
                     #expect(differing == 0, "\(kernel), \(parts.count) parts, nprobe \(nprobe), refine \(refine), \(metric)")
                 }

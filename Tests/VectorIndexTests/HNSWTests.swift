@@ -38,7 +38,8 @@ import Testing
     @Test func theSameSeedBuildsTheSameGraph() throws {
         let first = try Self.built(seed: 11), second = try Self.built(seed: 11)
         #expect(first.levels == second.levels && first.layer0 == second.layer0 && first.upper == second.upper)
-        #expect(try first.search(Fixture.queries, k: 10, efSearch: 32) == (try second.search(Fixture.queries, k: 10, efSearch: 32, threads: 2)))
+        #expect(try first.search(Fixture.queries, k: 10, efSearch: 32)
+                == (try second.search(Fixture.queries, k: 10, efSearch: 32, threads: 2)))
         // About 1/M of the nodes climb to layer 1.
         let climbed = Double(first.levels.filter { $0 >= 1 }.count) / Double(first.nodeCount)
         #expect(climbed > 0.03 && climbed < 0.1, "\(climbed)")
@@ -71,7 +72,9 @@ import Testing
         #expect(throws: VectorIndexError.self) { try index.search(Fixture.queries, k: 0, efSearch: 8) }
         #expect(throws: VectorIndexError.self) { try index.search(Fixture.queries, k: 1, efSearch: 0) }
         #expect(throws: VectorIndexError.self) { try HNSWIndex(dimension: 32, neighborsPerNode: 1) }
-        #expect(throws: VectorIndexError.emptyIndex) { try HNSWIndex(dimension: 4).search(Matrix(zeros: 1, dimension: 4), k: 1, efSearch: 4) }
+        #expect(throws: VectorIndexError.emptyIndex) {
+            try HNSWIndex(dimension: 4).search(Matrix(zeros: 1, dimension: 4), k: 1, efSearch: 4)
+        }
     }
 }
 

@@ -40,7 +40,8 @@ import Testing
         }
         let wrong = [[Probe(list: ListNumber(whole.listCount), centroidDistance: 0)]]
         #expect(throws: VectorIndexError.self) {
-            try IVFPQIndex.search(Fixture.queries.slice(0 ..< 1), in: [whole], parameters: SearchParameters(k: 1, probeCount: 1), probes: wrong)
+            try IVFPQIndex.search(Fixture.queries.slice(0 ..< 1), in: [whole], parameters: SearchParameters(k: 1, probeCount: 1),
+                                  probes: wrong)
         }
     }
 

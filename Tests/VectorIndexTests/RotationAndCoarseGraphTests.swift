@@ -20,7 +20,8 @@ import Testing
         var flat = FlatIndex(dimension: 32, metric: .l2)
         try flat.add(Fixture.base, ids: Fixture.ids)
         let truth = try flat.search(Fixture.queries, k: 10)
-        let found = try index.search(Fixture.queries, parameters: SearchParameters(k: 10, probeCount: nprobe, refineFactor: refine, threads: 2))
+        let found = try index.search(Fixture.queries,
+                                     parameters: SearchParameters(k: 10, probeCount: nprobe, refineFactor: refine, threads: 2))
         return Double(zip(truth, found).map { Set($0.map(\.id)).intersection($1.map(\.id)).count }.reduce(0, +)) / Double(10 * truth.count)
     }
 

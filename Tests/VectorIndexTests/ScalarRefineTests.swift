@@ -64,14 +64,16 @@ import Testing
         pruned.remove(Set(Fixture.ids.prefix(100)))
         try pruned.checkInvariants()
         let parts = IVFPQIndex.partition([pruned], into: 2) { Int($0 % 2) }
-        #expect(try IVFPQIndex.search(Fixture.queries, in: parts, parameters: parameters) == pruned.search(Fixture.queries, parameters: parameters))
+        #expect(try IVFPQIndex.search(Fixture.queries, in: parts, parameters: parameters)
+                == pruned.search(Fixture.queries, parameters: parameters))
         let loaded = try IndexFile.decode(IndexFile.encode(pruned))
         #expect(loaded.lists == pruned.lists && loaded.scalarQuantizer == pruned.scalarQuantizer)
     }
 
     @Test func shapesThatCanNotWorkAreRefused() throws {
         #expect(throws: VectorIndexError.self) {
-            try IVFPQConfiguration(dimension: 32, listCount: 8, subquantizerCount: 4, storesVectors: true, storesScalarCodes: true).validate()
+            try IVFPQConfiguration(dimension: 32, listCount: 8, subquantizerCount: 4, storesVectors: true,
+                                   storesScalarCodes: true).validate()
         }
         #expect(throws: QuantizationError.self) { try ScalarQuantizer(minimum: [0, 0], step: [1, 0]) }
         #expect(throws: QuantizationError.self) { try ScalarQuantizer(minimum: [.nan], step: [1]) }

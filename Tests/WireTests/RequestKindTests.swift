@@ -9,12 +9,14 @@ import Testing
     static func protoBodyFields() throws -> [UInt64: String] {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let text = try String(contentsOf: root.appendingPathComponent("Proto/sightline.proto"), encoding: .utf8)
-        guard let message = text.range(of: "message Request {"), let oneof = text.range(of: "oneof body {", range: message.upperBound ..< text.endIndex),
+        guard let message = text.range(of: "message Request {"),
+              let oneof = text.range(of: "oneof body {", range: message.upperBound ..< text.endIndex),
               let end = text.range(of: "}", range: oneof.upperBound ..< text.endIndex) else { return [:] }
         var fields: [UInt64: String] = [:]
         for line in text[oneof.upperBound ..< end.lowerBound].split(separator: "\n") {
             let words = line.split(whereSeparator: { " ;=".contains($0) })
-            guard !line.trimmingCharacters(in: .whitespaces).hasPrefix("//"), words.count == 3, let number = UInt64(words[2]) else { continue }
+            guard !line.trimmingCharacters(in: .whitespaces).hasPrefix("//"), words.count == 3,
+                  let number = UInt64(words[2]) else { continue }
             fields[number] = String(words[1])
         }
         return fields

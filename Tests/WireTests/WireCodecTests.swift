@@ -168,7 +168,7 @@ import Testing
         try #require(hasCompiler, "protoc-c is not installed (apt-get install protobuf-c-compiler): cannot check the generated code")
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-gen-\(getpid())").path
         let process = Process()
-        process.executableURL = root.appendingPathComponent("scripts/gen-proto")
+        process.executableURL = root.appendingPathComponent("scripts/dev/gen-proto")
         process.arguments = [output]
         process.standardOutput = FileHandle.nullDevice
         try process.run()
@@ -177,10 +177,10 @@ import Testing
         for file in ["sightline.pb-c.c", "include/sightline.pb-c.h"] {
             let fresh = try Data(contentsOf: URL(fileURLWithPath: "\(output)/\(file)"))
             let committed = try Data(contentsOf: root.appendingPathComponent("Sources/CSightlineProto/\(file)"))
-            #expect(fresh == committed, "\(file) differs from scripts/gen-proto output: run scripts/gen-proto and commit")
+            #expect(fresh == committed, "\(file) differs from scripts/dev/gen-proto output: run scripts/dev/gen-proto and commit")
         }
         let python = try Data(contentsOf: URL(fileURLWithPath: "\(output)/sightline_pb2.py"))
         let committedPython = try Data(contentsOf: root.appendingPathComponent("clients/python/sightline_client/sightline_pb2.py"))
-        #expect(python == committedPython, "the Python client's sightline_pb2.py differs from scripts/gen-proto output")
+        #expect(python == committedPython, "the Python client's sightline_pb2.py differs from scripts/dev/gen-proto output")
     }
 }

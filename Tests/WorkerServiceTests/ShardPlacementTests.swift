@@ -34,10 +34,10 @@ import Wire
     @Test func updatesNeverGoBackAndNeverDropTheShardUnannounced() throws {
         let settled = ShardPlacement(shard: Self.shard, placements: [Self.after])
         #expect((try? settled.checkUpdate([Self.after, Placement(version: 3, shards: [0, 1, 2, 3])])) != nil)
-        #expect(throws: ErrorReply.self) { try settled.checkUpdate([Self.before]) }                                // older map
-        #expect(throws: ErrorReply.self) { try settled.checkUpdate([Placement(version: 2, shards: [0, 2])]) }      // same version, other shards
-        #expect(throws: ErrorReply.self) { try settled.checkUpdate([Placement(version: 3, shards: [0, 1])]) }      // dropped unannounced
-        #expect(throws: ErrorReply.self) { try settled.checkUpdate([Placement(version: 3, shards: [2, 2])]) }      // a shard twice
+        #expect(throws: ErrorReply.self) { try settled.checkUpdate([Self.before]) }                            // older map
+        #expect(throws: ErrorReply.self) { try settled.checkUpdate([Placement(version: 2, shards: [0, 2])]) }  // same version, other shards
+        #expect(throws: ErrorReply.self) { try settled.checkUpdate([Placement(version: 3, shards: [0, 1])]) }  // dropped unannounced
+        #expect(throws: ErrorReply.self) { try settled.checkUpdate([Placement(version: 3, shards: [2, 2])]) }  // a shard twice
         #expect(throws: ErrorReply.self) { try settled.checkUpdate([]) }
         #expect(throws: ErrorReply.self) {
             try settled.checkUpdate([Placement(version: 4, shards: [2]), Placement(version: 3, shards: [2])])    // newer first
