@@ -151,8 +151,13 @@ extension IVFPQIndex {
             coarseCentroids.withUnsafeBufferPointer { centroidBuffer in
                 scratch.coarseProducts.withUnsafeMutableBufferPointer { products in
                     let queryBase = queryBuffer.baseAddress! + first * dimension
-                    BLAS.multiplyTransposed(queryBase, rows: rows, centroidBuffer.baseAddress!, rows: nlist,
-                                            depth: dimension, into: products.baseAddress!)
+                    if rows == 1 {
+                        BLAS.multiplyRow(queryBase, centroidBuffer.baseAddress!, rows: nlist, leadingB: dimension, depth: dimension,
+                                         into: products.baseAddress!)
+                    } else {
+                        BLAS.multiplyTransposed(queryBase, rows: rows, centroidBuffer.baseAddress!, rows: nlist,
+                                                depth: dimension, into: products.baseAddress!)
+                    }
                     for row in 0 ..< rows {
                         let query = queryBase + row * dimension
                         let queryNorm = metric == .l2 ? dotProduct(query, query, dimension) : 0
@@ -190,7 +195,8 @@ extension IVFPQIndex {
     }
 
     /// Per query and sub-space: `−2⟨q_sub, r⟩` (L2) or `−⟨q_sub, r⟩` (inner product) for the 256
-    /// sub-centroids, one strided `sgemm` per sub-space for the whole chunk.
+    /// sub-centroids, one strided `sgemm` per sub-space for the whole chunk (`sgemv` for one query:
+    /// `BLAS.multiplyRow`).
     /// Writes the tables of query rows `first ..< first + rows` from table row `tableRow` on.
     func fillQueryTables(_ queries: Matrix, first: Int, rows: Int, tableRow: Int = 0, scratch: inout SearchScratch) {
         // Under OPQ the tables score rotated residuals: the queries are rotated to match.
@@ -211,7 +217,12 @@ extension IVFPQIndex {
         queries.withUnsafeBufferPointer { queryBuffer in
             quantizer.centroids.withUnsafeBufferPointer { codebooks in
                 scratch.queryTables.withUnsafeMutableBufferPointer { tables in
-                    for sub in 0 ..< m {
+                    for sub in 0 ..< m where rows == 1 {
+                        BLAS.multiplyRow(queryBuffer.baseAddress! + first * dimension + sub * dsub,
+                                         codebooks.baseAddress! + sub * ksub * dsub, rows: ksub, leadingB: dsub, depth: dsub,
+                                         into: tables.baseAddress! + (tableRow * m + sub) * ksub, alpha: alpha)
+                    }
+                    for sub in 0 ..< m where rows > 1 {
                         BLAS.multiplyTransposed(
                             queryBuffer.baseAddress! + first * dimension + sub * dsub, rows: rows, leadingA: dimension,
                             codebooks.baseAddress! + sub * ksub * dsub, rows: ksub, leadingB: dsub,

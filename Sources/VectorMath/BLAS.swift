@@ -38,6 +38,24 @@ public enum BLAS {
             0, c, Int32(leadingC))
     }
 
+    /// One row's product: `c[j] = alpha · ⟨a, b_j⟩` for the `n` rows of B, `leadingB` floats
+    /// apart (`multiplyTransposed` with one row of A). A matrix–vector product (`sgemv`): it
+    /// packs nothing, where `sgemm` copies both operands into its blocking buffers first, which
+    /// for one query costs more than the product (a one-query search spends most of its table
+    /// and centroid time there). Every one-row product of a search goes through here, so a
+    /// query answered alone gets the same bits whichever path asked.
+    public static func multiplyRow(
+        _ a: UnsafePointer<Float>,
+        _ b: UnsafePointer<Float>, rows n: Int, leadingB: Int,
+        depth k: Int,
+        into c: UnsafeMutablePointer<Float>,
+        alpha: Float = 1
+    ) {
+        guard n > 0, k > 0 else { return }
+        BlasThreadPolicy.ensureSingleThreaded()
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(k), alpha, b, Int32(leadingB), a, 1, 0, c, 1)
+    }
+
     /// General `C[m×n] = alpha · op(A) · op(B) + beta · C`, row-major, where `op(X)` is `X` or `Xᵀ`.
     /// `A` is `m×k` (or `k×m` when transposed), `B` is `k×n` (or `n×k`). The training code's
     /// forward and backward passes are all this call. Cost: `2·m·n·k` flops.

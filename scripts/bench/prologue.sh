@@ -45,7 +45,8 @@ bench_cluster() {
   run_dir=$1; shift
   scripts/cluster-down --run-dir "$run_dir" >/dev/null 2>&1 || true
   rm -rf "$run_dir"
-  bench_at_exit 'scripts/cluster-down --run-dir "$run_dir" >&2'
+  # The folder is fixed now: a script may start several clusters, and each is stopped once.
+  bench_at_exit "[ ! -f '$run_dir/coordinator.pid' ] || scripts/cluster-down --run-dir '$run_dir' >&2"
   SIGHTLINE_BIN=$bin scripts/cluster-up --run-dir "$run_dir" "$@" >&2
   target=(--coordinator tcp://127.0.0.1:7710 --token-file "$run_dir/token")
 }
