@@ -217,17 +217,16 @@ extension IVFPQIndex {
         queries.withUnsafeBufferPointer { queryBuffer in
             quantizer.centroids.withUnsafeBufferPointer { codebooks in
                 scratch.queryTables.withUnsafeMutableBufferPointer { tables in
-                    for sub in 0 ..< m where rows == 1 {
-                        BLAS.multiplyRow(queryBuffer.baseAddress! + first * dimension + sub * dsub,
-                                         codebooks.baseAddress! + sub * ksub * dsub, rows: ksub, leadingB: dsub, depth: dsub,
-                                         into: tables.baseAddress! + (tableRow * m + sub) * ksub, alpha: alpha)
-                    }
-                    for sub in 0 ..< m where rows > 1 {
-                        BLAS.multiplyTransposed(
-                            queryBuffer.baseAddress! + first * dimension + sub * dsub, rows: rows, leadingA: dimension,
-                            codebooks.baseAddress! + sub * ksub * dsub, rows: ksub, leadingB: dsub,
-                            depth: dsub,
-                            into: tables.baseAddress! + (tableRow * m + sub) * ksub, leadingC: m * ksub, alpha: alpha)
+                    for sub in 0 ..< m {
+                        let query = queryBuffer.baseAddress! + first * dimension + sub * dsub
+                        let codebook = codebooks.baseAddress! + sub * ksub * dsub
+                        let table = tables.baseAddress! + (tableRow * m + sub) * ksub
+                        if rows == 1 {
+                            BLAS.multiplyRow(query, codebook, rows: ksub, leadingB: dsub, depth: dsub, into: table, alpha: alpha)
+                        } else {
+                            BLAS.multiplyTransposed(query, rows: rows, leadingA: dimension, codebook, rows: ksub, leadingB: dsub,
+                                                    depth: dsub, into: table, leadingC: m * ksub, alpha: alpha)
+                        }
                     }
                 }
             }
