@@ -257,6 +257,15 @@ import Wire
         #expect(status == 2)
     }
 
+    /// A replica log window of 0 ids would trim every write as it is logged: refused at start (exit 2).
+    @Test func anEmptyReplicaLogWindowIsRefusedAtStart() {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-window-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let status = TestHosts.run([LocalCluster.binary("sightline-worker"), "--listen", "tcp://127.0.0.1:\(LocalCluster.freePort())",
+                                    "--data", folder, "--cluster", "c", "--shard", "0", "--replica-log-window", "0"])
+        #expect(status == 2)
+    }
+
     /// A SIGTERM that arrives while a worker starts (here: as soon as it has opened its store,
     /// before it listens) is kept: the worker finishes starting, then stops cleanly (status 0,
     /// "stopping"), instead of dying of the signal or, worse, ignoring it and running on.
