@@ -5500,7 +5500,7 @@ const ProtobufCMessageDescriptor sightline__v1__cluster_status_request__descript
   (ProtobufCMessageInit) sightline__v1__cluster_status_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue sightline__v1__cluster_change_request__kind__enum_values_by_number[6] =
+static const ProtobufCEnumValue sightline__v1__cluster_change_request__kind__enum_values_by_number[10] =
 {
   { "KIND_UNSPECIFIED", "SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__KIND_UNSPECIFIED", 0 },
   { "ADD_WORKER", "SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ADD_WORKER", 1 },
@@ -5508,18 +5508,26 @@ static const ProtobufCEnumValue sightline__v1__cluster_change_request__kind__enu
   { "REBALANCE", "SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__REBALANCE", 3 },
   { "ADD_REPLICA", "SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ADD_REPLICA", 4 },
   { "ABORT_MOVE", "SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ABORT_MOVE", 5 },
+  { "ADD_SHARD", "SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ADD_SHARD", 6 },
+  { "REMOVE_REPLICA", "SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__REMOVE_REPLICA", 7 },
+  { "SET_REPLICATION", "SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__SET_REPLICATION", 8 },
+  { "DRAIN_HOST", "SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__DRAIN_HOST", 9 },
 };
 static const ProtobufCIntRange sightline__v1__cluster_change_request__kind__value_ranges[] = {
-{0, 0},{0, 6}
+{0, 0},{0, 10}
 };
-static const ProtobufCEnumValueIndex sightline__v1__cluster_change_request__kind__enum_values_by_name[6] =
+static const ProtobufCEnumValueIndex sightline__v1__cluster_change_request__kind__enum_values_by_name[10] =
 {
   { "ABORT_MOVE", 5 },
   { "ADD_REPLICA", 4 },
+  { "ADD_SHARD", 6 },
   { "ADD_WORKER", 1 },
+  { "DRAIN_HOST", 9 },
   { "KIND_UNSPECIFIED", 0 },
   { "REBALANCE", 3 },
+  { "REMOVE_REPLICA", 7 },
   { "REMOVE_WORKER", 2 },
+  { "SET_REPLICATION", 8 },
 };
 const ProtobufCEnumDescriptor sightline__v1__cluster_change_request__kind__descriptor =
 {
@@ -5528,15 +5536,15 @@ const ProtobufCEnumDescriptor sightline__v1__cluster_change_request__kind__descr
   "Kind",
   "Sightline__V1__ClusterChangeRequest__Kind",
   "sightline.v1",
-  6,
+  10,
   sightline__v1__cluster_change_request__kind__enum_values_by_number,
-  6,
+  10,
   sightline__v1__cluster_change_request__kind__enum_values_by_name,
   1,
   sightline__v1__cluster_change_request__kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCFieldDescriptor sightline__v1__cluster_change_request__field_descriptors[7] =
+static const ProtobufCFieldDescriptor sightline__v1__cluster_change_request__field_descriptors[10] =
 {
   {
     "kind",
@@ -5622,20 +5630,59 @@ static const ProtobufCFieldDescriptor sightline__v1__cluster_change_request__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "urls",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Sightline__V1__ClusterChangeRequest, n_urls),
+    offsetof(Sightline__V1__ClusterChangeRequest, urls),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "hosts",
+    9,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Sightline__V1__ClusterChangeRequest, n_hosts),
+    offsetof(Sightline__V1__ClusterChangeRequest, hosts),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "replication",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sightline__V1__ClusterChangeRequest, replication),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sightline__v1__cluster_change_request__field_indices_by_name[] = {
   4,   /* field[4] = dry_run */
   2,   /* field[2] = host */
+  8,   /* field[8] = hosts */
   0,   /* field[0] = kind */
   5,   /* field[5] = rate */
   6,   /* field[6] = replace_url */
+  9,   /* field[9] = replication */
   3,   /* field[3] = shard */
   1,   /* field[1] = url */
+  7,   /* field[7] = urls */
 };
 static const ProtobufCIntRange sightline__v1__cluster_change_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor sightline__v1__cluster_change_request__descriptor =
 {
@@ -5645,7 +5692,7 @@ const ProtobufCMessageDescriptor sightline__v1__cluster_change_request__descript
   "Sightline__V1__ClusterChangeRequest",
   "sightline.v1",
   sizeof(Sightline__V1__ClusterChangeRequest),
-  7,
+  10,
   sightline__v1__cluster_change_request__field_descriptors,
   sightline__v1__cluster_change_request__field_indices_by_name,
   1,  sightline__v1__cluster_change_request__number_ranges,

@@ -48,15 +48,14 @@ extension Coordinator {
         if case .addReplica(let url, let host, let shard, let replacing) = request.change {
             return try addReplica(url: url, host: host, shard: shard, replacing: replacing, dryRun: request.dryRun)
         }
-        if case .abortMove = request.change { return try abortMove(dryRun: request.dryRun) }
-        var isMove = true
-        if case .rebalance = request.change { isMove = false }
-        if isMove, routing.withLock({ $0.isReplicated }) {
-            throw ErrorReply(.badRequest, "moves between shards are not available while shards have several replicas: "
-                                          + "grow a replicated cluster by adding replicas (add-worker --shard N)")
-        }
         switch request.change {
-        case .addReplica, .abortMove: fatalError("handled above")
+        case .addReplica: fatalError("handled above")
+        case .abortMove: return try abortMove(dryRun: request.dryRun)
+        case .addShard(let urls, let hosts): return try addShard(urls: urls, hosts: hosts, request: request)
+        case .removeReplica(let shard, let url): return try removeReplica(shard: shard, url: url, dryRun: request.dryRun)
+        case .setReplication(let replication, let urls, let hosts):
+            return try setReplication(Int(clamping: replication), urls: urls, hosts: hosts, dryRun: request.dryRun)
+        case .drainHost(let host, let urls, let hosts): return try drainHost(host, urls: urls, hosts: hosts, dryRun: request.dryRun)
         case .rebalance:
             guard let move = routing.withLock({ $0.move }) else { return clusterStatus() }
             // A coordinator that restarted mid-move counts the plan again (the sources still hold it all).
@@ -66,23 +65,7 @@ extension Coordinator {
             if !request.dryRun { mover.start() }
             return clusterStatus()
         case .addWorker(let url, let host):
-            // A dry run dials nothing: an address a client names is dialled (with the cluster
-            // token) only to make a change the caller's cluster role was checked for.
-            if request.dryRun { return try dryRunReport(kind: "add-worker") }
-            let (shard, worker) = try checkNewWorker(url: url)
-            // The codebooks first: writes reach the new shard from the move's first step on.
-            if !request.dryRun {
-                do {
-                    _ = try worker.call(.codebookPush(version: codebook.version, indexFile: codebook.indexFile),
-                                        deadlineMilliseconds: 30_000)
-                } catch {
-                    throw ErrorReply(.unavailable, "the worker at \(url) did not take the codebooks: \(error)")
-                }
-            }
-            let current = routing.withLock { $0.current }
-            var next = current.shards.filter { $0.shard != shard }
-            next.append(MapShard(shard: shard, url: url, host: host))
-            return try startMove(kind: "add-worker", shard: shard, next: next, request: request)
+            return try addShard(urls: [url], hosts: host.isEmpty ? [] : [host], request: request)
         case .removeWorker(let shard):
             let current = routing.withLock { $0.current }
             guard current.placementShards.contains(shard) else {
@@ -92,12 +75,14 @@ extension Coordinator {
             guard current.placementShards.count > 1 else {
                 throw ErrorReply(.badRequest, "shard \(shard) is the last one: it cannot be drained")
             }
-            // Draining copies the shard's vectors off it: a worker that does not answer would
-            // hold the move at its first step for as long as it stays down.
-            let url = current.shards.first { $0.shard == shard }?.url ?? ""
-            guard states.state(at: url)?.reachable == true else {
-                throw ErrorReply(.unavailable, "shard \(shard)'s worker at \(url) is not answering: its vectors cannot be moved off "
-                                               + "it. Start it again (its data directory holds them), then remove it")
+            // Draining copies the shard's vectors off it: a shard none of whose copies answers
+            // (in sync, when it has several) would hold the move at its first step.
+            let copies = routing.withLock { $0.replicas(of: ShardID(shard)) }
+            let able = copies.count == 1 ? copies : copies.filter { $0.state == ReplicaState.inSync }
+            guard able.contains(where: { states.state(at: $0.url)?.reachable == true }) else {
+                throw ErrorReply(.unavailable, "no copy of shard \(shard) is answering (\(copies.map(\.url).joined(separator: ", "))): "
+                                               + "its vectors cannot be moved off it. Start one again (its data directory holds "
+                                               + "them), then remove it")
             }
             let next = current.shards.map { entry in
                 var entry = entry
@@ -136,6 +121,7 @@ extension Coordinator {
             }
         }
         log("move to map \(move.toVersion) (\(move.kind) of shard \(move.shard)) aborted at step \(move.step.rawValue)")
+        if move.kind == "add-worker" { try forgetCopies(of: move.shard) }
         mover.waitUntilStopped(seconds: 120)
         try catalog.setMoveStep(move, .done, error: "aborted at step \(move.step.rawValue)")
         try catalog.resetMoveCursors(move)
@@ -159,20 +145,96 @@ extension Coordinator {
         return clusterStatus()
     }
 
+    /// Registers the empty workers at `urls` (all started with one unused `--shard`) as the copies
+    /// of a new shard, and starts the move of its share to it. A cluster whose shards have r
+    /// copies takes r workers; copies of one shard never share a host.
+    func addShard(urls: [String], hosts: [String], request: ClusterChangeRequest) throws -> ClusterStatusReply {
+        guard (1 ... 3).contains(urls.count), Set(urls).count == urls.count, !urls.contains(where: \.isEmpty) else {
+            throw ErrorReply(.badRequest, "a new shard has 1 to 3 copies at distinct addresses; \(urls.count) were named")
+        }
+        guard hosts.isEmpty || hosts.count == urls.count else {
+            throw ErrorReply(.badRequest, "name one host per worker (\(urls.count) workers, \(hosts.count) hosts), or none")
+        }
+        let named = hosts.filter { !$0.isEmpty }
+        guard Set(named).count == named.count else {
+            throw ErrorReply(.badRequest, "copies of one shard never share a host: hosts \(hosts.joined(separator: ", ")) repeat one")
+        }
+        let replication = currentReplication()
+        guard urls.count == replication else {
+            throw ErrorReply(.badRequest, "the cluster's shards have \(replication) \(replication == 1 ? "copy" : "copies") each: a new "
+                                          + "shard needs \(replication) workers (\(urls.count) named); change the replication "
+                                          + "with sightline cluster set-replication")
+        }
+        // A dry run dials nothing: an address a client names is dialled (with the cluster
+        // token) only to make a change the caller's cluster role was checked for.
+        if request.dryRun { return try dryRunReport(kind: "add-shard") }
+        var shard: UInt32?
+        for url in urls {
+            let (serves, worker) = try checkNewWorker(url: url)
+            guard shard == nil || shard == serves else {
+                throw ErrorReply(.badRequest, "the workers serve shards \(shard!) and \(serves): start every copy of a new shard "
+                                              + "with the same --shard")
+            }
+            shard = serves
+            // The codebooks first: writes reach the new shard from the move's first step on.
+            do {
+                _ = try worker.call(.codebookPush(version: codebook.version, indexFile: codebook.indexFile), deadlineMilliseconds: 30_000)
+            } catch {
+                throw ErrorReply(.unavailable, "the worker at \(url) did not take the codebooks: \(error)")
+            }
+        }
+        let id = shard!
+        let current = routing.withLock { $0.current }
+        var next = current.shards.filter { $0.shard != id }
+        next.append(MapShard(shard: id, url: urls[0], host: hosts.first ?? ""))
+        let copies = urls.count == 1
+            ? [] : urls.indices.map { ReplicaRecord(shard: id, url: urls[$0], host: hosts.isEmpty ? "" : hosts[$0]) }
+        return try startMove(kind: "add-worker", shard: id, next: next, request: request, newCopies: copies)
+    }
+
+    /// The copies per shard of the map in force (the most any shard has).
+    func currentReplication() -> Int {
+        routing.withLock { route in route.readShards.map { route.replicas(of: $0).filter { $0.state != ReplicaState.joining }.count } }
+            .max() ?? 1
+    }
+
+    /// Removes a shard's copies from the catalog and the routing (an aborted new shard).
+    func forgetCopies(of shard: UInt32) throws {
+        let copies = routing.withLock { $0.replicaSets[shard] ?? [] }
+        for copy in copies { try catalog.removeReplica(shard: shard, url: copy.url) }
+        routing.withLock { $0.replicaSets[shard] = nil }
+    }
+
     /// Journals the move, switches writes to both maps and starts the driver (unless a dry run).
-    func startMove(kind: String, shard: UInt32, next: [MapShard], request: ClusterChangeRequest) throws -> ClusterStatusReply {
+    /// `newCopies`: a new shard's copies (in sync from the start: all empty), recorded before
+    /// the first write can reach them.
+    func startMove(kind: String, shard: UInt32, next: [MapShard], request: ClusterChangeRequest,
+                   newCopies: [ReplicaRecord] = []) throws -> ClusterStatusReply {
         if let active = routing.withLock({ $0.move }) {
             throw ErrorReply(.conflict, "a \(active.kind) move of shard \(active.shard) to map \(active.toVersion) is in progress "
                                         + "(step \(active.step.rawValue)): wait for it (sightline cluster status) or resume it "
                                         + "(sightline cluster rebalance)")
         }
         guard !request.dryRun else { return clusterStatus() }
-        let move = try catalog.planMove(kind: kind, shard: shard, next: next, rate: request.rate)
+        if !newCopies.isEmpty {
+            // A shard id used before starts its write numbers afresh: its copies are empty.
+            try catalog.resetCommittedSeq(shard: shard, seq: 0)
+            writer.sequences.withLock { $0[ShardID(shard)] = nil }
+            for copy in newCopies { try catalog.putReplica(copy) }
+        }
+        let move: MoveRecord
+        do {
+            move = try catalog.planMove(kind: kind, shard: shard, next: next, rate: request.rate)
+        } catch {
+            for copy in newCopies { try? catalog.removeReplica(shard: shard, url: copy.url) }
+            throw error
+        }
         let fromMap = routing.withLock { $0.current }
         routing.withLock { route in
             route.move = move
             route.fromMap = fromMap
             route.toMap = ShardMap(version: move.toVersion, shards: next)
+            if !newCopies.isEmpty { route.replicaSets[shard] = newCopies }
         }
         mover.lastPlan.withLock { $0 = [] }
         log("\(kind) of shard \(shard): map \(move.fromVersion) → \(move.toVersion)")
@@ -181,89 +243,11 @@ extension Coordinator {
         return clusterStatus()
     }
 
-    /// Registers the empty worker at `url` (started with `--shard shard`) as a new copy of the
-    /// shard; it copies the shard from an in-sync peer, then serves. `replacing` names a copy
-    /// that leaves the shard.
-    func addReplica(url: String, host: String, shard: UInt32, replacing: String, dryRun: Bool) throws -> ClusterStatusReply {
-        let id = ShardID(shard)
-        let route = routing.withLock { $0 }
-        guard route.current.placementShards.contains(shard) else {
-            throw ErrorReply(.notFound, "shard \(shard) is not in the shard map (version \(route.current.version))")
-        }
-        // Move transfers go to one copy of a shard, outside the numbered writes: a copy that
-        // joins meanwhile would race them. Until moves carry replicas, copies join between moves.
-        if let move = route.move {
-            throw ErrorReply(.conflict, "a \(move.kind) move of shard \(move.shard) to map \(move.toVersion) is in progress "
-                                        + "(step \(move.step.rawValue)): add the replica once it is done (sightline cluster status)")
-        }
-        let copies = route.replicas(of: id)
-        guard !copies.contains(where: { $0.url == url }) else {
-            throw ErrorReply(.conflict, "\(url) is already a replica of shard \(shard)")
-        }
-        if !replacing.isEmpty {
-            guard copies.contains(where: { $0.url == replacing }) else {
-                throw ErrorReply(.notFound, "\(replacing) is not a replica of shard \(shard)")
-            }
-            guard copies.contains(where: { $0.url != replacing && $0.state == ReplicaState.inSync }) else {
-                throw ErrorReply(.conflict, "\(replacing) is shard \(shard)'s last replica in sync: it cannot be replaced")
-            }
-        }
-        guard copies.count - (replacing.isEmpty ? 0 : 1) < 3 else {
-            throw ErrorReply(.badRequest, "shard \(shard) already has 3 replicas (the most a shard may have)")
-        }
-        if !host.isEmpty, copies.contains(where: { $0.host == host && $0.url != replacing }) {
-            throw ErrorReply(.badRequest, "shard \(shard) already has a replica on host \(host): place each copy on its own host")
-        }
-        // A dry run dials nothing (see `addWorker`).
-        guard !dryRun else { return clusterStatus() }
-        let (_, worker) = try checkNewWorker(url: url, asReplicaOf: shard)
-        do {
-            _ = try worker.call(.codebookPush(version: codebook.version, indexFile: codebook.indexFile), deadlineMilliseconds: 30_000)
-        } catch {
-            throw ErrorReply(.unavailable, "the worker at \(url) did not take the codebooks: \(error)")
-        }
-        // The copy joins under the shard's write lock: no numbered write is half sent meanwhile,
-        // and the checks run again on the set as it is now.
-        return try writer.withShardLocks([id]) {
-            try join(url: url, host: host, shard: shard, replacing: replacing)
-        }
-    }
-
-    /// `addReplica`'s last part, with the shard's writes held: the checks again, on the set as it
-    /// is now, then the copy recorded as joining.
-    private func join(url: String, host: String, shard: UInt32, replacing: String) throws -> ClusterStatusReply {
-        let id = ShardID(shard)
-        let (now, stored, moving) = routing.withLock { ($0.replicas(of: id), $0.replicaSets[shard] != nil, $0.move != nil) }
-        guard !moving, !now.contains(where: { $0.url == url }), replacing.isEmpty || now.contains(where: { $0.url == replacing }),
-              now.count - (replacing.isEmpty ? 0 : 1) < 3 else {
-            throw ErrorReply(.conflict, "shard \(shard)'s replicas changed meanwhile (or a move started): check sightline "
-                                        + "cluster status and ask again")
-        }
-        if !replacing.isEmpty {
-            // The copy that stays must be in sync *and answering now*: replacing the only live
-            // copy with an empty one would leave the shard's data nowhere.
-            let reachable = now.filter {
-                $0.url != replacing && $0.state == ReplicaState.inSync && states.state(at: $0.url)?.reachable == true
-            }
-            guard !reachable.isEmpty else {
-                throw ErrorReply(.conflict, "no copy of shard \(shard) other than \(replacing) is in sync and answering: "
-                                            + "it cannot be replaced now")
-            }
-        }
-        let record = ReplicaRecord(shard: shard, url: url, host: host, state: ReplicaState.joining)
-        try catalog.putReplica(record)
-        if !stored, let first = now.first { try catalog.putReplica(first) }
-        if !replacing.isEmpty { try catalog.removeReplica(shard: shard, url: replacing) }
-        let updated = now.filter { $0.url != replacing } + [record]
-        routing.withLock { $0.replicaSets[shard] = updated }
-        log("shard \(shard): replica at \(url) joins" + (replacing.isEmpty ? "" : ", replacing \(replacing)")
-            + "; it copies the shard from a peer, then serves")
-        return clusterStatus()
-    }
-
     /// Asks the worker at `url` who it is: it must belong to this cluster, be empty, and hold a
     /// shard id that the map does not use. Returns that id and a client of the worker.
-    func checkNewWorker(url: String, asReplicaOf replicaShard: UInt32? = nil) throws -> (UInt32, ServiceClient) {
+    /// `anyShardInMap`: the worker may hold any shard of the map (a copy that joins it).
+    func checkNewWorker(url: String, asReplicaOf replicaShard: UInt32? = nil,
+                        anyShardInMap: Bool = false) throws -> (UInt32, ServiceClient) {
         let health: HealthReply
         let client: ServiceClient
         do {
@@ -285,6 +269,11 @@ extension Coordinator {
             guard health.shard == replicaShard else {
                 throw ErrorReply(.conflict, "the worker at \(url) serves shard \(health.shard): start it with --shard \(replicaShard) "
                                             + "to make it a replica of shard \(replicaShard)")
+            }
+        } else if anyShardInMap {
+            guard current.placementShards.contains(health.shard) else {
+                throw ErrorReply(.conflict, "the worker at \(url) serves shard \(health.shard), which the map does not hold: start it "
+                                            + "with the --shard it joins")
             }
         } else if current.placementShards.contains(health.shard) {
             throw ErrorReply(.conflict, "the worker at \(url) serves shard \(health.shard), which the map already holds: "

@@ -32,7 +32,8 @@ import Wire
 /// 2. The shard write locks (`ReplicatedWriter.withShardLocks`), several in ascending shard
 ///    order: a replicated shard's numbered writes, a catch-up's last pages, a copy joining, the
 ///    health loop's check of stale copies (which only tries it).
-/// 3. `MoveDriver.placementPushes` — one placement push at a time.
+/// 3. `ReplicatedWriter.placementPushes` — one placement push at a time (the mover's, the health
+///    loop's), and a copy entering the in-sync set (after its shard's write lock).
 /// 4. Leaf locks, held only to copy values out or make one change, never two at once and never
 ///    around a call to a worker or the catalog: the directory's `routing`, the writer's
 ///    `sequences`, `shardLocks` and `fullCopies`, `WorkerStates`, the monitor's
@@ -143,7 +144,7 @@ public final class Coordinator: Sendable {
         let states = WorkerStates(directory: directory)
         self.states = states
         writer = ReplicatedWriter(shardCalls: shardCalls, catalog: catalog, writeQuorum: config.writeQuorum, log: log)
-        mover = MoveDriver(shardCalls: shardCalls, catalog: catalog, states: states, writes: writes, codebook: codebook,
+        mover = MoveDriver(shardCalls: shardCalls, writer: writer, catalog: catalog, states: states, writes: writes, codebook: codebook,
                            template: template, hooks: hooks, clock: clock, log: log)
         monitor = HealthMonitor(shardCalls: shardCalls, writer: writer, mover: mover, states: states, catalog: catalog,
                                 codebook: codebook, clock: clock, log: log)

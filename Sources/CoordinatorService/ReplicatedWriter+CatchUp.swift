@@ -107,7 +107,26 @@ extension ReplicatedWriter {
             return
         }
         fullCopies.withLock { _ = $0.remove(copy.url) }
-        try setReplicaState(shard, url: copy.url, ReplicaState.inSync)
+        // It serves by its peer's placements, or not at all: a placement push runs before this
+        // (and reached the peer) or after (and reaches this copy as an in-sync one).
+        try placementPushes.withLock { _ in
+            guard case .health(let peerHealth) = try shardCalls.callOne(shard, peer, .health, deadlineMilliseconds: 10_000),
+                  case .health(let copyHealth) = try shardCalls.callOne(shard, copy.url, .health, deadlineMilliseconds: 10_000) else {
+                throw ErrorReply(.internalError, "a health reply was not a health report")
+            }
+            guard (copyHealth.mapVersion, copyHealth.pendingMapVersion) == (peerHealth.mapVersion, peerHealth.pendingMapVersion) else {
+                throw ErrorReply(.unavailable, "it serves by maps \(copyHealth.mapVersion)/\(copyHealth.pendingMapVersion), "
+                                               + "\(peer) by \(peerHealth.mapVersion)/\(peerHealth.pendingMapVersion); the health "
+                                               + "loop sends it the placements")
+            }
+            try setReplicaState(shard, url: copy.url, ReplicaState.inSync)
+        }
+        // A copy that replaces another (drain-host, add-worker --replace of a live copy): the
+        // other leaves only now, so the shard never had fewer copies in sync than before.
+        if let replaced = try catalog.replacement(shard: shard.rawValue, url: copy.url), !replaced.isEmpty {
+            try removeCopy(shard, url: replaced)
+            log("shard \(shard)'s replica at \(replaced) left the shard: \(copy.url) replaces it and is in sync")
+        }
         let seconds = secondsElapsed(since: started.uptimeNanoseconds)
         log("shard \(shard)'s replica at \(copy.url) caught up from \(peer): \(copied) entries in "
             + String(format: "%.2f s (%.0f/s)", seconds, Double(copied) / max(seconds, 1e-9))

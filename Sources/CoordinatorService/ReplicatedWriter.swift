@@ -11,9 +11,10 @@ import Wire
 /// (ReplicatedWriter+CatchUp) before it serves again.
 ///
 /// It owns the write numbers (`sequences`), the shard write locks, the copies' states (through
-/// the directory and the catalog) and the catch-up. Locks: a shard write lock is held across
-/// calls to the shard's copies, several in ascending shard order; `sequences`, `shardLocks`
-/// and `fullCopies` are leaves (see the lock order in Coordinator.swift).
+/// the directory and the catalog), the catch-up, and the placement-push lock. Locks: a shard
+/// write lock is held across calls to the shard's copies, several in ascending shard order;
+/// `placementPushes` after them; `sequences`, `shardLocks` and `fullCopies` are leaves (see the
+/// lock order in Coordinator.swift).
 final class ReplicatedWriter: Sendable {
     let shardCalls: ShardCalls
     let catalog: CatalogDatabase
@@ -25,6 +26,10 @@ final class ReplicatedWriter: Sendable {
     private let shardLocks = Mutex<[ShardID: ShardWriteLock]>([:])
     /// Copies whose last catch-up ended with different digests: the next copies the whole shard.
     let fullCopies = Mutex<Set<String>>([])
+    /// Held around a placement push (the move driver's and the health loop's, one at a time) and
+    /// while a copy enters the in-sync set: a copy enters only with its peers' placements, and a
+    /// push sees it either before (not in sync: its failure is left to the health loop) or after.
+    let placementPushes = Mutex<Void>(())
     let catchUpRunning = Atomic<Bool>(false)
     let stopping = Atomic<Bool>(false)
 
@@ -52,7 +57,25 @@ final class ReplicatedWriter: Sendable {
         guard !replicated.isEmpty else { return shardCalls.fanOutCalls(calls, deadlineMilliseconds: deadlineMilliseconds) }
         // Numbered writes of a shard go out one at a time, in order (locks taken in shard order).
         return withShardLocks(replicated.sorted()) {
-            numberedWrite(calls, replicated: replicated, deadlineMilliseconds: deadlineMilliseconds, notAfter: notAfter)
+            // A shard named twice (during a move: as the owner of some ids and the next owner of
+            // others) takes its writes in rounds, each numbered after the previous one committed.
+            var results = [Result<ResponseBody, ErrorReply>?](repeating: nil, count: calls.count)
+            var remaining = Array(calls.indices)
+            while !remaining.isEmpty {
+                var named = Set<ShardID>(), round: [Int] = [], later: [Int] = []
+                for index in remaining {
+                    if replicated.contains(calls[index].shard), !named.insert(calls[index].shard).inserted {
+                        later.append(index)
+                    } else {
+                        round.append(index)
+                    }
+                }
+                let replies = numberedWrite(round.map { calls[$0] }, replicated: replicated, deadlineMilliseconds: deadlineMilliseconds,
+                                            notAfter: notAfter)
+                for (index, reply) in zip(round, replies) { results[index] = reply }
+                remaining = later
+            }
+            return results.map { $0! }
         }
     }
 
@@ -279,6 +302,17 @@ final class ReplicatedWriter: Sendable {
     func demote(_ shard: ShardID, url: String, because reason: String) throws {
         guard try setReplicaState(shard, url: url, ReplicaState.catchingUp) else { return }
         log("shard \(shard)'s replica at \(url) left the in-sync set: \(reason); it catches up from a peer when it answers")
+    }
+
+    /// Takes the copy at `url` out of `shard` (catalog first, then the directory), with any
+    /// replacement by or of it. Callers hold the shard's write lock.
+    func removeCopy(_ shard: ShardID, url: String) throws {
+        try catalog.removeReplica(shard: shard.rawValue, url: url)
+        try catalog.removeReplacement(shard: shard.rawValue, url: url)
+        directory.withLock { route in
+            guard let set = route.replicaSets[shard.rawValue] else { return }
+            route.replicaSets[shard.rawValue] = set.filter { $0.url != url }
+        }
     }
 
     /// Records a copy's state, in the catalog first (a failure changes nothing); false when it

@@ -44,11 +44,12 @@ struct Routing: Sendable {
     }
 
     /// Every shard a placement update must reach: both maps' shards during a move (the drained
-    /// shard included), the map in force otherwise.
+    /// shard included), the map in force otherwise. A shard retired by an earlier move stays
+    /// listed in later maps, retired in both: it is not involved (its workers may be gone).
     var involvedShards: [ShardID] {
         var shards = Set(current.placementShards)
         if move != nil {
-            for map in [fromMap, toMap].compactMap({ $0 }) { shards.formUnion(map.shards.map(\.shard)) }
+            for map in [fromMap, toMap].compactMap({ $0 }) { shards.formUnion(map.placementShards) }
         }
         return shards.sorted().map { ShardID($0) }
     }

@@ -56,6 +56,45 @@ extension CatalogDatabase {
         try delete.step()
     }
 
+    /// Records that the copy joining at `url` replaces the in-sync copy at `replaces`, which
+    /// leaves the shard once the new one is in sync (so the shard never has fewer copies in sync
+    /// than before).
+    public func putReplacement(shard: UInt32, url: String, replaces: String) throws(StoreError) {
+        let upsert = try database.prepare("""
+            INSERT INTO replica_replacements (shard, url, replaces) VALUES (?, ?, ?)
+            ON CONFLICT(shard, url) DO UPDATE SET replaces = excluded.replaces
+            """)
+        try upsert.bind(1, Int64(shard))
+        try upsert.bind(2, url)
+        try upsert.bind(3, replaces)
+        try upsert.step()
+    }
+
+    /// The copy that the copy at `url` replaces once in sync, if any.
+    public func replacement(shard: UInt32, url: String) throws(StoreError) -> String? {
+        let select = try database.prepare("SELECT replaces FROM replica_replacements WHERE shard = ? AND url = ?")
+        try select.bind(1, Int64(shard))
+        try select.bind(2, url)
+        return try select.step() ? select.text(0) : nil
+    }
+
+    /// Every pending replacement: (shard, new copy, the copy it replaces).
+    public func replacements() throws(StoreError) -> [(shard: UInt32, url: String, replaces: String)] {
+        let select = try database.prepare("SELECT shard, url, replaces FROM replica_replacements ORDER BY shard, url")
+        var found: [(shard: UInt32, url: String, replaces: String)] = []
+        while try select.step() { found.append((UInt32(truncatingIfNeeded: select.int64(0)), select.text(1), select.text(2))) }
+        return found
+    }
+
+    /// Forgets the replacement by or of the copy at `url` (it took place, or a copy left).
+    public func removeReplacement(shard: UInt32, url: String) throws(StoreError) {
+        let delete = try database.prepare("DELETE FROM replica_replacements WHERE shard = ? AND (url = ? OR replaces = ?)")
+        try delete.bind(1, Int64(shard))
+        try delete.bind(2, url)
+        try delete.bind(3, url)
+        try delete.step()
+    }
+
     /// The highest write sequence number reserved for `shard` (0: none yet).
     public func reservedSeq(shard: UInt32) throws(StoreError) -> UInt64 {
         let select = try database.prepare("SELECT reserved FROM write_seqs WHERE shard = ?")

@@ -27,6 +27,8 @@ public final class CatalogDatabase: @unchecked Sendable {
             CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, label INTEGER, key TEXT);
             CREATE TABLE IF NOT EXISTS replicas (shard INTEGER NOT NULL, url TEXT NOT NULL, host TEXT NOT NULL, state TEXT NOT NULL,
                 PRIMARY KEY (shard, url));
+            CREATE TABLE IF NOT EXISTS replica_replacements (shard INTEGER NOT NULL, url TEXT NOT NULL, replaces TEXT NOT NULL,
+                PRIMARY KEY (shard, url));
             CREATE TABLE IF NOT EXISTS write_seqs (shard INTEGER PRIMARY KEY, reserved INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS committed_seqs (shard INTEGER PRIMARY KEY, committed INTEGER NOT NULL);
             """)

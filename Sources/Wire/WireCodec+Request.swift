@@ -196,6 +196,12 @@ extension WireCodec {
             }
         case .clusterChange(let request):
             let body = arena.message(Sightline__V1__ClusterChangeRequest.self) { sightline__v1__cluster_change_request__init($0) }
+            func setWorkers(_ urls: [String], _ hosts: [String]) {
+                body.pointee.n_urls = urls.count
+                body.pointee.urls = arena.copy(urls.map { arena.string($0) as UnsafeMutablePointer<CChar>? })
+                body.pointee.n_hosts = hosts.count
+                body.pointee.hosts = arena.copy(hosts.map { arena.string($0) as UnsafeMutablePointer<CChar>? })
+            }
             switch request.change {
             case .addReplica(let url, let host, let shard, let replacing):
                 body.pointee.kind = SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ADD_REPLICA
@@ -214,6 +220,21 @@ extension WireCodec {
                 body.pointee.kind = SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__REBALANCE
             case .abortMove:
                 body.pointee.kind = SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ABORT_MOVE
+            case .addShard(let urls, let hosts):
+                body.pointee.kind = SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ADD_SHARD
+                setWorkers(urls, hosts)
+            case .removeReplica(let shard, let url):
+                body.pointee.kind = SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__REMOVE_REPLICA
+                body.pointee.shard = shard
+                body.pointee.url = arena.string(url)
+            case .setReplication(let replication, let urls, let hosts):
+                body.pointee.kind = SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__SET_REPLICATION
+                body.pointee.replication = replication
+                setWorkers(urls, hosts)
+            case .drainHost(let host, let urls, let hosts):
+                body.pointee.kind = SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__DRAIN_HOST
+                body.pointee.host = arena.string(host)
+                setWorkers(urls, hosts)
             }
             body.pointee.dry_run = request.dryRun ? 1 : 0
             body.pointee.rate = request.rate
@@ -392,8 +413,24 @@ extension WireCodec {
             case SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__REMOVE_WORKER: change = .removeWorker(shard: b.shard)
             case SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__REBALANCE: change = .rebalance
             case SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ABORT_MOVE: change = .abortMove
+            case SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__REMOVE_REPLICA: change = .removeReplica(shard: b.shard, url: string(b.url))
+            case SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ADD_SHARD, SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__SET_REPLICATION,
+                 SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__DRAIN_HOST:
+                // Bounded before anything is read from them: a peer names at most `maxURLs` workers.
+                guard b.n_urls <= ClusterChange.maxURLs, b.n_hosts <= ClusterChange.maxURLs else {
+                    throw .malformed("a cluster change names \(b.n_urls) workers and \(b.n_hosts) hosts; at most "
+                                     + "\(ClusterChange.maxURLs) each")
+                }
+                let urls = array(b.urls, b.n_urls).map { string($0) }, hosts = array(b.hosts, b.n_hosts).map { string($0) }
+                switch b.kind {
+                case SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ADD_SHARD: change = .addShard(urls: urls, hosts: hosts)
+                case SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__SET_REPLICATION:
+                    change = .setReplication(replication: b.replication, urls: urls, hosts: hosts)
+                default: change = .drainHost(host: string(b.host), urls: urls, hosts: hosts)
+                }
             case SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__KIND_UNSPECIFIED:
-                throw .missingField("a cluster change kind (ADD_WORKER, REMOVE_WORKER, REBALANCE, ADD_REPLICA or ABORT_MOVE)")
+                throw .missingField("a cluster change kind (ADD_WORKER, REMOVE_WORKER, REBALANCE, ADD_REPLICA, ABORT_MOVE, "
+                                    + "ADD_SHARD, REMOVE_REPLICA, SET_REPLICATION or DRAIN_HOST)")
             default:
                 throw .malformed("unknown cluster change kind \(b.kind.rawValue)")
             }

@@ -83,8 +83,22 @@ public enum ClusterChange: Sendable, Equatable {
     case rebalance
     /// Cancels the move in progress before its flip (`sightline cluster rebalance --abort`).
     case abortMove
-    /// A new replica of `shard` at `url`; `replacing` leaves the shard ("" = none).
+    /// A new replica of `shard` at `url`; `replacing` leaves the shard ("" = none): at once when
+    /// it is not in sync, else once the new replica is.
     case addReplica(url: String, host: String, shard: UInt32, replacing: String)
+    /// A new shard with a copy at each of `urls` (`hosts`: none, or one per url).
+    case addShard(urls: [String], hosts: [String])
+    /// The copy of `shard` at `url` leaves it.
+    case removeReplica(shard: UInt32, url: String)
+    /// Every shard gets `replication` copies: `urls` join (or, lowering, leave when named).
+    case setReplication(replication: UInt32, urls: [String], hosts: [String])
+    /// Every copy on `host` is replaced by one of `urls` or leaves when its shard can spare it.
+    case drainHost(host: String, urls: [String], hosts: [String])
+}
+
+extension ClusterChange {
+    /// Workers a change may name at most (a peer's list is bounded before it is used).
+    public static let maxURLs = 64
 }
 
 public struct ClusterChangeRequest: Sendable, Equatable {

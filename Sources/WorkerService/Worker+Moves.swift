@@ -119,10 +119,13 @@ extension Worker {
     }
 
     /// Stores entries copied from another shard (already encoded: nothing is re-encoded). Ids
-    /// already held are left as they are, so a repeated page changes nothing.
-    func accept(_ transfer: ShardTransfer) throws -> UInt64 {
+    /// already held are left as they are, so a repeated page changes nothing. A replicated
+    /// target's copies take the page as a numbered write (`sequence`), logged like an add, so
+    /// they stay equal and a copy that missed it catches up from a peer.
+    func accept(_ transfer: ShardTransfer, sequence: WriteSequence? = nil) throws -> UInt64 {
         try writeLock.withLock { _ in
             let current = try snapshot()
+            try admit(sequence)
             guard transfer.codebookVersion == current.version else {
                 throw ErrorReply(.conflict, "transfer encoded with codebook \(String(transfer.codebookVersion, radix: 16)), "
                                             + "shard holds \(String(current.version, radix: 16))")
@@ -130,7 +133,8 @@ extension Worker {
             let decoded = try entries(of: transfer, template: current.template)
             let stale = tombstones.withLock { $0 }
             let entries = decoded.filter { stale.isEmpty || !stale.contains($0.id) }
-            let inserted = try store.insert(entries)
+            let inserted = try store.insert(entries, seq: sequence?.seq)
+            if let sequence { appliedSeq.withLock { $0 = sequence.seq } }
             let fresh = inserted.indices.filter { inserted[$0] }.map { entries[$0] }
             let storesVectors = current.template.configuration.storesVectors
             let vectors = storesVectors ? try Matrix(dimension: current.template.dimension, values: fresh.flatMap { $0.vector! }) : nil
@@ -174,10 +178,11 @@ extension Worker {
         }
     }
 
-    /// Inventory, digest or drop of the entries that flow between two shards in the move.
-    func flow(_ query: FlowQuery) throws -> FlowReply {
+    /// Inventory, digest or drop of the entries that flow between two shards in the move. A drop
+    /// at a replicated target is a numbered write (`sequence`), like the transfers it undoes.
+    func flow(_ query: FlowQuery, sequence: WriteSequence? = nil) throws -> FlowReply {
         switch query.action {
-        case .drop: return try writeLock.withLock { _ in try dropArriving(from: query.fromShard) }
+        case .drop: return try writeLock.withLock { _ in try dropArriving(from: query.fromShard, sequence: sequence) }
         case .inventory: return try inventory()
         case .digest: return try digest(from: query.fromShard, to: query.toShard)
         }
@@ -215,16 +220,24 @@ extension Worker {
 
     /// Deletes the copies that arrived here from `from` (a copy that failed verification is
     /// dropped and sent again). Only the target of a flow may drop it.
-    func dropArriving(from: UInt32) throws -> FlowReply {
+    func dropArriving(from: UInt32, sequence: WriteSequence? = nil) throws -> FlowReply {
         var current = try snapshot()
         guard current.placement.placements.count == 2, from != settings.shard.rawValue else {
             throw ErrorReply(.badRequest, "shard \(settings.shard) drops only copies arriving from another shard during a move")
         }
+        try admit(sequence)
         var ids: [UInt64] = []
         current.forEachEntry { part, _, list, position in
             if part == .arriving, current.placement.owner(of: list.ids[position], in: 0) == from { ids.append(list.ids[position]) }
         }
-        let deleted = try store.deleteInBatches(ids)
+        // A numbered drop is one logged write (one transaction); an unnumbered one goes in batches.
+        let deleted: Int
+        if let sequence {
+            deleted = try store.delete(ids, seq: sequence.seq).count
+            appliedSeq.withLock { $0 = sequence.seq }
+        } else {
+            deleted = try store.deleteInBatches(ids)
+        }
         current.remove(Set(ids.map { VectorID($0) }))
         install(current)
         return FlowReply(dropped: UInt64(deleted))

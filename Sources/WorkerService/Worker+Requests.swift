@@ -40,7 +40,7 @@ extension Worker {
             guard let (version, file) = try store.codebook() else { throw ErrorReply(.notFound, "this shard has no codebook yet") }
             return .codebookFetch(version: version, indexFile: file)
         case .shardTransfer(let transfer):
-            return .shardTransfer(accepted: try accept(transfer))
+            return .shardTransfer(accepted: try accept(transfer, sequence: sequence))
         case .fetchVectors(let ids):
             return .fetchVectors(try fetch(ids))
         case .placementUpdate(let placements):
@@ -48,7 +48,7 @@ extension Worker {
         case .shardExport(let after, let limit):
             return .shardExport(try export(after: after, limit: limit))
         case .shardFlow(let query):
-            return .shardFlow(try flow(query))
+            return .shardFlow(try flow(query, sequence: sequence))
         case .replicaPull(let request):
             return .replicaPull(try pull(request))
         case .replicaApply(let page):

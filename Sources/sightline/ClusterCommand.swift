@@ -16,7 +16,8 @@ struct ClusterCommand: ParsableCommand {
             backup copies the catalog and every shard as of one moment; restore puts such a copy back. \
             These commands need the cluster token.
             """,
-        subcommands: [ClusterStatusCommand.self, AddWorkerCommand.self, RemoveWorkerCommand.self, RebalanceCommand.self,
+        subcommands: [ClusterStatusCommand.self, AddWorkerCommand.self, AddShardCommand.self, RemoveWorkerCommand.self,
+                      RemoveReplicaCommand.self, SetReplicationCommand.self, DrainHostCommand.self, RebalanceCommand.self,
                       BackupCommand.self, RestoreCommand.self])
 }
 
@@ -37,17 +38,24 @@ struct ClusterChangeOptions: ParsableArguments {
     func run(_ change: ClusterChange, dryRun: Bool = false) throws {
         let client = try target.client()
         var status = try client.changeCluster(ClusterChangeRequest(change: change, dryRun: dryRun, rate: rate))
-        if case .addReplica(let url, _, let shard, _) = change {
+        var followsMove = false
+        switch change {
+        case .addReplica(let url, _, let shard, _):
             if !dryRun, !noWait { status = try followReplica(client, url: url, shard: shard) }
-        } else if !dryRun, !noWait {
-            status = try follow(client, status)
+        case .setReplication, .removeReplica:
+            if !dryRun, !noWait { status = try followCopies(client, status) { _ in true } }
+        case .drainHost(let host, _, _):
+            if !dryRun, !noWait { status = try followCopies(client, status) { !$0.shards.contains { $0.host == host } } }
+        default:
+            followsMove = true
+            if !dryRun, !noWait { status = try follow(client, status) }
         }
         if json {
             try printJSON(status)
         } else {
             printStatus(status)
         }
-        if let move = status.move, !dryRun, !noWait, move.step != "done" {
+        if followsMove, let move = status.move, !dryRun, !noWait, move.step != "done" {
             throw ValidationError("the move stopped at step \(move.step): \(move.error)")
         }
     }
@@ -64,6 +72,25 @@ struct ClusterChangeOptions: ParsableArguments {
                             Int(clamping: max(target, 1)))
             if mine.replicaState == "in-sync" { return status }
             Thread.sleep(forTimeInterval: 0.2)
+        }
+    }
+
+    /// Polls the status until every copy is in sync and `done` holds, drawing the copies in sync
+    /// against all of them (and the entries they hold against their shards').
+    func followCopies(_ client: ServiceClient, _ first: ClusterStatusReply,
+                      done: (ClusterStatusReply) -> Bool) throws -> ClusterStatusReply {
+        let progress = ProgressReporter(enabled: !json)
+        var status = first
+        while true {
+            let copies = status.shards.filter { !$0.replicaState.isEmpty }
+            let inSync = copies.filter { $0.replicaState == "in-sync" }
+            let largest = Dictionary(grouping: inSync, by: \.shard).mapValues { $0.map(\.vectorCount).max() ?? 0 }
+            let held = copies.reduce(UInt64(0)) { $0 + min($1.vectorCount, largest[$1.shard] ?? $1.vectorCount) }
+            let wanted = copies.reduce(UInt64(0)) { $0 + (largest[$1.shard] ?? $1.vectorCount) }
+            progress.report("copies in sync: \(inSync.count) of \(copies.count)", Int(clamping: held), Int(clamping: max(wanted, 1)))
+            if inSync.count == copies.count, done(status) { return status }
+            Thread.sleep(forTimeInterval: 0.2)
+            status = try client.clusterStatus()
         }
     }
 
@@ -141,8 +168,8 @@ struct AddWorkerCommand: ParsableCommand {
 
             With --shard N the worker (started with --shard N) becomes a replica of shard N instead: it copies the shard \
             from an in-sync replica and serves once its digests match; --replace URL takes another replica out of the shard \
-            (one that stays down, say). A new shard cannot be added while shards have several replicas; --rate does not \
-            apply to a replica's copy. \
+            (one that stays down, say): at once when it is not in sync, else once the new replica is. In a cluster whose \
+            shards have several copies, add a shard with add-shard; --rate does not apply to a replica's copy. \
             Example: sightline cluster add-worker --url tcp://10.0.0.5:7701 --shard 0 --replace tcp://10.0.0.2:7701
             """)
 
@@ -235,5 +262,135 @@ struct RebalanceCommand: ParsableCommand {
             }
             try options.run(.rebalance, dryRun: dryRun)
         }
+    }
+}
+
+struct AddShardCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add-shard",
+        abstract: "Add a new shard whose copies are new, empty workers, then move its share of the vectors to it.",
+        discussion: """
+            Start one worker per copy first, each with the same unused --shard N and an empty --data directory, one per \
+            host. Name as many workers as the other shards have copies (see cluster status). Every copy of the new shard \
+            takes the move's pages as numbered writes, so the copies stay equal; searches stay exact and complete \
+            during the move. \
+            Example: sightline cluster add-shard --url tcp://10.0.0.4:7701 --host host4 --url tcp://10.0.0.5:7701 --host host5
+            """)
+
+    @Option(name: .customLong("url"), help: "A copy's worker address (repeat once per copy).")
+    var urls: [String] = []
+
+    @Option(name: .customLong("host"), help: "The host of each --url, in the same order (none, or one per --url).")
+    var hosts: [String] = []
+
+    @Flag(help: "Check the request and show the status without changing anything.")
+    var dryRun = false
+
+    @OptionGroup var options: ClusterChangeOptions
+
+    func validate() throws {
+        guard !urls.isEmpty else { throw ValidationError("name the new shard's workers with --url (one per copy)") }
+        guard hosts.isEmpty || hosts.count == urls.count else { throw ValidationError("give one --host per --url, or none") }
+    }
+
+    func run() throws {
+        try reportingErrors { try options.run(.addShard(urls: urls, hosts: hosts), dryRun: dryRun) }
+    }
+}
+
+struct RemoveReplicaCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "remove-replica",
+        abstract: "Take one copy out of a shard, while the copies that stay can acknowledge writes.",
+        discussion: """
+            Refused when fewer copies would stay in sync and answering than write_quorum needs. The worker keeps its data; \
+            stop it afterwards. \
+            Example: sightline cluster remove-replica --shard 0 --url tcp://10.0.0.2:7701
+            """)
+
+    @Option(help: "The shard.")
+    var shard: UInt32
+
+    @Option(help: "The copy's worker address.")
+    var url: String
+
+    @Flag(help: "Check the request and show the status without changing anything.")
+    var dryRun = false
+
+    @OptionGroup var options: ClusterChangeOptions
+
+    func run() throws {
+        try reportingErrors { try options.run(.removeReplica(shard: shard, url: url), dryRun: dryRun) }
+    }
+}
+
+struct SetReplicationCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "set-replication",
+        abstract: "Give every shard R copies, online: new copies join and catch up, or surplus copies leave.",
+        discussion: """
+            Raising R: start one empty worker per missing copy, each with the --shard it joins, and name them with --url \
+            (and --host). They copy their shard from an in-sync peer while writes go on, then serve. Lowering R: the copies \
+            named with --url leave, or else those not in sync first, then those sharing a host, then the last added; a \
+            copy leaves only while the copies that stay can acknowledge writes (write_quorum). \
+            Example: sightline cluster set-replication 2 --url tcp://10.0.0.6:7701 --url tcp://10.0.0.7:7701
+            """)
+
+    @Argument(help: "Copies per shard (1 to 3).")
+    var replication: UInt32
+
+    @Option(name: .customLong("url"), help: "A joining worker (raising) or a leaving copy (lowering); repeat.")
+    var urls: [String] = []
+
+    @Option(name: .customLong("host"), help: "The host of each --url, in the same order (none, or one per --url).")
+    var hosts: [String] = []
+
+    @Flag(help: "Check the request and show the status without changing anything.")
+    var dryRun = false
+
+    @OptionGroup var options: ClusterChangeOptions
+
+    func validate() throws {
+        guard (1 ... 3).contains(replication) else { throw ValidationError("replication is 1, 2 or 3") }
+        guard hosts.isEmpty || hosts.count == urls.count else { throw ValidationError("give one --host per --url, or none") }
+    }
+
+    func run() throws {
+        try reportingErrors { try options.run(.setReplication(replication: replication, urls: urls, hosts: hosts), dryRun: dryRun) }
+    }
+}
+
+struct DrainHostCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "drain-host",
+        abstract: "Move every copy off one host (maintenance, decommissioning) without a shard dropping below its write quorum.",
+        discussion: """
+            For each copy on the host, start an empty worker on another host with that copy's --shard and name it with \
+            --url (and --host): it joins, catches up, and only then does the copy on the host leave. A copy without a \
+            replacement leaves at once if its shard can spare it (the copies that stay can acknowledge writes), else the \
+            request is refused before anything changes. The command returns once no copy is on the host. \
+            Example: sightline cluster drain-host host2 --url tcp://10.0.0.8:7701 --host host8
+            """)
+
+    @Argument(help: "The host to drain (as recorded with --host).")
+    var host: String
+
+    @Option(name: .customLong("url"), help: "A replacement worker (started with the --shard it replaces); repeat.")
+    var urls: [String] = []
+
+    @Option(name: .customLong("host"), help: "The host of each --url, in the same order (none, or one per --url).")
+    var hosts: [String] = []
+
+    @Flag(help: "Check the request and show the status without changing anything.")
+    var dryRun = false
+
+    @OptionGroup var options: ClusterChangeOptions
+
+    func validate() throws {
+        guard hosts.isEmpty || hosts.count == urls.count else { throw ValidationError("give one --host per --url, or none") }
+    }
+
+    func run() throws {
+        try reportingErrors { try options.run(.drainHost(host: host, urls: urls, hosts: hosts), dryRun: dryRun) }
     }
 }

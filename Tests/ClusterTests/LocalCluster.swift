@@ -30,7 +30,8 @@ final class LocalCluster: @unchecked Sendable {
     /// With `tls`, every link is `tls+tcp://` with certificates from `scripts/make-certs`.
     init(name: String, workerCount: Int, index: (dimension: Int, nlist: Int, m: Int), codebooks: [UInt8],
          token: String = "test-token", urls: (coordinator: String, workers: [String])? = nil, maxFrameBytes: Int? = nil,
-         tls: Bool = false, configuredWorkers: Int? = nil, replication: Int = 1, topLevel: String = "", tables: String = "") throws {
+         tls: Bool = false, configuredWorkers: Int? = nil, replication: Int = 1, topLevel: String = "", tables: String = "",
+         hosts: [String]? = nil) throws {
         self.replication = replication
         folder = FileManager.default.temporaryDirectory
             .appendingPathComponent("sightline-\(name)-\(getpid())-\(UInt32.random(in: 0 ... .max))").path
@@ -69,6 +70,7 @@ final class LocalCluster: @unchecked Sendable {
         self.configuredWorkers = configuredWorkers ?? workerURLs.count
         for (shard, url) in workerURLs.prefix(self.configuredWorkers).enumerated() {
             config += "[[workers]]\nshard = \(shard / replication)\nurl = \"\(url)\"\ndata = \"\(folder)/worker-\(shard)\"\n"
+                + (hosts.map { "host = \"\($0[shard])\"\n" } ?? "")
         }
         config += tables
         configPath = "\(folder)/cluster.toml"
@@ -147,12 +149,14 @@ final class LocalCluster: @unchecked Sendable {
         return process
     }
 
-    func startWorker(_ shard: Int) throws {
+    /// Starts worker `shard` (an index into `workerURLs`) holding shard `index / replication`,
+    /// or `as` when given.
+    func startWorker(_ shard: Int, as held: Int? = nil) throws {
         // Never two processes for one shard: an orphan would outlive the test.
         kill(shard: shard)
         workers[shard] = try launch(
             [LocalCluster.binary("sightline-worker"), "--listen", workerURLs[shard], "--data", "\(folder)/worker-\(shard)",
-             "--cluster", clusterName, "--shard", "\(shard / replication)"]
+             "--cluster", clusterName, "--shard", "\(held ?? shard / replication)"]
                 + (maxFrameBytes.map { ["--max-frame-bytes", "\($0)"] } ?? [])
                 + (certificates.map {
                     ["--tls-ca", "\($0)/ca.pem", "--tls-cert", "\($0)/worker.pem", "--tls-key", "\($0)/worker.key"]

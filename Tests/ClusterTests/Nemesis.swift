@@ -23,6 +23,10 @@ final class Nemesis: @unchecked Sendable {
         case replicatedHosts = "replicated-hosts"
         /// r = 1, three shards plus a spare on loopback: moves (add-worker, remove-worker) join the faults.
         case moving
+        /// r = 2, two shards (four workers) and six spares on loopback, each worker on its own host
+        /// label (workers 0 and 2 share one): add-shard, remove-worker, set-replication and
+        /// drain-host join the faults, with copies and the coordinator killed mid-move.
+        case growing = "replicated-growing"
     }
 
     struct Settings {
@@ -31,6 +35,8 @@ final class Nemesis: @unchecked Sendable {
         var topology: Topology
         /// `write_quorum` of the replicated topologies.
         var writeQuorum = "majority"
+        /// A fixed schedule instead of the seed's (the growing scenarios of GrowReplicatedTests).
+        var script: [Step]?
         /// Where a JSON summary goes (scripts/dev/nemesis), if anywhere.
         var reportPath: String?
     }
@@ -45,6 +51,14 @@ final class Nemesis: @unchecked Sendable {
         case move
         /// A spare worker joins as a copy of a shard in place of `worker` (add-worker --shard --replace).
         case replace(worker: Int)
+        /// Growing topology: a new shard of two spares (add-shard), with kills mid-move.
+        case addShard
+        /// Growing topology: a shard is drained (remove-worker --shard), with kills mid-move.
+        case removeShard
+        /// Growing topology: every shard gets this many copies (set-replication).
+        case setReplication(Int)
+        /// Growing topology: every copy leaves the host that holds the most (drain-host).
+        case drainHost
 
         var description: String {
             switch self {
@@ -56,6 +70,10 @@ final class Nemesis: @unchecked Sendable {
             case .backup: return "cluster backup"
             case .move: return "a move (add-worker / remove-worker)"
             case .replace(let w): return "a spare replaces worker \(w) as a copy (add-worker --shard --replace)"
+            case .addShard: return "a new shard of two copies (add-shard), with kills mid-move"
+            case .removeShard: return "a shard drained (remove-worker), with kills mid-move"
+            case .setReplication(let r): return "set-replication \(r)"
+            case .drainHost: return "drain-host of the host with the most copies"
             }
         }
 
@@ -69,6 +87,10 @@ final class Nemesis: @unchecked Sendable {
             case .backup: return "backup"
             case .move: return "move"
             case .replace: return "replace"
+            case .addShard: return "add-shard"
+            case .removeShard: return "remove-shard"
+            case .setReplication: return "set-replication"
+            case .drainHost: return "drain-host"
             }
         }
     }
@@ -95,7 +117,7 @@ final class Nemesis: @unchecked Sendable {
     /// Namespace hosts' prefix (replicated-hosts only).
     let hostPrefix: String?
     /// The workers that hold the shards of the map now (moves change it).
-    private let live = Mutex<[Int]>([])
+    let live = Mutex<[Int]>([])
 
     // The model: acknowledged vectors and labels, touched only by the client thread and, once
     // the client has stopped, by the final checks.
@@ -128,6 +150,14 @@ final class Nemesis: @unchecked Sendable {
             cluster = try LocalCluster(name: name, workerCount: 4, index: (16, 16, 4), codebooks: SmallData.codebooks,
                                        configuredWorkers: 3)
             hostPrefix = nil
+        case .growing:
+            let hosts = (0 ..< 10).map { $0 == 2 ? "h0" : "h\($0)" }
+            cluster = try LocalCluster(name: name, workerCount: 10, index: (16, 16, 4), codebooks: SmallData.codebooks,
+                                       configuredWorkers: 4, replication: 2,
+                                       topLevel: "write_quorum = \(Self.quorumValue(settings.writeQuorum))", hosts: hosts)
+            cluster.moveStepPauseMilliseconds = 600
+            hostPrefix = nil
+            hostOf = Dictionary(uniqueKeysWithValues: hosts.enumerated().map { ($0.offset, $0.element) })
         }
         live.withLock { $0 = settings.topology == .moving ? [0, 1, 2] : [0, 1, 2, 3] }
         shardOf = settings.topology == .moving ? [0: 0, 1: 1, 2: 2, 3: 3] : [0: 0, 1: 0, 2: 1, 3: 1]
@@ -135,7 +165,13 @@ final class Nemesis: @unchecked Sendable {
 
     /// The shard each worker holds (in the replicated topologies a spare takes the shard of the
     /// copy it replaces; the replaced worker becomes the spare). Touched by the nemesis thread only.
-    private var shardOf: [Int: UInt32]
+    var shardOf: [Int: UInt32]
+    /// Growing topology: each worker's host label (a drained host's workers get new labels).
+    var hostOf: [Int: String] = [:]
+    /// Growing topology: the next shard id add-shard uses.
+    var nextShard: UInt32 = 2
+    /// Growing topology: moves followed so far (the coordinator's kill rotates over the steps).
+    var movesFollowed = 0
 
     /// Starts worker `worker` as a copy of its shard now.
     func startWorker(_ worker: Int) throws {
@@ -184,6 +220,12 @@ final class Nemesis: @unchecked Sendable {
             case (_, 48 ..< 62): fault = .killCoordinator
             case (_, 62 ..< 70): fault = .backup
             case (.moving, _): fault = .move
+            case (.growing, _):
+                // Growth in a fixed cycle (each step checks what the cluster allows when it runs).
+                let cycle: [Fault] = [.addShard, .setReplication(3), .drainHost, .setReplication(2), .addShard, .removeShard,
+                                      .removeShard]
+                let growthKinds: Set = ["add-shard", "remove-shard", "set-replication", "drain-host"]
+                fault = cycle[steps.filter { growthKinds.contains($0.fault.kind) }.count % cycle.count]
             case (.replicatedHosts, 70 ..< 85): fault = .partition(worker: worker)
             case (.replicated, 70 ..< 85), (.replicatedHosts, 85 ..< 92): fault = .replace(worker: worker)
             default: fault = .wipe(worker: worker)
@@ -201,7 +243,7 @@ final class Nemesis: @unchecked Sendable {
 
     /// Starts the cluster, runs the client against the schedule, heals everything and checks.
     func run() throws -> Tally {
-        let schedule = Self.schedule(seed: settings.seed, seconds: settings.seconds, topology: settings.topology)
+        let schedule = settings.script ?? Self.schedule(seed: settings.seed, seconds: settings.seconds, topology: settings.topology)
         print("nemesis: seed \(settings.seed), \(settings.topology.rawValue), write_quorum \(settings.writeQuorum), "
               + "\(Int(settings.seconds)) s, \(schedule.count) faults")
         var script: String?
@@ -299,13 +341,21 @@ final class Nemesis: @unchecked Sendable {
             try? FileManager.default.removeItem(atPath: out)
         case .move:
             try move()
+        case .addShard:
+            try addShard()
+        case .removeShard:
+            try removeShard()
+        case .setReplication(let replication):
+            try setReplication(replication)
+        case .drainHost:
+            try drainHost()
         }
     }
 
     /// A spare joins as a copy of `worker`'s shard in its place; `worker` then becomes the spare
     /// (stopped, its data directory wiped). Only while the shard's other copies are in sync.
     func replace(_ worker: Int) throws {
-        guard let spare = Set(0 ..< 5).subtracting(live.withLock { $0 }).min(), peersHoldTheShard(worker) else {
+        guard let spare = spares().first, peersHoldTheShard(worker) else {
             print("nemesis:   (no replacement now: the shard's other copies are not in sync)")
             return
         }

@@ -54,7 +54,24 @@ import Testing
         .clusterChange(ClusterChangeRequest(change: .removeWorker(shard: 3), dryRun: true)),
         .clusterChange(ClusterChangeRequest(change: .rebalance)),
         .clusterChange(ClusterChangeRequest(change: .abortMove)),
+        .clusterChange(ClusterChangeRequest(change: .addShard(urls: ["tcp://a:1", "tcp://b:2"], hosts: ["ha", "hb"]), rate: 40)),
+        .clusterChange(ClusterChangeRequest(change: .addShard(urls: ["tcp://a:1"], hosts: []), dryRun: true)),
+        .clusterChange(ClusterChangeRequest(change: .removeReplica(shard: 7, url: "tcp://c:3"))),
+        .clusterChange(ClusterChangeRequest(change: .setReplication(replication: 3, urls: ["tcp://d:4"], hosts: ["hd"]))),
+        .clusterChange(ClusterChangeRequest(change: .setReplication(replication: 1, urls: [], hosts: []), dryRun: true)),
+        .clusterChange(ClusterChangeRequest(change: .drainHost(host: "h0", urls: ["tcp://e:5", "tcp://f:6"], hosts: []))),
     ]
+
+    /// A peer names at most `ClusterChange.maxURLs` workers: a longer list is refused before it is used.
+    @Test func aClusterChangeNamingTooManyWorkersIsRefused() throws {
+        let urls = (0 ... ClusterChange.maxURLs).map { "tcp://10.0.0.1:\($0)" }
+        let frame = WireCodec.encode(Request(envelope: Self.envelope, body: .clusterChange(
+            ClusterChangeRequest(change: .setReplication(replication: 2, urls: urls, hosts: [])))))
+        #expect(throws: WireError.self) { try WireCodec.decodeRequest(frame) }
+        let fewer = Request(envelope: Self.envelope, body: .clusterChange(
+            ClusterChangeRequest(change: .setReplication(replication: 2, urls: Array(urls.dropLast()), hosts: []))))
+        #expect(try WireCodec.decodeRequest(WireCodec.encode(fewer)) == fewer)
+    }
 
     @Test(arguments: requests)
     func requestsRoundTrip(body: RequestBody) throws {

@@ -94,7 +94,26 @@ typedef enum _Sightline__V1__ClusterChangeRequest__Kind {
    * Cancel the move in progress if it has not flipped: every worker serves by the map in force
    * again and a target drops what it received; the map stays as it was.
    */
-  SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ABORT_MOVE = 5
+  SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ABORT_MOVE = 5,
+  /*
+   * A new shard whose copies are the empty workers at `urls` (on `hosts`, one per url or none),
+   * all started with the same unused --shard; its share then moves to it.
+   */
+  SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__ADD_SHARD = 6,
+  /*
+   * The copy of `shard` at `url` leaves it, while the copies that stay can acknowledge writes.
+   */
+  SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__REMOVE_REPLICA = 7,
+  /*
+   * Every shard gets `replication` copies: the empty workers at `urls` (each started with the
+   * --shard it joins) join and catch up; above it, copies leave (those at `urls` when named).
+   */
+  SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__SET_REPLICATION = 8,
+  /*
+   * Every copy on `host` is replaced by one of the workers at `urls` (which leaves once its
+   * replacement is in sync) or leaves when the shard can spare it.
+   */
+  SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__DRAIN_HOST = 9
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND)
 } Sightline__V1__ClusterChangeRequest__Kind;
 typedef enum _Sightline__V1__BackupRequest__Action {
@@ -944,10 +963,21 @@ struct  Sightline__V1__ClusterChangeRequest
    * ADD_REPLICA: the replica that leaves the shard (empty: none).
    */
   char *replace_url;
+  /*
+   * ADD_SHARD, SET_REPLICATION, DRAIN_HOST: workers (at most 64), and their hosts (none, or one each).
+   */
+  size_t n_urls;
+  char **urls;
+  size_t n_hosts;
+  char **hosts;
+  /*
+   * SET_REPLICATION: copies per shard (1 to 3).
+   */
+  uint32_t replication;
 };
 #define SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sightline__v1__cluster_change_request__descriptor) \
-    , SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string }
+    , SIGHTLINE__V1__CLUSTER_CHANGE_REQUEST__KIND__KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0 }
 
 
 struct  Sightline__V1__ShardEntry
