@@ -45,6 +45,12 @@ extension Coordinator {
     }
 
     func changeCluster(_ request: ClusterChangeRequest) throws -> ClusterStatusReply {
+        switch request.change {
+        case .addReplica, .setReplication, .drainHost:
+            // Copies that join catch up at `--rate` entries a second (0: unpaced).
+            if !request.dryRun { writer.catchUpRate.store(request.rate, ordering: .relaxed) }
+        default: break
+        }
         if case .addReplica(let url, let host, let shard, let replacing) = request.change {
             return try addReplica(url: url, host: host, shard: shard, replacing: replacing, dryRun: request.dryRun)
         }
@@ -80,9 +86,9 @@ extension Coordinator {
             let copies = routing.withLock { $0.replicas(of: ShardID(shard)) }
             let able = copies.count == 1 ? copies : copies.filter { $0.state == ReplicaState.inSync }
             guard able.contains(where: { states.state(at: $0.url)?.reachable == true }) else {
-                throw ErrorReply(.unavailable, "no copy of shard \(shard) is answering (\(copies.map(\.url).joined(separator: ", "))): "
-                                               + "its vectors cannot be moved off it. Start one again (its data directory holds "
-                                               + "them), then remove it")
+                throw ErrorReply(.unavailable, "shard \(shard) is not answering (\(copies.map(\.url).joined(separator: ", "))"
+                                               + (copies.count > 1 ? ": no copy in sync answers" : "") + "): its vectors cannot "
+                                               + "be moved off it. Start it again (its data directory holds them), then remove it")
             }
             let next = current.shards.map { entry in
                 var entry = entry

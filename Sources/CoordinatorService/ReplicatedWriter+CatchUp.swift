@@ -50,13 +50,13 @@ extension ReplicatedWriter {
             var last = health.lastSeq
             var full = copy.state == ReplicaState.joining || fullCopies.withLock { $0.contains(copy.url) }
             if !full {
-                do { try replayLog(shard, from: peer, to: copy.url, after: &last, copied: &copied) } catch let error as ErrorReply
-                    where error.code == .notFound { full = true }
+                do { try replayLog(shard, from: peer, to: copy.url, after: &last, copied: &copied, paced: true) } catch let error
+                    as ErrorReply where error.code == .notFound { full = true }
             }
             if full {
                 log("shard \(shard)'s replica at \(copy.url): copying the whole shard from \(peer)")
                 last = try copyWholeShard(shard, from: peer, to: copy.url, copied: &copied)
-                try replayLog(shard, from: peer, to: copy.url, after: &last, copied: &copied)
+                try replayLog(shard, from: peer, to: copy.url, after: &last, copied: &copied, paced: true)
             }
             // The last pages and the check run with the shard's writes held: nothing moves meanwhile.
             try withShardLocks([shard]) {
@@ -134,9 +134,11 @@ extension ReplicatedWriter {
     }
 
     /// Applies the peer's writes after `last` to the copy, page by page, until the peer has no more.
+    /// `paced`: at most `catchUpRate` entries a second (never with the shard's writes held).
     func replayLog(_ shard: ShardID, from peer: String, to url: String, after last: inout UInt64, copied: inout Int,
-                   deadlineMilliseconds: Int = 60_000) throws {
+                   deadlineMilliseconds: Int = 60_000, paced: Bool = false) throws {
         while true {
+            let started = shardCalls.pool.clock.now()
             let pull = RequestBody.replicaPull(.log(afterSeq: last, limit: ReplicaPull.maxPage))
             guard case .replicaPull(let page) = try shardCalls.callOne(shard, peer, pull, deadlineMilliseconds: deadlineMilliseconds) else {
                 throw ErrorReply(.internalError, "a log reply was not a replica page")
@@ -149,6 +151,15 @@ extension ReplicatedWriter {
             }
             last = applied
             copied += page.entries.ids.count + page.absentIDs.count
+            if paced { pace(started: started, entries: page.entries.ids.count + page.absentIDs.count) }
+        }
+    }
+
+    /// Waits until a page of `entries` begun at `started` has taken `entries / catchUpRate` seconds.
+    func pace(started: UInt64, entries: Int) {
+        let clock = shardCalls.pool.clock
+        if let until = MovePacing.pageEnd(started: started, entries: entries, rate: catchUpRate.load(ordering: .relaxed)) {
+            clock.sleep(until: until)
         }
     }
 
@@ -158,6 +169,7 @@ extension ReplicatedWriter {
         var cursor: UInt64?, start: UInt64 = 0, first = true
         var lastReport = DispatchTime.now()
         repeat {
+            let started = shardCalls.pool.clock.now()
             let pull = RequestBody.replicaPull(.full(afterID: cursor, limit: ReplicaPull.maxPage))
             guard case .replicaPull(let page) = try shardCalls.callOne(shard, peer, pull) else {
                 throw ErrorReply(.internalError, "a copy reply was not a replica page")
@@ -167,6 +179,7 @@ extension ReplicatedWriter {
             first = false
             copied += page.entries.ids.count
             cursor = page.nextAfterID
+            pace(started: started, entries: page.entries.ids.count)
             if secondsElapsed(since: lastReport.uptimeNanoseconds) > 2 {
                 log("shard \(shard)'s replica at \(url): \(copied) entries copied")
                 lastReport = DispatchTime.now()

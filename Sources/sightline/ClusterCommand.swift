@@ -31,7 +31,7 @@ struct ClusterChangeOptions: ParsableArguments {
     @Flag(help: "Return once the move has started instead of following it to the end.")
     var noWait = false
 
-    @Option(help: "Move at most this many vectors per second (0 = as fast as the workers take them).")
+    @Option(help: "Move (or, for copies that join, copy) at most this many vectors per second (0 = as fast as the workers take them).")
     var rate: UInt32 = 0
 
     /// Sends the change, follows the move with a progress bar and prints the outcome.
@@ -169,7 +169,7 @@ struct AddWorkerCommand: ParsableCommand {
             With --shard N the worker (started with --shard N) becomes a replica of shard N instead: it copies the shard \
             from an in-sync replica and serves once its digests match; --replace URL takes another replica out of the shard \
             (one that stays down, say): at once when it is not in sync, else once the new replica is. In a cluster whose \
-            shards have several copies, add a shard with add-shard; --rate does not apply to a replica's copy. \
+            shards have several copies, add a shard with add-shard; --rate paces a replica's copy. \
             Example: sightline cluster add-worker --url tcp://10.0.0.5:7701 --shard 0 --replace tcp://10.0.0.2:7701
             """)
 

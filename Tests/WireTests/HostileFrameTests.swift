@@ -81,10 +81,11 @@ import Testing
         let rebalance = try Self.frame(bodyField: 26, body: [0x08, 0x03])
         #expect(try WireCodec.decodeRequest(rebalance).body == .clusterChange(ClusterChangeRequest(change: .rebalance)))
         let minusOne: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]
-        let noKind = WireError.missingField("a cluster change kind (ADD_WORKER, REMOVE_WORKER, REBALANCE, ADD_REPLICA or ABORT_MOVE)")
+        let noKind = WireError.missingField("a cluster change kind (ADD_WORKER, REMOVE_WORKER, REBALANCE, ADD_REPLICA, ABORT_MOVE, "
+                                            + "ADD_SHARD, REMOVE_REPLICA, SET_REPLICATION or DRAIN_HOST)")
         // cluster_change: no kind, an explicit 0, an unknown kind (with a url), a negative one.
         let changes: [([UInt8], WireError)] = [
-            ([], noKind), ([0x08, 0x00], noKind), ([0x08, 0x09, 0x12, 0x01, 0x78], .malformed("unknown cluster change kind 9")),
+            ([], noKind), ([0x08, 0x00], noKind), ([0x08, 0x0A, 0x12, 0x01, 0x78], .malformed("unknown cluster change kind 10")),
             ([0x08] + minusOne, .malformed("unknown cluster change kind \(UInt32.max)")),
         ]
         for (body, error) in changes {
