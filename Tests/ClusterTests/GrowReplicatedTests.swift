@@ -30,4 +30,18 @@ import Testing
         #expect(tally.faults["set-replication"] == 4 && tally.faults["drain-host"] == 1)
         #expect(tally.adds > 10 && tally.checkedSearches > 5, "too little work was checked: \(tally)")
     }
+
+    /// The same on network-namespace hosts (one worker a host): a shard added, a worker's host cut
+    /// off for 2 s, a host drained, replication raised to 3 and lowered to 2, a shard drained.
+    @Test(.enabled(if: TestHosts.available, "network namespaces cannot be created here (needs root and iproute2): skipped"))
+    func growthAcrossNamespaceHosts() throws {
+        let script: [(Nemesis.Fault, Double)] = [(.addShard, 0), (.partition(worker: 0), 2), (.drainHost, 0), (.setReplication(3), 0),
+                                                 (.setReplication(2), 0), (.removeShard, 0)]
+        let tally = try Nemesis(.init(seed: 23, seconds: 4, topology: .growingHosts,
+                                      script: script.enumerated().map { Nemesis.Step(at: 1 + Double($0.offset) * 0.1, fault: $0.element.0,
+                                                                                      lasts: $0.element.1) })).run()
+        #expect(tally.violations.isEmpty, "\(tally.violations.joined(separator: "\n"))")
+        #expect(tally.faults["add-shard"] == 1 && tally.faults["drain-host"] == 1 && tally.faults["partition"] == 1)
+        #expect(tally.adds > 10 && tally.checkedSearches > 5, "too little work was checked: \(tally)")
+    }
 }

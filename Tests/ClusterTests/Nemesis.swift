@@ -27,6 +27,9 @@ final class Nemesis: @unchecked Sendable {
         /// label (workers 0 and 2 share one): add-shard, remove-worker, set-replication and
         /// drain-host join the faults, with copies and the coordinator killed mid-move.
         case growing = "replicated-growing"
+        /// The growing topology with each worker on its own network-namespace host (11 hosts):
+        /// partitions join the faults.
+        case growingHosts = "replicated-growing-hosts"
     }
 
     struct Settings {
@@ -150,13 +153,16 @@ final class Nemesis: @unchecked Sendable {
             cluster = try LocalCluster(name: name, workerCount: 4, index: (16, 16, 4), codebooks: SmallData.codebooks,
                                        configuredWorkers: 3)
             hostPrefix = nil
-        case .growing:
+        case .growing, .growingHosts:
             let hosts = (0 ..< 10).map { $0 == 2 ? "h0" : "h\($0)" }
-            cluster = try LocalCluster(name: name, workerCount: 10, index: (16, 16, 4), codebooks: SmallData.codebooks,
+            let onHosts = settings.topology == .growingHosts
+            let urls = onHosts ? ("tcp://10.213.0.1:7700", (0 ..< 10).map { "tcp://10.213.0.\($0 + 2):7701" }) : nil
+            cluster = try LocalCluster(name: name, workerCount: 10, index: (16, 16, 4), codebooks: SmallData.codebooks, urls: urls,
                                        configuredWorkers: 4, replication: 2,
                                        topLevel: "write_quorum = \(Self.quorumValue(settings.writeQuorum))", hosts: hosts)
             cluster.moveStepPauseMilliseconds = 600
-            hostPrefix = nil
+            hostPrefix = onHosts ? "ng\(getpid() % 10_000)" : nil
+            if let hostPrefix { cluster.launchPrefix = TestHosts.placing(prefix: hostPrefix) }
             hostOf = Dictionary(uniqueKeysWithValues: hosts.enumerated().map { ($0.offset, $0.element) })
         }
         live.withLock { $0 = settings.topology == .moving ? [0, 1, 2] : [0, 1, 2, 3] }
@@ -220,7 +226,7 @@ final class Nemesis: @unchecked Sendable {
             case (_, 48 ..< 62): fault = .killCoordinator
             case (_, 62 ..< 70): fault = .backup
             case (.moving, _): fault = .move
-            case (.growing, _):
+            case (.growing, _), (.growingHosts, _):
                 // Growth in a fixed cycle (each step checks what the cluster allows when it runs).
                 let cycle: [Fault] = [.addShard, .drainHost, .setReplication(3), .setReplication(2), .addShard, .removeShard,
                                       .removeShard]
@@ -232,7 +238,7 @@ final class Nemesis: @unchecked Sendable {
             }
             // On namespace hosts every third fault is a partition, whatever the draw: a short run
             // must cut a host off at least once.
-            if topology == .replicatedHosts, steps.count % 3 == 1 { fault = .partition(worker: worker) }
+            if topology == .replicatedHosts || topology == .growingHosts, steps.count % 3 == 1 { fault = .partition(worker: worker) }
             steps.append(Step(at: at, fault: fault, lasts: lasts))
             at += lasts + Double.random(in: 1 ... 3, using: &random)
         }
@@ -247,19 +253,21 @@ final class Nemesis: @unchecked Sendable {
         print("nemesis: seed \(settings.seed), \(settings.topology.rawValue), write_quorum \(settings.writeQuorum), "
               + "\(Int(settings.seconds)) s, \(schedule.count) faults")
         var script: String?
+        // One namespace host for the coordinator and one per worker.
+        let hostCount = cluster.workerURLs.count + 1
         if let prefix = hostPrefix {
             script = LocalCluster.root.appendingPathComponent("scripts/netns-hosts").path
-            guard TestHosts.run([script!, "up", "6", "--prefix", prefix, "--gateway"]) == 0 else {
+            guard TestHosts.run([script!, "up", "\(hostCount)", "--prefix", prefix, "--gateway"]) == 0 else {
                 throw ClusterTestError.notHealthy("scripts/netns-hosts up failed")
             }
         }
         defer {
             for worker in 0 ..< cluster.workerURLs.count { cluster.signal(shard: worker, SIGCONT) }
             if let prefix = hostPrefix, let ip = TestHosts.ipCommand {
-                for host in 0 ... 5 { TestHosts.run([ip, "-n", "\(prefix)-h\(host)", "link", "set", "eth0", "up"]) }
+                for host in 0 ..< hostCount { TestHosts.run([ip, "-n", "\(prefix)-h\(host)", "link", "set", "eth0", "up"]) }
             }
             cluster.stop()
-            if let script, let prefix = hostPrefix { TestHosts.run([script, "down", "6", "--prefix", prefix, "--gateway"]) }
+            if let script, let prefix = hostPrefix { TestHosts.run([script, "down", "\(hostCount)", "--prefix", prefix, "--gateway"]) }
         }
         if settings.topology == .moving {
             try cluster.start()
