@@ -45,12 +45,20 @@ extension Coordinator {
     }
 
     func changeCluster(_ request: ClusterChangeRequest) throws -> ClusterStatusReply {
-        switch request.change {
-        case .addReplica, .setReplication, .drainHost:
-            // Copies that join catch up at `--rate` entries a second (0: unpaced).
-            if !request.dryRun { writer.catchUpRate.store(request.rate, ordering: .relaxed) }
-        default: break
+        try clusterChanges.withLock { _ in
+            let reply = try applyChange(request)
+            switch request.change {
+            case .addReplica, .setReplication, .drainHost:
+                // Copies that joined copy their shard at `--rate` entries a second (0: unpaced).
+                if !request.dryRun { writer.catchUpRate.store(request.rate, ordering: .relaxed) }
+            default: break
+            }
+            return reply
         }
+    }
+
+    /// `changeCluster`'s work, one change at a time.
+    private func applyChange(_ request: ClusterChangeRequest) throws -> ClusterStatusReply {
         if case .addReplica(let url, let host, let shard, let replacing) = request.change {
             return try addReplica(url: url, host: host, shard: shard, replacing: replacing, dryRun: request.dryRun)
         }
@@ -127,8 +135,8 @@ extension Coordinator {
             }
         }
         log("move to map \(move.toVersion) (\(move.kind) of shard \(move.shard)) aborted at step \(move.step.rawValue)")
-        if move.kind == "add-worker" { try forgetCopies(of: move.shard) }
         mover.waitUntilStopped(seconds: 120)
+        if move.kind == "add-worker" { try forgetCopies(of: move.shard) }
         try catalog.setMoveStep(move, .done, error: "aborted at step \(move.step.rawValue)")
         try catalog.resetMoveCursors(move)
         mover.lastPlan.withLock { $0 = [] }
@@ -204,11 +212,14 @@ extension Coordinator {
             .max() ?? 1
     }
 
-    /// Removes a shard's copies from the catalog and the routing (an aborted new shard).
+    /// Removes a shard's copies from the catalog and the routing (an aborted new shard), with its
+    /// writes held: no demotion or catch-up in flight records a copy again.
     func forgetCopies(of shard: UInt32) throws {
-        let copies = routing.withLock { $0.replicaSets[shard] ?? [] }
-        for copy in copies { try catalog.removeReplica(shard: shard, url: copy.url) }
-        routing.withLock { $0.replicaSets[shard] = nil }
+        try writer.withShardLocks([ShardID(shard)]) {
+            let copies = routing.withLock { $0.replicaSets[shard] ?? [] }
+            for copy in copies { try writer.removeCopy(ShardID(shard), url: copy.url) }
+            routing.withLock { $0.replicaSets[shard] = nil }
+        }
     }
 
     /// Journals the move, switches writes to both maps and starts the driver (unless a dry run).
@@ -222,12 +233,13 @@ extension Coordinator {
                                         + "(sightline cluster rebalance)")
         }
         guard !request.dryRun else { return clusterStatus() }
-        if !newCopies.isEmpty {
-            // A shard id used before starts its write numbers afresh: its copies are empty.
+        if kind == "add-worker" {
+            // A shard id used before starts its write numbers afresh: its copies are empty (and
+            // a later set-replication must not find an old acknowledged floor above them).
             try catalog.resetCommittedSeq(shard: shard, seq: 0)
             writer.sequences.withLock { $0[ShardID(shard)] = nil }
-            for copy in newCopies { try catalog.putReplica(copy) }
         }
+        for copy in newCopies { try catalog.putReplica(copy) }
         let move: MoveRecord
         do {
             move = try catalog.planMove(kind: kind, shard: shard, next: next, rate: request.rate)

@@ -14,7 +14,28 @@ extension Coordinator {
     /// the shard: at once when it is not in sync, else once the new copy is.
     func addReplica(url: String, host: String, shard: UInt32, replacing: String, dryRun: Bool) throws -> ClusterStatusReply {
         let id = ShardID(shard)
+        try checkJoin(url: url, host: host, shard: shard, replacing: replacing)
+        // A dry run dials nothing (see `addWorker`).
+        guard !dryRun else { return clusterStatus() }
+        let (_, worker) = try checkNewWorker(url: url, asReplicaOf: shard)
+        do {
+            _ = try worker.call(.codebookPush(version: codebook.version, indexFile: codebook.indexFile), deadlineMilliseconds: 30_000)
+        } catch {
+            throw ErrorReply(.unavailable, "the worker at \(url) did not take the codebooks: \(error)")
+        }
+        // The copy joins under the shard's write lock: no numbered write is half sent meanwhile,
+        // and the checks run again on the set as it is now.
+        return try writer.withShardLocks([id]) {
+            try join(url: url, host: host, shard: shard, replacing: replacing)
+        }
+    }
+
+    /// The checks of a copy joining `shard` that need no dialling (set-replication and drain-host
+    /// run them for every copy before making any change).
+    func checkJoin(url: String, host: String, shard: UInt32, replacing: String) throws {
+        let id = ShardID(shard)
         let route = routing.withLock { $0 }
+        guard !url.isEmpty else { throw ErrorReply(.badRequest, "a joining copy needs its worker's address (--url)") }
         // A shard that a move adds takes copies from the move's begin (its pages are numbered writes).
         guard route.current.placementShards.contains(shard) || route.toMap?.placementShards.contains(shard) == true else {
             throw ErrorReply(.notFound, "shard \(shard) is not in the shard map (version \(route.current.version))")
@@ -37,18 +58,20 @@ extension Coordinator {
         if !host.isEmpty, copies.contains(where: { $0.host == host && $0.url != replacing }) {
             throw ErrorReply(.badRequest, "shard \(shard) already has a replica on host \(host): place each copy on its own host")
         }
-        // A dry run dials nothing (see `addWorker`).
-        guard !dryRun else { return clusterStatus() }
-        let (_, worker) = try checkNewWorker(url: url, asReplicaOf: shard)
-        do {
-            _ = try worker.call(.codebookPush(version: codebook.version, indexFile: codebook.indexFile), deadlineMilliseconds: 30_000)
-        } catch {
-            throw ErrorReply(.unavailable, "the worker at \(url) did not take the codebooks: \(error)")
-        }
-        // The copy joins under the shard's write lock: no numbered write is half sent meanwhile,
-        // and the checks run again on the set as it is now.
-        return try writer.withShardLocks([id]) {
-            try join(url: url, host: host, shard: shard, replacing: replacing)
+    }
+
+    /// Makes `changes` one after another; a failure says which were made before it.
+    func applyInTurn(_ changes: [(description: String, apply: () throws -> Void)]) throws {
+        for (index, change) in changes.enumerated() {
+            do {
+                try change.apply()
+            } catch {
+                let reply = error as? ErrorReply ?? ErrorReply(.internalError, "\(error)")
+                let made = changes.prefix(index).map(\.description)
+                throw ErrorReply(reply.code, "\(change.description): \(reply.message)"
+                    + (made.isEmpty ? " (nothing was changed)" : " (already made: " + made.joined(separator: "; ")
+                        + "; see sightline cluster status)"))
+            }
         }
     }
 
@@ -134,8 +157,8 @@ extension Coordinator {
         guard (1 ... 3).contains(replication) else {
             throw ErrorReply(.badRequest, "replication = \(replication): a shard has 1, 2 or 3 copies")
         }
-        guard hosts.isEmpty || hosts.count == urls.count, Set(urls).count == urls.count else {
-            throw ErrorReply(.badRequest, "name each worker once, and one host per worker or none")
+        guard hosts.isEmpty || hosts.count == urls.count, Set(urls).count == urls.count, !urls.contains(where: \.isEmpty) else {
+            throw ErrorReply(.badRequest, "name each worker once (no empty --url), and one host per worker or none")
         }
         let shards = routing.withLock { $0.current.placementShards.map { ShardID($0) } }
         let copies = Dictionary(uniqueKeysWithValues: shards.map { shard in (shard, routing.withLock { $0.replicas(of: shard) }) })
@@ -151,9 +174,9 @@ extension Coordinator {
         }
         for (shard, url) in leaving { try checkCopyMayLeave(url, of: shard, alsoLeaving: Set(leaving.map(\.url))) }
         guard !dryRun else { return clusterStatus() }
+        var joining: [(url: String, host: String, shard: UInt32)] = []
         if missing > 0 {
             // Each worker tells which shard it joins; every shard must end with `replication`.
-            var joining: [(url: String, host: String, shard: UInt32)] = []
             for (index, url) in urls.enumerated() {
                 let (_, worker) = try checkNewWorker(url: url, asReplicaOf: nil, anyShardInMap: true)
                 guard case .health(let health) = try worker.call(.health, deadlineMilliseconds: 5000) else {
@@ -162,17 +185,25 @@ extension Coordinator {
                 joining.append((url, hosts.isEmpty ? "" : hosts[index], health.shard))
             }
             for shard in shards {
-                let joins = joining.filter { $0.shard == shard.rawValue }.count
-                guard copies[shard]!.count + joins == replication || copies[shard]!.count >= replication && joins == 0 else {
-                    throw ErrorReply(.badRequest, "shard \(shard) has \(copies[shard]!.count) copies and \(joins) of the workers "
+                let joins = joining.filter { $0.shard == shard.rawValue }
+                guard copies[shard]!.count + joins.count == replication || copies[shard]!.count >= replication && joins.isEmpty else {
+                    throw ErrorReply(.badRequest, "shard \(shard) has \(copies[shard]!.count) copies and \(joins.count) of the workers "
                                                   + "serve it: it needs \(max(0, replication - copies[shard]!.count))")
                 }
+                let named = joins.map(\.host).filter { !$0.isEmpty }
+                guard Set(named).count == named.count else {
+                    throw ErrorReply(.badRequest, "two workers joining shard \(shard) are on one host: place each copy on its own host")
+                }
             }
-            for copy in joining {
-                _ = try addReplica(url: copy.url, host: copy.host, shard: copy.shard, replacing: "", dryRun: false)
-            }
+            for copy in joining { try checkJoin(url: copy.url, host: copy.host, shard: copy.shard, replacing: "") }
         }
-        for (shard, url) in leaving { _ = try removeReplica(shard: shard.rawValue, url: url, dryRun: false) }
+        try applyInTurn(joining.map { copy in
+            ("\(copy.url) joins shard \(copy.shard)", { [self] in
+                _ = try addReplica(url: copy.url, host: copy.host, shard: copy.shard, replacing: "", dryRun: false)
+            })
+        } + leaving.map { shard, url in
+            ("\(url) leaves shard \(shard)", { [self] in _ = try removeReplica(shard: shard.rawValue, url: url, dryRun: false) })
+        })
         log("replication \(replication): \(missing) copies join, \(leaving.count) leave")
         return clusterStatus()
     }
@@ -210,8 +241,9 @@ extension Coordinator {
     /// that stay can acknowledge writes). Every change is checked before any is made.
     func drainHost(_ host: String, urls: [String], hosts: [String], dryRun: Bool) throws -> ClusterStatusReply {
         guard !host.isEmpty else { throw ErrorReply(.badRequest, "name the host to drain") }
-        guard hosts.isEmpty || hosts.count == urls.count, Set(urls).count == urls.count, !hosts.contains(host) else {
-            throw ErrorReply(.badRequest, "name each worker once, with one host per worker (not \(host)) or none")
+        guard hosts.isEmpty || hosts.count == urls.count, Set(urls).count == urls.count, !urls.contains(where: \.isEmpty),
+              !hosts.contains(host) else {
+            throw ErrorReply(.badRequest, "name each worker once (no empty --url), with one host per worker (not \(host)) or none")
         }
         let shards = routing.withLock { route in route.involvedShards }
         let onHost = shards.flatMap { shard in routing.withLock { $0.replicas(of: shard) }.filter { $0.host == host } }
@@ -240,17 +272,31 @@ extension Coordinator {
             }
             replacements[health.shard] = (url, hosts.isEmpty ? "" : hosts[index])
         }
-        let spared = onHost.filter { replacements[$0.shard] == nil }
+        // A replacement takes the place of its shard's first copy on the host; any other copy of
+        // that shard there (hosts recorded twice) must be one the shard can spare.
+        var replaced: [String: (url: String, host: String)] = [:], used = Set<UInt32>()
+        for copy in onHost {
+            if let replacement = replacements[copy.shard], used.insert(copy.shard).inserted { replaced[copy.url] = replacement }
+        }
+        let spared = onHost.filter { replaced[$0.url] == nil }
         for copy in spared {
             try checkCopyMayLeave(copy.url, of: ShardID(copy.shard), alsoLeaving: Set(spared.map(\.url)))
         }
         for copy in onHost {
-            if let replacement = replacements[copy.shard] {
-                _ = try addReplica(url: replacement.url, host: replacement.host, shard: copy.shard, replacing: copy.url, dryRun: false)
-            } else {
-                _ = try removeReplica(shard: copy.shard, url: copy.url, dryRun: false)
+            if let replacement = replaced[copy.url] {
+                try checkJoin(url: replacement.url, host: replacement.host, shard: copy.shard, replacing: copy.url)
             }
         }
+        try applyInTurn(onHost.map { copy in
+            if let replacement = replaced[copy.url] {
+                return ("\(replacement.url) replaces \(copy.url) in shard \(copy.shard)", { [self] in
+                    _ = try addReplica(url: replacement.url, host: replacement.host, shard: copy.shard, replacing: copy.url, dryRun: false)
+                })
+            }
+            return ("\(copy.url) leaves shard \(copy.shard)", { [self] in
+                _ = try removeReplica(shard: copy.shard, url: copy.url, dryRun: false)
+            })
+        })
         log("drain of host \(host): \(replacements.count) copies replaced, \(spared.count) left")
         return clusterStatus()
     }

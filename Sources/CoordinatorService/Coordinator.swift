@@ -26,6 +26,7 @@ import Wire
 /// Time comes from one `MonotonicClock`, so tests drive it.
 ///
 /// Lock order (a lock may be taken while holding only those above it):
+/// 0. `clusterChanges` — one operator change at a time (taken before anything else, never inside).
 /// 1. `writes` (here, lent to the mover) — shared by an add or delete for its whole routing,
 ///    exclusive for a move step, a verify, an abort or a backup's snapshot that must see no
 ///    write half-routed.
@@ -60,6 +61,8 @@ public final class Coordinator: Sendable {
     let clock: any MonotonicClock
     /// Writes hold it shared; move steps that must not interleave with a write hold it exclusively.
     let writes: ReadWriteLock
+    /// One cluster change at a time (`changeCluster`): checks and changes of two never interleave.
+    let clusterChanges = Mutex<Void>(())
     /// Set when the config's workers differ from the catalog's map (the catalog's map is kept).
     public let configWarning: String
     /// Coalesces concurrent single-query searches (nil when `search_batch_window_us` is 0).

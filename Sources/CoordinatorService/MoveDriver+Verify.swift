@@ -68,8 +68,18 @@ extension MoveDriver {
             return (call, nil, ShardCalls.failureMessage(reply))
         }
         let atSource = answers.prefix(sourceCopies.count), atTarget = answers.suffix(targetCopies.count)
-        guard let reference = atSource.first(where: { $0.flow != nil }), let expected = reference.flow else {
-            throw ErrorReply(.unavailable, "no copy of shard \(source) answered to verify the copy to shard \(target)")
+        // The source's copies are equal with writes held; if they are not, the reference is what a
+        // majority of them hold, never merely the first to answer (a bad copy must not become the
+        // measure of the others).
+        let answered = atSource.filter { $0.flow != nil }
+        func same(_ a: FlowReply, _ b: FlowReply) -> Bool { a.listCounts == b.listCounts && a.listDigests == b.listDigests }
+        guard let reference = answered.first(where: { candidate in
+            2 * answered.filter { same($0.flow!, candidate.flow!) }.count > answered.count
+        }), let expected = reference.flow else {
+            throw ErrorReply(.unavailable, answered.isEmpty
+                ? "no copy of shard \(source) answered to verify the copy to shard \(target)"
+                : "the in-sync copies of shard \(source) hold different entries flowing to shard \(target), and no majority "
+                    + "agrees: remove the wrong one (sightline cluster remove-replica) and the move resumes")
         }
         func agrees(_ flow: FlowReply?) -> Bool {
             flow.map { $0.listCounts == expected.listCounts && $0.listDigests == expected.listDigests } ?? false

@@ -50,13 +50,13 @@ extension ReplicatedWriter {
             var last = health.lastSeq
             var full = copy.state == ReplicaState.joining || fullCopies.withLock { $0.contains(copy.url) }
             if !full {
-                do { try replayLog(shard, from: peer, to: copy.url, after: &last, copied: &copied, paced: true) } catch let error
-                    as ErrorReply where error.code == .notFound { full = true }
+                do { try replayLog(shard, from: peer, to: copy.url, after: &last, copied: &copied) } catch let error as ErrorReply
+                    where error.code == .notFound { full = true }
             }
             if full {
                 log("shard \(shard)'s replica at \(copy.url): copying the whole shard from \(peer)")
                 last = try copyWholeShard(shard, from: peer, to: copy.url, copied: &copied)
-                try replayLog(shard, from: peer, to: copy.url, after: &last, copied: &copied, paced: true)
+                try replayLog(shard, from: peer, to: copy.url, after: &last, copied: &copied)
             }
             // The last pages and the check run with the shard's writes held: nothing moves meanwhile.
             try withShardLocks([shard]) {
@@ -109,7 +109,8 @@ extension ReplicatedWriter {
         fullCopies.withLock { _ = $0.remove(copy.url) }
         // It serves by its peer's placements, or not at all: a placement push runs before this
         // (and reached the peer) or after (and reaches this copy as an in-sync one).
-        try placementPushes.withLock { _ in
+        // Tried, not waited for: a push can take minutes, and this copy's shard's writes wait here.
+        let entered: Bool? = try placementPushes.withLockIfAvailable { _ in
             guard case .health(let peerHealth) = try shardCalls.callOne(shard, peer, .health, deadlineMilliseconds: 10_000),
                   case .health(let copyHealth) = try shardCalls.callOne(shard, copy.url, .health, deadlineMilliseconds: 10_000) else {
                 throw ErrorReply(.internalError, "a health reply was not a health report")
@@ -120,6 +121,10 @@ extension ReplicatedWriter {
                                                + "loop sends it the placements")
             }
             try setReplicaState(shard, url: copy.url, ReplicaState.inSync)
+            return true
+        }
+        guard entered != nil else {
+            throw ErrorReply(.unavailable, "a placement push is running; the copy enters the in-sync set on the next round")
         }
         // A copy that replaces another (drain-host, add-worker --replace of a live copy): the
         // other leaves only now, so the shard never had fewer copies in sync than before.
@@ -134,11 +139,11 @@ extension ReplicatedWriter {
     }
 
     /// Applies the peer's writes after `last` to the copy, page by page, until the peer has no more.
-    /// `paced`: at most `catchUpRate` entries a second (never with the shard's writes held).
+    /// Never paced: a paced replay could trail writes that arrive faster than the rate forever.
     func replayLog(_ shard: ShardID, from peer: String, to url: String, after last: inout UInt64, copied: inout Int,
-                   deadlineMilliseconds: Int = 60_000, paced: Bool = false) throws {
+                   deadlineMilliseconds: Int = 60_000) throws {
         while true {
-            let started = shardCalls.pool.clock.now()
+            if stopping.load(ordering: .relaxed) { throw ErrorReply(.unavailable, "the coordinator is stopping") }
             let pull = RequestBody.replicaPull(.log(afterSeq: last, limit: ReplicaPull.maxPage))
             guard case .replicaPull(let page) = try shardCalls.callOne(shard, peer, pull, deadlineMilliseconds: deadlineMilliseconds) else {
                 throw ErrorReply(.internalError, "a log reply was not a replica page")
@@ -151,11 +156,11 @@ extension ReplicatedWriter {
             }
             last = applied
             copied += page.entries.ids.count + page.absentIDs.count
-            if paced { pace(started: started, entries: page.entries.ids.count + page.absentIDs.count) }
         }
     }
 
-    /// Waits until a page of `entries` begun at `started` has taken `entries / catchUpRate` seconds.
+    /// Waits until a page of `entries` begun at `started` has taken `entries / catchUpRate` seconds
+    /// (a whole-shard copy's pages: the shard is finite, so a paced copy ends).
     func pace(started: UInt64, entries: Int) {
         let clock = shardCalls.pool.clock
         if let until = MovePacing.pageEnd(started: started, entries: entries, rate: catchUpRate.load(ordering: .relaxed)) {
@@ -169,6 +174,7 @@ extension ReplicatedWriter {
         var cursor: UInt64?, start: UInt64 = 0, first = true
         var lastReport = DispatchTime.now()
         repeat {
+            if stopping.load(ordering: .relaxed) { throw ErrorReply(.unavailable, "the coordinator is stopping") }
             let started = shardCalls.pool.clock.now()
             let pull = RequestBody.replicaPull(.full(afterID: cursor, limit: ReplicaPull.maxPage))
             guard case .replicaPull(let page) = try shardCalls.callOne(shard, peer, pull) else {

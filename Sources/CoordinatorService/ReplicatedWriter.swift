@@ -31,8 +31,8 @@ final class ReplicatedWriter: Sendable {
     /// push sees it either before (not in sync: its failure is left to the health loop) or after.
     let placementPushes = Mutex<Void>(())
     let catchUpRunning = Atomic<Bool>(false)
-    /// Entries a second a catch-up copies at most (0: as fast as the copies take them): the
-    /// `--rate` of the last change that added copies (kept until the coordinator restarts).
+    /// Entries a second a whole-shard copy takes at most (0: as fast as the copies take them):
+    /// the `--rate` of the last change that added copies (kept until the coordinator restarts).
     let catchUpRate = Atomic<UInt32>(0)
     let stopping = Atomic<Bool>(false)
 

@@ -57,16 +57,19 @@ struct Routing: Sendable {
     /// Every copy of `shard`: its replicas, or the one worker the maps name.
     func replicas(of shard: ShardID) -> [ReplicaRecord] {
         if let set = replicaSets[shard.rawValue], !set.isEmpty { return set }
-        return url(of: shard).map { [ReplicaRecord(shard: shard.rawValue, url: $0)] } ?? []
+        return entry(of: shard).map { [ReplicaRecord(shard: shard.rawValue, url: $0.url, host: $0.host)] } ?? []
     }
 
     /// True when some shard has more than one copy: moves between shards are refused then.
     var isReplicated: Bool { replicaSets.values.contains { $0.count > 1 } }
 
     /// The URL of `shard` in the newest map that lists it.
-    func url(of shard: ShardID) -> String? {
+    func url(of shard: ShardID) -> String? { entry(of: shard)?.url }
+
+    /// `shard`'s entry (URL, host) in the newest map that lists it.
+    func entry(of shard: ShardID) -> MapShard? {
         for map in [toMap, current, fromMap].compactMap({ $0 }) {
-            if let entry = map.shards.first(where: { $0.shard == shard.rawValue }) { return entry.url }
+            if let entry = map.shards.first(where: { $0.shard == shard.rawValue }) { return entry }
         }
         return nil
     }
