@@ -169,9 +169,12 @@ extension Coordinator {
         guard hosts.isEmpty || hosts.count == urls.count else {
             throw ErrorReply(.badRequest, "name one host per worker (\(urls.count) workers, \(hosts.count) hosts), or none")
         }
-        let named = hosts.filter { !$0.isEmpty }
-        guard Set(named).count == named.count else {
-            throw ErrorReply(.badRequest, "copies of one shard never share a host: hosts \(hosts.joined(separator: ", ")) repeat one")
+        // Copies of one shard never share a host, and spread over zones (`CopyPlacement`).
+        for (index, host) in hosts.enumerated() {
+            if let refusal = CopyPlacement.refusal(host: host, shardHosts: Array(hosts.prefix(index)),
+                                                   clusterHosts: clusterHosts() + hosts) {
+                throw ErrorReply(.badRequest, "the new shard's copies: \(refusal) (copies of one shard never share a host)")
+            }
         }
         let replication = currentReplication()
         guard urls.count == replication else {

@@ -32,7 +32,8 @@ extension Coordinator {
 
     /// The checks of a copy joining `shard` that need no dialling (set-replication and drain-host
     /// run them for every copy before making any change).
-    func checkJoin(url: String, host: String, shard: UInt32, replacing: String) throws {
+    /// `alsoJoining`: hosts of copies joining the shard in the same request.
+    func checkJoin(url: String, host: String, shard: UInt32, replacing: String, alsoJoining: [String] = []) throws {
         let id = ShardID(shard)
         let route = routing.withLock { $0 }
         guard !url.isEmpty else { throw ErrorReply(.badRequest, "a joining copy needs its worker's address (--url)") }
@@ -55,9 +56,15 @@ extension Coordinator {
         guard !copies.contains(where: { $0.url == replacing && $0.state == ReplicaState.joining }) else {
             throw ErrorReply(.conflict, "\(replacing) has not joined yet: it leaves with sightline cluster remove-replica")
         }
-        if !host.isEmpty, copies.contains(where: { $0.host == host && $0.url != replacing }) {
-            throw ErrorReply(.badRequest, "shard \(shard) already has a replica on host \(host): place each copy on its own host")
+        let others = copies.filter { $0.url != replacing }.map(\.host)
+        if let refusal = CopyPlacement.refusal(host: host, shardHosts: others + alsoJoining, clusterHosts: clusterHosts()) {
+            throw ErrorReply(.badRequest, "shard \(shard): \(refusal)")
         }
+    }
+
+    /// The host of every copy of the maps' shards (zones known to the cluster come from these).
+    func clusterHosts() -> [String] {
+        routing.withLock { route in route.involvedShards.flatMap { route.replicas(of: $0).map(\.host) } }
     }
 
     /// Makes `changes` one after another; a failure says which were made before it.
@@ -152,7 +159,7 @@ extension Coordinator {
     /// Gives every shard of the map in force `replication` copies. Raising it, the empty workers
     /// at `urls` (each started with the --shard it joins, on `hosts`) join and catch up;
     /// lowering it, the copies named in `urls` leave, or else the ones not in sync first, then
-    /// those sharing a host, then the last added. Every change is checked before any is made.
+    /// those sharing a host, then those sharing a zone, then the last added. Every change is checked before any is made.
     func setReplication(_ replication: Int, urls: [String], hosts: [String], dryRun: Bool) throws -> ClusterStatusReply {
         guard (1 ... 3).contains(replication) else {
             throw ErrorReply(.badRequest, "replication = \(replication): a shard has 1, 2 or 3 copies")
@@ -190,12 +197,11 @@ extension Coordinator {
                     throw ErrorReply(.badRequest, "shard \(shard) has \(copies[shard]!.count) copies and \(joins.count) of the workers "
                                                   + "serve it: it needs \(max(0, replication - copies[shard]!.count))")
                 }
-                let named = joins.map(\.host).filter { !$0.isEmpty }
-                guard Set(named).count == named.count else {
-                    throw ErrorReply(.badRequest, "two workers joining shard \(shard) are on one host: place each copy on its own host")
+                for (index, copy) in joins.enumerated() {
+                    try checkJoin(url: copy.url, host: copy.host, shard: copy.shard, replacing: "",
+                                  alsoJoining: joins.prefix(index).map(\.host))
                 }
             }
-            for copy in joining { try checkJoin(url: copy.url, host: copy.host, shard: copy.shard, replacing: "") }
         }
         try applyInTurn(joining.map { copy in
             ("\(copy.url) joins shard \(copy.shard)", { [self] in
@@ -217,11 +223,13 @@ extension Coordinator {
             let excess = mine.count - replication
             guard excess > 0 else { continue }
             let hostCounts = Dictionary(grouping: mine.filter { !$0.host.isEmpty }, by: \.host).mapValues(\.count)
+            let zoneCounts = Dictionary(grouping: mine.compactMap { CopyPlacement.zone(of: $0.host) }, by: { $0 }).mapValues(\.count)
             func rank(_ copy: ReplicaRecord) -> Int {
                 if named.contains(copy.url) { return 0 }
                 if copy.state != ReplicaState.inSync { return 1 }
                 if (hostCounts[copy.host] ?? 0) > 1 { return 2 }
-                return 3
+                if let zone = CopyPlacement.zone(of: copy.host), (zoneCounts[zone] ?? 0) > 1 { return 3 }
+                return 4
             }
             let chosen = mine.enumerated().sorted { (rank($0.element), -$0.offset) < (rank($1.element), -$1.offset) }
                 .prefix(excess).map(\.element.url)

@@ -176,7 +176,7 @@ struct AddWorkerCommand: ParsableCommand {
     @Option(help: "The new worker's address.")
     var url: String
 
-    @Option(help: "The host it runs on (recorded in the shard map).")
+    @Option(help: "The host it runs on (HOST, or ZONE/HOST; recorded in the shard map).")
     var host: String = ""
 
     @Option(help: "Add the worker as a replica of this shard (it must run with --shard N).")
@@ -280,7 +280,7 @@ struct AddShardCommand: ParsableCommand {
     @Option(name: .customLong("url"), help: "A copy's worker address (repeat once per copy).")
     var urls: [String] = []
 
-    @Option(name: .customLong("host"), help: "The host of each --url, in the same order (none, or one per --url).")
+    @Option(name: .customLong("host"), help: "The host of each --url (HOST, or ZONE/HOST), in order (none, or one per --url).")
     var hosts: [String] = []
 
     @Flag(help: "Check the request and show the status without changing anything.")
@@ -342,7 +342,7 @@ struct SetReplicationCommand: ParsableCommand {
     @Option(name: .customLong("url"), help: "A joining worker (raising) or a leaving copy (lowering); repeat.")
     var urls: [String] = []
 
-    @Option(name: .customLong("host"), help: "The host of each --url, in the same order (none, or one per --url).")
+    @Option(name: .customLong("host"), help: "The host of each --url (HOST, or ZONE/HOST), in order (none, or one per --url).")
     var hosts: [String] = []
 
     @Flag(help: "Check the request and show the status without changing anything.")
@@ -378,7 +378,7 @@ struct DrainHostCommand: ParsableCommand {
     @Option(name: .customLong("url"), help: "A replacement worker (started with the --shard it replaces); repeat.")
     var urls: [String] = []
 
-    @Option(name: .customLong("host"), help: "The host of each --url, in the same order (none, or one per --url).")
+    @Option(name: .customLong("host"), help: "The host of each --url (HOST, or ZONE/HOST), in order (none, or one per --url).")
     var hosts: [String] = []
 
     @Flag(help: "Check the request and show the status without changing anything.")
