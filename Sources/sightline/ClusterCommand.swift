@@ -8,11 +8,13 @@ import Wire
 struct ClusterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cluster",
-        abstract: "Show the shard map, add or remove workers, and move vectors between them.",
+        abstract: "Show the shard map, add or remove shards and copies, and move vectors between them.",
         discussion: """
             The coordinator's catalog holds the shard map (which worker holds which shard); ids are placed over its shards \
-            by rendezvous hashing. add-worker and remove-worker start a move that copies the vectors that change owner, \
-            verifies the copies, switches the map and then deletes at the old owners, while searches and writes go on. \
+            by rendezvous hashing. add-worker, add-shard (a new shard with several copies) and remove-worker start a move \
+            that copies the vectors that change owner to every copy of their new shard, verifies every copy, switches the \
+            map and then deletes at the old owners, while searches and writes go on. set-replication, drain-host and \
+            remove-replica change the copies of shards (a copy leaves only while its shard can still acknowledge writes). \
             backup copies the catalog and every shard as of one moment; restore puts such a copy back. \
             These commands need the cluster token.
             """,
