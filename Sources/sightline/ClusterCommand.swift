@@ -282,8 +282,7 @@ struct AddShardCommand: ParsableCommand {
     @Option(name: .customLong("url"), help: "A copy's worker address (repeat once per copy).")
     var urls: [String] = []
 
-    @Option(name: .customLong("host"), help: "The host of each --url (HOST, or ZONE/HOST), in order (none, or one per --url).")
-    var hosts: [String] = []
+    @OptionGroup var hosts: CopyHosts
 
     @Flag(help: "Check the request and show the status without changing anything.")
     var dryRun = false
@@ -292,11 +291,11 @@ struct AddShardCommand: ParsableCommand {
 
     func validate() throws {
         guard !urls.isEmpty else { throw ValidationError("name the new shard's workers with --url (one per copy)") }
-        guard hosts.isEmpty || hosts.count == urls.count else { throw ValidationError("give one --host per --url, or none") }
+        try hosts.check(urls: urls)
     }
 
     func run() throws {
-        try reportingErrors { try options.run(.addShard(urls: urls, hosts: hosts), dryRun: dryRun) }
+        try reportingErrors { try options.run(.addShard(urls: urls, hosts: hosts.hosts), dryRun: dryRun) }
     }
 }
 
@@ -344,8 +343,7 @@ struct SetReplicationCommand: ParsableCommand {
     @Option(name: .customLong("url"), help: "A joining worker (raising) or a leaving copy (lowering); repeat.")
     var urls: [String] = []
 
-    @Option(name: .customLong("host"), help: "The host of each --url (HOST, or ZONE/HOST), in order (none, or one per --url).")
-    var hosts: [String] = []
+    @OptionGroup var hosts: CopyHosts
 
     @Flag(help: "Check the request and show the status without changing anything.")
     var dryRun = false
@@ -354,11 +352,11 @@ struct SetReplicationCommand: ParsableCommand {
 
     func validate() throws {
         guard (1 ... 3).contains(replication) else { throw ValidationError("replication is 1, 2 or 3") }
-        guard hosts.isEmpty || hosts.count == urls.count else { throw ValidationError("give one --host per --url, or none") }
+        try hosts.check(urls: urls)
     }
 
     func run() throws {
-        try reportingErrors { try options.run(.setReplication(replication: replication, urls: urls, hosts: hosts), dryRun: dryRun) }
+        try reportingErrors { try options.run(.setReplication(replication: replication, urls: urls, hosts: hosts.hosts), dryRun: dryRun) }
     }
 }
 
@@ -380,8 +378,7 @@ struct DrainHostCommand: ParsableCommand {
     @Option(name: .customLong("url"), help: "A replacement worker (started with the --shard it replaces); repeat.")
     var urls: [String] = []
 
-    @Option(name: .customLong("host"), help: "The host of each --url (HOST, or ZONE/HOST), in order (none, or one per --url).")
-    var hosts: [String] = []
+    @OptionGroup var hosts: CopyHosts
 
     @Flag(help: "Check the request and show the status without changing anything.")
     var dryRun = false
@@ -389,10 +386,20 @@ struct DrainHostCommand: ParsableCommand {
     @OptionGroup var options: ClusterChangeOptions
 
     func validate() throws {
-        guard hosts.isEmpty || hosts.count == urls.count else { throw ValidationError("give one --host per --url, or none") }
+        try hosts.check(urls: urls)
     }
 
     func run() throws {
-        try reportingErrors { try options.run(.drainHost(host: host, urls: urls, hosts: hosts), dryRun: dryRun) }
+        try reportingErrors { try options.run(.drainHost(host: host, urls: urls, hosts: hosts.hosts), dryRun: dryRun) }
+    }
+}
+
+/// The `--host` list of the commands that name several workers: one host per `--url`, or none.
+struct CopyHosts: ParsableArguments {
+    @Option(name: .customLong("host"), help: "The host of each --url (HOST, or ZONE/HOST), in order (none, or one per --url).")
+    var hosts: [String] = []
+
+    func check(urls: [String]) throws {
+        guard hosts.isEmpty || hosts.count == urls.count else { throw ValidationError("give one --host per --url, or none") }
     }
 }

@@ -12,8 +12,7 @@ import Testing
     @Test func growAndShrinkWithKillsMidMove() throws {
         let script: [Nemesis.Fault] = [.addShard, .addShard, .removeShard, .removeShard, .addShard]
         let tally = try Nemesis(.init(seed: 21, seconds: 4, topology: .growing,
-                                      script: script.enumerated().map { Nemesis.Step(at: 1 + Double($0.offset) * 0.1, fault: $0.element,
-                                                                                      lasts: 0) })).run()
+                                      script: Nemesis.Step.inTurn(script.map { ($0, 0) }))).run()
         #expect(tally.violations.isEmpty, "\(tally.violations.joined(separator: "\n"))")
         #expect(tally.faults["add-shard"] == 3 && tally.faults["remove-shard"] == 2)
         #expect(tally.adds > 10 && tally.checkedSearches > 5, "too little work was checked: \(tally)")
@@ -24,8 +23,7 @@ import Testing
     @Test func replicationChangesAndADrainedHost() throws {
         let script: [Nemesis.Fault] = [.drainHost, .setReplication(1), .setReplication(2), .setReplication(3), .setReplication(2)]
         let tally = try Nemesis(.init(seed: 22, seconds: 4, topology: .growing,
-                                      script: script.enumerated().map { Nemesis.Step(at: 1 + Double($0.offset) * 0.1, fault: $0.element,
-                                                                                      lasts: 0) })).run()
+                                      script: Nemesis.Step.inTurn(script.map { ($0, 0) }))).run()
         #expect(tally.violations.isEmpty, "\(tally.violations.joined(separator: "\n"))")
         #expect(tally.faults["set-replication"] == 4 && tally.faults["drain-host"] == 1)
         #expect(tally.adds > 10 && tally.checkedSearches > 5, "too little work was checked: \(tally)")
@@ -38,10 +36,17 @@ import Testing
         let script: [(Nemesis.Fault, Double)] = [(.addShard, 0), (.partition(worker: 0), 2), (.drainHost, 0), (.setReplication(3), 0),
                                                  (.setReplication(2), 0), (.removeShard, 0)]
         let tally = try Nemesis(.init(seed: 23, seconds: 4, topology: .growingHosts,
-                                      script: script.enumerated().map { Nemesis.Step(at: 1 + Double($0.offset) * 0.1, fault: $0.element.0,
-                                                                                      lasts: $0.element.1) })).run()
+                                      script: Nemesis.Step.inTurn(script))).run()
         #expect(tally.violations.isEmpty, "\(tally.violations.joined(separator: "\n"))")
         #expect(tally.faults["add-shard"] == 1 && tally.faults["drain-host"] == 1 && tally.faults["partition"] == 1)
         #expect(tally.adds > 10 && tally.checkedSearches > 5, "too little work was checked: \(tally)")
+    }
+}
+
+extension Nemesis.Step {
+    /// A fixed script: the faults one after another (each starts once the previous one ended),
+    /// each lasting its seconds.
+    static func inTurn(_ faults: [(Nemesis.Fault, Double)]) -> [Nemesis.Step] {
+        faults.enumerated().map { Nemesis.Step(at: 1 + Double($0.offset) * 0.1, fault: $0.element.0, lasts: $0.element.1) }
     }
 }
