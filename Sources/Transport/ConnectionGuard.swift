@@ -1,15 +1,14 @@
-import CNNG
 import Foundation
 import Synchronization
 
-/// Keeps the connections (nng pipes) of one listening socket within `ConnectionLimits`: it records
-/// each pipe as it arrives (`NNG_PIPE_EV_ADD_PRE`, with its peer address) and closes the pipes
-/// `ConnectionTable` picks, then, from one sweeper thread waking a few times a second, the
-/// strangers that outlived the grace period. An idle peer costs a table entry and nothing else:
-/// no timer, no thread, no buffer of its own.
+/// Keeps the connections of one listener within `ConnectionLimits`: it records each connection as
+/// it arrives (with its peer address) and closes the connections `ConnectionTable` picks, then,
+/// from one sweeper thread waking a few times a second, the strangers that outlived the grace
+/// period. Apart from the link's read buffer, an idle peer costs a table entry: no timer, no
+/// thread.
 ///
-/// The table's lock is the only lock here; pipes are closed after it is released (closing one
-/// runs nng's callbacks, which take it again).
+/// The table's lock is the only lock here; connections are closed after it is released (closing
+/// one reports back here, which takes it again).
 final class ConnectionGuard: Sendable {
     let limits: ConnectionLimits
     private let table: Mutex<ConnectionTable>
@@ -19,10 +18,14 @@ final class ConnectionGuard: Sendable {
     private let requestThreads: Int
     private let stopSignal = DispatchSemaphore(value: 0)
     private let sweeperDone = DispatchGroup()
+    /// Closes the connections with these ids (the owner then reports them `removed`).
+    private let closeConnections: @Sendable ([UInt32]) -> Void
 
     init(limits: ConnectionLimits, requestThreads: Int,
-         clock: @escaping @Sendable () -> UInt64 = { DispatchTime.now().uptimeNanoseconds / 1_000_000 }) {
+         clock: @escaping @Sendable () -> UInt64 = { DispatchTime.now().uptimeNanoseconds / 1_000_000 },
+         close: @escaping @Sendable ([UInt32]) -> Void) {
         self.limits = limits
+        closeConnections = close
         self.requestThreads = max(1, requestThreads)
         self.clock = clock
         table = Mutex(ConnectionTable(limits: limits))
@@ -33,14 +36,6 @@ final class ConnectionGuard: Sendable {
 
     var counts: (authenticated: Int, unauthenticated: Int) {
         table.withLock { ($0.authenticatedCount, $0.strangerCount) }
-    }
-
-    /// Registers the callbacks on `socket`; the limit must outlive the socket.
-    func install(on socket: nng_socket) throws(TransportError) {
-        let context = Unmanaged.passUnretained(self).toOpaque()
-        for event in [NNG_PIPE_EV_ADD_PRE, NNG_PIPE_EV_REM_POST] {
-            try check(nng_pipe_notify(socket, event, connectionEvent, context), "watch connections")
-        }
     }
 
     /// Starts the sweeper: one thread that wakes every quarter of the grace period (at most every
@@ -65,52 +60,27 @@ final class ConnectionGuard: Sendable {
         sweeperDone.wait()
     }
 
-    /// A frame arrived on `pipe`; returns whether the pipe is already authenticated.
-    func received(on pipe: UInt32) -> Bool {
-        table.withLock { $0.received(on: pipe) }
+    /// A frame arrived on `connection`; returns whether the connection is already authenticated.
+    func received(on connection: UInt32) -> Bool {
+        table.withLock { $0.received(on: connection) }
     }
 
     /// The frame was answered; `authenticated`: it passed the token check.
-    func answered(on pipe: UInt32, authenticated: Bool) {
-        table.withLock { $0.answered(on: pipe, authenticated: authenticated) }
+    func answered(on connection: UInt32, authenticated: Bool) {
+        table.withLock { $0.answered(on: connection, authenticated: authenticated) }
     }
 
-    fileprivate func handle(_ pipe: nng_pipe, _ event: nng_pipe_ev) {
-        switch event {
-        case NNG_PIPE_EV_ADD_PRE:
-            // Closing the new pipe here keeps it from starting; closing another one is safe too
-            // (nng holds no socket lock while it runs this callback).
-            let peer = PeerAddress(of: pipe)
-            close(table.withLock { $0.arrive(pipe.id, from: peer, now: clock()) })
-        case NNG_PIPE_EV_REM_POST:
-            table.withLock { $0.remove(pipe.id) }
-        default:
-            break
-        }
+    /// A connection arrived from `peer`; closes whatever the caps say must go (maybe it).
+    func arrived(_ connection: UInt32, from peer: PeerAddress?) {
+        close(table.withLock { $0.arrive(connection, from: peer, now: clock()) })
     }
 
-    private func close(_ pipes: [UInt32]) {
-        for pipe in pipes { nng_pipe_close(nng_pipe(id: pipe)) }
+    /// A connection closed (by either side).
+    func removed(_ connection: UInt32) {
+        table.withLock { $0.remove(connection) }
     }
-}
 
-private let connectionEvent: @convention(c) (nng_pipe, nng_pipe_ev, UnsafeMutableRawPointer?) -> Void = { pipe, event, context in
-    guard let context else { return }
-    Unmanaged<ConnectionGuard>.fromOpaque(context).takeUnretainedValue().handle(pipe, event)
-}
-
-extension PeerAddress {
-    /// The remote address of a tcp or tls+tcp pipe; nil for ipc and inproc pipes.
-    init?(of pipe: nng_pipe) {
-        var address = nng_sockaddr()
-        guard nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &address) == 0 else { return nil }
-        switch UInt32(address.s_family) {
-        case NNG_AF_INET.rawValue:
-            self = .ipv4(UInt32(bigEndian: address.s_in.sa_addr))  // nng keeps it in network order
-        case NNG_AF_INET6.rawValue:
-            self.init(ipv6: withUnsafeBytes(of: address.s_in6.sa_addr) { Array($0) })
-        default:
-            return nil
-        }
+    private func close(_ connections: [UInt32]) {
+        if !connections.isEmpty { closeConnections(connections) }
     }
 }

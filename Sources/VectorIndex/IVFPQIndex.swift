@@ -106,7 +106,12 @@ public struct IVFPQIndex: Sendable {
     public var metric: Metric { configuration.metric }
     public var listCount: Int { configuration.listCount }
     public var codeSize: Int { quantizer.codeSize }
-    public var count: Int { lists.reduce(0) { $0 + $1.count } }
+    public var count: Int {
+        // Indexing reads each list's id count in place; `reduce` copied every list (five retains).
+        var total = 0
+        for list in lists.indices { total += lists[list].ids.count }
+        return total
+    }
 
     /// Assembles an index from trained parts (used by training and by the file codec).
     public init(configuration: IVFPQConfiguration, coarseCentroids: Matrix, quantizer: ProductQuantizer,
