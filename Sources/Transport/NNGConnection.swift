@@ -44,6 +44,10 @@ final class StreamRequester: StreamLinkDelegate, @unchecked Sendable {
     let url: String
     private let scheme: SPFraming.Scheme
     private let receiveLimit: Int
+    /// Whether a blocked caller may read the link itself. Not over TLS: nng 1.5's TLS stream
+    /// answers a read's timeout by aborting the connection's TCP read, which can close the link
+    /// or leave the read hanging, so TLS links are read by the callback alone (no timeouts).
+    private let callersRead: Bool
     /// Kept for the dialer's life when the link is TLS.
     private let tlsConfiguration: TLSConfiguration?
     private var dialer: OpaquePointer?
@@ -54,6 +58,7 @@ final class StreamRequester: StreamLinkDelegate, @unchecked Sendable {
         self.url = url
         scheme = SPFraming.Scheme(url: url)
         self.receiveLimit = receiveLimit
+        callersRead = !url.hasPrefix("tls+")
         try TLSSettings.check(url, tls)
         tlsConfiguration = try tls.map { settings throws(TransportError) in try TLSConfiguration(settings, server: false) }
         try check(nng_stream_dialer_alloc(&dialer, url), "dial \(url)")
@@ -133,13 +138,16 @@ final class StreamRequester: StreamLinkDelegate, @unchecked Sendable {
         defer { state.withLock { $0.waiters.removeAll { $0 == request.id } } }
         while !request.isSettled {
             let link: StreamLink? = state.withLock { state in
-                guard let link = state.link, state.greeted, state.reader == .idle else { return nil }
+                guard callersRead, let link = state.link, state.greeted, state.reader == .idle else { return nil }
                 state.reader = .waiter(request.id)
                 return link
             }
             if let link {
-                while !request.isSettled, request.remainingMilliseconds > 1,
-                      link.readBlocking(timeoutMilliseconds: request.remainingMilliseconds - 1) {}
+                // At least one read, even past the deadline: a reply that arrived in time may wait
+                // unread in the socket while its caller waited on another connection.
+                repeat {
+                    guard link.readBlocking(timeoutMilliseconds: max(1, request.remainingMilliseconds - 1)) else { break }
+                } while !request.isSettled && request.remainingMilliseconds > 1
                 handOffReading(from: request.id, on: link)
             } else if !request.waitForWake() {
                 break
@@ -209,7 +217,7 @@ final class StreamRequester: StreamLinkDelegate, @unchecked Sendable {
         let code = nng_aio_result(dialAio)
         var link: StreamLink?
         if code == 0, let stream = nng_aio_get_output(dialAio, 0) {
-            link = try? StreamLink(id: 0, stream: OpaquePointer(stream), scheme: scheme, limit: receiveLimit, delegate: self)
+            link = try? StreamLink(id: 0, stream: OpaquePointer(stream), scheme: scheme, usesTLS: !callersRead, limit: receiveLimit, delegate: self)
         }
         let keep = state.withLock { state -> Bool in
             state.dialing = false
@@ -274,7 +282,7 @@ final class StreamRequester: StreamLinkDelegate, @unchecked Sendable {
                 link.pauseNow()
                 return (false, nil)
             }
-            if state.asyncWaiting { return (true, nil) }
+            if state.asyncWaiting || !callersRead { return (true, nil) }
             link.pauseNow()
             state.reader = .idle
             return (false, state.nextWaiter())

@@ -40,6 +40,8 @@ protocol StreamLinkDelegate: AnyObject, Sendable {
 final class StreamLink: @unchecked Sendable {
     let id: UInt32
     let scheme: SPFraming.Scheme
+    /// TLS links are never timed out through their aios (see `send`).
+    let usesTLS: Bool
     private let stream: OpaquePointer
     private let limit: Int
     private weak var delegate: (any StreamLinkDelegate)?
@@ -47,6 +49,9 @@ final class StreamLink: @unchecked Sendable {
     private var sendAio: OpaquePointer?
     private var readAio: OpaquePointer?
     private var blockingAio: OpaquePointer?
+    private var greetAio: OpaquePointer?
+    /// This side's greeting, kept until it is sent.
+    private var greeting: [UInt8] = []
     /// The delegate has heard of the closing (under `closeLock`).
     private var finished = false
     private let closeLock = NSLock()
@@ -69,8 +74,10 @@ final class StreamLink: @unchecked Sendable {
     private var readingIntoMessage = false
 
     /// Takes ownership of `stream`. Frames above `limit` bytes close the link.
-    init(id: UInt32, stream: OpaquePointer, scheme: SPFraming.Scheme, limit: Int, delegate: any StreamLinkDelegate) throws(TransportError) {
+    init(id: UInt32, stream: OpaquePointer, scheme: SPFraming.Scheme, usesTLS: Bool, limit: Int,
+         delegate: any StreamLinkDelegate) throws(TransportError) {
         self.id = id
+        self.usesTLS = usesTLS
         self.stream = stream
         self.scheme = scheme
         self.limit = limit
@@ -90,6 +97,7 @@ final class StreamLink: @unchecked Sendable {
         nng_stream_close(stream)
         if let sendAio { nng_aio_free(sendAio) }
         if let blockingAio { nng_aio_free(blockingAio) }
+        if let greetAio { nng_aio_free(greetAio) }
         nng_stream_free(stream)
         buffer.deallocate()
         // The last reference may go at the end of the read callback itself, whose aio cannot be
@@ -107,14 +115,35 @@ final class StreamLink: @unchecked Sendable {
         return PeerAddress(address)
     }
 
-    /// Sends this side's greeting and starts reading. The link keeps itself alive until it closes.
+    /// Sends this side's greeting and starts reading; blocks nobody (it runs in nng's callbacks,
+    /// and a TLS peer may take its time over the handshake). The greeting is queued before any
+    /// reply can be, and nng writes a stream's sends in order. The link keeps itself alive until
+    /// it closes.
     func open(greeting protocolNumber: UInt16) throws(TransportError) {
-        try send(prefix: SPFraming.greeting(protocolNumber), body: [], timeoutMilliseconds: 5000)
-        let retained = Unmanaged.passRetained(self).toOpaque()
-        let code = nng_aio_alloc(&readAio, streamLinkReadCallback, retained)
-        if code != 0 { Unmanaged<StreamLink>.fromOpaque(retained).release() }
+        greeting = SPFraming.greeting(protocolNumber)
+        let sending = Unmanaged.passRetained(self).toOpaque()
+        var code = nng_aio_alloc(&greetAio, streamLinkGreetCallback, sending)
+        if code != 0 { Unmanaged<StreamLink>.fromOpaque(sending).release() }
         try check(code, "allocate aio")
+        let reading = Unmanaged.passRetained(self).toOpaque()
+        code = nng_aio_alloc(&readAio, streamLinkReadCallback, reading)
+        if code != 0 { Unmanaged<StreamLink>.fromOpaque(reading).release() }
+        try check(code, "allocate aio")
+        greeting.withUnsafeMutableBytes { bytes in
+            var iov = nng_iov(iov_buf: bytes.baseAddress, iov_len: bytes.count)
+            _ = nng_aio_set_iov(greetAio, 1, &iov)
+        }
+        // No timeout (see `send`): a link whose greeting never goes out is closed by its owner.
+        nng_stream_send(stream, greetAio)
         read()
+    }
+
+    /// The greeting went out (or not: then the link closes). Drops the reference the send held,
+    /// off nng's thread.
+    fileprivate func didGreet() {
+        if nng_aio_result(greetAio) != 0 || nng_aio_count(greetAio) != greeting.count { close() }
+        let owner = Unmanaged.passUnretained(self)
+        DispatchQueue.global().async { owner.release() }
     }
 
     /// Closes the stream: reads and sends in flight fail, and the delegate hears of it once.
@@ -175,11 +204,22 @@ final class StreamLink: @unchecked Sendable {
             }
             let now = DispatchTime.now().uptimeNanoseconds
             guard now < deadline else { return Int32(NNG_ETIMEDOUT.rawValue) }
-            nng_aio_set_timeout(sendAio, Int32(clamping: (deadline - now) / 1_000_000 + 1))
             let code = iovs.withUnsafeMutableBufferPointer { nng_aio_set_iov(sendAio, UInt32($0.count), $0.baseAddress) }
             if code != 0 { return code }
+            // Over TLS the deadline closes the link instead of timing the aio out: nng 1.5's TLS
+            // stream answers a timeout by aborting its TCP send, which can leave the send hanging.
+            var expiry: DispatchWorkItem?
+            if usesTLS {
+                nng_aio_set_timeout(sendAio, -1)
+                let item = DispatchWorkItem { [weak self] in self?.close() }
+                DispatchQueue.global().asyncAfter(deadline: .init(uptimeNanoseconds: deadline), execute: item)
+                expiry = item
+            } else {
+                nng_aio_set_timeout(sendAio, Int32(clamping: (deadline - now) / 1_000_000 + 1))
+            }
             nng_stream_send(stream, sendAio)
             nng_aio_wait(sendAio)
+            expiry?.cancel()
             let result = nng_aio_result(sendAio)
             if result != 0 { return result }
             sent += nng_aio_count(sendAio)
@@ -362,6 +402,11 @@ final class StreamLink: @unchecked Sendable {
 
 /// An aio handed to the thread that frees it; used there alone.
 private struct UncheckedAio: @unchecked Sendable { let aio: OpaquePointer }
+
+private let streamLinkGreetCallback: @convention(c) (UnsafeMutableRawPointer?) -> Void = { argument in
+    guard let argument else { return }
+    Unmanaged<StreamLink>.fromOpaque(argument).takeUnretainedValue().didGreet()
+}
 
 private let streamLinkReadCallback: @convention(c) (UnsafeMutableRawPointer?) -> Void = { argument in
     guard let argument else { return }

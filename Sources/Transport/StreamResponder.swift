@@ -33,6 +33,7 @@ final class StreamResponder: StreamLinkDelegate, @unchecked Sendable {
 
     let url: String
     private let scheme: SPFraming.Scheme
+    private let usesTLS: Bool
     private let receiveLimit: Int
     private let requestThreads: Int
     private let handler: Handler
@@ -52,6 +53,7 @@ final class StreamResponder: StreamLinkDelegate, @unchecked Sendable {
          authenticates: Authenticator?, handler: @escaping Handler) throws(TransportError) {
         self.url = url
         scheme = SPFraming.Scheme(url: url)
+        usesTLS = tls != nil
         self.receiveLimit = receiveLimit
         self.requestThreads = requestThreads
         self.handler = handler
@@ -105,7 +107,7 @@ final class StreamResponder: StreamLinkDelegate, @unchecked Sendable {
         nextLinkID &+= 1
         let id = nextLinkID
         lock.unlock()
-        guard let link = try? StreamLink(id: id, stream: stream, scheme: scheme, limit: receiveLimit, delegate: self) else { return }
+        guard let link = try? StreamLink(id: id, stream: stream, scheme: scheme, usesTLS: usesTLS, limit: receiveLimit, delegate: self) else { return }
         lock.lock()
         links[id] = LinkState(link: link)
         lock.unlock()

@@ -1,0 +1,144 @@
+import CNNG
+import Foundation
+import Synchronization
+import Testing
+@testable import Transport
+
+/// The stream transport (`NNGConnection`, `ReplyServer` over nng byte streams) against itself and
+/// against nng's own REQ and REP sockets, on tcp loopback: concurrency over one connection, frames
+/// larger than the read buffer, a server that comes late or dies mid-request, oversized replies.
+@Suite(.serialized) struct StreamTransportTests {
+    static func freePort() -> Int {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { Glibc.close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    static func url() -> String { "tcp://127.0.0.1:\(freePort())" }
+
+    /// The server's answer to `frame`: every byte plus one.
+    static func answer(_ frame: UnsafeRawBufferPointer) -> [UInt8] { frame.map { $0 &+ 1 } }
+
+    @Test func concurrentCallersOfMixedSizesShareOneConnection() async throws {
+        let address = Self.url()
+        let server = try ReplyServer(listen: address, receiveLimit: 1 << 22, workerCount: 4) { Self.answer($0) }
+        server.start()
+        defer { server.close() }
+        let client = try NNGConnection(dial: address)
+        let sizes = [0, 1, 100, 65_536, 70_001, 300_000]
+        let failures = Mutex(0)
+        async let asynchronous: Int = withTaskGroup(of: Bool.self) { group in
+            for index in 0 ..< 40 {
+                group.addTask {
+                    let bytes = (0 ..< sizes[index % sizes.count]).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ index) }
+                    let reply = try? await client.send(bytes, timeoutMilliseconds: 20_000)
+                    return reply == bytes.map { $0 &+ 1 }
+                }
+            }
+            var wrong = 0
+            for await right in group where !right { wrong += 1 }
+            return wrong
+        }
+        DispatchQueue.concurrentPerform(iterations: 8) { thread in
+            for round in 0 ..< 30 {
+                let bytes = (0 ..< sizes[(thread + round) % sizes.count]).map { UInt8(truncatingIfNeeded: $0 &+ thread &* 31 &+ round) }
+                let reply = try? client.request(bytes, timeoutMilliseconds: 20_000)
+                if reply != bytes.map({ $0 &+ 1 }) { failures.withLock { $0 += 1 } }
+            }
+        }
+        #expect(failures.withLock { $0 } == 0)
+        #expect(await asynchronous == 0)
+        #expect(server.connectionCount == 1)
+    }
+
+    @Test func aRequestWaitsForAServerThatStartsLater() throws {
+        let address = Self.url()
+        let client = try NNGConnection(dial: address)
+        let pending = client.start([1, 2], timeoutMilliseconds: 5000)
+        Thread.sleep(forTimeInterval: 0.3)
+        let server = try ReplyServer(listen: address, receiveLimit: 1 << 16, workerCount: 1) { Self.answer($0) }
+        server.start()
+        defer { server.close() }
+        #expect(try pending.wait().get() == [2, 3])
+    }
+
+    @Test func aRequestInFlightWhenItsServerDiesGoesToTheNextOne() throws {
+        let address = Self.url()
+        let first = try ReplyServer(listen: address, receiveLimit: 1 << 16, workerCount: 1) { _ in
+            Thread.sleep(forTimeInterval: 0.5)
+            return [0xAA]
+        }
+        first.start()
+        let client = try NNGConnection(dial: address)
+        let pending = client.start([7], timeoutMilliseconds: 10_000)
+        Thread.sleep(forTimeInterval: 0.2)
+        first.close()  // the answer being computed is dropped with the connection
+        let second = try ReplyServer(listen: address, receiveLimit: 1 << 16, workerCount: 1) { Self.answer($0) }
+        second.start()
+        defer { second.close() }
+        #expect(try pending.wait().get() == [8])
+    }
+
+    @Test func anOversizedReplyClosesTheLinkAndLaterRequestsStillWork() throws {
+        let address = Self.url()
+        let server = try ReplyServer(listen: address, receiveLimit: 1 << 16, workerCount: 2) { frame in
+            frame.first == 1 ? [UInt8](repeating: 9, count: 5000) : Self.answer(frame)
+        }
+        server.start()
+        defer { server.close() }
+        let client = try NNGConnection(dial: address, receiveLimit: 1000)
+        #expect(throws: TransportError.timedOut(operation: "receive")) { try client.request([1], timeoutMilliseconds: 600) }
+        #expect(try client.request([2, 3], timeoutMilliseconds: 5000) == [3, 4])
+    }
+
+    @Test func nngsOwnSocketsSpeakWithIt() throws {
+        // nng's REQ socket against this server.
+        let serverAddress = Self.url()
+        let server = try ReplyServer(listen: serverAddress, receiveLimit: 1 << 16, workerCount: 1) { Self.answer($0) }
+        server.start()
+        defer { server.close() }
+        var request = nng_socket()
+        #expect(nng_req0_open(&request) == 0)
+        defer { nng_close(request) }
+        nng_socket_set_ms(request, NNG_OPT_RECVTIMEO, 5000)
+        #expect(nng_dial(request, serverAddress, nil, 0) == 0)
+        var sent: [UInt8] = [10, 20, 30]
+        #expect(nng_send(request, &sent, sent.count, 0) == 0)
+        var buffer: UnsafeMutableRawPointer?
+        var size = 0
+        #expect(nng_recv(request, &buffer, &size, Int32(NNG_FLAG_ALLOC)) == 0)
+        if let buffer {
+            #expect(Array(UnsafeRawBufferPointer(start: buffer, count: size)) == [11, 21, 31])
+            nng_free(buffer, size)
+        }
+
+        // This client against nng's REP socket.
+        let replyAddress = Self.url()
+        var reply = nng_socket()
+        #expect(nng_rep0_open(&reply) == 0)
+        #expect(nng_listen(reply, replyAddress, nil, 0) == 0)
+        nng_socket_set_ms(reply, NNG_OPT_RECVTIMEO, 5000)
+        let answered = DispatchSemaphore(value: 0)
+        let socket = reply
+        Thread.detachNewThread {
+            var message: OpaquePointer?
+            if nng_recvmsg(socket, &message, 0) == 0, let message {
+                let body = nng_msg_body(message)!.assumingMemoryBound(to: UInt8.self)
+                for index in 0 ..< nng_msg_len(message) { body[index] &+= 1 }
+                if nng_sendmsg(socket, message, 0) != 0 { nng_msg_free(message) }
+            }
+            answered.signal()
+        }
+        let client = try NNGConnection(dial: replyAddress)
+        #expect(try client.request([1, 2, 3], timeoutMilliseconds: 5000) == [2, 3, 4])
+        answered.wait()
+        nng_close(reply)
+    }
+}
