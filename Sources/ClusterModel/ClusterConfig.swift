@@ -58,6 +58,8 @@ public struct HTTPSettings: Sendable, Equatable {
 
 /// A cluster configuration file (see cluster/local.toml for every key, documented).
 public struct ClusterConfig: Sendable, Equatable {
+    /// Searches in flight before one-query searches share batches (docs/BENCHMARKS.md).
+    public static let defaultSearchBatchInFlight = 0
     public var cluster: String
     /// The cluster's own token: the coordinator's traffic to workers, and full access.
     public var token: String
@@ -78,6 +80,9 @@ public struct ClusterConfig: Sendable, Equatable {
     /// How long a single-query search that arrives while others run waits for more to share its
     /// batch (microseconds; 0 = never batch).
     public var searchBatchWindowMicroseconds: Int
+    /// With no window: one-query searches go out at once while fewer than this many are in
+    /// flight, else they share a batch that leaves when one in flight answers (0 = never batch).
+    public var searchBatchInFlight: Int
     public var index: IndexSettings
     public var workers: [WorkerEntry]
     public var http: HTTPSettings?
@@ -94,6 +99,7 @@ public struct ClusterConfig: Sendable, Equatable {
         writeQuorum = try WriteQuorum(parsing: root.values["write_quorum"])
         deadlineMilliseconds = try root.integer("deadline_ms", default: 2000)
         searchBatchWindowMicroseconds = try root.integer("search_batch_window_us", default: 0)
+        searchBatchInFlight = try root.integer("search_batch_in_flight", default: ClusterConfig.defaultSearchBatchInFlight)
         let tokens = ConfigTable(values: document.tables["tokens"] ?? [:], name: "tokens")
         writeToken = try tokens.optionalString("write")
         readToken = try tokens.optionalString("read")
@@ -178,6 +184,9 @@ public struct ClusterConfig: Sendable, Equatable {
         guard deadlineMilliseconds >= 1 else { throw .invalid("deadline_ms must be positive") }
         guard (0 ... 100_000).contains(searchBatchWindowMicroseconds) else {
             throw .invalid("search_batch_window_us must be 0 (no batching) … 100000")
+        }
+        guard (0 ... 1024).contains(searchBatchInFlight) else {
+            throw .invalid("search_batch_in_flight must be 0 (no batching) … 1024")
         }
         if let http { try validate(http) }
         for url in [listen] + workers.map(\.url) {

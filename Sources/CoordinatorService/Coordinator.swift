@@ -65,7 +65,8 @@ public final class Coordinator: Sendable {
     let clusterChanges = Mutex<Void>(())
     /// Set when the config's workers differ from the catalog's map (the catalog's map is kept).
     public let configWarning: String
-    /// Coalesces concurrent single-query searches (nil when `search_batch_window_us` is 0).
+    /// Coalesces concurrent single-query searches (nil when neither `search_batch_window_us` nor
+    /// `search_batch_in_flight` asks for it).
     let batcher: SearchBatcher?
     /// The copy of each shard a backup's snapshot was made on (its pieces are read there).
     let backupSources = Mutex<[ShardID: String]>([:])
@@ -92,8 +93,13 @@ public final class Coordinator: Sendable {
         self.log = log
         self.clock = clock
         self.thumbnails = thumbnails
-        batcher = config.searchBatchWindowMicroseconds > 0
-            ? SearchBatcher(windowMicroseconds: config.searchBatchWindowMicroseconds, clock: clock) : nil
+        if config.searchBatchWindowMicroseconds > 0 {
+            batcher = SearchBatcher(windowMicroseconds: config.searchBatchWindowMicroseconds, clock: clock)
+        } else if config.searchBatchInFlight > 0 {
+            batcher = SearchBatcher(windowMicroseconds: 0, inFlightLimit: config.searchBatchInFlight, clock: clock)
+        } else {
+            batcher = nil
+        }
         gate = RequestGate(tokens: config.accessTokens, collection: config.collection, maxFrameBytes: maxFrameBytes)
         template = try IndexFile.decode(codebookFile)
         guard template.count == 0 else {

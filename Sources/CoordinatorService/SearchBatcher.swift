@@ -5,11 +5,19 @@ import VectorMath
 import Wire
 
 /// Coalesces concurrent single-query searches with the same options into one batch per shard:
-/// one frame, one centroid ranking and one scan call per shard for many queries. A search that
-/// arrives while no other is running goes out at once (no window to wait for); one that
-/// arrives while others run opens a batch, or joins the open one, and the batch leaves after
-/// `window` or when it holds `maxQueries`. Every query's answer is the one it would get alone:
-/// the merge is per query, and shards rank and scan each query on its own.
+/// one frame, one centroid ranking and one scan call per shard for many queries. Two ways:
+///
+/// - *in flight* (`inFlightLimit` > 0): a search goes out at once while fewer than that many
+///   searches or batches are in flight; otherwise it opens a batch, or joins the open one, and
+///   the batch leaves as soon as one of those in flight answers (or when it holds `maxQueries`).
+///   Nothing waits on a timer: a lone client never waits, and under load each message carries
+///   the queries that arrived during one round trip.
+/// - *window*: a search that arrives while no other is running goes out at once; one that
+///   arrives while others run opens a batch, or joins the open one, and the batch leaves after
+///   `window` or when it holds `maxQueries`.
+///
+/// Every query's answer is the one it would get alone: the merge is per query, and shards rank
+/// and scan each query on its own.
 final class SearchBatcher: Sendable {
     struct Key: Hashable { let k: Int, nprobe: Int, refine: Int, probeRatio: Float }
 
@@ -37,14 +45,17 @@ final class SearchBatcher: Sendable {
     let clock: any MonotonicClock
     private let open = Mutex<[Key: Batch]>([:])
     private let running = Atomic<Int>(0)
+    /// Places for searches in flight (nil: the window decides).
+    private let slots: DispatchSemaphore?
     /// Batches sent and queries they held (for the log and the benchmark).
     let sent = Atomic<Int>(0)
     let coalesced = Atomic<Int>(0)
 
-    init(windowMicroseconds: Int, maxQueries: Int = 32, clock: any MonotonicClock = SystemClock()) {
+    init(windowMicroseconds: Int, inFlightLimit: Int = 0, maxQueries: Int = 32, clock: any MonotonicClock = SystemClock()) {
         windowNanoseconds = UInt64(max(0, windowMicroseconds)) * 1000
         self.maxQueries = maxQueries
         self.clock = clock
+        slots = inFlightLimit > 0 ? DispatchSemaphore(value: inFlightLimit) : nil
     }
 
     /// Answers one query; `run` searches a batch of vectors (row-major) with `options`.
@@ -52,7 +63,14 @@ final class SearchBatcher: Sendable {
                 run: (VectorBatch, SearchOptions, Int) throws -> SearchReply) throws -> SearchReply {
         let busy = running.wrappingAdd(1, ordering: .acquiringAndReleasing).oldValue > 0
         defer { running.wrappingSubtract(1, ordering: .acquiringAndReleasing) }
-        guard busy else { return try run(VectorBatch(dimension: vector.count, values: vector), options, deadlineMilliseconds) }
+        if let slots {
+            if slots.wait(timeout: .now()) == .success {
+                defer { slots.signal() }
+                return try run(VectorBatch(dimension: vector.count, values: vector), options, deadlineMilliseconds)
+            }
+        } else if !busy {
+            return try run(VectorBatch(dimension: vector.count, values: vector), options, deadlineMilliseconds)
+        }
         let key = Key(k: options.k, nprobe: options.nprobe, refine: options.refine, probeRatio: options.probeRatio)
         let member = Member(vector: vector, deadlineMilliseconds: deadlineMilliseconds)
         // Join the open batch, or open one and lead it.
@@ -71,10 +89,17 @@ final class SearchBatcher: Sendable {
             return (batch, true)
         }
         if leads {
-            _ = clock.wait(for: batch.full, until: clock.now().saturatingAdd(windowNanoseconds))
+            var holdsSlot = false
+            if let slots {
+                // The batch grows until a search in flight answers; past the deadline it goes anyway.
+                holdsSlot = slots.wait(timeout: .now() + .milliseconds(deadlineMilliseconds)) == .success
+            } else {
+                _ = clock.wait(for: batch.full, until: clock.now().saturatingAdd(windowNanoseconds))
+            }
             open.withLock { batches in if batches[key] === batch { batches[key] = nil } }
             let members = batch.members.withLock { $0 }
             send(members, options, run: run)
+            if holdsSlot { slots?.signal() }
         }
         _ = member.answered.wait(timeout: .now() + .milliseconds(deadlineMilliseconds + 1000))
         guard let answer = member.answer.withLock({ $0 }) else {

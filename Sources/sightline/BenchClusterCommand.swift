@@ -121,27 +121,34 @@ struct BenchClusterCommand: ParsableCommand {
         let failure = Mutex<(any Error)?>(nil)
         let dimension = queries.dimension
         let (_, seconds) = measureSeconds {
-            DispatchQueue.concurrentPerform(iterations: clients) { _ in
-                while true {
-                    let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                    if index >= count { break }
-                    let vector = Array(queries.row(index))
-                    do {
-                        let (reply, latency) = try measureSeconds {
-                            try client.search(VectorBatch(dimension: dimension, values: vector),
-                                              options: SearchOptions(k: k, nprobe: nprobe, refine: refine, probeRatio: probeRatio),
-                                              deadlineMilliseconds: deadlineMs)
+            // One thread per client: `concurrentPerform` would run only as many at once as there are cores.
+            let finished = DispatchGroup()
+            for _ in 0 ..< clients {
+                finished.enter()
+                Thread.detachNewThread {
+                    defer { finished.leave() }
+                    while true {
+                        let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                        if index >= count { break }
+                        let vector = Array(queries.row(index))
+                        do {
+                            let (reply, latency) = try measureSeconds {
+                                try client.search(VectorBatch(dimension: dimension, values: vector),
+                                                  options: SearchOptions(k: k, nprobe: nprobe, refine: refine, probeRatio: probeRatio),
+                                                  deadlineMilliseconds: deadlineMs)
+                            }
+                            if reply.partial { partial.wrappingAdd(1, ordering: .relaxed) }
+                            results.withLock { $0[index] = reply.results.first?.ids.map { VectorID($0) } ?? [] }
+                            latencies.withLock { $0[index] = latency }
+                            progress.report("nprobe \(nprobe)", index + 1, count)
+                        } catch {
+                            failure.withLock { $0 = $0 ?? error }
+                            next.store(count, ordering: .relaxed)
                         }
-                        if reply.partial { partial.wrappingAdd(1, ordering: .relaxed) }
-                        results.withLock { $0[index] = reply.results.first?.ids.map { VectorID($0) } ?? [] }
-                        latencies.withLock { $0[index] = latency }
-                        progress.report("nprobe \(nprobe)", index + 1, count)
-                    } catch {
-                        failure.withLock { $0 = $0 ?? error }
-                        next.store(count, ordering: .relaxed)
                     }
                 }
             }
+            finished.wait()
         }
         if let error = failure.withLock({ $0 }) { throw error }
         let found = results.withLock { $0 }

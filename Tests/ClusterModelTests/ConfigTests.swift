@@ -33,6 +33,7 @@ import Testing
         #expect(config.deadlineMilliseconds == 1500)
         #expect(config.collection == "default")
         #expect(config.replication == 1)
+        #expect(config.searchBatchInFlight == ClusterConfig.defaultSearchBatchInFlight)
         #expect(config.index == IndexSettings(dimension: 128, nlist: 1024, m: 16, metric: "l2", storesVectors: true, defaultNprobe: 12))
         #expect(config.workers.map(\.shard) == [ShardID(0), ShardID(7)])
         #expect(config.workers[0].host == "alpha")
@@ -52,6 +53,7 @@ import Testing
         (replacing("ipc:///tmp/w7", with: "tcp://10.0.0.1:7701"), "share one url"),
         (replacing("ipc:///tmp/w7", with: "http://x"), "is not a tcp://"),
         (replacing("deadline_ms = 1_500", with: "deadline_ms = 0"), "deadline_ms must be positive"),
+        (replacing("deadline_ms = 1_500", with: "search_batch_in_flight = -1"), "search_batch_in_flight must be 0"),
         (replacing("deadline_ms = 1_500", with: "replication = 4"), "replication = 4"),
         (replacing("deadline_ms = 1_500", with: "replication = 2")
             .replacingOccurrences(of: "shard = 7", with: "shard = 0\nhost = \"alpha\""),

@@ -77,6 +77,17 @@ import Wire
         #expect(reply.results.count == 1 && reply.results[0].ids.count == 10)
     }
 
+    /// With no window, searches beyond two in flight share batches that leave when one in flight
+    /// answers: every answer is still the query's answer alone, and batches did form.
+    @Test func batchesWhileSearchesAreInFlightAgreeWithSearchesAlone() throws {
+        let cluster = try InProcessCluster(workerCount: 3, topLevel: "search_batch_in_flight = 2")
+        let problems = try Self.searchConcurrently(cluster, threads: 8, rounds: 4)
+        #expect(problems.isEmpty, "\(problems.prefix(5))")
+        let batcher = try #require(cluster.coordinator.batcher)
+        let (sent, held) = (batcher.sent.load(ordering: .relaxed), batcher.coalesced.load(ordering: .relaxed))
+        #expect(sent > 0 && held > sent, "\(sent) batches held \(held) queries: none coalesced")
+    }
+
     /// Off (the default): no batch, and every answer is bit for bit the query's answer alone.
     @Test func windowZeroNeverBatchesAndAnswersExactly() throws {
         let cluster = try InProcessCluster(workerCount: 2, batchWindowMicroseconds: 0)
