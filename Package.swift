@@ -132,7 +132,7 @@ let package = Package(
         .testTarget(name: "ProcessRuntimeTests", dependencies: ["ProcessRuntime", "ErrorKinds"]),
         .testTarget(name: "CLITests", dependencies: ["Descriptors", "Datasets", "VectorMath"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "ErrorKinds"]),
-        .testTarget(name: "TransportTests", dependencies: ["Transport"]),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "CNNG"]),
         .testTarget(name: "ShardStoreTests", dependencies: ["ShardStore"]),
         .testTarget(name: "ClusterModelTests", dependencies: ["ClusterModel", "ErrorKinds"]),
         .testTarget(name: "HTTPGatewayTests", dependencies: ["HTTPGateway", "ImageEmbedding", "ClusterModel", "Wire"]),

@@ -41,6 +41,8 @@ public final class NNGConnection: Connection, Sendable {
 /// `@unchecked Sendable`: the mutable state is under `state`'s lock; nng's dialer and streams are
 /// thread-safe.
 final class StreamRequester: StreamLinkDelegate, @unchecked Sendable {
+    /// How long a new link may take to greet before it is closed and dialled again.
+    static let greetingMilliseconds = 10_000
     let url: String
     private let scheme: SPFraming.Scheme
     private let receiveLimit: Int
@@ -59,6 +61,7 @@ final class StreamRequester: StreamLinkDelegate, @unchecked Sendable {
         scheme = SPFraming.Scheme(url: url)
         self.receiveLimit = receiveLimit
         callersRead = !url.hasPrefix("tls+")
+        guard SPFraming.Scheme.isSupported(url) else { throw .invalidAddress(url) }
         try TLSSettings.check(url, tls)
         tlsConfiguration = try tls.map { settings throws(TransportError) in try TLSConfiguration(settings, server: false) }
         try check(nng_stream_dialer_alloc(&dialer, url), "dial \(url)")
@@ -135,7 +138,14 @@ final class StreamRequester: StreamLinkDelegate, @unchecked Sendable {
     /// until the reader hands it its reply or the reading.
     func wait(_ request: OutstandingRequest) -> Result<[UInt8], TransportError> {
         state.withLock { $0.waiters.append(request.id) }
-        defer { state.withLock { $0.waiters.removeAll { $0 == request.id } } }
+        defer {
+            // A wake-up meant for this caller must not be lost with it: pass it on.
+            let next = state.withLock { state -> OutstandingRequest? in
+                state.waiters.removeAll { $0 == request.id }
+                return state.reader == .idle ? state.nextWaiter() : nil
+            }
+            next?.wake()
+        }
         while !request.isSettled {
             let link: StreamLink? = state.withLock { state in
                 guard callersRead, let link = state.link, state.greeted, state.reader == .idle else { return nil }
@@ -217,7 +227,8 @@ final class StreamRequester: StreamLinkDelegate, @unchecked Sendable {
         let code = nng_aio_result(dialAio)
         var link: StreamLink?
         if code == 0, let stream = nng_aio_get_output(dialAio, 0) {
-            link = try? StreamLink(id: 0, stream: OpaquePointer(stream), scheme: scheme, usesTLS: !callersRead, limit: receiveLimit, delegate: self)
+            link = try? StreamLink(id: 0, stream: OpaquePointer(stream), scheme: scheme, usesTLS: !callersRead, limit: receiveLimit,
+                                   delegate: self)
         }
         let keep = state.withLock { state -> Bool in
             state.dialing = false
@@ -233,6 +244,12 @@ final class StreamRequester: StreamLinkDelegate, @unchecked Sendable {
             link?.close()
             retryLater()
             return
+        }
+        // A peer that never greets (a hung server, a stalled TLS handshake, no SP peer at all) is
+        // closed and dialled again, as nng's own transport does after 10 s.
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(StreamRequester.greetingMilliseconds)) { [weak self] in
+            guard let self, self.state.withLock({ $0.link === link && !$0.greeted }) else { return }
+            link.close()
         }
         do {
             try link.open(greeting: SPFraming.requestProtocol)
@@ -426,12 +443,22 @@ final class OutstandingRequest: @unchecked Sendable {
     }
 }
 
-/// A request started by `NNGConnection.start`.
-struct StreamPendingReply: PendingReply {
+/// A request started by `NNGConnection.start`. Dropped without `wait()`, it is forgotten (not
+/// sent again on the next link).
+final class StreamPendingReply: PendingReply {
     let request: OutstandingRequest
     let connection: StreamRequester
 
+    init(request: OutstandingRequest, connection: StreamRequester) {
+        self.request = request
+        self.connection = connection
+    }
+
     func wait() -> Result<[UInt8], TransportError> { connection.wait(request) }
+
+    deinit {
+        if request.complete(.failure(.closed)) { connection.abandon(request) }
+    }
 }
 
 private let connectionDialCallback: @convention(c) (UnsafeMutableRawPointer?) -> Void = { argument in

@@ -18,6 +18,12 @@ enum SPFraming {
     enum Scheme: Sendable {
         case tcp, ipc
         init(url: String) { self = url.hasPrefix("ipc://") ? .ipc : .tcp }
+
+        /// The addresses framed here: tcp, tls+tcp (IPv4 or 6) and ipc. nng's other stream
+        /// schemes (ws, unix, abstract) frame messages otherwise.
+        static func isSupported(_ url: String) -> Bool {
+            ["tcp://", "tcp4://", "tcp6://", "tls+tcp://", "tls+tcp4://", "tls+tcp6://", "ipc://"].contains { url.hasPrefix($0) }
+        }
         /// Bytes before each message: the length (and the type byte over IPC).
         var headerLength: Int { self == .ipc ? 9 : 8 }
     }

@@ -97,14 +97,14 @@ final class StreamLink: @unchecked Sendable {
         nng_stream_close(stream)
         if let sendAio { nng_aio_free(sendAio) }
         if let blockingAio { nng_aio_free(blockingAio) }
-        if let greetAio { nng_aio_free(greetAio) }
         nng_stream_free(stream)
         buffer.deallocate()
-        // The last reference may go at the end of the read callback itself, whose aio cannot be
-        // freed until the callback returns: another thread frees it (nng waits for the callback).
-        if let readAio {
-            let handle = UncheckedAio(aio: readAio)
-            DispatchQueue.global().async { nng_aio_free(handle.aio) }
+        // The last reference may go at the end of the read or greeting callback itself, whose aio
+        // cannot be freed until the callback returns: another thread frees both (nng waits for
+        // the callbacks).
+        let handles = [readAio, greetAio].compactMap { $0 }.map(UncheckedAio.init)
+        if !handles.isEmpty {
+            DispatchQueue.global().async { for handle in handles { nng_aio_free(handle.aio) } }
         }
     }
 
@@ -177,22 +177,26 @@ final class StreamLink: @unchecked Sendable {
 
     /// Writes `prefix` then `body` as one frame, blocking until every byte is written or
     /// `timeoutMilliseconds` pass (then the link closes: a half-written frame cannot be taken back).
+    /// A send that failed before any of its bytes went out leaves the link open (nothing to take
+    /// back); waiting behind another thread's send counts against the same deadline.
     func send(prefix: [UInt8], body: [UInt8], timeoutMilliseconds: Int) throws(TransportError) {
-        let result: Int32 = body.withUnsafeBytes { body in
+        let (result, started): (Int32, Bool) = body.withUnsafeBytes { body in
             prefix.withUnsafeBytes { prefix in send([prefix, body], timeoutMilliseconds: timeoutMilliseconds) }
         }
         if result != 0 {
-            close()
+            if started { close() }
             try check(result, "send")
         }
     }
 
-    private func send(_ parts: [UnsafeRawBufferPointer], timeoutMilliseconds: Int) -> Int32 {
-        writeLock.lock()
-        defer { writeLock.unlock() }
-        if closed { return Int32(NNG_ECLOSED.rawValue) }
-        let total = parts.reduce(0) { $0 + $1.count }
+    private func send(_ parts: [UnsafeRawBufferPointer], timeoutMilliseconds: Int) -> (Int32, started: Bool) {
         let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(max(1, timeoutMilliseconds)) * 1_000_000
+        guard writeLock.lock(before: Date(timeIntervalSinceNow: Double(max(1, timeoutMilliseconds)) / 1000)) else {
+            return (Int32(NNG_ETIMEDOUT.rawValue), false)
+        }
+        defer { writeLock.unlock() }
+        if closed { return (Int32(NNG_ECLOSED.rawValue), false) }
+        let total = parts.reduce(0) { $0 + $1.count }
         var sent = 0
         while sent < total {
             var iovs: [nng_iov] = []
@@ -203,9 +207,9 @@ final class StreamLink: @unchecked Sendable {
                 skip = 0
             }
             let now = DispatchTime.now().uptimeNanoseconds
-            guard now < deadline else { return Int32(NNG_ETIMEDOUT.rawValue) }
+            guard now < deadline else { return (Int32(NNG_ETIMEDOUT.rawValue), sent > 0) }
             let code = iovs.withUnsafeMutableBufferPointer { nng_aio_set_iov(sendAio, UInt32($0.count), $0.baseAddress) }
-            if code != 0 { return code }
+            if code != 0 { return (code, sent > 0) }
             // Over TLS the deadline closes the link instead of timing the aio out: nng 1.5's TLS
             // stream answers a timeout by aborting its TCP send, which can leave the send hanging.
             var expiry: DispatchWorkItem?
@@ -221,10 +225,10 @@ final class StreamLink: @unchecked Sendable {
             nng_aio_wait(sendAio)
             expiry?.cancel()
             let result = nng_aio_result(sendAio)
-            if result != 0 { return result }
+            if result != 0 { return (result, sent > 0 || nng_aio_count(sendAio) > 0) }
             sent += nng_aio_count(sendAio)
         }
-        return 0
+        return (0, true)
     }
 
     // MARK: Reading
@@ -332,7 +336,11 @@ final class StreamLink: @unchecked Sendable {
         }
         if closed { return finish(.closed) }
         guard let delegate else { return finish(.closed) }
-        guard delegate.linkShouldKeepReading(self) else { return }
+        guard delegate.linkShouldKeepReading(self) else {
+            // A close that came before the pause found reading still on: it is reported here.
+            if closed { finish(.closed) }
+            return
+        }
         read()
     }
 

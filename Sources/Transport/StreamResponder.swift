@@ -52,6 +52,7 @@ final class StreamResponder: StreamLinkDelegate, @unchecked Sendable {
     init(listen url: String, receiveLimit: Int, requestThreads: Int, tls: TLSConfiguration?, limits: ConnectionLimits,
          authenticates: Authenticator?, handler: @escaping Handler) throws(TransportError) {
         self.url = url
+        guard SPFraming.Scheme.isSupported(url) else { throw .invalidAddress(url) }
         scheme = SPFraming.Scheme(url: url)
         usesTLS = tls != nil
         self.receiveLimit = receiveLimit
@@ -107,10 +108,16 @@ final class StreamResponder: StreamLinkDelegate, @unchecked Sendable {
         nextLinkID &+= 1
         let id = nextLinkID
         lock.unlock()
-        guard let link = try? StreamLink(id: id, stream: stream, scheme: scheme, usesTLS: usesTLS, limit: receiveLimit, delegate: self) else { return }
+        guard let link = try? StreamLink(id: id, stream: stream, scheme: scheme, usesTLS: usesTLS, limit: receiveLimit,
+                                         delegate: self) else { return }
         lock.lock()
-        links[id] = LinkState(link: link)
+        let shuttingDown = isClosed
+        if !shuttingDown { links[id] = LinkState(link: link) }
         lock.unlock()
+        guard !shuttingDown else {
+            link.close()
+            return
+        }
         connections.arrived(id, from: link.peer)
         do {
             try link.open(greeting: SPFraming.replyProtocol)
@@ -162,6 +169,12 @@ final class StreamResponder: StreamLinkDelegate, @unchecked Sendable {
     func linkClosed(_ link: StreamLink, _ error: TransportError) {
         lock.lock()
         links[link.id] = nil
+        // Its queued requests go with it (nng's REP dropped a closed pipe's untaken message): a
+        // peer that sends and hangs up cannot pile up work or memory.
+        if jobs[jobsHead...].contains(where: { $0.link === link }) {
+            jobs = Array(jobs[jobsHead...].filter { $0.link !== link })
+            jobsHead = 0
+        }
         lock.unlock()
         connections.removed(link.id)
     }

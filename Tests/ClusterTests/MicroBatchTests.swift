@@ -88,9 +88,9 @@ import Wire
         #expect(sent > 0 && held > sent, "\(sent) batches held \(held) queries: none coalesced")
     }
 
-    /// Off (the default): no batch, and every answer is bit for bit the query's answer alone.
-    @Test func windowZeroNeverBatchesAndAnswersExactly() throws {
-        let cluster = try InProcessCluster(workerCount: 2, batchWindowMicroseconds: 0)
+    /// Off: no batch, and every answer is bit for bit the query's answer alone.
+    @Test func batchingOffNeverBatchesAndAnswersExactly() throws {
+        let cluster = try InProcessCluster(workerCount: 2, batchWindowMicroseconds: 0, topLevel: "search_batch_in_flight = 0")
         let problems = try Self.searchConcurrently(cluster, threads: 4, rounds: 1)
         #expect(problems.isEmpty, "\(problems.prefix(5))")
         #expect(cluster.coordinator.batcher == nil)
