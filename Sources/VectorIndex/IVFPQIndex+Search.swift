@@ -26,7 +26,9 @@ extension IVFPQIndex {
         guard parts.count <= maxParts, index.listCount < 1 << 24,
               parts.allSatisfy({ $0.listCount == index.listCount && $0.codeSize == index.codeSize && $0.dimension == index.dimension })
         else { throw .invalidParameter("a search reads at most \(maxParts) parts of one trained index, with fewer than 2^24 lists") }
-        try index.validate(queries, parameters, available: parts.reduce(0) { $0 + $1.count })
+        // Counted only as far as k: at least k exactly when the parts hold k, exact below that.
+        let enough = parameters.k >= 1 ? parameters.k : .max
+        try index.validate(queries, parameters, available: parts.reduce(0) { $0 + $1.count(upTo: enough) })
         if let given {
             guard given.count == queries.rowCount,
                   given.allSatisfy({
@@ -120,7 +122,7 @@ extension IVFPQIndex {
     func validate(_ queries: Matrix, _ parameters: SearchParameters, available: Int? = nil) throws(VectorIndexError) {
         guard queries.dimension == dimension else { throw .dimensionMismatch(expected: dimension, got: queries.dimension) }
         if let row = queries.firstNonFiniteRow() { throw .nonFinite(what: "query", row: row) }
-        let available = available ?? count
+        let available = available ?? count(upTo: parameters.k >= 1 ? parameters.k : .max)
         guard available > 0 else { throw .emptyIndex }
         guard parameters.k >= 1, parameters.k <= available else { throw .invalidK(k: parameters.k, available: available) }
         guard parameters.probeCount >= 1, parameters.probeCount <= listCount else {

@@ -106,10 +106,17 @@ public struct IVFPQIndex: Sendable {
     public var metric: Metric { configuration.metric }
     public var listCount: Int { configuration.listCount }
     public var codeSize: Int { quantizer.codeSize }
-    public var count: Int {
-        // Indexing reads each list's id count in place; `reduce` copied every list (five retains).
+    public var count: Int { count(upTo: .max) }
+
+    /// The number of entries, or `limit` once that many were counted: a search that needs k
+    /// entries stops after a list or two, where a full count touches every list's storage (a
+    /// cache miss each: 5 % of a worker's CPU a search at 1,024 lists).
+    public func count(upTo limit: Int) -> Int {
         var total = 0
-        for list in lists.indices { total += lists[list].ids.count }
+        for list in lists.indices {
+            total += lists[list].ids.count
+            if total >= limit { return limit }
+        }
         return total
     }
 

@@ -91,8 +91,9 @@ struct ShardIndex: Sendable {
     /// `probes`: the coordinator's ranking of the centroids (nil: ranked here), cut by `probeRatio`.
     func search(_ queries: Matrix, k: Int, probeCount: Int, refine: Int, threads: Int, mapVersion: UInt64,
                 probes: [[Probe]]? = nil, queriesApart: Bool = false, probeRatio: Float = 0) throws -> [[Neighbor]] {
-        // Counting a part sums its lists: once a search.
-        let served = try placement.servedParts(mapVersion: mapVersion).map { parts[$0.rawValue] }.map { ($0, $0.count) }
+        // Counting a part sums its lists: only as far as k (the sum of capped counts is at least k
+        // exactly when the parts hold k entries, and exact below that).
+        let served = try placement.servedParts(mapVersion: mapVersion).map { parts[$0.rawValue] }.map { ($0, $0.count(upTo: max(1, k))) }
         let available = served.reduce(0) { $0 + $1.1 }
         guard available > 0 else { return Array(repeating: [], count: queries.rowCount) }
         var parameters = SearchParameters(k: min(k, available), probeCount: probeCount, refineFactor: refine, threads: threads,
