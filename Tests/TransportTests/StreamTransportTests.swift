@@ -88,6 +88,35 @@ import Testing
         #expect(try pending.wait().get() == [8])
     }
 
+    /// A peer that accepts the connection and never greets (a hung server) holds no request for
+    /// ever: its link is closed after `StreamRequester.greetingMilliseconds` and dialled again,
+    /// and the server now listening there answers.
+    @Test func aPeerThatNeverGreetsIsDroppedForTheNextServer() throws {
+        let port = Self.freePort()
+        let listener = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var yes: Int32 = 1
+        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let bound = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        #expect(bound == 0 && Glibc.listen(listener, 4) == 0)
+        let client = try NNGConnection(dial: "tcp://127.0.0.1:\(port)")
+        let silent = accept(listener, nil, nil)  // connected, and it will never say a word
+        defer { Glibc.close(silent) }
+        Glibc.close(listener)
+        #expect(throws: TransportError.timedOut(operation: "send")) { try client.request([1], timeoutMilliseconds: 300) }
+        let server = try ReplyServer(listen: "tcp://127.0.0.1:\(port)", receiveLimit: 1 << 16, workerCount: 1) { Self.answer($0) }
+        server.start()
+        defer { server.close() }
+        let started = Date()
+        #expect(try client.request([4], timeoutMilliseconds: StreamRequester.greetingMilliseconds + 5000) == [5])
+        #expect(Date().timeIntervalSince(started) < Double(StreamRequester.greetingMilliseconds) / 1000 + 4)
+    }
+
     @Test func anOversizedReplyClosesTheLinkAndLaterRequestsStillWork() throws {
         let address = Self.url()
         let server = try ReplyServer(listen: address, receiveLimit: 1 << 16, workerCount: 2) { frame in
