@@ -129,6 +129,53 @@ import Testing
         #expect(try client.request([2, 3], timeoutMilliseconds: 5000) == [3, 4])
     }
 
+    /// Connects to 127.0.0.1:`port`, sends `bytes`, and says whether the server closed the
+    /// connection within 3 s (after its own 8-byte greeting).
+    static func serverCloses(port: Int, after bytes: [UInt8]) -> Bool {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { Glibc.close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let connected = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { return false }
+        var timeout = timeval(tv_sec: 3, tv_usec: 0)
+        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        _ = bytes.withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var buffer = [UInt8](repeating: 0, count: 64)
+        var received = 0
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
+            if count == 0 { return received <= SPFraming.greetingLength }  // closed, having sent no reply
+            if count < 0 { return false }  // still open after 3 s
+            received += count
+        }
+    }
+
+    /// Malformed peers (not the protocol, the wrong peer protocol, an absurd length, a frame too
+    /// short for a request id) lose their connection before anything is allocated for them, and
+    /// the server goes on answering.
+    @Test func malformedPeersAreDisconnectedAndTheServerServes() throws {
+        let port = Self.freePort()
+        let server = try ReplyServer(listen: "tcp://127.0.0.1:\(port)", receiveLimit: 1 << 16, workerCount: 2) { Self.answer($0) }
+        server.start()
+        defer { server.close() }
+        let request = SPFraming.greeting(SPFraming.requestProtocol)
+        let cases: [(String, [UInt8])] = [
+            ("no greeting", Array("GET / HTTP/1.1\r\n\r\n".utf8)),
+            ("a REP greeting", SPFraming.greeting(SPFraming.replyProtocol)),
+            ("a length of 2^64 - 1", request + [UInt8](repeating: 0xFF, count: 8)),
+            ("a length over the limit", request + SPFraming.header(.tcp, length: (1 << 16) + 1)),
+            ("a frame too short for a request id", request + SPFraming.header(.tcp, length: 2) + [0x80, 0]),
+        ]
+        for (name, bytes) in cases { #expect(Self.serverCloses(port: port, after: bytes), "\(name)") }
+        let client = try NNGConnection(dial: "tcp://127.0.0.1:\(port)")
+        #expect(try client.request([1, 2], timeoutMilliseconds: 5000) == [2, 3])
+    }
+
     @Test func nngsOwnSocketsSpeakWithIt() throws {
         // nng's REQ socket against this server.
         let serverAddress = Self.url()
